@@ -1,0 +1,37 @@
+import type { CorrelationIds, MachineKind } from '@proxyscope/protocol';
+import { createActor, type Actor, type AnyStateMachine, type InputFrom } from 'xstate';
+import type { Clock } from './clock';
+import { envoyNames, type Tracer } from './tracer';
+
+export interface EngineContext {
+  clock: Clock;
+  tracer: Tracer;
+}
+
+export interface TracedActorOptions<M extends AnyStateMachine> {
+  input: InputFrom<M>;
+  path: string;
+  kind: MachineKind;
+  ids: CorrelationIds;
+}
+
+/**
+ * Starts a machine as a traced actor on the engine's clock. Every machine of the request
+ * path is started through here, so each one is reported the same way.
+ */
+export function startTraced<M extends AnyStateMachine>(engine: EngineContext, machine: M, options: TracedActorOptions<M>): Actor<M> {
+  const actor = createActor(machine, {
+    input: options.input,
+    id: options.path,
+    clock: engine.clock,
+    inspect: engine.tracer.inspect,
+  } as never) as Actor<M>;
+  engine.tracer.register(actor, { actor: options.path, machine: options.kind, ids: options.ids, envoy: envoyNames(machine) });
+  actor.start();
+  return actor;
+}
+
+export function stopTraced(engine: EngineContext, actor: Actor<AnyStateMachine>): void {
+  engine.tracer.stopped(actor);
+  actor.stop();
+}

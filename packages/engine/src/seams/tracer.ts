@@ -1,0 +1,133 @@
+import type { CorrelationIds, FactName, MachineKind, TraceEvent, UnstampedEvent } from '@proxyscope/protocol';
+import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
+import type { Clock } from './clock';
+
+export type TraceSink = (event: TraceEvent) => void;
+
+/** What the tracer knows about one live actor. */
+export interface ActorMeta {
+  /** path such as `listener:ingress/cx:7/stream:2` */
+  actor: string;
+  machine: MachineKind;
+  ids: CorrelationIds;
+  /** state name -> Envoy function, read from the chart's `meta.envoy` */
+  envoy: Record<string, string>;
+  /** last state reported, so a snapshot that did not move is not a transition */
+  last?: string;
+}
+
+const envoyNamesByMachine = new WeakMap<AnyStateMachine, Record<string, string>>();
+
+/** State names of a flat machine mapped to the Envoy function each mirrors (from state meta). */
+export function envoyNames(machine: AnyStateMachine): Record<string, string> {
+  let names = envoyNamesByMachine.get(machine);
+  if (!names) {
+    names = {};
+    for (const [key, node] of Object.entries(machine.root.states)) {
+      const envoy = (node.meta as { envoy?: string } | undefined)?.envoy;
+      if (envoy) names[key] = envoy;
+    }
+    envoyNamesByMachine.set(machine, names);
+  }
+  return names;
+}
+
+export function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const [key, inner] = Object.entries(value)[0] ?? [];
+    return key === undefined ? '' : `${key}.${stateName(inner)}`;
+  }
+  return String(value);
+}
+
+/**
+ * The engine's single trace sink. With no sink attached every entry point returns at
+ * its first line, so an untraced proxy pays one property read per hook.
+ */
+export class Tracer {
+  private sink: TraceSink | null = null;
+  private seq = 0;
+  private readonly t0: number;
+  private readonly metas = new WeakMap<AnyActorRef, ActorMeta>();
+
+  constructor(private readonly clock: Clock) {
+    this.t0 = clock.now();
+  }
+
+  get enabled(): boolean {
+    return this.sink !== null;
+  }
+
+  attach(sink: TraceSink): void {
+    this.sink = sink;
+  }
+
+  detach(): void {
+    this.sink = null;
+  }
+
+  /** Milliseconds since this tracer started, on the engine's clock. */
+  now(): number {
+    return this.clock.now() - this.t0;
+  }
+
+  emit(event: UnstampedEvent): void {
+    const sink = this.sink;
+    if (!sink) return;
+    (event as TraceEvent).seq = ++this.seq;
+    (event as TraceEvent).t = Math.round((this.clock.now() - this.t0) * 1000) / 1000;
+    sink(event as TraceEvent);
+  }
+
+  fact(meta: ActorMeta, fact: FactName, data: Record<string, unknown>, envoy?: string): void {
+    if (!this.sink) return;
+    const event: UnstampedEvent = { type: 'fact', actor: meta.actor, machine: meta.machine, ids: meta.ids, fact, data };
+    if (envoy) event.envoy = envoy;
+    this.emit(event);
+  }
+
+  register(ref: AnyActorRef, meta: ActorMeta): void {
+    this.metas.set(ref, meta);
+  }
+
+  /** Reports a stop for actors stopped from outside (xstate does not snapshot those). */
+  stopped(ref: AnyActorRef): void {
+    const meta = this.metas.get(ref);
+    if (!meta || meta.last === '#stopped') return;
+    if (this.sink && meta.last !== undefined) {
+      this.emit({ type: 'stop', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: meta.last });
+    }
+    meta.last = '#stopped';
+  }
+
+  /** xstate `inspect` observer: turns snapshots into spawn / transition / stop events. */
+  readonly inspect = (ev: InspectionEvent): void => {
+    if (!this.sink || ev.type !== '@xstate.snapshot') return;
+    const meta = this.metas.get(ev.actorRef);
+    if (!meta || meta.last === '#stopped') return;
+    const snapshot = ev.snapshot as { value?: unknown; status?: string };
+    const to = stateName(snapshot.value);
+    if (meta.last === undefined) {
+      this.emit({ type: 'spawn', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: to });
+    } else if (meta.last !== to) {
+      const event: UnstampedEvent = {
+        type: 'transition',
+        actor: meta.actor,
+        machine: meta.machine,
+        ids: meta.ids,
+        from: meta.last,
+        to,
+        event: ev.event.type,
+      };
+      const envoy = meta.envoy[to];
+      if (envoy) event.envoy = envoy;
+      this.emit(event);
+    }
+    meta.last = to;
+    if (snapshot.status === 'done' || snapshot.status === 'stopped' || snapshot.status === 'error') {
+      this.emit({ type: 'stop', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: to });
+      meta.last = '#stopped';
+    }
+  };
+}

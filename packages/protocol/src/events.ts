@@ -1,0 +1,121 @@
+/**
+ * Trace events: the only thing the engine tells the outside world about what it did.
+ * Everything a view shows (live, stepped or replayed) is derived from these.
+ */
+
+/** The machines of the request path, named after the Envoy objects they mirror. */
+export const MACHINE_KINDS = [
+  'server',
+  'listener',
+  'connection',
+  'codec',
+  'stream',
+  'router',
+  'upstream_request',
+  'pool',
+  'client',
+  'client_codec',
+] as const;
+export type MachineKind = (typeof MACHINE_KINDS)[number];
+
+/**
+ * Correlation ids carried by every event so a consumer can filter and group without
+ * parsing actor paths. Absent means "not applicable to this actor".
+ */
+export interface CorrelationIds {
+  worker?: number;
+  listener?: string;
+  cx?: number;
+  stream?: number;
+  cluster?: string;
+  host?: string;
+  pool?: string;
+  /** upstream connection (ActiveClient) id */
+  ucx?: number;
+}
+
+interface EventBase {
+  /** strictly increasing per trace, starting at 1 */
+  seq: number;
+  /** milliseconds since the trace started (virtual time under a simulated clock) */
+  t: number;
+  /** actor path, e.g. `listener:ingress/cx:7/stream:2/upstream:1` */
+  actor: string;
+  machine: MachineKind;
+  ids: CorrelationIds;
+}
+
+/** An actor came to life (xstate `@xstate.actor`). */
+export interface SpawnEvent extends EventBase {
+  type: 'spawn';
+  /** the state it starts in */
+  state: string;
+}
+
+/** An actor reached a final state or was stopped. */
+export interface StopEvent extends EventBase {
+  type: 'stop';
+  state: string;
+}
+
+/** A machine moved from one state to another. */
+export interface TransitionEvent extends EventBase {
+  type: 'transition';
+  from: string;
+  to: string;
+  /** the type of the event that caused it, e.g. `codec.headers.complete` */
+  event: string;
+  /** the Envoy function this step mirrors, e.g. `Router::Filter::decodeHeaders` */
+  envoy?: string;
+}
+
+/**
+ * A domain fact: a decision or a measurement the state alone does not show
+ * (route matched and why, host picked, pool decision, bytes moved).
+ */
+export interface FactEvent extends EventBase {
+  type: 'fact';
+  fact: FactName;
+  /** small JSON payload; headers and bodies are summarised */
+  data: Record<string, unknown>;
+  envoy?: string;
+}
+
+export const FACT_NAMES = [
+  'listener.accept',
+  'listener.filter_chain_match',
+  'listener.no_filter_chain_match',
+  'connection.worker_assigned',
+  'connection.network_filter',
+  'connection.bytes_read',
+  'connection.bytes_written',
+  'codec.request_headers',
+  'codec.error',
+  'codec.continue_sent',
+  'stream.decoder_filter',
+  'stream.encoder_filter',
+  'stream.local_reply',
+  'stream.access_log',
+  'route.virtual_host',
+  'route.match',
+  'route.no_match',
+  'route.weighted_cluster',
+  'cluster.selected',
+  'lb.host_selected',
+  'lb.no_host',
+  'pool.decision',
+  'pool.attach',
+  'pool.connect_failure',
+  'pool.pending_failed',
+  'upstream.request_sent',
+  'upstream.response_headers',
+  'upstream.reset',
+  'client.bytes',
+] as const;
+export type FactName = (typeof FACT_NAMES)[number];
+
+export type TraceEvent = SpawnEvent | StopEvent | TransitionEvent | FactEvent;
+
+/** What an event looks like before the tracer stamps it with seq and t. */
+export type UnstampedEvent = DistributiveOmit<TraceEvent, 'seq' | 't'>;
+type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;

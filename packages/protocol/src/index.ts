@@ -1,0 +1,3 @@
+export * from './events';
+export * from './topology';
+export * from './trace-file';

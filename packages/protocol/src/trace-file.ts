@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { FACT_NAMES, MACHINE_KINDS, type TraceEvent } from './events';
+import type { Topology } from './topology';
+
+/**
+ * Trace files are NDJSON: one header line, then one TraceEvent per line.
+ * See docs/trace-format.md.
+ */
+export const TRACE_FORMAT = 'proxyscope-trace';
+export const TRACE_FORMAT_VERSION = 1;
+
+export interface TraceHeader {
+  format: typeof TRACE_FORMAT;
+  version: number;
+  engineVersion: string;
+  /** wall-clock time of event t=0, ISO-8601 */
+  startedAt: string;
+  topology: Topology;
+  /** the bootstrap config the engine ran, as parsed JSON */
+  config?: unknown;
+}
+
+const ids = z
+  .object({
+    worker: z.number().int().optional(),
+    listener: z.string().optional(),
+    cx: z.number().int().optional(),
+    stream: z.number().int().optional(),
+    cluster: z.string().optional(),
+    host: z.string().optional(),
+    pool: z.string().optional(),
+    ucx: z.number().int().optional(),
+  })
+  .strict();
+
+const base = {
+  seq: z.number().int().positive(),
+  t: z.number().nonnegative(),
+  actor: z.string().min(1),
+  machine: z.enum(MACHINE_KINDS),
+  ids,
+};
+
+export const traceEventSchema = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('spawn'), state: z.string() }),
+  z.object({ ...base, type: z.literal('stop'), state: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('transition'),
+    from: z.string(),
+    to: z.string(),
+    event: z.string(),
+    envoy: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('fact'),
+    fact: z.enum(FACT_NAMES),
+    data: z.record(z.string(), z.unknown()),
+    envoy: z.string().optional(),
+  }),
+]);
+
+export const traceHeaderSchema = z.object({
+  format: z.literal(TRACE_FORMAT),
+  version: z.number().int(),
+  engineVersion: z.string(),
+  startedAt: z.string(),
+  topology: z.object({
+    workers: z.number().int(),
+    listeners: z.array(z.unknown()),
+    routeConfigs: z.array(z.unknown()),
+    clusters: z.array(z.unknown()),
+  }),
+  config: z.unknown().optional(),
+});
+
+/** A trace line that could not be read, with the exact place and reason. */
+export class TraceFormatError extends Error {
+  constructor(
+    readonly line: number,
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`line ${line}${field ? `, field ${field}` : ''}: ${reason}`);
+    this.name = 'TraceFormatError';
+  }
+}
+
+export function formatTraceLine(value: TraceHeader | TraceEvent): string {
+  return JSON.stringify(value) + '\n';
+}
+
+function firstIssue(error: z.ZodError): { field: string; reason: string } {
+  const issue = error.issues[0];
+  return { field: issue ? issue.path.join('.') : '', reason: issue ? issue.message : 'invalid' };
+}
+
+function parseJson(text: string, line: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new TraceFormatError(line, '', `not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export function parseTraceHeader(text: string, line = 1): TraceHeader {
+  const value = parseJson(text, line);
+  const result = traceHeaderSchema.safeParse(value);
+  if (!result.success) {
+    const { field, reason } = firstIssue(result.error);
+    throw new TraceFormatError(line, field, reason);
+  }
+  if (result.data.version > TRACE_FORMAT_VERSION) {
+    throw new TraceFormatError(line, 'version', `trace version ${result.data.version} is newer than this reader (${TRACE_FORMAT_VERSION})`);
+  }
+  return result.data as TraceHeader;
+}
+
+export function parseTraceEvent(text: string, line: number): TraceEvent {
+  const value = parseJson(text, line);
+  const result = traceEventSchema.safeParse(value);
+  if (!result.success) {
+    const { field, reason } = firstIssue(result.error);
+    throw new TraceFormatError(line, field, reason);
+  }
+  return result.data as TraceEvent;
+}
+
+/** Reads a whole trace held in memory; streaming readers call the per-line parsers. */
+export function parseTrace(text: string): { header: TraceHeader; events: TraceEvent[] } {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  if (lines.length === 0) throw new TraceFormatError(1, '', 'empty trace: the header line is missing');
+  const header = parseTraceHeader(lines[0]!, 1);
+  const events: TraceEvent[] = [];
+  let lastSeq = 0;
+  for (let i = 1; i < lines.length; i++) {
+    const event = parseTraceEvent(lines[i]!, i + 1);
+    if (event.seq <= lastSeq) {
+      throw new TraceFormatError(i + 1, 'seq', `sequence ${event.seq} does not follow ${lastSeq}`);
+    }
+    lastSeq = event.seq;
+    events.push(event);
+  }
+  return { header, events };
+}
