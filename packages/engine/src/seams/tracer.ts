@@ -49,7 +49,7 @@ export class Tracer {
   private sink: TraceSink | null = null;
   private seq = 0;
   private readonly t0: number;
-  private readonly metas = new WeakMap<AnyActorRef, ActorMeta>();
+  private readonly metas = new WeakMap<object, ActorMeta>();
 
   constructor(private readonly clock: Clock) {
     this.t0 = clock.now();

@@ -54,4 +54,6 @@ export interface PendingConnect {
 export interface Transport {
   listen(address: string, port: number, onConnection: (connection: TransportConnection) => void): Promise<TransportListener>;
   connect(address: string, port: number, callbacks: ConnectCallbacks): PendingConnect;
+  /** name -> addresses, for STRICT_DNS clusters */
+  resolve(hostname: string): Promise<string[]>;
 }

@@ -1,0 +1,223 @@
+import type { Actor } from 'xstate';
+import { HeaderMap, type RequestHead, type ResponseHead } from '../http/headers';
+import { reasonPhrase, statusHasNoBody } from '../http/status';
+import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { ActorMeta } from '../seams/tracer';
+import type { TransportConnection } from '../seams/transport';
+import { serverCodecMachine } from './http1-codec.machine';
+import { Http1MessageWriter, serializeHead, stripHopByHop, type Framing } from './http1-writer';
+import { HttpParser, type ParsedHead } from './llhttp-parser';
+
+/** What the server codec reports to the connection manager (Http::ServerConnectionCallbacks). */
+export interface ServerCodecCallbacks {
+  onRequestHeaders(head: RequestHead, endStream: boolean, info: { keepAlive: boolean; http10: boolean }): void;
+  onRequestData(chunk: Uint8Array, endStream: boolean): void;
+  /** a request that cannot be served: reply with `status` and close */
+  onCodecError(status: number, code: string, reason: string): void;
+  /** the parser is waiting for the current exchange to end before reading the next request */
+  onParserPaused(): void;
+}
+
+export interface ServerCodecOptions {
+  maxHeaderBytes: number;
+  maxHeadersCount: number;
+  acceptHttp10: boolean;
+}
+
+const CONTINUE = new TextEncoder().encode('HTTP/1.1 100 Continue\r\n\r\n');
+
+/**
+ * Http1::ServerConnectionImpl: parses requests with llhttp and writes responses. One
+ * request is handled at a time; the parser pauses after each message so pipelined
+ * requests wait in order (Envoy pauses in onMessageCompleteBase for the same reason).
+ */
+export class ServerCodec {
+  private readonly parser: HttpParser;
+  private readonly actor: Actor<typeof serverCodecMachine>;
+  private remainder: Uint8Array | undefined;
+  private paused = false;
+  private failed = false;
+  private requestHasBody = false;
+  private writer: Http1MessageWriter;
+  private closeDelimited = false;
+  http10 = false;
+  private readonly meta: ActorMeta;
+
+  constructor(
+    private readonly engine: EngineContext,
+    private readonly connection: TransportConnection,
+    private readonly callbacks: ServerCodecCallbacks,
+    private readonly options: ServerCodecOptions,
+    meta: ActorMeta,
+  ) {
+    this.writer = new Http1MessageWriter(connection);
+    this.meta = { actor: meta.actor + '/codec', machine: 'codec', ids: meta.ids, envoy: {} };
+    this.actor = startTraced(engine, serverCodecMachine, { input: undefined, path: this.meta.actor, kind: 'codec', ids: meta.ids });
+    this.parser = new HttpParser(
+      'request',
+      {
+        onMessageBegin: () => this.actor.send({ type: 'codec.message.begin' }),
+        onHeadersComplete: (head) => this.onHeadersComplete(head),
+        onBody: (chunk) => {
+          this.callbacks.onRequestData(chunk, false);
+          return 'continue';
+        },
+        onMessageComplete: () => this.onMessageComplete(),
+      },
+      { maxHeaderBytes: options.maxHeaderBytes, maxHeadersCount: options.maxHeadersCount },
+    );
+  }
+
+  /** Http1::ConnectionImpl::dispatch */
+  dispatch(chunk: Uint8Array): void {
+    if (this.failed) return;
+    if (this.paused) {
+      this.remainder = this.remainder ? concat(this.remainder, chunk) : chunk;
+      return;
+    }
+    const result = this.parser.execute(chunk);
+    if (result.kind === 'paused') {
+      if (result.consumed < chunk.byteLength) this.remainder = chunk.subarray(result.consumed);
+    } else if (result.kind === 'error') {
+      this.fail(result.tooLarge ? 431 : 400, result.code, result.reason);
+    }
+  }
+
+  /** The exchange ended: read the next (possibly already buffered) request. */
+  resume(): void {
+    if (!this.paused || this.failed) return;
+    this.paused = false;
+    this.writer = new Http1MessageWriter(this.connection);
+    this.actor.send({ type: 'codec.ready' });
+    this.parser.resume();
+    const rest = this.remainder;
+    this.remainder = undefined;
+    if (rest && rest.byteLength > 0) this.dispatch(rest);
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** true once the response needs the connection closed to mark its end */
+  get mustCloseAfterResponse(): boolean {
+    return this.closeDelimited;
+  }
+
+  writeHeaders(head: ResponseHead, endStream: boolean, isHeadRequest: boolean): boolean {
+    const headers = head.headers;
+    let framing: Framing;
+    if (isHeadRequest || statusHasNoBody(head.status)) {
+      framing = 'empty';
+      if (statusHasNoBody(head.status)) headers.remove('content-length');
+    } else if (endStream) {
+      framing = 'empty';
+      headers.set('content-length', '0');
+    } else if (headers.has('content-length')) {
+      framing = 'content-length';
+    } else if (this.http10) {
+      // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+      framing = 'close-delimited';
+      this.closeDelimited = true;
+    } else {
+      framing = 'chunked';
+      headers.set('transfer-encoding', 'chunked');
+    }
+    const line = `HTTP/1.1 ${head.status} ${reasonPhrase(head.status)}`;
+    return this.writer.writeHead(serializeHead(line, headers), framing, endStream || framing === 'empty');
+  }
+
+  writeData(chunk: Uint8Array, endStream: boolean, isHeadRequest: boolean): boolean {
+    if (isHeadRequest) return this.writer.writable;
+    return this.writer.writeBody(chunk, endStream);
+  }
+
+  get bytesWritten(): number {
+    return this.writer.bytesWritten;
+  }
+
+  destroy(): void {
+    this.parser.destroy();
+    stopTraced(this.engine, this.actor);
+  }
+
+  private onHeadersComplete(parsed: ParsedHead): 'continue' | 'pause' {
+    this.http10 = parsed.versionMajor === 1 && parsed.versionMinor === 0;
+    if (this.http10 && !this.options.acceptHttp10) {
+      this.fail(426, 'HPE_HTTP10', 'HTTP/1.0 is not accepted (accept_http_10 is false)');
+      return 'pause';
+    }
+    const headers = new HeaderMap();
+    let authority: string | undefined;
+    for (const [name, value] of parsed.headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'host') {
+        if (authority === undefined) authority = value;
+        continue;
+      }
+      headers.add(lower, value);
+    }
+    let path = parsed.url ?? '/';
+    // Absolute-form request targets carry the authority themselves (RFC 9112 §3.2.2).
+    const absolute = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(path);
+    if (absolute) {
+      authority = absolute[1];
+      path = absolute[2] || '/';
+    }
+    if (authority === undefined) {
+      if (!this.http10) {
+        this.fail(400, 'missing_host_header', 'HTTP/1.1 request without a Host header');
+        return 'pause';
+      }
+      authority = '';
+    }
+    const chunked = (headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked');
+    const length = headers.get('content-length');
+    this.requestHasBody = chunked || (length !== undefined && length !== '0');
+    stripHopByHop(headers);
+    const expectContinue = headers.get('expect')?.toLowerCase() === '100-continue';
+    if (expectContinue) {
+      // The proxy answers 100 Continue itself and does not forward the expectation.
+      headers.remove('expect');
+      if (this.requestHasBody) {
+        this.connection.write(CONTINUE);
+        this.engine.tracer.fact(this.meta, 'codec.continue_sent', {}, 'ConnectionManagerImpl::ActiveStream::decodeHeaders (100-continue)');
+      }
+    }
+    const head: RequestHead = {
+      method: parsed.method ?? 'GET',
+      path,
+      authority,
+      scheme: 'http',
+      protocol: `HTTP/${parsed.versionMajor}.${parsed.versionMinor}`,
+      headers,
+    };
+    const endStream = !this.requestHasBody;
+    this.actor.send({ type: 'codec.headers.complete', endStream });
+    this.callbacks.onRequestHeaders(head, endStream, { keepAlive: parsed.shouldKeepAlive, http10: this.http10 });
+    return 'continue';
+  }
+
+  private onMessageComplete(): 'pause' {
+    this.actor.send({ type: 'codec.message.complete' });
+    if (this.requestHasBody) this.callbacks.onRequestData(new Uint8Array(0), true);
+    this.paused = true;
+    this.callbacks.onParserPaused();
+    return 'pause';
+  }
+
+  private fail(status: number, code: string, reason: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.actor.send({ type: 'codec.error', code });
+    this.engine.tracer.fact(this.meta, 'codec.error', { status, code, reason }, 'Http1::ServerConnectionImpl::sendProtocolError');
+    this.callbacks.onCodecError(status, code, reason);
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}

@@ -1,0 +1,166 @@
+import type { Topology } from '@proxyscope/protocol';
+import type { Bootstrap } from './config/types';
+import { isKnownHttpFilter } from './http/filter-registry';
+import { Listener } from './listener/listener';
+import { realClock, type Clock } from './seams/clock';
+import { seededRandom, type Random } from './seams/random';
+import { Tracer } from './seams/tracer';
+import type { Transport } from './seams/transport';
+import { StatsStore } from './stats/stats';
+import { ClusterManager } from './upstream/cluster-manager';
+import { Worker } from './worker';
+
+export const ENGINE_VERSION = '0.1.0';
+
+export interface EngineOptions {
+  config: Bootstrap;
+  transport: Transport;
+  clock?: Clock;
+  /** seed for the engine's one Random (load balancing, weighted clusters, request ids) */
+  seed?: number;
+  /** logical workers, each with its own pools and load-balancer state (default 1) */
+  concurrency?: number;
+  /** receives each access-log line; `path` is the file logger's path, undefined for stdout */
+  accessLog?: (line: string, path: string | undefined) => void;
+}
+
+/** Envoy's server states, as `/ready` and `server.state` report them. */
+export type ServerState = 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING';
+const STATE_GAUGE: Record<ServerState, number> = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 };
+
+/**
+ * Server::InstanceImpl, reduced to the request path: cluster manager, workers and
+ * listeners built from a bootstrap config, on a transport, a clock and one tracer.
+ */
+export class ProxyEngine {
+  readonly stats = new StatsStore();
+  readonly tracer: Tracer;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly clusterManager: ClusterManager;
+  readonly workers: Worker[];
+  readonly listeners: Listener[] = [];
+  readonly warnings: string[] = [];
+  state: ServerState = 'PRE_INITIALIZING';
+  readonly startedAt = Date.now();
+
+  constructor(private readonly options: EngineOptions) {
+    this.clock = options.clock ?? realClock;
+    this.random = seededRandom(options.seed ?? 1);
+    this.tracer = new Tracer(this.clock);
+    const engineContext = { clock: this.clock, tracer: this.tracer };
+    const concurrency = Math.max(1, options.concurrency ?? 1);
+    this.workers = Array.from({ length: concurrency }, (_, i) => new Worker(i, engineContext, options.transport, this.random));
+    this.clusterManager = new ClusterManager(options.config.static_resources.clusters, this.stats);
+    this.warnings.push(...this.clusterManager.warnings);
+    for (const listener of options.config.static_resources.listeners) {
+      for (const chain of listener.filter_chains) {
+        for (const filter of chain.hcm.http_filters) {
+          if (!isKnownHttpFilter(filter.name)) {
+            throw new Error(`listener '${listener.name}', filter chain '${chain.name}': HTTP filter '${filter.name}' is not available in this engine`);
+          }
+        }
+      }
+    }
+    this.stats.gauge('server.concurrency').set(concurrency);
+    this.setState('PRE_INITIALIZING');
+  }
+
+  get config(): Bootstrap {
+    return this.options.config;
+  }
+
+  /** Resolve clusters, bind every listener; resolves with their bound addresses once LIVE. */
+  async start(): Promise<Array<{ name: string; address: string }>> {
+    this.setState('INITIALIZING');
+    await this.clusterManager.initialize(this.options.transport);
+    const engineContext = { clock: this.clock, tracer: this.tracer };
+    const accessLog = this.options.accessLog ?? (() => {});
+    for (const config of this.options.config.static_resources.listeners) {
+      this.listeners.push(
+        new Listener(engineContext, config, {
+          engine: engineContext,
+          transport: this.options.transport,
+          store: this.stats,
+          workers: this.workers,
+          clusterManager: this.clusterManager,
+          random: this.random,
+          accessLog,
+        }),
+      );
+    }
+    const bound: Array<{ name: string; address: string }> = [];
+    for (const listener of this.listeners) bound.push({ name: listener.config.name, address: await listener.whenActive() });
+    this.stats.counter('listener_manager.listener_added').inc(this.listeners.length);
+    this.stats.gauge('listener_manager.total_listeners_active').set(this.listeners.length);
+    this.stats.gauge('listener_manager.workers_started').set(this.workers.length);
+    this.setState('LIVE');
+    return bound;
+  }
+
+  /** POST /drain_listeners: listeners keep serving but close connections after responses. */
+  drainListeners(): void {
+    for (const listener of this.listeners) listener.drain();
+    this.stats.gauge('listener_manager.total_listeners_draining').set(this.listeners.length);
+  }
+
+  /** POST /healthcheck/fail and /healthcheck/ok */
+  setHealthCheckFailed(failed: boolean): void {
+    this.setState(failed ? 'DRAINING' : 'LIVE');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.listeners.map((l) => l.stop()));
+    for (const worker of this.workers) worker.stop();
+  }
+
+  topology(): Topology {
+    const config = this.options.config.static_resources;
+    return {
+      workers: this.workers.length,
+      listeners: this.listeners.map((l) => ({
+        name: l.config.name,
+        address: l.boundAddress ?? `${l.config.address.address}:${l.config.address.port_value}`,
+        filterChains: l.config.filter_chains.map((c) => ({
+          name: c.name,
+          statPrefix: c.hcm.stat_prefix,
+          routeConfig: c.hcm.route_config.name,
+          httpFilters: c.hcm.http_filters.map((f) => f.name),
+        })),
+      })),
+      routeConfigs: config.listeners.flatMap((l) =>
+        l.filter_chains.map((c) => ({
+          name: c.hcm.route_config.name,
+          virtualHosts: c.hcm.route_config.virtual_hosts.map((v) => ({
+            name: v.name,
+            domains: v.domains,
+            routes: v.routes.map((r) => ({
+              name: r.name,
+              match: describeMatch(r.match),
+              action: r.route ? (r.route.cluster ?? r.route.cluster_header ?? 'weighted_clusters') : r.redirect ? 'redirect' : 'direct_response',
+            })),
+          })),
+        })),
+      ),
+      clusters: [...this.clusterManager.clusters.values()].map((c) => ({
+        name: c.name,
+        type: c.config.type,
+        lbPolicy: c.config.lb_policy,
+        hosts: c.hosts.map((h) => h.key),
+      })),
+    };
+  }
+
+  private setState(state: ServerState): void {
+    this.state = state;
+    this.stats.gauge('server.state').set(STATE_GAUGE[state]);
+    this.stats.gauge('server.live').set(state === 'LIVE' ? 1 : 0);
+  }
+}
+
+function describeMatch(match: { prefix?: string; path?: string; safe_regex?: string; path_separated_prefix?: string }): string {
+  if (match.prefix !== undefined) return `prefix ${match.prefix}`;
+  if (match.path !== undefined) return `path ${match.path}`;
+  if (match.safe_regex !== undefined) return `regex ${match.safe_regex}`;
+  return `path_separated_prefix ${match.path_separated_prefix}`;
+}

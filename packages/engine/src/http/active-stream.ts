@@ -1,0 +1,280 @@
+import type { Actor } from 'xstate';
+import type { RouteResult } from '../router/route-matcher';
+import { applyLayeredHeaderMutations } from '../router/header-mutations';
+import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { ActorMeta } from '../seams/tracer';
+import type {
+  DecoderFilterCallbacks,
+  EncoderFilterCallbacks,
+  FilterDataStatus,
+  LocalReplyOptions,
+  StreamDecoderFilter,
+  StreamEncoderFilter,
+  StreamFilter,
+} from './filter';
+import { HeaderMap, type RequestHead, type ResponseHead } from './headers';
+import type { StreamInfo } from './stream-info';
+import { streamMachine } from './stream.machine';
+
+/** What an ActiveStream needs from its connection manager. */
+export interface StreamOwner {
+  readonly engine: EngineContext;
+  /** route lookup for this request (RouteMatcher::route), with its facts */
+  routeFor(stream: ActiveStream): RouteResult;
+  /** HCM response header finishing (server header and the like) */
+  finalizeResponseHeaders(head: ResponseHead): void;
+  writeResponseHeaders(stream: ActiveStream, head: ResponseHead, endStream: boolean): void;
+  /** false when the downstream is slow */
+  writeResponseData(stream: ActiveStream, chunk: Uint8Array, endStream: boolean): boolean;
+  readDisable(disable: boolean): void;
+  onStreamComplete(stream: ActiveStream): void;
+  onStreamReset(stream: ActiveStream, reason: string): void;
+}
+
+type Phase = 'decoding' | 'encoding' | 'done';
+
+/**
+ * ConnectionManagerImpl::ActiveStream + FilterManager: runs one request through the
+ * decoder filters in order and its response through the encoder filters in reverse.
+ */
+export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallbacks {
+  readonly actor: Actor<typeof streamMachine>;
+  private readonly decoders: StreamDecoderFilter[];
+  private readonly encoders: StreamEncoderFilter[];
+  /** index of the decoder filter that stopped header iteration, or -1 */
+  private decoderStoppedAt = -1;
+  private decodingBuffer: Array<{ chunk: Uint8Array; endStream: boolean }> = [];
+  private head: RequestHead | undefined;
+  private routeResult: RouteResult | undefined;
+  private phase: Phase = 'decoding';
+  private localReplySent = false;
+  private responseStarted = false;
+  requestComplete = false;
+  responseComplete = false;
+  private downstreamBlocked = false;
+
+  constructor(
+    private readonly owner: StreamOwner,
+    readonly meta: ActorMeta,
+    readonly streamInfo: StreamInfo,
+    createFilters: (meta: ActorMeta) => StreamFilter[],
+    /** the stream's random value: weighted clusters and runtime fractions use it */
+    readonly randomValue: number,
+  ) {
+    this.actor = startTraced(owner.engine, streamMachine, { input: undefined, path: meta.actor, kind: 'stream', ids: meta.ids });
+    const filters = createFilters(meta);
+    this.decoders = filters.filter((f): f is StreamFilter & StreamDecoderFilter => typeof f.decodeHeaders === 'function');
+    // Encoders run in reverse configured order.
+    this.encoders = filters.filter((f): f is StreamFilter & StreamEncoderFilter => typeof f.encodeHeaders === 'function').reverse();
+    for (const f of this.decoders) f.setDecoderFilterCallbacks(this);
+    for (const f of this.encoders) f.setEncoderFilterCallbacks(this);
+  }
+
+  get isHeadRequest(): boolean {
+    return this.head?.method === 'HEAD';
+  }
+
+  // --- decode path (from the codec) --------------------------------------------------
+
+  decodeHeaders(head: RequestHead, endStream: boolean): void {
+    const tracer = this.owner.engine.tracer;
+    if (tracer.enabled) {
+      tracer.fact(this.meta, 'codec.request_headers', { method: head.method, path: head.path, authority: head.authority, protocol: head.protocol, headers: head.headers.toObject(), endStream }, 'ConnectionManagerImpl::ActiveStream::decodeHeaders');
+    }
+    this.head = head;
+    this.streamInfo.request = head;
+    this.requestComplete = endStream;
+    if (endStream) this.streamInfo.requestCompleteAt = this.owner.engine.clock.now();
+    this.iterateDecodeHeaders(0, endStream);
+  }
+
+  decodeData(chunk: Uint8Array, endStream: boolean): void {
+    if (this.phase === 'done') return;
+    this.streamInfo.bytesReceived += chunk.byteLength;
+    if (endStream) {
+      this.requestComplete = true;
+      this.streamInfo.requestCompleteAt = this.owner.engine.clock.now();
+    }
+    // Once a local reply is decided, the rest of the body is read and dropped.
+    if (this.localReplySent) return;
+    if (this.decoderStoppedAt >= 0 && this.decoderStoppedAt < this.decoders.length - 1) {
+      this.decodingBuffer.push({ chunk, endStream });
+      return;
+    }
+    this.iterateDecodeData(0, chunk, endStream);
+    if (endStream) this.actor.send({ type: 'stream.decode.complete' });
+  }
+
+  // --- DecoderFilterCallbacks -------------------------------------------------------
+
+  route(): RouteResult {
+    if (!this.routeResult) this.routeResult = this.owner.routeFor(this);
+    return this.routeResult;
+  }
+
+  continueDecoding(): void {
+    const from = this.decoderStoppedAt + 1;
+    this.decoderStoppedAt = -1;
+    if (!this.head || this.phase !== 'decoding') return;
+    this.iterateDecodeHeaders(from, this.requestComplete && this.decodingBuffer.length === 0);
+    const buffered = this.decodingBuffer;
+    this.decodingBuffer = [];
+    for (const { chunk, endStream } of buffered) {
+      this.iterateDecodeData(from, chunk, endStream);
+      if (endStream) this.actor.send({ type: 'stream.decode.complete' });
+    }
+  }
+
+  sendLocalReply(status: number, body: string, options: LocalReplyOptions): void {
+    if (this.responseStarted) {
+      this.resetStream(`local reply ${status} after response started`);
+      return;
+    }
+    this.localReplySent = true;
+    const info = this.streamInfo;
+    if (options.flag) info.setFlag(options.flag);
+    info.responseCodeDetails = options.details;
+    this.owner.engine.tracer.fact(this.meta, 'stream.local_reply', { status, flag: options.flag ?? null, details: options.details, body }, 'FilterManager::sendLocalReply');
+    const headers = new HeaderMap();
+    for (const [name, value] of options.headers ?? []) headers.add(name, value);
+    const bytes = new TextEncoder().encode(body);
+    if (bytes.byteLength > 0) headers.set('content-type', 'text/plain');
+    headers.set('content-length', String(bytes.byteLength));
+    const route = this.routeResult;
+    if (route?.matched) {
+      applyLayeredHeaderMutations(headers, 'response', { route: route.route, vhost: route.vhost });
+    }
+    const endStream = bytes.byteLength === 0;
+    this.encodeHeadersInternal({ status, headers }, endStream, true);
+    if (!endStream) this.encodeData(bytes, true);
+  }
+
+  encodeHeaders(head: ResponseHead, endStream: boolean): void {
+    this.encodeHeadersInternal(head, endStream, false);
+  }
+
+  encodeData(chunk: Uint8Array, endStream: boolean): void {
+    if (this.phase === 'done') return;
+    for (const filter of this.encoders) {
+      const status = filter.encodeData(chunk, endStream);
+      if (status !== 'Continue') return;
+    }
+    this.streamInfo.bytesSent += chunk.byteLength;
+    const writable = this.owner.writeResponseData(this, chunk, endStream);
+    if (!writable && !this.downstreamBlocked) {
+      this.downstreamBlocked = true;
+      for (const f of this.decoders) f.onAboveWriteBufferHighWatermark?.();
+    }
+    if (endStream) {
+      this.actor.send({ type: 'stream.encode.complete' });
+      this.onEncodeComplete();
+    }
+  }
+
+  continueEncoding(): void {
+    // Encoder filters in this engine do not stop iteration yet; nothing is held back.
+  }
+
+  onDecoderFilterAboveWriteBufferHighWatermark(): void {
+    this.owner.readDisable(true);
+  }
+
+  onDecoderFilterBelowWriteBufferLowWatermark(): void {
+    this.owner.readDisable(false);
+  }
+
+  resetStream(reason: string): void {
+    if (this.phase === 'done') return;
+    this.actor.send({ type: 'stream.reset', reason });
+    this.finish();
+    this.owner.onStreamReset(this, reason);
+  }
+
+  // --- from the connection manager ---------------------------------------------------
+
+  /** The downstream can take more again: let filters resume their upstream reads. */
+  onBelowWriteBufferLowWatermark(): void {
+    if (!this.downstreamBlocked) return;
+    this.downstreamBlocked = false;
+    for (const f of this.decoders) f.onBelowWriteBufferLowWatermark?.();
+  }
+
+  /** The client went away mid-exchange (response flag DC). */
+  onDownstreamReset(): void {
+    if (this.phase === 'done') return;
+    this.streamInfo.setFlag('DC');
+    this.actor.send({ type: 'stream.reset', reason: 'downstream connection termination' });
+    this.finish();
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  private iterateDecodeHeaders(from: number, endStream: boolean): void {
+    const head = this.head!;
+    const tracer = this.owner.engine.tracer;
+    for (let i = from; i < this.decoders.length; i++) {
+      const filter = this.decoders[i]!;
+      const status = filter.decodeHeaders(head, endStream);
+      if (tracer.enabled) {
+        tracer.fact(this.meta, 'stream.decoder_filter', { filter: filter.name, index: i, phase: 'headers', status }, 'ActiveStreamDecoderFilter::decodeHeaders');
+      }
+      if (this.localReplySent || this.phase !== 'decoding') return;
+      if (status === 'StopIteration') {
+        this.decoderStoppedAt = i;
+        if (i === this.decoders.length - 1) this.actor.send({ type: 'stream.decode.headers.done', endStream });
+        return;
+      }
+    }
+    this.actor.send({ type: 'stream.decode.headers.done', endStream });
+  }
+
+  private iterateDecodeData(from: number, chunk: Uint8Array, endStream: boolean): void {
+    for (let i = from; i < this.decoders.length; i++) {
+      const status: FilterDataStatus = this.decoders[i]!.decodeData(chunk, endStream);
+      if (this.localReplySent || this.phase !== 'decoding') return;
+      if (status === 'StopIterationAndBuffer') {
+        this.decoderStoppedAt = i;
+        this.decodingBuffer.push({ chunk, endStream });
+        return;
+      }
+      if (status !== 'Continue') return;
+    }
+  }
+
+  private encodeHeadersInternal(head: ResponseHead, endStream: boolean, local: boolean): void {
+    if (this.phase === 'done') return;
+    this.phase = 'encoding';
+    this.responseStarted = true;
+    this.actor.send({ type: 'stream.encode.headers', local });
+    const tracer = this.owner.engine.tracer;
+    for (let i = 0; i < this.encoders.length; i++) {
+      const filter = this.encoders[i]!;
+      const status = filter.encodeHeaders(head, endStream);
+      if (tracer.enabled) {
+        tracer.fact(this.meta, 'stream.encoder_filter', { filter: filter.name, index: i, phase: 'headers', status }, 'ActiveStreamEncoderFilter::encodeHeaders');
+      }
+    }
+    this.owner.finalizeResponseHeaders(head);
+    const info = this.streamInfo;
+    info.response = head;
+    info.responseCode = head.status;
+    info.firstResponseByteAt = this.owner.engine.clock.now();
+    this.owner.writeResponseHeaders(this, head, endStream);
+    this.actor.send({ type: 'stream.encode.headers.done', endStream });
+    if (endStream) this.onEncodeComplete();
+  }
+
+  private onEncodeComplete(): void {
+    this.responseComplete = true;
+    this.finish();
+    this.owner.onStreamComplete(this);
+  }
+
+  private finish(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.streamInfo.endAt = this.owner.engine.clock.now();
+    for (const f of new Set<StreamFilter>([...this.decoders, ...this.encoders])) f.onDestroy?.();
+    stopTraced(this.owner.engine, this.actor);
+  }
+}

@@ -1,0 +1,379 @@
+import type { HttpConnectionManager } from '../config/types';
+import { ServerCodec } from '../codec/server-codec';
+import type { EngineContext } from '../seams/actors';
+import type { Random } from '../seams/random';
+import type { ActorMeta } from '../seams/tracer';
+import type { TransportConnection } from '../seams/transport';
+import { compileFormat, ENVOY_DEFAULT_FORMAT, type AccessLogFormatter } from '../accesslog/format';
+import { formatResponseFlags } from '../stats/response-flags';
+import type { Counter, Gauge, Histogram, StatsStore } from '../stats/stats';
+import { RouteMatcher, type RouteResult } from '../router/route-matcher';
+import { RouterFilter } from '../router/router-filter';
+import type { ClusterManager } from '../upstream/cluster-manager';
+import type { Worker } from '../worker';
+import { appendForwardedFor, ensureForwardedProto, ensureRequestId } from './forwarding';
+import { ActiveStream, type StreamOwner } from './active-stream';
+import type { StreamFilter } from './filter';
+import { HeaderMap, type RequestHead, type ResponseHead } from './headers';
+import { reasonPhrase } from './status';
+import { StreamInfo } from './stream-info';
+import { createHttpFilter } from './filter-registry';
+
+/** Everything an HCM shares across the connections of one filter chain. */
+export class HttpConnectionManagerConfig {
+  readonly routeMatcher: RouteMatcher;
+  readonly accessLoggers: Array<{ format: AccessLogFormatter; path: string | undefined }>;
+  readonly stats: ReturnType<typeof hcmStats>;
+
+  constructor(
+    readonly config: HttpConnectionManager,
+    readonly listenerStatPrefix: string,
+    readonly store: StatsStore,
+  ) {
+    this.routeMatcher = new RouteMatcher(config.route_config);
+    this.accessLoggers = config.access_log.map((log) => ({ format: compileFormat(log.format ?? ENVOY_DEFAULT_FORMAT), path: log.path }));
+    this.stats = hcmStats(store, config.stat_prefix, listenerStatPrefix);
+  }
+}
+
+function hcmStats(store: StatsStore, prefix: string, listenerPrefix: string) {
+  const p = `http.${prefix}.`;
+  const c = (n: string): Counter => store.counter(p + n);
+  const g = (n: string): Gauge => store.gauge(p + n);
+  const h = (n: string): Histogram => store.histogram(p + n);
+  const byClass = (base: string) => [1, 2, 3, 4, 5].map((k) => store.counter(`${base}downstream_rq_${k}xx`));
+  return {
+    downstream_cx_total: c('downstream_cx_total'),
+    downstream_cx_http1_total: c('downstream_cx_http1_total'),
+    downstream_cx_active: g('downstream_cx_active'),
+    downstream_cx_http1_active: g('downstream_cx_http1_active'),
+    downstream_cx_destroy: c('downstream_cx_destroy'),
+    downstream_cx_destroy_remote: c('downstream_cx_destroy_remote'),
+    downstream_cx_destroy_local: c('downstream_cx_destroy_local'),
+    downstream_cx_destroy_active_rq: c('downstream_cx_destroy_active_rq'),
+    downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
+    downstream_cx_drain_close: c('downstream_cx_drain_close'),
+    downstream_cx_rx_bytes_total: c('downstream_cx_rx_bytes_total'),
+    downstream_cx_tx_bytes_total: c('downstream_cx_tx_bytes_total'),
+    downstream_rq_total: c('downstream_rq_total'),
+    downstream_rq_http1_total: c('downstream_rq_http1_total'),
+    downstream_rq_active: g('downstream_rq_active'),
+    downstream_rq_completed: c('downstream_rq_completed'),
+    downstream_rq_rx_reset: c('downstream_rq_rx_reset'),
+    downstream_rq_tx_reset: c('downstream_rq_tx_reset'),
+    downstream_rq_too_large: c('downstream_rq_too_large'),
+    downstream_rq_response_before_rq_complete: c('downstream_rq_response_before_rq_complete'),
+    downstream_rq_time: h('downstream_rq_time'),
+    downstream_rq_xx: byClass(p),
+    listener_downstream_rq_xx: byClass(`listener.${listenerPrefix}.http.${prefix}.`),
+    listener_downstream_rq_completed: store.counter(`listener.${listenerPrefix}.http.${prefix}.downstream_rq_completed`),
+    rq_total: c('rq_total'),
+    no_route: c('no_route'),
+    no_cluster: c('no_cluster'),
+    rq_redirect: c('rq_redirect'),
+    rq_direct_response: c('rq_direct_response'),
+  };
+}
+
+export interface HcmDeps {
+  engine: EngineContext;
+  worker: Worker;
+  clusterManager: ClusterManager;
+  random: Random;
+  /** where formatted access-log lines go (stdout or a file path) */
+  accessLog: (line: string, path: string | undefined) => void;
+  /** true while the listener drains: responses then close their connection */
+  isDraining: () => boolean;
+}
+
+export interface ConnectionControl {
+  readonly meta: ActorMeta;
+  readonly transport: TransportConnection;
+  /** close after what is queued has been written */
+  closeAfterFlush(reason: string): void;
+  readDisable(disable: boolean): void;
+}
+
+let nextStreamId = 1;
+
+/**
+ * ConnectionManagerImpl: the terminal network filter. Turns bytes into streams through
+ * the HTTP/1 codec, runs each through the filter chain, decides keep-alive.
+ */
+export class ConnectionManager implements StreamOwner {
+  private readonly codec: ServerCodec;
+  private stream: ActiveStream | undefined;
+  private requestsOnConnection = 0;
+  private closeAfterResponse = false;
+  private closed = false;
+
+  constructor(
+    private readonly shared: HttpConnectionManagerConfig,
+    private readonly deps: HcmDeps,
+    private readonly connection: ConnectionControl,
+  ) {
+    const { config } = shared;
+    this.codec = new ServerCodec(
+      deps.engine,
+      connection.transport,
+      {
+        onRequestHeaders: (head, endStream, info) => this.onRequestHeaders(head, endStream, info),
+        onRequestData: (chunk, endStream) => this.stream?.decodeData(chunk, endStream),
+        onCodecError: (status, code, reason) => this.onCodecError(status, code, reason),
+        onParserPaused: () => this.connection.readDisable(true),
+      },
+      { maxHeaderBytes: config.max_request_headers_bytes, maxHeadersCount: config.max_headers_count, acceptHttp10: config.accept_http_10 },
+      connection.meta,
+    );
+    shared.stats.downstream_cx_total.inc();
+    shared.stats.downstream_cx_http1_total.inc();
+    shared.stats.downstream_cx_active.inc();
+    shared.stats.downstream_cx_http1_active.inc();
+  }
+
+  get engine(): EngineContext {
+    return this.deps.engine;
+  }
+
+  get hasActiveStream(): boolean {
+    return this.stream !== undefined;
+  }
+
+  // --- network filter ----------------------------------------------------------------
+
+  /** ConnectionManagerImpl::onData */
+  onData(chunk: Uint8Array): void {
+    this.shared.stats.downstream_cx_rx_bytes_total.inc(chunk.byteLength);
+    this.codec.dispatch(chunk);
+  }
+
+  /** The client half-closed. With nothing in flight the connection is done. */
+  onRemoteEnd(): void {
+    if (!this.stream) this.connection.closeAfterFlush('remote end');
+    else this.closeAfterResponse = true;
+  }
+
+  onWriteDrained(): void {
+    this.stream?.onBelowWriteBufferLowWatermark();
+  }
+
+  onConnectionClosed(remote: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    const { stats } = this.shared;
+    stats.downstream_cx_destroy.inc();
+    (remote ? stats.downstream_cx_destroy_remote : stats.downstream_cx_destroy_local).inc();
+    stats.downstream_cx_active.dec();
+    stats.downstream_cx_http1_active.dec();
+    stats.downstream_cx_tx_bytes_total.inc(0);
+    const stream = this.stream;
+    if (stream) {
+      stats.downstream_cx_destroy_active_rq.inc();
+      stats.downstream_rq_rx_reset.inc();
+      stream.onDownstreamReset();
+      this.endStream(stream);
+    }
+    this.codec.destroy();
+  }
+
+  // --- codec callbacks ---------------------------------------------------------------
+
+  private onRequestHeaders(head: RequestHead, endStream: boolean, info: { keepAlive: boolean; http10: boolean }): void {
+    const { engine, random } = this.deps;
+    const { config, stats } = this.shared;
+    this.requestsOnConnection++;
+    if (!info.keepAlive) this.closeAfterResponse = true;
+    const max = config.max_requests_per_connection;
+    if (max > 0 && this.requestsOnConnection >= max) this.closeAfterResponse = true;
+    stats.downstream_rq_total.inc();
+    stats.downstream_rq_http1_total.inc();
+    stats.downstream_rq_active.inc();
+    const transport = this.connection.transport;
+    const streamInfo = new StreamInfo(
+      Date.now(),
+      engine.clock.now(),
+      `${transport.remoteAddress}:${transport.remotePort}`,
+      `${transport.localAddress}:${transport.localPort}`,
+    );
+    const id = nextStreamId++;
+    const meta: ActorMeta = {
+      actor: `${this.connection.meta.actor}/stream:${id}`,
+      machine: 'stream',
+      ids: { ...this.connection.meta.ids, stream: id },
+      envoy: {},
+    };
+    // ConnectionManagerUtility::mutateRequestHeaders, before any filter sees the request.
+    appendForwardedFor(head.headers, transport.remoteAddress, config.use_remote_address);
+    ensureForwardedProto(head.headers, 'http', { useRemoteAddress: config.use_remote_address, xffNumTrustedHops: config.xff_num_trusted_hops });
+    if (config.generate_request_id) ensureRequestId(head.headers, random);
+    const stream = new ActiveStream(this, meta, streamInfo, (m) => this.createFilters(m), random.u32());
+    this.stream = stream;
+    stream.decodeHeaders(head, endStream);
+  }
+
+  private onCodecError(status: number, code: string, reason: string): void {
+    const { stats } = this.shared;
+    stats.downstream_cx_protocol_error.inc();
+    if (status === 431) stats.downstream_rq_too_large.inc();
+    this.closeAfterResponse = true;
+    let stream = this.stream;
+    if (!stream) {
+      // The request never got far enough for a stream: make one so the reply is logged.
+      const head: RequestHead = { method: '-', path: '-', authority: '', scheme: 'http', protocol: 'HTTP/1.1', headers: new HeaderMap() };
+      const transport = this.connection.transport;
+      const id = nextStreamId++;
+      const meta: ActorMeta = { actor: `${this.connection.meta.actor}/stream:${id}`, machine: 'stream', ids: { ...this.connection.meta.ids, stream: id }, envoy: {} };
+      const info = new StreamInfo(Date.now(), this.deps.engine.clock.now(), `${transport.remoteAddress}:${transport.remotePort}`, `${transport.localAddress}:${transport.localPort}`);
+      stats.downstream_rq_total.inc();
+      stats.downstream_rq_active.inc();
+      stream = new ActiveStream(this, meta, info, () => [], 0);
+      this.stream = stream;
+      stream.streamInfo.request = head;
+    }
+    this.deps.engine.tracer.fact(stream.meta, 'codec.error', { status, code, reason }, 'Http1::ServerConnectionImpl::sendProtocolError');
+    const details = status === 426 ? 'http1.low_version' : code === 'missing_host_header' ? 'missing_host_header' : 'http1.codec_error';
+    stream.sendLocalReply(status, status === 426 ? '' : reasonPhrase(status), { flag: 'DPE', details });
+  }
+
+  // --- StreamOwner -------------------------------------------------------------------
+
+  routeFor(stream: ActiveStream): RouteResult {
+    const head = stream.streamInfo.request!;
+    const result = this.shared.routeMatcher.route(head, stream.randomValue);
+    const tracer = this.deps.engine.tracer;
+    if (tracer.enabled) {
+      tracer.fact(stream.meta, 'route.virtual_host', { vhost: result.vhost?.name ?? null, reason: result.vhostReason }, 'RouteMatcher::findVirtualHost');
+      if (result.matched) {
+        tracer.fact(stream.meta, 'route.match', { route: result.route.name, reason: result.reason, matchedOn: result.matchedOn, cluster: result.cluster?.name ?? null, clusterReason: result.cluster?.reason ?? null }, 'VirtualHostImpl::getRouteFromEntries');
+      } else {
+        tracer.fact(stream.meta, 'route.no_match', { reason: result.reason }, 'VirtualHostImpl::getRouteFromEntries');
+      }
+    }
+    return result;
+  }
+
+  finalizeResponseHeaders(head: ResponseHead): void {
+    // server_header_transformation OVERWRITE, Envoy's default.
+    head.headers.set('server', this.shared.config.server_name);
+  }
+
+  writeResponseHeaders(stream: ActiveStream, head: ResponseHead, endStream: boolean): void {
+    if (!stream.requestComplete) {
+      // The response beat the request: HTTP/1 cannot find the next request's start.
+      this.shared.stats.downstream_rq_response_before_rq_complete.inc();
+      this.closeAfterResponse = true;
+    }
+    if (this.deps.isDraining() && !this.closeAfterResponse) {
+      this.shared.stats.downstream_cx_drain_close.inc();
+      this.closeAfterResponse = true;
+    }
+    if (this.closeAfterResponse) head.headers.set('connection', 'close');
+    this.codec.writeHeaders(head, endStream, stream.isHeadRequest);
+    if (this.codec.mustCloseAfterResponse) this.closeAfterResponse = true;
+  }
+
+  writeResponseData(stream: ActiveStream, chunk: Uint8Array, endStream: boolean): boolean {
+    this.shared.stats.downstream_cx_tx_bytes_total.inc(chunk.byteLength);
+    return this.codec.writeData(chunk, endStream, stream.isHeadRequest);
+  }
+
+  readDisable(disable: boolean): void {
+    this.connection.readDisable(disable);
+  }
+
+  onStreamComplete(stream: ActiveStream): void {
+    this.endStream(stream);
+    if (this.closeAfterResponse || this.closed) {
+      this.connection.closeAfterFlush('connection: close');
+      return;
+    }
+    this.connection.readDisable(false);
+    this.codec.resume();
+  }
+
+  onStreamReset(stream: ActiveStream, reason: string): void {
+    this.shared.stats.downstream_rq_tx_reset.inc();
+    this.endStream(stream);
+    void reason;
+    // An HTTP/1 stream is reset by closing its connection.
+    this.connection.closeAfterFlush('stream reset');
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  private createFilters(meta: ActorMeta): StreamFilter[] {
+    const { config } = this.shared;
+    const filters: StreamFilter[] = [];
+    for (const filter of config.http_filters) {
+      if (filter.name === 'envoy.filters.http.router') {
+        filters.push(
+          new RouterFilter({
+            engine: this.deps.engine,
+            worker: this.deps.worker,
+            clusterManager: this.deps.clusterManager,
+            hcm: config,
+            stream: meta,
+            stats: this.shared.stats,
+          }),
+        );
+      } else {
+        filters.push(createHttpFilter(filter, { engine: this.deps.engine, stream: meta }));
+      }
+    }
+    return filters;
+  }
+
+  /** Stats and access log for a finished (or reset) stream. */
+  private endStream(stream: ActiveStream): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    const { stats, accessLoggers } = this.shared;
+    const info = stream.streamInfo;
+    stats.downstream_rq_active.dec();
+    if (info.responseCode > 0) {
+      const klass = Math.floor(info.responseCode / 100) - 1;
+      stats.downstream_rq_xx[klass]?.inc();
+      stats.listener_downstream_rq_xx[klass]?.inc();
+      stats.downstream_rq_completed.inc();
+      stats.listener_downstream_rq_completed.inc();
+    }
+    const end = info.endAt ?? this.deps.engine.clock.now();
+    stats.downstream_rq_time.record(end - info.startMonotonic);
+    const tracer = this.deps.engine.tracer;
+    if (accessLoggers.length === 0 && !tracer.enabled) return;
+    const ctx = {
+      startTime: info.startTime,
+      requestHeaders: (name: string) => info.requestHeader(name),
+      responseHeaders: (name: string) => info.responseHeader(name),
+      protocol: info.request?.protocol ?? 'HTTP/1.1',
+      responseCode: info.responseCode,
+      responseCodeDetails: info.responseCodeDetails,
+      responseFlags: info.responseFlags,
+      bytesReceived: info.bytesReceived,
+      bytesSent: info.bytesSent,
+      durationMs: Math.round(end - info.startMonotonic),
+      requestDurationMs: info.requestCompleteAt !== undefined ? Math.round(info.requestCompleteAt - info.startMonotonic) : undefined,
+      responseDurationMs: info.firstResponseByteAt !== undefined ? Math.round(info.firstResponseByteAt - info.startMonotonic) : undefined,
+      upstreamHost: info.upstreamHost,
+      upstreamCluster: info.upstreamCluster,
+      routeName: info.routeName,
+      downstreamRemoteAddress: info.downstreamRemoteAddress,
+      downstreamLocalAddress: info.downstreamLocalAddress,
+      upstreamTransportFailureReason: info.upstreamTransportFailureReason,
+      attemptCount: info.attemptCount,
+    };
+    for (const logger of accessLoggers) this.deps.accessLog(logger.format(ctx), logger.path);
+    if (tracer.enabled) {
+      tracer.fact(stream.meta, 'stream.access_log', {
+        status: info.responseCode,
+        flags: formatResponseFlags(info.responseFlags),
+        durationMs: ctx.durationMs,
+        upstreamHost: info.upstreamHost ?? null,
+        cluster: info.upstreamCluster ?? null,
+        route: info.routeName ?? null,
+        bytesReceived: info.bytesReceived,
+        bytesSent: info.bytesSent,
+      }, 'ConnectionManagerImpl::ActiveStream::~ActiveStream (access log)');
+    }
+  }
+}

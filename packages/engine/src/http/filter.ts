@@ -1,0 +1,59 @@
+import type { RouteResult } from '../router/route-matcher';
+import type { RequestHead, ResponseHead } from './headers';
+import type { StreamInfo } from './stream-info';
+
+/**
+ * The HTTP filter contract, after Envoy's StreamDecoderFilter / StreamEncoderFilter.
+ * A filter may stop iteration and continue later through its callbacks.
+ */
+export type FilterHeadersStatus = 'Continue' | 'StopIteration';
+export type FilterDataStatus = 'Continue' | 'StopIterationAndBuffer' | 'StopIterationNoBuffer';
+
+export interface LocalReplyOptions {
+  /** response flag to set, e.g. 'NR' */
+  flag?: string;
+  /** %RESPONSE_CODE_DETAILS%, e.g. 'route_not_found' */
+  details: string;
+  headers?: Array<[string, string]>;
+}
+
+export interface DecoderFilterCallbacks {
+  readonly streamInfo: StreamInfo;
+  /** the route chosen for this request (looked up once, cached) */
+  route(): RouteResult;
+  continueDecoding(): void;
+  sendLocalReply(status: number, body: string, options: LocalReplyOptions): void;
+  /** used by the terminal filter to start the response */
+  encodeHeaders(head: ResponseHead, endStream: boolean): void;
+  encodeData(chunk: Uint8Array, endStream: boolean): void;
+  /** read-side backpressure on the downstream while the upstream cannot take more */
+  onDecoderFilterAboveWriteBufferHighWatermark(): void;
+  onDecoderFilterBelowWriteBufferLowWatermark(): void;
+  resetStream(reason: string): void;
+}
+
+export interface EncoderFilterCallbacks {
+  readonly streamInfo: StreamInfo;
+  continueEncoding(): void;
+}
+
+export interface StreamDecoderFilter {
+  readonly name: string;
+  setDecoderFilterCallbacks(callbacks: DecoderFilterCallbacks): void;
+  decodeHeaders(head: RequestHead, endStream: boolean): FilterHeadersStatus;
+  decodeData(chunk: Uint8Array, endStream: boolean): FilterDataStatus;
+  /** the downstream can take more response bytes again / is full */
+  onAboveWriteBufferHighWatermark?(): void;
+  onBelowWriteBufferLowWatermark?(): void;
+  onDestroy?(): void;
+}
+
+export interface StreamEncoderFilter {
+  readonly name: string;
+  setEncoderFilterCallbacks(callbacks: EncoderFilterCallbacks): void;
+  encodeHeaders(head: ResponseHead, endStream: boolean): FilterHeadersStatus;
+  encodeData(chunk: Uint8Array, endStream: boolean): FilterDataStatus;
+  onDestroy?(): void;
+}
+
+export type StreamFilter = Partial<StreamDecoderFilter & StreamEncoderFilter> & { readonly name: string };

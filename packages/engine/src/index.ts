@@ -1,0 +1,11 @@
+export { ProxyEngine, ENGINE_VERSION, type EngineOptions, type ServerState } from './engine';
+export type { Bootstrap } from './config/types';
+export * from './seams/clock';
+export * from './seams/random';
+export * from './seams/tracer';
+export type * from './seams/transport';
+export { registerHttpFilter, type HttpFilterFactory, type FilterFactoryContext } from './http/filter-registry';
+export type * from './http/filter';
+export { HeaderMap, type RequestHead, type ResponseHead } from './http/headers';
+export * from './stats/stats';
+export * from './stats/response-flags';

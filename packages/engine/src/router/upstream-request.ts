@@ -1,0 +1,180 @@
+import type { Actor } from 'xstate';
+import type { RequestHead, ResponseHead } from '../http/headers';
+import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { ActorMeta } from '../seams/tracer';
+import type { CodecClient, RequestEncoder, ResponseDecoder, StreamResetReason } from '../upstream/codec-client';
+import type { Cancellable, Http1ConnPool, PoolCallbacks, PoolFailureReason } from '../upstream/conn-pool';
+import type { Host } from '../upstream/host';
+import { upstreamRequestMachine } from './upstream-request.machine';
+
+/** What the router hears back from one upstream attempt. */
+export interface UpstreamRequestOwner {
+  onUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void;
+  onUpstreamData(request: UpstreamRequest, chunk: Uint8Array, endStream: boolean): void;
+  onUpstreamReset(request: UpstreamRequest, reason: StreamResetReason, detail: string | undefined): void;
+  /** the upstream can take more request body */
+  onUpstreamWritable(): void;
+}
+
+const POOL_FAILURE_TO_RESET: Record<PoolFailureReason, StreamResetReason> = {
+  Overflow: 'Overflow',
+  LocalConnectionFailure: 'LocalConnectionFailure',
+  RemoteConnectionFailure: 'RemoteConnectionFailure',
+  Timeout: 'ConnectionTimeout',
+};
+
+/**
+ * Router::UpstreamRequest: one attempt. Holds request body that arrives before the pool
+ * has a connection, then streams it; hands the response back to the router.
+ */
+export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
+  readonly actor: Actor<typeof upstreamRequestMachine>;
+  readonly meta: ActorMeta;
+  private cancellable: Cancellable | null = null;
+  private client: CodecClient | undefined;
+  private encoder: RequestEncoder | undefined;
+  private buffered: Uint8Array[] = [];
+  private bufferedEnd = false;
+  bufferedBytes = 0;
+  private done = false;
+  /** engine-clock time the first request byte went upstream / response headers arrived */
+  sentAt: number | undefined;
+  responseHeadersAt: number | undefined;
+
+  constructor(
+    private readonly engine: EngineContext,
+    private readonly owner: UpstreamRequestOwner,
+    private readonly pool: Http1ConnPool,
+    readonly host: Host,
+    private readonly head: RequestHead,
+    private readonly requestEnded: boolean,
+    parent: ActorMeta,
+    readonly attempt: number,
+  ) {
+    this.meta = {
+      actor: `${parent.actor}/upstream:${attempt}`,
+      machine: 'upstream_request',
+      ids: { ...parent.ids, cluster: pool.cluster.name, host: host.key, pool: pool.meta.ids.pool },
+      envoy: {},
+    };
+    this.bufferedEnd = requestEnded;
+    this.actor = startTraced(engine, upstreamRequestMachine, { input: undefined, path: this.meta.actor, kind: 'upstream_request', ids: this.meta.ids });
+  }
+
+  start(): void {
+    this.cancellable = this.pool.newStream(this);
+  }
+
+  // --- request direction -------------------------------------------------------------
+
+  /** Body from downstream; returns false when the caller should stop reading. */
+  encodeData(chunk: Uint8Array, endStream: boolean): boolean {
+    if (this.done) return true;
+    if (!this.encoder) {
+      if (chunk.byteLength > 0) this.buffered.push(chunk);
+      this.bufferedBytes += chunk.byteLength;
+      if (endStream) this.bufferedEnd = true;
+      return true;
+    }
+    const writable = this.encoder.encodeData(chunk, endStream);
+    if (endStream) this.requestSent();
+    return writable;
+  }
+
+  readDisable(disable: boolean): void {
+    this.encoder?.readDisable(disable);
+  }
+
+  /** Give up on this attempt (downstream went away, timeout). */
+  reset(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.cancellable) {
+      this.cancellable.cancel();
+      this.cancellable = null;
+    }
+    this.client?.reset();
+    this.actor.send({ type: 'upstream.reset', reason: 'local reset' });
+    stopTraced(this.engine, this.actor);
+  }
+
+  // --- pool callbacks ----------------------------------------------------------------
+
+  onPoolReady(client: CodecClient, info: { clientId: number; reused: boolean; waitedMs: number }): void {
+    this.cancellable = null;
+    if (this.done) return;
+    this.client = client;
+    this.encoder = client.newStream(this);
+    this.actor.send({ type: 'upstream.pool.ready' });
+    this.sentAt = this.engine.clock.now();
+    const endStream = this.bufferedEnd && this.buffered.length === 0;
+    this.encoder.encodeHeaders(this.head, endStream);
+    if (endStream) {
+      this.requestSent();
+      return;
+    }
+    const chunks = this.buffered;
+    this.buffered = [];
+    for (let i = 0; i < chunks.length; i++) {
+      const last = i === chunks.length - 1 && this.bufferedEnd;
+      this.encoder.encodeData(chunks[i]!, last);
+    }
+    if (this.bufferedEnd && chunks.length > 0) this.requestSent();
+    this.bufferedBytes = 0;
+    void info;
+    this.owner.onUpstreamWritable();
+  }
+
+  onPoolFailure(reason: PoolFailureReason, transportFailureReason: string | undefined): void {
+    this.cancellable = null;
+    if (this.done) return;
+    this.done = true;
+    this.actor.send({ type: 'upstream.pool.failure', reason });
+    stopTraced(this.engine, this.actor);
+    this.owner.onUpstreamReset(this, POOL_FAILURE_TO_RESET[reason], transportFailureReason);
+  }
+
+  // --- response direction ------------------------------------------------------------
+
+  decodeHeaders(head: ResponseHead, endStream: boolean): void {
+    if (this.done) return;
+    this.responseHeadersAt = this.engine.clock.now();
+    this.engine.tracer.fact(this.meta, 'upstream.response_headers', { status: head.status, endStream }, 'UpstreamRequest::decodeHeaders');
+    this.actor.send({ type: 'upstream.headers', endStream });
+    if (endStream) this.finish();
+    this.owner.onUpstreamHeaders(this, head, endStream);
+  }
+
+  decodeData(chunk: Uint8Array, endStream: boolean): void {
+    if (this.done && !endStream) return;
+    if (endStream && !this.done) {
+      this.actor.send({ type: 'upstream.complete' });
+      this.finish();
+    } else if (endStream) {
+      return;
+    }
+    this.owner.onUpstreamData(this, chunk, endStream);
+  }
+
+  onResetStream(reason: StreamResetReason, detail?: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.engine.tracer.fact(this.meta, 'upstream.reset', { reason, detail: detail ?? null }, 'UpstreamRequest::onResetStream');
+    this.actor.send({ type: 'upstream.reset', reason });
+    stopTraced(this.engine, this.actor);
+    this.owner.onUpstreamReset(this, reason, detail);
+  }
+
+  onBelowWriteBufferLowWatermark(): void {
+    this.owner.onUpstreamWritable();
+  }
+
+  private requestSent(): void {
+    this.engine.tracer.fact(this.meta, 'upstream.request_sent', { bytes: this.client?.requestBytesWritten ?? 0 }, 'UpstreamRequest::encodeData');
+    this.actor.send({ type: 'upstream.request.sent' });
+  }
+
+  private finish(): void {
+    this.done = true;
+  }
+}

@@ -1,0 +1,216 @@
+import type { Actor } from 'xstate';
+import { HttpParser, type ParsedHead } from '../codec/llhttp-parser';
+import { clientCodecMachine } from '../codec/http1-codec.machine';
+import { Http1MessageWriter, serializeHead, stripHopByHop, type Framing } from '../codec/http1-writer';
+import { HeaderMap, type RequestHead, type ResponseHead } from '../http/headers';
+import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { ActorMeta } from '../seams/tracer';
+import type { TransportConnection, TransportError } from '../seams/transport';
+import { statusHasNoBody } from '../http/status';
+
+/** Why an upstream stream ended early, in Envoy's StreamResetReason terms. */
+export type StreamResetReason =
+  | 'ConnectionTermination'
+  | 'ProtocolError'
+  | 'LocalReset'
+  | 'RemoteReset'
+  | 'Overflow'
+  | 'LocalConnectionFailure'
+  | 'RemoteConnectionFailure'
+  | 'ConnectionTimeout';
+
+/** Receives one upstream response (Http::ResponseDecoder). */
+export interface ResponseDecoder {
+  decodeHeaders(head: ResponseHead, endStream: boolean): void;
+  decodeData(chunk: Uint8Array, endStream: boolean): void;
+  onResetStream(reason: StreamResetReason, detail?: string): void;
+  /** the upstream can take more request bytes again */
+  onBelowWriteBufferLowWatermark(): void;
+}
+
+/** Sends one upstream request (Http::RequestEncoder). Returns false when the upstream is slow. */
+export interface RequestEncoder {
+  encodeHeaders(head: RequestHead, endStream: boolean): boolean;
+  encodeData(chunk: Uint8Array, endStream: boolean): boolean;
+  /** stop delivering response bytes until resumed (downstream is slow) */
+  readDisable(disable: boolean): void;
+}
+
+export interface CodecClientOwner {
+  /** the response ended and the connection may carry another request */
+  onStreamComplete(reuse: boolean): void;
+  /** the connection is gone */
+  onConnectionClosed(remote: boolean, error?: TransportError): void;
+  onProtocolError(): void;
+}
+
+/**
+ * CodecClient + Http1::ClientConnectionImpl: writes requests and parses responses with
+ * llhttp on one upstream connection, one stream at a time.
+ */
+export class CodecClient implements RequestEncoder {
+  private readonly parser: HttpParser;
+  private readonly codec: Actor<typeof clientCodecMachine>;
+  private decoder: ResponseDecoder | undefined;
+  private writer: Http1MessageWriter;
+  private requestIsHead = false;
+  private requestComplete = false;
+  private responseComplete = false;
+  private closeAfterResponse = false;
+  private closed = false;
+  private readDisabled = false;
+  rxBytes = 0;
+
+  constructor(
+    private readonly engine: EngineContext,
+    private readonly connection: TransportConnection,
+    private readonly owner: CodecClientOwner,
+    private readonly meta: ActorMeta,
+  ) {
+    this.writer = new Http1MessageWriter(connection);
+    this.codec = startTraced(engine, clientCodecMachine, { input: undefined, path: meta.actor + '/codec', kind: 'client_codec', ids: meta.ids });
+    this.parser = new HttpParser(
+      'response',
+      {
+        onMessageBegin: () => this.codec.send({ type: 'codec.message.begin' }),
+        onHeadersComplete: (head) => this.onHeadersComplete(head),
+        onBody: (chunk) => {
+          this.decoder?.decodeData(chunk, false);
+          return 'continue';
+        },
+        onMessageComplete: () => this.onMessageComplete(),
+      },
+      { maxHeaderBytes: 60 * 1024, maxHeadersCount: 100 },
+    );
+    connection.setHandlers({
+      onData: (chunk) => this.onData(chunk),
+      onEnd: () => this.onRemoteClose(undefined),
+      onClose: (error) => this.onRemoteClose(error),
+      onDrain: () => this.decoder?.onBelowWriteBufferLowWatermark(),
+    });
+  }
+
+  /** Start a new exchange on this (idle) connection. */
+  newStream(decoder: ResponseDecoder): RequestEncoder {
+    this.decoder = decoder;
+    this.requestComplete = false;
+    this.responseComplete = false;
+    this.requestIsHead = false;
+    this.writer = new Http1MessageWriter(this.connection);
+    return this;
+  }
+
+  encodeHeaders(head: RequestHead, endStream: boolean): boolean {
+    this.requestIsHead = head.method === 'HEAD';
+    let framing: Framing = 'empty';
+    if (!endStream) framing = head.headers.has('content-length') ? 'content-length' : 'chunked';
+    if (framing === 'chunked') head.headers.set('transfer-encoding', 'chunked');
+    const text = serializeHead(`${head.method} ${head.path} HTTP/1.1`, withHost(head));
+    this.requestComplete = endStream;
+    return this.writer.writeHead(text, framing, endStream);
+  }
+
+  encodeData(chunk: Uint8Array, endStream: boolean): boolean {
+    if (endStream) this.requestComplete = true;
+    return this.writer.writeBody(chunk, endStream);
+  }
+
+  readDisable(disable: boolean): void {
+    if (this.readDisabled === disable) return;
+    this.readDisabled = disable;
+    if (disable) this.connection.pause();
+    else this.connection.resume();
+  }
+
+  get requestBytesWritten(): number {
+    return this.writer.bytesWritten;
+  }
+
+  /** Abandon the exchange in flight: HTTP/1 can only do that by closing the connection. */
+  reset(): void {
+    if (this.closed) return;
+    this.decoder = undefined;
+    this.owner.onConnectionClosed(false);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.parser.destroy();
+    stopTraced(this.engine, this.codec);
+    this.connection.destroy();
+  }
+
+  private onData(chunk: Uint8Array): void {
+    this.rxBytes += chunk.byteLength;
+    const result = this.parser.execute(chunk);
+    if (result.kind === 'error') {
+      this.codec.send({ type: 'codec.error', code: result.code });
+      this.owner.onProtocolError();
+      this.fail('ProtocolError', `${result.code}: ${result.reason}`);
+      this.close();
+      this.owner.onConnectionClosed(false);
+    }
+  }
+
+  private onHeadersComplete(head: ParsedHead): 'continue' | 'skip-body' {
+    const status = head.statusCode ?? 0;
+    // An interim 1xx is not the response; the final one follows on the same connection.
+    if (status >= 100 && status < 200 && status !== 101) {
+      return 'skip-body';
+    }
+    const headers = HeaderMap.from(head.headers);
+    const noBody = this.requestIsHead || statusHasNoBody(status);
+    const connection = headers.get('connection')?.toLowerCase();
+    this.closeAfterResponse = !head.shouldKeepAlive || connection === 'close';
+    stripHopByHop(headers);
+    const endStream = noBody || headers.get('content-length') === '0';
+    this.codec.send({ type: 'codec.headers.complete', endStream });
+    this.decoder?.decodeHeaders({ status, headers }, endStream);
+    return noBody ? 'skip-body' : 'continue';
+  }
+
+  private onMessageComplete(): 'continue' | 'pause' {
+    if (this.responseComplete) return 'continue';
+    this.codec.send({ type: 'codec.message.complete' });
+    this.responseComplete = true;
+    const decoder = this.decoder;
+    this.decoder = undefined;
+    decoder?.decodeData(new Uint8Array(0), true);
+    this.codec.send({ type: 'codec.ready' });
+    // A response that ends before its request was fully sent leaves the connection unusable.
+    const reuse = !this.closeAfterResponse && this.requestComplete;
+    this.owner.onStreamComplete(reuse);
+    return 'continue';
+  }
+
+  private onRemoteClose(error: TransportError | undefined): void {
+    if (this.closed) return;
+    // A response delimited by connection close ends here.
+    if (this.decoder && !this.responseComplete) {
+      const result = this.parser.finish();
+      if (result.kind === 'error' || !this.responseComplete) {
+        this.fail('ConnectionTermination', error?.message);
+      }
+    }
+    this.closed = true;
+    this.parser.destroy();
+    stopTraced(this.engine, this.codec);
+    this.connection.destroy();
+    this.owner.onConnectionClosed(true, error);
+  }
+
+  private fail(reason: StreamResetReason, detail?: string): void {
+    const decoder = this.decoder;
+    this.decoder = undefined;
+    decoder?.onResetStream(reason, detail);
+  }
+}
+
+function withHost(head: RequestHead): HeaderMap {
+  // HTTP/1 carries :authority as the Host header, first.
+  const headers = new HeaderMap();
+  headers.add('host', head.authority);
+  for (const [name, value] of head.headers.entries()) if (name !== 'host') headers.add(name, value);
+  return headers;
+}

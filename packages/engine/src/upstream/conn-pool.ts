@@ -1,0 +1,363 @@
+import type { Actor } from 'xstate';
+import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { ActorMeta } from '../seams/tracer';
+import type { Transport, TransportConnection, TransportError } from '../seams/transport';
+import { clientMachine, type ClientCloseReason, type ClientOwner } from './client.machine';
+import type { ClusterInfo } from './cluster-manager';
+import { CodecClient, type CodecClientOwner } from './codec-client';
+import type { Host } from './host';
+import { poolMachine } from './pool.machine';
+
+/** ConnectionPool::PoolFailureReason */
+export type PoolFailureReason = 'Overflow' | 'LocalConnectionFailure' | 'RemoteConnectionFailure' | 'Timeout';
+
+export interface PoolCallbacks {
+  /** a connection is ready for this stream; `client` carries exactly this one exchange */
+  onPoolReady(client: CodecClient, info: { clientId: number; reused: boolean; waitedMs: number }): void;
+  onPoolFailure(reason: PoolFailureReason, transportFailureReason: string | undefined): void;
+}
+
+export interface Cancellable {
+  cancel(): void;
+}
+
+interface PendingStream {
+  callbacks: PoolCallbacks;
+  queuedAt: number;
+}
+
+let nextClientId = 1;
+
+/** Envoy prints the errno number in transport failure reasons. */
+const ERRNO: Record<string, number> = { ECONNREFUSED: 111, ECONNRESET: 104, ETIMEDOUT: 110, EHOSTUNREACH: 113, ENETUNREACH: 101 };
+
+/**
+ * ActiveClient: one upstream connection owned by a pool. Its lifecycle is the client
+ * machine; this class carries what the pool needs alongside it.
+ */
+class ActiveClient implements ClientOwner, CodecClientOwner {
+  readonly id = nextClientId++;
+  readonly actor: Actor<typeof clientMachine>;
+  readonly meta: ActorMeta;
+  codec: CodecClient | undefined;
+  list: 'connecting' | 'ready' | 'busy' | 'closed' = 'connecting';
+  /** streams this connection may still carry (max_requests_per_connection); Infinity if unlimited */
+  remainingStreams: number;
+  hasActiveStream = false;
+  readonly createdAt: number;
+  everConnected = false;
+
+  constructor(private readonly pool: Http1ConnPool) {
+    const limit = pool.cluster.config.max_requests_per_connection;
+    this.remainingStreams = limit > 0 ? limit : Infinity;
+    this.createdAt = pool.engine.clock.now();
+    this.meta = {
+      actor: `${pool.meta.actor}/ucx:${this.id}`,
+      machine: 'client',
+      ids: { ...pool.meta.ids, ucx: this.id },
+      envoy: {},
+    };
+    this.actor = startTraced(pool.engine, clientMachine, {
+      input: {
+        transport: pool.transport,
+        address: pool.host.address,
+        port: pool.host.port,
+        connectTimeout: pool.cluster.config.connect_timeout,
+        owner: this,
+      },
+      path: this.meta.actor,
+      kind: 'client',
+      ids: this.meta.ids,
+    });
+  }
+
+  onConnected(connection: TransportConnection): void {
+    this.everConnected = true;
+    this.codec = new CodecClient(this.pool.engine, connection, this, this.meta);
+    this.pool.onClientConnected(this);
+  }
+
+  onReady(): void {
+    this.pool.onClientReady(this);
+  }
+
+  closeConnection(): void {
+    this.codec?.close();
+  }
+
+  onClosed(reason: ClientCloseReason, error?: TransportError): void {
+    this.pool.onClientClosed(this, reason, error);
+  }
+
+  onStreamComplete(reuse: boolean): void {
+    this.pool.onStreamComplete(this, reuse);
+  }
+
+  onConnectionClosed(remote: boolean, error?: TransportError): void {
+    this.actor.send(remote ? { type: 'client.remote.close', error } : { type: 'client.close' });
+  }
+
+  onProtocolError(): void {
+    this.pool.cluster.stats.upstream_cx_protocol_error.inc();
+  }
+}
+
+/**
+ * Http1::ConnPoolImpl over ConnPoolImplBase: one per (worker, cluster, host). Keeps
+ * connecting / ready / busy clients and a FIFO of pending streams, and decides for each
+ * new stream whether to reuse a ready client, queue, open a connection or overflow.
+ */
+export class Http1ConnPool {
+  readonly actor: Actor<typeof poolMachine>;
+  readonly meta: ActorMeta;
+  private readonly connecting: ActiveClient[] = [];
+  private readonly ready: ActiveClient[] = [];
+  private readonly busy: ActiveClient[] = [];
+  private readonly pending: PendingStream[] = [];
+  private readonly attached = new Map<ActiveClient, PoolCallbacks>();
+  private upstreamReadyScheduled = false;
+
+  constructor(
+    readonly engine: EngineContext,
+    readonly transport: Transport,
+    readonly cluster: ClusterInfo,
+    readonly host: Host,
+    worker: number,
+  ) {
+    const key = `${cluster.name}/${host.key}`;
+    this.meta = { actor: `worker:${worker}/pool:${key}`, machine: 'pool', ids: { worker, cluster: cluster.name, host: host.key, pool: key }, envoy: {} };
+    this.actor = startTraced(engine, poolMachine, { input: undefined, path: this.meta.actor, kind: 'pool', ids: this.meta.ids });
+  }
+
+  /** Counts for the trace and for tests: how many clients sit in each list. */
+  lists(): { connecting: number; ready: number; busy: number; pending: number } {
+    return { connecting: this.connecting.length, ready: this.ready.length, busy: this.busy.length, pending: this.pending.length };
+  }
+
+  /** ConnPoolImplBase::newStreamImpl */
+  newStream(callbacks: PoolCallbacks): Cancellable | null {
+    const { resources, config, stats } = this.cluster;
+    this.actor.send({ type: 'pool.activate' });
+    const readyClient = this.ready[0];
+    if (readyClient) {
+      if (resources.requests >= config.circuit_breakers.max_requests) {
+        return this.overflow(callbacks, 'max_requests');
+      }
+      this.decide('reuse_ready_client', { client: readyClient.id });
+      this.attach(readyClient, callbacks, 0, true);
+      return null;
+    }
+    if (resources.pending >= config.circuit_breakers.max_pending_requests) {
+      return this.overflow(callbacks, 'max_pending_requests');
+    }
+    const entry: PendingStream = { callbacks, queuedAt: this.engine.clock.now() };
+    this.pending.push(entry);
+    resources.pending++;
+    stats.upstream_rq_pending_total.inc();
+    stats.upstream_rq_pending_active.inc();
+    this.decide('queue_pending', {}, 'HttpConnPoolImplBase::newPendingStream');
+    this.tryCreateNewConnections();
+    return {
+      cancel: () => {
+        const index = this.pending.indexOf(entry);
+        if (index < 0) return;
+        this.removePending(index);
+        stats.upstream_rq_cancelled.inc();
+        this.checkIdle();
+      },
+    };
+  }
+
+  /** Close every connection (host removed, engine stopping). */
+  drain(): void {
+    this.actor.send({ type: 'pool.drain' });
+    for (const client of [...this.connecting, ...this.ready, ...this.busy]) client.actor.send({ type: 'client.close' });
+  }
+
+  stop(): void {
+    this.drain();
+    stopTraced(this.engine, this.actor);
+  }
+
+  // --- client lifecycle, called by ActiveClient ---------------------------------------
+
+  onClientConnected(client: ActiveClient): void {
+    this.cluster.stats.upstream_cx_connect_ms.record(this.engine.clock.now() - client.createdAt);
+  }
+
+  onClientReady(client: ActiveClient): void {
+    this.moveTo(client, 'ready');
+    if (this.pending.length > 0 && !this.upstreamReadyScheduled) {
+      // Envoy attaches pending streams on the next dispatcher iteration, not re-entrantly.
+      this.upstreamReadyScheduled = true;
+      queueMicrotask(() => this.onUpstreamReady());
+    } else {
+      this.checkIdle();
+    }
+  }
+
+  onStreamComplete(client: ActiveClient, reuse: boolean): void {
+    this.endStream(client);
+    if (reuse && client.remainingStreams > 0) {
+      client.actor.send({ type: 'client.release' });
+    } else {
+      if (!reuse) this.cluster.stats.upstream_cx_close_notify.inc();
+      client.actor.send({ type: 'client.close' });
+    }
+  }
+
+  onClientClosed(client: ActiveClient, reason: ClientCloseReason, error?: TransportError): void {
+    const { stats, resources } = this.cluster;
+    const wasConnecting = client.list === 'connecting';
+    this.moveTo(client, 'closed');
+    resources.connections--;
+    stats.upstream_cx_active.dec();
+    this.host.stats.cx_active--;
+    stats.upstream_cx_destroy.inc();
+    if (reason === 'remote_close') stats.upstream_cx_destroy_remote.inc();
+    else stats.upstream_cx_destroy_local.inc();
+    if (client.everConnected) stats.upstream_cx_length_ms.record(this.engine.clock.now() - client.createdAt);
+    const callbacks = this.attached.get(client);
+    if (callbacks) {
+      stats.upstream_cx_destroy_with_active_rq.inc();
+      (reason === 'remote_close' ? stats.upstream_cx_destroy_remote_with_active_rq : stats.upstream_cx_destroy_local_with_active_rq).inc();
+      this.endStream(client);
+    }
+    if (wasConnecting) {
+      const failure: PoolFailureReason = reason === 'connect_timeout' ? 'Timeout' : reason === 'local_close' ? 'LocalConnectionFailure' : 'RemoteConnectionFailure';
+      if (reason === 'connect_timeout') stats.upstream_cx_connect_timeout.inc();
+      if (reason !== 'local_close') {
+        stats.upstream_cx_connect_fail.inc();
+        this.host.stats.cx_connect_fail++;
+      }
+      const detail = reason === 'connect_timeout' ? undefined : error ? `delayed connect error: ${ERRNO[error.code] ?? error.code}` : undefined;
+      this.engine.tracer.fact(this.meta, 'pool.connect_failure', { client: client.id, reason: failure, detail: detail ?? null, pending: this.pending.length }, 'ConnPoolImplBase::onConnectionEvent');
+      // A failed connect fails every stream waiting in this pool (purgePendingStreams).
+      this.failPending(failure, detail);
+    }
+    stopTraced(this.engine, client.actor);
+    if (this.pending.length > 0) this.tryCreateNewConnections();
+    this.checkIdle();
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  /** ConnPoolImplBase::tryCreateNewConnections: at most 3 per call. */
+  private tryCreateNewConnections(): void {
+    for (let i = 0; i < 3; i++) {
+      if (!this.tryCreateNewConnection()) break;
+    }
+  }
+
+  private tryCreateNewConnection(): boolean {
+    const connectingCapacity = this.connecting.length;
+    if (this.pending.length <= connectingCapacity) return false;
+    const { resources, config, stats } = this.cluster;
+    const hasClients = this.connecting.length + this.ready.length + this.busy.length > 0;
+    if (resources.connections >= config.circuit_breakers.max_connections && hasClients) {
+      stats.upstream_cx_overflow.inc();
+      this.decide('connection_overflow', { limit: 'max_connections', max: config.circuit_breakers.max_connections }, 'ConnPoolImplBase::tryCreateNewConnection');
+      return false;
+    }
+    const client = new ActiveClient(this);
+    this.connecting.push(client);
+    resources.connections++;
+    stats.upstream_cx_total.inc();
+    stats.upstream_cx_http1_total.inc();
+    stats.upstream_cx_active.inc();
+    this.host.stats.cx_total++;
+    this.host.stats.cx_active++;
+    this.decide(
+      'open_connection',
+      { client: client.id, why: `pending ${this.pending.length} > connecting capacity ${connectingCapacity}` },
+      'ConnPoolImplBase::tryCreateNewConnections',
+    );
+    return true;
+  }
+
+  /** ConnPoolImplBase::onUpstreamReady: oldest pending stream to the first ready client. */
+  private onUpstreamReady(): void {
+    this.upstreamReadyScheduled = false;
+    while (this.pending.length > 0 && this.ready.length > 0) {
+      const client = this.ready[0]!;
+      const { callbacks, queuedAt } = this.removePending(0);
+      this.attach(client, callbacks, this.engine.clock.now() - queuedAt, client.remainingStreams !== (this.cluster.config.max_requests_per_connection || Infinity));
+    }
+    this.checkIdle();
+  }
+
+  private attach(client: ActiveClient, callbacks: PoolCallbacks, waitedMs: number, reused: boolean): void {
+    const { resources, stats } = this.cluster;
+    client.remainingStreams--;
+    const lastStream = client.remainingStreams <= 0;
+    if (lastStream && Number.isFinite(client.remainingStreams)) stats.upstream_cx_max_requests.inc();
+    client.hasActiveStream = true;
+    this.attached.set(client, callbacks);
+    this.moveTo(client, 'busy');
+    client.actor.send({ type: 'client.attach', lastStream });
+    resources.requests++;
+    stats.upstream_rq_total.inc();
+    stats.upstream_rq_active.inc();
+    this.host.stats.rq_total++;
+    this.host.stats.rq_active++;
+    this.engine.tracer.fact(this.meta, 'pool.attach', { client: client.id, waitedMs, reused }, 'ConnPoolImplBase::attachStreamToClient');
+    callbacks.onPoolReady(client.codec!, { clientId: client.id, reused, waitedMs });
+  }
+
+  private endStream(client: ActiveClient): void {
+    if (!this.attached.delete(client)) return;
+    client.hasActiveStream = false;
+    this.cluster.resources.requests--;
+    this.cluster.stats.upstream_rq_active.dec();
+    this.host.stats.rq_active--;
+  }
+
+  private overflow(callbacks: PoolCallbacks, limit: 'max_pending_requests' | 'max_requests'): null {
+    this.cluster.stats.upstream_rq_pending_overflow.inc();
+    this.decide('overflow', { limit, max: this.cluster.config.circuit_breakers[limit] });
+    callbacks.onPoolFailure('Overflow', undefined);
+    this.checkIdle();
+    return null;
+  }
+
+  private failPending(reason: PoolFailureReason, detail: string | undefined): void {
+    while (this.pending.length > 0) {
+      const { callbacks } = this.removePending(0);
+      this.cluster.stats.upstream_rq_pending_failure_eject.inc();
+      this.engine.tracer.fact(this.meta, 'pool.pending_failed', { reason }, 'ConnPoolImplBase::purgePendingStreams');
+      callbacks.onPoolFailure(reason, detail);
+    }
+  }
+
+  private removePending(index: number): PendingStream {
+    const [entry] = this.pending.splice(index, 1);
+    this.cluster.resources.pending--;
+    this.cluster.stats.upstream_rq_pending_active.dec();
+    return entry!;
+  }
+
+  private moveTo(client: ActiveClient, list: ActiveClient['list']): void {
+    if (client.list === list) return;
+    const from = client.list === 'connecting' ? this.connecting : client.list === 'ready' ? this.ready : client.list === 'busy' ? this.busy : undefined;
+    if (from) {
+      const index = from.indexOf(client);
+      if (index >= 0) from.splice(index, 1);
+    }
+    client.list = list;
+    if (list === 'ready') this.ready.push(client);
+    else if (list === 'busy') this.busy.push(client);
+    else if (list === 'connecting') this.connecting.push(client);
+  }
+
+  private decide(decision: string, data: Record<string, unknown>, envoy = 'ConnPoolImplBase::newStreamImpl'): void {
+    if (!this.engine.tracer.enabled) return;
+    this.engine.tracer.fact(this.meta, 'pool.decision', { decision, ...data, ...this.lists() }, envoy);
+  }
+
+  /** Idle as Envoy means it: nothing pending, connecting or busy (ready clients may stay). */
+  private checkIdle(): void {
+    if (this.pending.length + this.busy.length + this.connecting.length === 0) {
+      this.actor.send({ type: 'pool.idle' });
+    }
+  }
+}
