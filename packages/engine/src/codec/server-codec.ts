@@ -143,6 +143,11 @@ export class ServerCodec {
 
   private onHeadersComplete(parsed: ParsedHead): 'continue' | 'pause' {
     this.http10 = parsed.versionMajor === 1 && parsed.versionMinor === 0;
+    if (parsed.upgrade) {
+      // No upgrade_configs are supported: Upgrade and CONNECT are refused, not tunnelled.
+      this.fail(403, 'upgrade_failed', `protocol upgrade (${parsed.method === 'CONNECT' ? 'CONNECT' : 'Upgrade'}) is not supported`);
+      return 'pause';
+    }
     if (this.http10 && !this.options.acceptHttp10) {
       this.fail(426, 'HPE_HTTP10', 'HTTP/1.0 is not accepted (accept_http_10 is false)');
       return 'pause';

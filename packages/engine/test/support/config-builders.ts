@@ -1,17 +1,18 @@
-import type { Bootstrap, Cluster, HttpConnectionManager, Listener, Route, RouteConfiguration, VirtualHost } from '../../src/config/types';
+import type { Bootstrap, Cluster, HttpConnectionManager, Listener, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost } from '../../src/config/types';
 
 /** Normalized config objects with Envoy's defaults, for tests that skip the YAML loader. */
 const noMutations = { request_headers_to_add: [], request_headers_to_remove: [], response_headers_to_add: [], response_headers_to_remove: [] };
 
-export function route(partial: Partial<Route> & { match: Partial<Route['match']> }): Route {
-  const { match, ...rest } = partial;
+export function route(partial: Omit<Partial<Route>, 'match' | 'route'> & { match: Partial<RouteMatch>; route?: Partial<RouteAction> }): Route {
+  const { match, route: action, ...rest } = partial;
+  const defaults: RouteAction = { cluster_not_found_response_code: 503, timeout: 15_000 };
   return {
     name: 'r',
     ...noMutations,
     ...rest,
     match: { case_sensitive: true, headers: [], ...match },
-    ...(partial.route ? { route: { cluster_not_found_response_code: 503, timeout: 15_000, ...partial.route } } : {}),
-  } as Route;
+    ...(action ? { route: { ...defaults, ...action } } : {}),
+  };
 }
 
 export function vhost(name: string, domains: string[], routes: Route[]): VirtualHost {

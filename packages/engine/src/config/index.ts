@@ -1,0 +1,3 @@
+/** The bootstrap config: its loaded types and the YAML loader that produces them. */
+export type * from './types';
+export { ConfigError, formatDiagnostic, formatPath, loadBootstrap, parseDuration } from './load';

@@ -1,0 +1,1338 @@
+/**
+ * Zod schemas for the part of Envoy's v3 static bootstrap that ProxyScope accepts.
+ *
+ * Each schema reads Envoy's YAML shape (same field names, same nesting) and outputs the
+ * loaded types from `./types`: defaults filled in, durations in milliseconds, matchers
+ * normalised. Rules that need a whole object (one path specifier per route, router last,
+ * unique domains, known clusters…) are refinements on the object that can see every
+ * field involved, so every issue carries the path of the field to blame.
+ *
+ * Every mapping is a strict object: a key outside its shape becomes an `unrecognized_keys`
+ * issue, which the loader turns into one warning per key and then drops. Envoy fields we
+ * know about but do not implement are listed per mapping as `unsupported`, so that the
+ * warning can say "unsupported" rather than "unknown".
+ *
+ * Errors raised here always abort (`continue: false`): a parent's refinements and
+ * transforms must never run on a child that failed, because that child was not turned
+ * into its output type.
+ */
+import { z } from 'zod';
+import type {
+  AccessLog,
+  Bootstrap,
+  CidrRange,
+  Cluster,
+  Endpoint,
+  FilterChain,
+  HeaderMatcher,
+  HeaderValueOption,
+  HttpConnectionManager,
+  HttpFilter,
+  Listener,
+  RouteConfiguration,
+  SocketAddress,
+  StringMatcher,
+  VirtualHost,
+} from './types';
+
+// ---------------------------------------------------------------------------------------
+// Names Envoy uses for the extensions we implement
+
+export const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
+export const HCM_TYPE =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const ROUTER_FILTER = 'envoy.filters.http.router';
+export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const STDOUT_LOGGER = 'envoy.access_loggers.stdout';
+export const STDOUT_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog';
+export const FILE_LOGGER = 'envoy.access_loggers.file';
+export const FILE_LOGGER_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
+export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const HTTP_PROTOCOL_OPTIONS_TYPE = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`;
+
+const ONLY_HTTP1 = 'only HTTP/1.1 is supported';
+const MISSING = 'missing required field';
+const UINT32_MAX = 4_294_967_295;
+const ONE_MIB = 1024 * 1024;
+const ONE_HOUR_MS = 3_600_000;
+
+/** Envoy's circuit breaker limits for a priority with no thresholds entry. */
+export const CIRCUIT_BREAKER_DEFAULTS = {
+  max_connections: 1024,
+  max_pending_requests: 1024,
+  max_requests: 1024,
+  max_retries: 3,
+} as const;
+
+// ---------------------------------------------------------------------------------------
+// Field registry: which names exist, so an ignored key gets an accurate warning
+
+const implementedFields = new Set<string>();
+const unimplementedFields = new Set<string>();
+
+/** The warning for a key the schemas do not read. */
+export function ignoredFieldMessage(key: string): string {
+  if (unimplementedFields.has(key)) return `unsupported field '${key}' is ignored`;
+  if (implementedFields.has(key)) return `field '${key}' does not belong here and is ignored`;
+  const guess = closestField(key);
+  return `unknown field '${key}' is ignored` + (guess ? ` (did you mean '${guess}'?)` : '');
+}
+
+function closestField(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = key.length <= 4 ? 1 : 2; // short names: only one typo, else everything matches
+  for (const candidate of [...implementedFields, ...unimplementedFields]) {
+    const distance = editDistance(key, candidate);
+    if (distance <= bestDistance) [best, bestDistance] = [candidate, distance - 1];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+interface SectionOptions {
+  /** Envoy fields of this message that ProxyScope does not implement (warned, then ignored). */
+  unsupported?: readonly string[];
+  /** A better message than "missing required field" when the whole mapping is absent. */
+  missing?: string;
+}
+
+/** One Envoy message: a mapping whose unknown keys become `unrecognized_keys` issues. */
+function section<S extends z.core.$ZodLooseShape>(shape: S, options: SectionOptions = {}) {
+  // Recorded as the schemas are defined, so the registry is complete before any load.
+  for (const key of Object.keys(shape)) implementedFields.add(key);
+  for (const key of options.unsupported ?? []) unimplementedFields.add(key);
+  const { missing } = options;
+  return z.strictObject(shape, {
+    error: (iss) => (missing && iss.code === 'invalid_type' && iss.input === undefined ? missing : undefined),
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Issues and scalars
+
+/** How a value appears in a message: strings quoted, collections named. */
+export function show(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+type Ctx = z.core.$RefinementCtx<unknown>;
+
+/** Report an error at `path` (relative to the value being refined) and stop higher rules. */
+function reject(ctx: Ctx, path: PropertyKey[], message: string): void {
+  ctx.addIssue({ code: 'custom', path, message, continue: false });
+}
+
+/** A reader's answer when the value has the right type but is still wrong. */
+class Rejected {
+  constructor(readonly message: string) {}
+}
+
+/**
+ * A leaf value. `read` returns the output, `undefined` when the value is not `expected`
+ * (the message then says "expected …, got …"), or a `Rejected` with its own message.
+ */
+function scalar<T>(expected: string, read: (input: unknown) => T | Rejected | undefined) {
+  return z.unknown().transform((input, ctx): T => {
+    const result = input === undefined ? new Rejected(MISSING) : (read(input) ?? new Rejected(`expected ${expected}, got ${show(input)}`));
+    if (result instanceof Rejected) {
+      ctx.addIssue({ code: 'custom', input, message: result.message });
+      return z.NEVER;
+    }
+    return result;
+  });
+}
+
+const text = scalar('a string', (v) => (typeof v === 'string' ? v : undefined));
+const name = scalar('a non-empty string', (v) => (typeof v === 'string' && v !== '' ? v : undefined));
+const bool = scalar('true or false', (v) => (typeof v === 'boolean' ? v : undefined));
+/** Header names are case-insensitive; Envoy keeps them lower-cased. */
+const headerName = scalar('a header name', (v) => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined));
+
+/** Protobuf JSON also allows integers as strings (it must, for 64-bit values). */
+function toInteger(input: unknown): number | undefined {
+  if (typeof input === 'number') return Number.isInteger(input) ? input : undefined;
+  if (typeof input === 'string' && /^-?\d+$/.test(input)) return Number(input);
+  return undefined;
+}
+
+function integer(min = 0, max = UINT32_MAX) {
+  const unbounded = max === UINT32_MAX || max === Number.MAX_SAFE_INTEGER;
+  const expected = !unbounded ? `an integer ${min}-${max}` : min === 0 ? 'a non-negative integer' : min > 0 ? `an integer >= ${min}` : 'an integer';
+  return scalar(expected, (v) => {
+    const n = toInteger(v);
+    return n !== undefined && n >= min && n <= max ? n : undefined;
+  });
+}
+
+const uint32 = integer();
+const port = integer(0, 65535);
+const int64 = integer(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+
+/** An enum given by name; `unsupported` names are real Envoy values we refuse with a reason. */
+function oneOf<const V extends string>(values: readonly V[], unsupported: Record<string, string> = {}) {
+  return scalar(`one of ${values.join(', ')}`, (v): V | Rejected | undefined => {
+    if (typeof v === 'string' && Object.hasOwn(unsupported, v)) return new Rejected(unsupported[v]);
+    return values.find((value) => value === v);
+  });
+}
+
+/** An enum whose names stand for numbers (HTTP status codes). */
+function codeOf<const M extends Record<string, number>>(codes: M, unsupported: Record<string, string> = {}) {
+  return oneOf(Object.keys(codes) as (keyof M & string)[], unsupported).transform((key) => codes[key]);
+}
+
+/** A `"@type"` that must be exactly this type URL. */
+function typeUrl(url: string) {
+  return scalar(`"${url}"`, (v) => (v === url ? url : undefined));
+}
+
+/** A field whose presence is an error, e.g. a protocol we cannot speak. */
+function forbidden(message: string) {
+  return scalar('nothing', () => new Rejected(message)).optional();
+}
+
+// ---------------------------------------------------------------------------------------
+// Durations
+
+const DURATION_TEXT = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/;
+const MAX_DURATION_SECONDS = 315_576_000_000; // protobuf Duration's range
+
+/** Milliseconds for a protobuf Duration (JSON text or `{seconds, nanos}`), else undefined. */
+function durationMs(input: unknown): number | undefined {
+  if (typeof input === 'string') {
+    const match = DURATION_TEXT.exec(input);
+    if (!match) return undefined;
+    const seconds = Number(match[2]);
+    const nanos = Number((match[3] ?? '').padEnd(9, '0'));
+    const ms = seconds * 1000 + nanos / 1e6;
+    return seconds > MAX_DURATION_SECONDS ? undefined : match[1] ? -ms : ms;
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return undefined;
+  const { seconds = 0, nanos = 0, ...rest } = input as Record<string, unknown>;
+  const s = toInteger(seconds);
+  const n = toInteger(nanos);
+  if (Object.keys(rest).length || s === undefined || n === undefined) return undefined;
+  const sameSign = s === 0 || n === 0 || s > 0 === n > 0;
+  if (Math.abs(s) > MAX_DURATION_SECONDS || Math.abs(n) >= 1e9 || !sameSign) return undefined;
+  return s * 1000 + n / 1e6;
+}
+
+/**
+ * Convert a protobuf Duration to milliseconds: `"5s"`, `"0.25s"`, `"-1.5s"` (seconds with up
+ * to nine fractional digits and an `s` suffix) or `{ seconds, nanos }`. Throws otherwise:
+ * protobuf JSON has no other units, so `"100ms"` is an error, not 100.
+ */
+export function parseDuration(input: unknown): number {
+  const ms = durationMs(input);
+  if (ms === undefined) throw new TypeError(`invalid duration ${show(input)}: ${DURATION_HINT}`);
+  return ms;
+}
+
+const DURATION_HINT = 'expected seconds with an "s" suffix such as "5s" or "0.25s", or {seconds, nanos}';
+
+function duration({ positive = false } = {}) {
+  return scalar(`a duration such as "5s" or "0.25s"`, (v) => {
+    const ms = durationMs(v);
+    if (ms === undefined) return typeof v === 'string' ? new Rejected(`invalid duration ${show(v)}: ${DURATION_HINT}`) : undefined;
+    if (ms < 0 || (positive && ms === 0)) return new Rejected(`duration must be ${positive ? 'greater than 0s' : 'at least 0s'}, got ${show(v)}`);
+    return ms;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses
+
+const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+
+/** 4 or 6 for an IP literal, else undefined (a host name). */
+export function ipFamily(address: string): 4 | 6 | undefined {
+  if (IPV4.test(address)) return 4;
+  if (!address.includes(':')) return undefined;
+  try {
+    // The WHATWG URL parser is a complete IPv6 literal validator available everywhere.
+    new URL(`http://[${address}]/`);
+    return 6;
+  } catch {
+    return undefined;
+  }
+}
+
+const socketAddress = section(
+  {
+    address: name,
+    port_value: port,
+    protocol: oneOf(['TCP'], { UDP: 'UDP is not supported; ProxyScope proxies HTTP/1.1 over TCP' }).optional(),
+  },
+  { unsupported: ['resolver_name', 'ipv4_compat', 'named_port', 'network_namespace_filepath'] },
+).transform((a): SocketAddress => ({ address: a.address, port_value: a.port_value }));
+
+/** `{ socket_address: {...} }` → the socket address. */
+function addressOf<T>(inner: z.ZodType<T>) {
+  return section(
+    { socket_address: inner },
+    { unsupported: ['pipe', 'envoy_internal_address'], missing: MISSING },
+  ).transform((a) => a.socket_address);
+}
+
+/** Listeners and the admin endpoint bind, so their address must be an IP literal. */
+const bindAddress = addressOf(
+  socketAddress.superRefine((a, ctx) => {
+    if (!ipFamily(a.address)) reject(ctx, ['address'], `expected an IP address to bind to, got ${show(a.address)}`);
+  }),
+);
+
+const cidrRange = section({ address_prefix: name, prefix_len: integer(0, 128).default(0) }).superRefine((c, ctx) => {
+  const family = ipFamily(c.address_prefix);
+  if (!family) reject(ctx, ['address_prefix'], `expected an IP address, got ${show(c.address_prefix)}`);
+  else if (family === 4 && c.prefix_len > 32) reject(ctx, ['prefix_len'], `an IPv4 prefix_len must be 0-32, got ${c.prefix_len}`);
+}) satisfies z.ZodType<CidrRange>;
+
+// ---------------------------------------------------------------------------------------
+// Matchers
+
+/** Compile now so a bad pattern fails the load, not the first request. */
+function compileRegex(pattern: string): string | Rejected {
+  try {
+    new RegExp(pattern);
+    return pattern;
+  } catch (error) {
+    return new Rejected(`invalid regular expression ${show(pattern)}: ${(error as Error).message}`);
+  }
+}
+
+const regexText = scalar('a regular expression', (v) => (typeof v === 'string' ? compileRegex(v) : undefined));
+
+/** `{ regex }` or `{ google_re2: {}, regex }` → the pattern. */
+const safeRegex = section({
+  google_re2: section({}, { unsupported: ['max_program_size'] }).optional(),
+  regex: regexText,
+}).transform((r) => r.regex);
+
+const STRING_MATCH_KINDS = ['exact', 'prefix', 'suffix', 'contains', 'safe_regex'] as const;
+
+/** Report when not exactly one (or, with `optional`, more than one) of `keys` is set. */
+function requireOneOf(ctx: Ctx, value: Record<string, unknown>, keys: readonly string[], what: string, optional = false) {
+  const given = keys.filter((key) => value[key] !== undefined);
+  if (given.length === 1 || (optional && given.length === 0)) return;
+  const choices = keys.join(', ');
+  const problem = given.length === 0 ? `needs one of ${choices}` : `takes only one of ${choices}, got ${given.join(' and ')}`;
+  reject(ctx, given.length > 1 ? [given[1]] : [], `${what} ${problem}`);
+}
+
+const stringMatcher = section(
+  {
+    exact: text.optional(),
+    prefix: name.optional(),
+    suffix: name.optional(),
+    contains: name.optional(),
+    safe_regex: safeRegex.optional(),
+    ignore_case: bool.default(false),
+  },
+  { unsupported: ['custom'] },
+)
+  .superRefine((m, ctx) => requireOneOf(ctx, m, STRING_MATCH_KINDS, 'a string matcher'))
+  .transform((m): StringMatcher => {
+    const { ignore_case } = m;
+    if (m.exact !== undefined) return { exact: m.exact, ignore_case };
+    if (m.prefix !== undefined) return { prefix: m.prefix, ignore_case };
+    if (m.suffix !== undefined) return { suffix: m.suffix, ignore_case };
+    if (m.contains !== undefined) return { contains: m.contains, ignore_case };
+    return { safe_regex: m.safe_regex!, ignore_case };
+  });
+
+const HEADER_MATCH_KINDS = [
+  'exact_match',
+  'prefix_match',
+  'suffix_match',
+  'contains_match',
+  'safe_regex_match',
+  'range_match',
+  'present_match',
+  'string_match',
+] as const;
+
+const headerMatcher = section(
+  {
+    name: headerName,
+    exact_match: text.optional(),
+    prefix_match: name.optional(),
+    suffix_match: name.optional(),
+    contains_match: name.optional(),
+    safe_regex_match: safeRegex.optional(),
+    range_match: section({ start: int64, end: int64 }).optional(),
+    present_match: bool.optional(),
+    string_match: stringMatcher.optional(),
+    invert_match: bool.default(false),
+  },
+  { unsupported: ['treat_missing_header_as_empty'] },
+)
+  .superRefine((m, ctx) => requireOneOf(ctx, m, HEADER_MATCH_KINDS, 'a header matcher', true))
+  .transform((m): HeaderMatcher => {
+    const base = { name: m.name, invert_match: m.invert_match };
+    // The legacy *_match fields are the same matchers without ignore_case.
+    const legacy = (matcher: StringMatcher): HeaderMatcher => ({ ...base, string_match: matcher });
+    if (m.exact_match !== undefined) return legacy({ exact: m.exact_match, ignore_case: false });
+    if (m.prefix_match !== undefined) return legacy({ prefix: m.prefix_match, ignore_case: false });
+    if (m.suffix_match !== undefined) return legacy({ suffix: m.suffix_match, ignore_case: false });
+    if (m.contains_match !== undefined) return legacy({ contains: m.contains_match, ignore_case: false });
+    if (m.safe_regex_match !== undefined) return legacy({ safe_regex: m.safe_regex_match, ignore_case: false });
+    if (m.string_match !== undefined) return { ...base, string_match: m.string_match };
+    if (m.range_match !== undefined) return { ...base, range_match: m.range_match };
+    if (m.present_match !== undefined) return { ...base, present_match: m.present_match };
+    return base; // no matcher: the header only has to be present
+  });
+
+// ---------------------------------------------------------------------------------------
+// Header mutations
+
+const APPEND_ACTIONS = ['APPEND_IF_EXISTS_OR_ADD', 'ADD_IF_ABSENT', 'OVERWRITE_IF_EXISTS_OR_ADD', 'OVERWRITE_IF_EXISTS'] as const;
+
+const headerValueOption = section(
+  {
+    header: section({ key: headerName, value: text.default('') }, { unsupported: ['raw_value'] }),
+    append_action: oneOf(APPEND_ACTIONS).optional(),
+    append: bool.optional(),
+  },
+  { unsupported: ['keep_empty_value'] },
+)
+  .superRefine((h, ctx) => {
+    if (h.append !== undefined && h.append_action !== undefined) {
+      reject(ctx, ['append'], 'set either append (deprecated) or append_action, not both');
+    }
+  })
+  .transform(
+    (h): HeaderValueOption => ({
+      key: h.header.key,
+      value: h.header.value,
+      // The deprecated BoolValue `append: false` meant "replace"; unset or true meant "append".
+      append_action: h.append_action ?? (h.append === false ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD'),
+    }),
+  );
+
+const headerMutationFields = {
+  request_headers_to_add: z.array(headerValueOption).default([]),
+  request_headers_to_remove: z.array(headerName).default([]),
+  response_headers_to_add: z.array(headerValueOption).default([]),
+  response_headers_to_remove: z.array(headerName).default([]),
+};
+
+// ---------------------------------------------------------------------------------------
+// Routes
+
+const PATH_SPECIFIERS = ['prefix', 'path', 'safe_regex', 'path_separated_prefix'] as const;
+
+/** Envoy: starts with '/', no query or fragment characters, no trailing '/'. */
+const pathSeparatedPrefix = scalar('a path prefix', (v) => {
+  if (typeof v !== 'string') return undefined;
+  return /^\/[^?#]*[^?#/]$/.test(v) ? v : new Rejected(`path_separated_prefix must start with '/', must not end with '/' and must not contain '?' or '#', got ${show(v)}`);
+});
+
+const routeMatch = section(
+  {
+    prefix: text.optional(),
+    path: text.optional(),
+    safe_regex: safeRegex.optional(),
+    path_separated_prefix: pathSeparatedPrefix.optional(),
+    case_sensitive: bool.default(true),
+    headers: z.array(headerMatcher).default([]),
+  },
+  {
+    unsupported: ['query_parameters', 'runtime_fraction', 'grpc', 'tls_context', 'dynamic_metadata', 'connect_matcher', 'path_match_policy', 'filter_state', 'cookies'],
+  },
+).superRefine((m, ctx) => requireOneOf(ctx, m, PATH_SPECIFIERS, 'a route match'));
+
+const weightedClusters = section(
+  {
+    clusters: z
+      .array(
+        section(
+          { name, weight: integer(1) },
+          {
+            unsupported: [
+              'cluster_header',
+              'metadata_match',
+              'request_headers_to_add',
+              'request_headers_to_remove',
+              'response_headers_to_add',
+              'response_headers_to_remove',
+              'typed_per_filter_config',
+              'host_rewrite_literal',
+            ],
+          },
+        ),
+      )
+      .min(1),
+    total_weight: integer(1).optional(),
+  },
+  { unsupported: ['runtime_key_prefix', 'header_name', 'random_value_specifier'] },
+)
+  .superRefine((w, ctx) => {
+    const sum = w.clusters.reduce((total, c) => total + c.weight, 0);
+    if (w.total_weight !== undefined && w.total_weight !== sum) {
+      reject(ctx, ['total_weight'], `total_weight ${w.total_weight} does not match the sum of the cluster weights (${sum})`);
+    }
+  })
+  // total_weight is legacy; the sum is what a weighted pick actually divides by.
+  .transform((w) => ({ clusters: w.clusters, total_weight: w.clusters.reduce((total, c) => total + c.weight, 0) }));
+
+const CLUSTER_SPECIFIERS = ['cluster', 'cluster_header', 'weighted_clusters'] as const;
+
+const routeAction = section(
+  {
+    cluster: name.optional(),
+    cluster_header: headerName.optional(),
+    weighted_clusters: weightedClusters.optional(),
+    cluster_not_found_response_code: codeOf(
+      { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404 },
+      { INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR is not supported; use SERVICE_UNAVAILABLE or NOT_FOUND' },
+    ).default(503),
+    prefix_rewrite: text.optional(),
+    regex_rewrite: section({ pattern: safeRegex, substitution: text }).optional(),
+    host_rewrite_literal: name.optional(),
+    timeout: duration().default(15_000),
+  },
+  {
+    unsupported: [
+      'cluster_specifier_plugin',
+      'inline_cluster_specifier_plugin',
+      'metadata_match',
+      'path_rewrite_policy',
+      'auto_host_rewrite',
+      'host_rewrite_header',
+      'host_rewrite_path_regex',
+      'append_x_forwarded_host',
+      'idle_timeout',
+      'early_data_policy',
+      'retry_policy',
+      'retry_policy_typed_config',
+      'request_mirror_policies',
+      'priority',
+      'rate_limits',
+      'include_vh_rate_limits',
+      'hash_policy',
+      'cors',
+      'max_grpc_timeout',
+      'grpc_timeout_offset',
+      'upgrade_configs',
+      'internal_redirect_policy',
+      'internal_redirect_action',
+      'max_internal_redirects',
+      'hedge_policy',
+      'max_stream_duration',
+    ],
+  },
+).superRefine((a, ctx) => {
+  requireOneOf(ctx, a, CLUSTER_SPECIFIERS, 'a route action');
+  if (a.prefix_rewrite !== undefined && a.regex_rewrite !== undefined) {
+    reject(ctx, ['regex_rewrite'], 'set either prefix_rewrite or regex_rewrite, not both');
+  }
+});
+
+const redirectAction = section(
+  {
+    https_redirect: bool.default(false),
+    scheme_redirect: name.optional(),
+    host_redirect: name.optional(),
+    port_redirect: port.optional(),
+    path_redirect: text.optional(),
+    prefix_rewrite: text.optional(),
+    response_code: codeOf({
+      MOVED_PERMANENTLY: 301,
+      FOUND: 302,
+      SEE_OTHER: 303,
+      TEMPORARY_REDIRECT: 307,
+      PERMANENT_REDIRECT: 308,
+    }).default(301),
+    strip_query: bool.default(false),
+  },
+  { unsupported: ['regex_rewrite', 'path_rewrite_policy'] },
+).superRefine((r, ctx) => {
+  // Both pairs are protobuf oneofs: Envoy rejects a redirect that sets both halves.
+  if (r.https_redirect && r.scheme_redirect !== undefined) {
+    reject(ctx, ['scheme_redirect'], 'set either https_redirect or scheme_redirect, not both');
+  }
+  if (r.path_redirect !== undefined && r.prefix_rewrite !== undefined) {
+    reject(ctx, ['prefix_rewrite'], 'set either path_redirect or prefix_rewrite, not both');
+  }
+});
+
+/** Base64 → text. The body is sent as text, so bytes are decoded as UTF-8. */
+const base64Text = scalar('base64 text', (v) => {
+  if (typeof v !== 'string') return undefined;
+  try {
+    const binary = atob(v);
+    return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  } catch {
+    return new Rejected(`inline_bytes must be base64, got ${show(v)}`);
+  }
+});
+
+const dataSource = section(
+  { inline_string: text.optional(), inline_bytes: base64Text.optional() },
+  { unsupported: ['filename', 'environment_variable', 'watched_directory'] },
+)
+  .superRefine((d, ctx) => requireOneOf(ctx, d, ['inline_string', 'inline_bytes'], 'a body', true))
+  .transform((d) => d.inline_string ?? d.inline_bytes);
+
+const directResponse = section({ status: integer(100, 599), body: dataSource.optional() });
+
+const ROUTE_ACTIONS = ['route', 'redirect', 'direct_response'] as const;
+
+const route = section(
+  {
+    name: name.optional(),
+    match: routeMatch,
+    route: routeAction.optional(),
+    redirect: redirectAction.optional(),
+    direct_response: directResponse.optional(),
+    ...headerMutationFields,
+  },
+  {
+    unsupported: ['decorator', 'typed_per_filter_config', 'metadata', 'tracing', 'per_request_buffer_limit_bytes', 'stat_prefix', 'filter_action', 'non_forwarding_action'],
+  },
+).superRefine((r, ctx) => requireOneOf(ctx, r, ROUTE_ACTIONS, 'a route'));
+
+const virtualHost = section(
+  {
+    name,
+    domains: z.array(name.transform((d) => d.toLowerCase())).min(1),
+    routes: z.array(route).default([]),
+    ...headerMutationFields,
+  },
+  {
+    unsupported: [
+      'require_tls',
+      'virtual_clusters',
+      'rate_limits',
+      'cors',
+      'typed_per_filter_config',
+      'include_request_attempt_count',
+      'include_attempt_count_in_response',
+      'retry_policy',
+      'retry_policy_typed_config',
+      'hedge_policy',
+      'include_is_timeout_retry_header',
+      'per_request_buffer_limit_bytes',
+      'request_mirror_policies',
+      'matcher',
+      'metadata',
+    ],
+  },
+).transform(
+  (vh): VirtualHost => ({
+    ...vh,
+    // Unnamed routes get a stable name for stats and traces.
+    routes: vh.routes.map((r, i) => ({ ...r, name: r.name ?? `${vh.name}/route_${i}` })),
+  }),
+);
+
+/** No domain may be served by two virtual hosts; `*` counts as a domain like any other. */
+function checkUniqueDomains(ctx: Ctx, virtualHosts: VirtualHost[]) {
+  const owner = new Map<string, string>();
+  virtualHosts.forEach((vh, v) =>
+    vh.domains.forEach((domain, d) => {
+      const first = owner.get(domain);
+      if (first === undefined) owner.set(domain, vh.name);
+      else if (domain === '*') reject(ctx, ['virtual_hosts', v, 'domains', d], `only one virtual host may use the '*' domain; '${first}' already does`);
+      else reject(ctx, ['virtual_hosts', v, 'domains', d], `duplicate domain '${domain}' (already used by virtual host '${first}')`);
+    }),
+  );
+}
+
+function checkBodySizes(ctx: Ctx, virtualHosts: VirtualHost[], limit: number) {
+  const encoder = new TextEncoder();
+  virtualHosts.forEach((vh, v) =>
+    vh.routes.forEach((r, i) => {
+      const size = r.direct_response?.body === undefined ? 0 : encoder.encode(r.direct_response.body).length;
+      if (size > limit) {
+        reject(ctx, ['virtual_hosts', v, 'routes', i, 'direct_response', 'body'], `direct_response body is ${size} bytes; the limit is ${limit} (max_direct_response_body_size_bytes)`);
+      }
+    }),
+  );
+}
+
+const routeConfiguration = section(
+  {
+    name: text.default(''),
+    validate_clusters: bool.default(true),
+    ignore_port_in_host_matching: bool.default(false),
+    max_direct_response_body_size_bytes: uint32.default(4096),
+    virtual_hosts: z.array(virtualHost).default([]),
+    ...headerMutationFields,
+  },
+  {
+    unsupported: [
+      'internal_only_headers',
+      'most_specific_header_mutations_wins',
+      'vhds',
+      'cluster_specifier_plugins',
+      'request_mirror_policies',
+      'typed_per_filter_config',
+      'ignore_path_parameters_in_path_matching',
+      'metadata',
+    ],
+    missing: 'missing required field (rds and scoped_routes are not supported; give the routes inline in route_config)',
+  },
+)
+  .superRefine((rc, ctx) => {
+    checkUniqueDomains(ctx, rc.virtual_hosts);
+    checkBodySizes(ctx, rc.virtual_hosts, rc.max_direct_response_body_size_bytes);
+  })
+  .transform(({ max_direct_response_body_size_bytes: _limit, ...rc }): RouteConfiguration => rc);
+
+// ---------------------------------------------------------------------------------------
+// HTTP connection manager
+
+const logFormat = section(
+  {
+    text_format_source: section(
+      { inline_string: text.optional() },
+      { unsupported: ['filename', 'inline_bytes', 'environment_variable', 'watched_directory'] },
+    ).optional(),
+    text_format: text.optional(),
+  },
+  { unsupported: ['json_format', 'typed_json_format', 'formatters', 'omit_empty_values', 'content_type', 'json_format_options'] },
+)
+  .superRefine((f, ctx) => requireOneOf(ctx, f, ['text_format_source', 'text_format'], 'a log_format', true))
+  .transform((f) => f.text_format_source?.inline_string ?? f.text_format);
+
+const stdoutAccessLog = section(
+  {
+    name: z.literal(STDOUT_LOGGER),
+    typed_config: section({ '@type': typeUrl(STDOUT_LOGGER_TYPE), log_format: logFormat.optional() }).optional(),
+  },
+  { unsupported: ['filter'] },
+).transform((log): AccessLog => ({ name: log.name, format: log.typed_config?.log_format }));
+
+const fileAccessLog = section(
+  {
+    name: z.literal(FILE_LOGGER),
+    typed_config: section(
+      { '@type': typeUrl(FILE_LOGGER_TYPE), path: name, log_format: logFormat.optional() },
+      { unsupported: ['format', 'json_format', 'typed_json_format'] },
+    ),
+  },
+  { unsupported: ['filter'] },
+).transform((log): AccessLog => ({ name: log.name, path: log.typed_config.path, format: log.typed_config.log_format }));
+
+const LOGGERS = `${STDOUT_LOGGER} or ${FILE_LOGGER}`;
+
+/** The message when an extension list entry names no extension we implement. */
+function unknownExtension(input: unknown, kind: string, hint: string): string {
+  const given = (input as { name?: unknown }).name;
+  return given === undefined ? MISSING : `unsupported ${kind} ${show(given)}; ${hint}`;
+}
+
+const accessLog = z.discriminatedUnion('name', [stdoutAccessLog, fileAccessLog], {
+  error: (iss) => (iss.code === 'invalid_union' ? unknownExtension(iss.input, 'access logger', `use ${LOGGERS}`) : undefined),
+});
+
+/** Any extension's `typed_config`: an `@type` plus fields the engine reads (or not). */
+const typedConfig = z.looseObject({ '@type': name });
+
+const httpFilter = section(
+  { name, typed_config: typedConfig.optional() },
+  { unsupported: ['is_optional', 'disabled', 'config_discovery'] },
+)
+  .superRefine((f, ctx) => {
+    const type = f.typed_config?.['@type'];
+    if (f.name === ROUTER_FILTER && type !== undefined && type !== ROUTER_TYPE) {
+      reject(ctx, ['typed_config', '@type'], `expected "${ROUTER_TYPE}", got ${show(type)}`);
+    }
+  })
+  .transform((f): HttpFilter => {
+    if (!f.typed_config) return { name: f.name };
+    const { '@type': type_url, ...rest } = f.typed_config;
+    return { name: f.name, type_url, typed_config: rest };
+  });
+
+function checkRouterIsLast(ctx: Ctx, filters: HttpFilter[]) {
+  const last = filters.length - 1;
+  filters.forEach((f, i) => {
+    if (f.name === ROUTER_FILTER && i !== last) {
+      reject(ctx, ['http_filters', i, 'name'], `${ROUTER_FILTER} is a terminal filter; filters after it would never run`);
+    }
+  });
+  if (last < 0 || filters[last].name !== ROUTER_FILTER) {
+    reject(ctx, last < 0 ? ['http_filters'] : ['http_filters', last, 'name'], `the last HTTP filter must be ${ROUTER_FILTER}`);
+  }
+}
+
+const downstreamCommonOptions = section(
+  {
+    idle_timeout: duration().default(ONE_HOUR_MS),
+    max_headers_count: integer(1).default(100),
+    max_requests_per_connection: uint32.default(0),
+  },
+  { unsupported: ['max_connection_duration', 'max_stream_duration', 'headers_with_underscores_action', 'max_response_headers_kb'] },
+);
+
+const HTTP1_OPTIONS_UNSUPPORTED = [
+  'allow_absolute_url',
+  'default_host_for_http_10',
+  'header_key_format',
+  'enable_trailers',
+  'allow_chunked_length',
+  'override_stream_error_on_invalid_http_message',
+  'send_fully_qualified_url',
+  'use_balsa_parser',
+  'allow_custom_methods',
+  'ignore_http_11_upgrade',
+];
+
+const downstreamHttp1Options = section({ accept_http_10: bool.default(false) }, { unsupported: HTTP1_OPTIONS_UNSUPPORTED });
+
+export const httpConnectionManagerSchema = section(
+  {
+    '@type': typeUrl(HCM_TYPE),
+    stat_prefix: name,
+    codec_type: oneOf(['AUTO', 'HTTP1'], { HTTP2: ONLY_HTTP1, HTTP3: ONLY_HTTP1 }).default('AUTO'),
+    use_remote_address: bool.default(false),
+    xff_num_trusted_hops: uint32.default(0),
+    max_request_headers_kb: integer(1, 8192).default(60),
+    common_http_protocol_options: downstreamCommonOptions.prefault({}),
+    http_protocol_options: downstreamHttp1Options.prefault({}),
+    stream_idle_timeout: duration().default(300_000),
+    request_timeout: duration().default(0),
+    server_name: text.default('envoy'),
+    generate_request_id: bool.default(true),
+    strip_matching_host_port: bool.default(false),
+    strip_any_host_port: bool.default(false),
+    access_log: z.array(accessLog).default([]),
+    http_filters: z.array(httpFilter).default([]),
+    route_config: routeConfiguration,
+  },
+  {
+    unsupported: [
+      'rds',
+      'scoped_routes',
+      'tracing',
+      'add_user_agent',
+      'http2_protocol_options',
+      'http3_protocol_options',
+      'request_headers_timeout',
+      'drain_timeout',
+      'delayed_close_timeout',
+      'access_log_options',
+      'internal_address_config',
+      'skip_xff_append',
+      'via',
+      'forward_client_cert_details',
+      'set_current_client_cert_details',
+      'proxy_100_continue',
+      'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
+      'upgrade_configs',
+      'normalize_path',
+      'merge_slashes',
+      'path_with_escaped_slashes_action',
+      'request_id_extension',
+      'local_reply_config',
+      'preserve_external_request_id',
+      'always_set_request_id_in_response',
+      'server_header_transformation',
+      'scheme_header_transformation',
+      'original_ip_detection_extensions',
+      'early_header_mutation_extensions',
+      'typed_header_validation_config',
+      'append_x_forwarded_port',
+      'append_local_overload',
+      'add_proxy_protocol_connection_state',
+      'strip_trailing_host_dot',
+      'proxy_status_config',
+      'http1_safe_max_connection_duration',
+    ],
+  },
+)
+  .superRefine((hcm, ctx) => {
+    checkRouterIsLast(ctx, hcm.http_filters);
+    if (hcm.strip_matching_host_port && hcm.strip_any_host_port) {
+      reject(ctx, ['strip_any_host_port'], 'set either strip_matching_host_port or strip_any_host_port, not both');
+    }
+  })
+  .transform(
+    (hcm): HttpConnectionManager => ({
+      stat_prefix: hcm.stat_prefix,
+      codec_type: hcm.codec_type,
+      use_remote_address: hcm.use_remote_address,
+      xff_num_trusted_hops: hcm.xff_num_trusted_hops,
+      max_request_headers_bytes: hcm.max_request_headers_kb * 1024,
+      max_headers_count: hcm.common_http_protocol_options.max_headers_count,
+      max_requests_per_connection: hcm.common_http_protocol_options.max_requests_per_connection,
+      stream_idle_timeout: hcm.stream_idle_timeout,
+      request_timeout: hcm.request_timeout,
+      idle_timeout: hcm.common_http_protocol_options.idle_timeout,
+      server_name: hcm.server_name,
+      generate_request_id: hcm.generate_request_id,
+      strip_matching_host_port: hcm.strip_matching_host_port,
+      strip_any_host_port: hcm.strip_any_host_port,
+      accept_http_10: hcm.http_protocol_options.accept_http_10,
+      access_log: hcm.access_log,
+      http_filters: hcm.http_filters,
+      route_config: hcm.route_config,
+    }),
+  );
+
+// ---------------------------------------------------------------------------------------
+// Listeners
+
+const networkFilter = z.discriminatedUnion(
+  'name',
+  [section({ name: z.literal(HCM_FILTER), typed_config: httpConnectionManagerSchema }, { unsupported: ['config_discovery'] })],
+  {
+    error: (iss) =>
+      iss.code === 'invalid_union' ? unknownExtension(iss.input, 'network filter', `ProxyScope only implements ${HCM_FILTER}`) : undefined,
+  },
+);
+
+const filterChainMatch = section(
+  {
+    destination_port: integer(1, 65535).optional(),
+    prefix_ranges: z.array(cidrRange).default([]),
+    source_prefix_ranges: z.array(cidrRange).default([]),
+    source_ports: z.array(integer(1, 65535)).default([]),
+  },
+  { unsupported: ['server_names', 'transport_protocol', 'application_protocols', 'direct_source_prefix_ranges', 'source_type', 'address_suffix', 'suffix_len'] },
+);
+
+const filterChain = section(
+  {
+    name: name.optional(),
+    filter_chain_match: filterChainMatch.prefault({}),
+    filters: z.array(networkFilter).default([]),
+  },
+  { unsupported: ['transport_socket', 'transport_socket_connect_timeout', 'metadata', 'use_proxy_proto', 'on_demand_configuration'] },
+)
+  .superRefine((chain, ctx) => {
+    if (chain.filters.length === 0) reject(ctx, ['filters'], `a filter chain needs the ${HCM_FILTER} filter`);
+    // Only the HCM is accepted, so any HCM before the end has another HCM after it.
+    chain.filters.slice(0, -1).forEach((_, i) => reject(ctx, ['filters', i], `${HCM_FILTER} must be the last network filter`));
+  })
+  .transform((chain) => ({
+    name: chain.name,
+    filter_chain_match: chain.filter_chain_match,
+    hcm: chain.filters[chain.filters.length - 1].typed_config,
+  }));
+
+type ParsedFilterChain = z.output<typeof filterChain>;
+
+/** Two chains with the same match would make chain selection ambiguous. */
+function checkDistinctMatches(ctx: Ctx, chains: ParsedFilterChain[]) {
+  const seen = new Map<string, number>();
+  chains.forEach((chain, i) => {
+    const key = JSON.stringify(chain.filter_chain_match);
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else reject(ctx, ['filter_chains', i, 'filter_chain_match'], `filter_chains[${first}] already has the same filter_chain_match`);
+  });
+}
+
+const listener = section(
+  {
+    name,
+    address: bindAddress,
+    per_connection_buffer_limit_bytes: uint32.default(ONE_MIB),
+    filter_chains: z.array(filterChain).default([]),
+    default_filter_chain: filterChain.optional(),
+  },
+  {
+    unsupported: [
+      'stat_prefix',
+      'metadata',
+      'drain_type',
+      'listener_filters',
+      'listener_filters_timeout',
+      'continue_on_listener_filters_timeout',
+      'transparent',
+      'freebind',
+      'socket_options',
+      'tcp_fast_open_queue_length',
+      'traffic_direction',
+      'udp_listener_config',
+      'api_listener',
+      'connection_balance_config',
+      'enable_reuse_port',
+      'access_log',
+      'tcp_backlog_size',
+      'max_connections_to_accept_per_socket_event',
+      'bind_to_port',
+      'internal_listener',
+      'enable_mptcp',
+      'ignore_global_conn_limit',
+      'bypass_overload_manager',
+      'additional_addresses',
+      'filter_chain_matcher',
+      'use_original_dst',
+      'fcds_config',
+    ],
+  },
+)
+  .superRefine((l, ctx) => {
+    if (l.filter_chains.length === 0 && !l.default_filter_chain) {
+      reject(ctx, ['filter_chains'], 'a listener needs at least one filter chain (or a default_filter_chain)');
+    }
+    checkDistinctMatches(ctx, l.filter_chains);
+  })
+  .transform(
+    (l): Listener => ({
+      name: l.name,
+      address: l.address,
+      per_connection_buffer_limit_bytes: l.per_connection_buffer_limit_bytes,
+      filter_chains: l.filter_chains.map((chain, i): FilterChain => ({ ...chain, name: chain.name ?? `filter_chain_${i}` })),
+      ...(l.default_filter_chain && {
+        default_filter_chain: { ...l.default_filter_chain, name: l.default_filter_chain.name ?? 'default_filter_chain' },
+      }),
+    }),
+  );
+
+// ---------------------------------------------------------------------------------------
+// Clusters
+
+const socketEndpoint = section(
+  { address: addressOf(socketAddress), hostname: text.optional() },
+  { unsupported: ['health_check_config', 'additional_addresses'] },
+);
+
+const lbEndpoint = section(
+  { endpoint: socketEndpoint, load_balancing_weight: integer(1).default(1) },
+  { unsupported: ['health_status', 'metadata', 'endpoint_name'] },
+);
+
+const localityEndpoints = section(
+  { lb_endpoints: z.array(lbEndpoint).default([]) },
+  {
+    unsupported: ['locality', 'priority', 'load_balancing_weight', 'proximity', 'metadata', 'load_balancer_endpoints', 'leds_cluster_locality_config'],
+  },
+);
+
+const loadAssignment = section(
+  {
+    // Names the assignment for EDS; a static cluster does not need it, so it is only checked.
+    cluster_name: text.optional(),
+    endpoints: z.array(localityEndpoints).default([]),
+  },
+  { unsupported: ['policy', 'named_endpoints'] },
+);
+
+const threshold = section(
+  {
+    priority: oneOf(['DEFAULT', 'HIGH']).default('DEFAULT'),
+    max_connections: uint32.default(CIRCUIT_BREAKER_DEFAULTS.max_connections),
+    max_pending_requests: uint32.default(CIRCUIT_BREAKER_DEFAULTS.max_pending_requests),
+    max_requests: uint32.default(CIRCUIT_BREAKER_DEFAULTS.max_requests),
+    max_retries: uint32.default(CIRCUIT_BREAKER_DEFAULTS.max_retries),
+  },
+  { unsupported: ['retry_budget', 'track_remaining', 'max_connection_pools'] },
+);
+
+const circuitBreakers = section({ thresholds: z.array(threshold).default([]) }, { unsupported: ['per_host_thresholds'] });
+
+const upstreamCommonOptions = section(
+  {
+    idle_timeout: duration().default(ONE_HOUR_MS),
+    // No default here: the cluster-level field may supply it instead (see checkCluster).
+    max_requests_per_connection: uint32.optional(),
+  },
+  { unsupported: ['max_connection_duration', 'max_stream_duration', 'max_headers_count', 'headers_with_underscores_action', 'max_response_headers_kb'] },
+);
+
+const explicitHttpConfig = section({
+  http_protocol_options: section({}, { unsupported: HTTP1_OPTIONS_UNSUPPORTED }).optional(),
+  http2_protocol_options: forbidden(ONLY_HTTP1),
+  http3_protocol_options: forbidden(ONLY_HTTP1),
+});
+
+const httpProtocolOptions = section(
+  {
+    '@type': typeUrl(HTTP_PROTOCOL_OPTIONS_TYPE),
+    common_http_protocol_options: upstreamCommonOptions.prefault({}),
+    explicit_http_config: explicitHttpConfig.optional(),
+  },
+  { unsupported: ['upstream_http_protocol_options', 'use_downstream_protocol_config', 'auto_config', 'http_filters', 'header_validation_config', 'outlier_detection'] },
+);
+
+const CLUSTER_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'] as const;
+const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'] as const;
+
+const clusterFields = section(
+  {
+    name,
+    type: oneOf(CLUSTER_TYPES, {
+      EDS: 'cluster type EDS is not supported (no xDS); use STATIC, STRICT_DNS or LOGICAL_DNS',
+      ORIGINAL_DST: 'cluster type ORIGINAL_DST is not supported; use STATIC, STRICT_DNS or LOGICAL_DNS',
+    }).default('STATIC'),
+    connect_timeout: duration({ positive: true }).default(5000),
+    lb_policy: oneOf(LB_POLICIES, {
+      CLUSTER_PROVIDED: 'lb_policy CLUSTER_PROVIDED is not supported',
+      LOAD_BALANCING_POLICY_CONFIG: 'lb_policy LOAD_BALANCING_POLICY_CONFIG is not supported',
+    }).default('ROUND_ROBIN'),
+    load_assignment: loadAssignment.optional(),
+    circuit_breakers: circuitBreakers.optional(),
+    per_connection_buffer_limit_bytes: uint32.default(ONE_MIB),
+    max_requests_per_connection: uint32.optional(),
+    typed_extension_protocol_options: section({ [HTTP_PROTOCOL_OPTIONS]: httpProtocolOptions.optional() }).optional(),
+    http2_protocol_options: forbidden(ONLY_HTTP1),
+  },
+  {
+    unsupported: [
+      'alt_stat_name',
+      'eds_cluster_config',
+      'cluster_type',
+      'lrs_server',
+      'upstream_config',
+      'filters',
+      'load_balancing_policy',
+      'track_timeout_budgets',
+      'track_cluster_stats',
+      'protocol_selection',
+      'common_lb_config',
+      'lb_subset_config',
+      'least_request_lb_config',
+      'ring_hash_lb_config',
+      'maglev_lb_config',
+      'original_dst_lb_config',
+      'round_robin_lb_config',
+      'health_checks',
+      'outlier_detection',
+      'transport_socket',
+      'transport_socket_matches',
+      'upstream_bind_config',
+      'upstream_connection_options',
+      'dns_refresh_rate',
+      'dns_failure_refresh_rate',
+      'dns_jitter',
+      'respect_dns_ttl',
+      'dns_lookup_family',
+      'dns_resolvers',
+      'use_tcp_for_dns_lookups',
+      'dns_resolution_config',
+      'typed_dns_resolver_config',
+      'wait_for_warm_on_init',
+      'cleanup_interval',
+      'close_connections_on_host_health_failure',
+      'ignore_health_on_host_removal',
+      'preconnect_policy',
+      'metadata',
+      'http_protocol_options',
+      'common_http_protocol_options',
+      'upstream_http_protocol_options',
+      'connection_pool_per_downstream_connection',
+    ],
+  },
+);
+
+type ParsedCluster = z.output<typeof clusterFields>;
+
+function checkCluster(c: ParsedCluster, ctx: Ctx) {
+  const localities = c.load_assignment?.endpoints ?? [];
+  if (c.type === 'STATIC') {
+    localities.forEach((locality, l) =>
+      locality.lb_endpoints.forEach((lb, e) => {
+        const host = lb.endpoint.address.address;
+        if (!ipFamily(host)) {
+          const path = ['load_assignment', 'endpoints', l, 'lb_endpoints', e, 'endpoint', 'address', 'socket_address', 'address'];
+          reject(ctx, path, `STATIC cluster endpoints must be IP addresses; use type: STRICT_DNS for '${host}'`);
+        }
+      }),
+    );
+  }
+  if (c.type === 'LOGICAL_DNS' && (localities.length !== 1 || localities[0].lb_endpoints.length !== 1)) {
+    reject(ctx, ['load_assignment'], 'a LOGICAL_DNS cluster needs exactly one locality with exactly one lb_endpoint');
+  }
+  const common = c.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS]?.common_http_protocol_options;
+  if (c.max_requests_per_connection !== undefined && common?.max_requests_per_connection !== undefined) {
+    reject(ctx, ['max_requests_per_connection'], `set max_requests_per_connection either here (deprecated) or in ${HTTP_PROTOCOL_OPTIONS}, not both`);
+  }
+}
+
+function toCluster(c: ParsedCluster): Cluster {
+  const common = c.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS]?.common_http_protocol_options;
+  // Envoy uses the first thresholds entry for a priority; requests here are all DEFAULT priority.
+  const limits = c.circuit_breakers?.thresholds.find((t) => t.priority === 'DEFAULT') ?? CIRCUIT_BREAKER_DEFAULTS;
+  return {
+    name: c.name,
+    type: c.type,
+    connect_timeout: c.connect_timeout,
+    lb_policy: c.lb_policy,
+    endpoints: (c.load_assignment?.endpoints ?? []).flatMap((locality) =>
+      locality.lb_endpoints.map(
+        (lb): Endpoint => ({
+          address: lb.endpoint.address,
+          ...(lb.endpoint.hostname !== undefined && { hostname: lb.endpoint.hostname }),
+          load_balancing_weight: lb.load_balancing_weight,
+        }),
+      ),
+    ),
+    max_requests_per_connection: c.max_requests_per_connection ?? common?.max_requests_per_connection ?? 0,
+    idle_timeout: common?.idle_timeout ?? ONE_HOUR_MS,
+    per_connection_buffer_limit_bytes: c.per_connection_buffer_limit_bytes,
+    circuit_breakers: {
+      max_connections: limits.max_connections,
+      max_pending_requests: limits.max_pending_requests,
+      max_requests: limits.max_requests,
+      max_retries: limits.max_retries,
+    },
+  };
+}
+
+const cluster = clusterFields.superRefine(checkCluster).transform(toCluster);
+
+// ---------------------------------------------------------------------------------------
+// Bootstrap
+
+/**
+ * Where an HCM's fields sit in the YAML. A valid chain has exactly one network filter (the
+ * HCM), so its typed_config is always `filters[0]`.
+ */
+function hcmPath(l: number, chain: number | 'default'): PropertyKey[] {
+  const chainPath = chain === 'default' ? ['default_filter_chain'] : ['filter_chains', chain];
+  return ['listeners', l, ...chainPath, 'filters', 0, 'typed_config'];
+}
+
+function chainsOf(l: Listener): [number | 'default', FilterChain][] {
+  const chains: [number | 'default', FilterChain][] = l.filter_chains.map((chain, i) => [i, chain]);
+  if (l.default_filter_chain) chains.push(['default', l.default_filter_chain]);
+  return chains;
+}
+
+/** With validate_clusters (the default for inline routes) every named cluster must exist. */
+function checkClusterReferences(ctx: Ctx, listeners: Listener[], clusters: Cluster[]) {
+  const known = new Set(clusters.map((c) => c.name));
+  const list = clusters.length ? clusters.map((c) => c.name).join(', ') : 'none';
+  const check = (clusterName: string, path: PropertyKey[]) => {
+    if (!known.has(clusterName)) reject(ctx, path, `unknown cluster '${clusterName}' (known clusters: ${list})`);
+  };
+  listeners.forEach((l, li) =>
+    chainsOf(l).forEach(([c, chain]) => {
+      const rc = chain.hcm.route_config;
+      if (!rc.validate_clusters) return;
+      rc.virtual_hosts.forEach((vh, v) =>
+        vh.routes.forEach((r, i) => {
+          const at = [...hcmPath(li, c), 'route_config', 'virtual_hosts', v, 'routes', i, 'route'];
+          if (r.route?.cluster !== undefined) check(r.route.cluster, [...at, 'cluster']);
+          r.route?.weighted_clusters?.clusters.forEach((w, k) => check(w.name, [...at, 'weighted_clusters', 'clusters', k, 'name']));
+        }),
+      );
+    }),
+  );
+}
+
+function checkUnique<T>(ctx: Ctx, items: T[], keyOf: (item: T) => string | undefined, path: (i: number) => PropertyKey[], message: (key: string, first: number) => string) {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    if (key === undefined) return;
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, i);
+    else reject(ctx, path(i), message(key, earlier));
+  });
+}
+
+const staticResources = section(
+  {
+    listeners: z.array(listener).default([]),
+    clusters: z.array(cluster).default([]),
+  },
+  { unsupported: ['secrets'] },
+).superRefine((sr, ctx) => {
+  checkUnique(ctx, sr.listeners, (l) => l.name, (i) => ['listeners', i, 'name'], (n, j) => `duplicate listener name '${n}' (also listeners[${j}])`);
+  // Port 0 asks the OS for any free port, so several listeners may use it.
+  const endpoint = (l: Listener) => (l.address.port_value === 0 ? undefined : `${l.address.address}:${l.address.port_value}`);
+  checkUnique(ctx, sr.listeners, endpoint, (i) => ['listeners', i, 'address', 'socket_address'], (a, j) => `address ${a} is already used by listener '${sr.listeners[j].name}'`);
+  checkUnique(ctx, sr.clusters, (c) => c.name, (i) => ['clusters', i, 'name'], (n, j) => `duplicate cluster name '${n}' (also clusters[${j}])`);
+  checkClusterReferences(ctx, sr.listeners, sr.clusters);
+});
+
+const admin = section(
+  { address: bindAddress },
+  { unsupported: ['access_log', 'access_log_path', 'profile_path', 'socket_options', 'ignore_global_conn_limit'] },
+);
+
+export const bootstrapSchema = section(
+  {
+    admin: admin.optional(),
+    static_resources: staticResources.prefault({}),
+  },
+  {
+    unsupported: [
+      'node',
+      'node_context_params',
+      'dynamic_resources',
+      'cluster_manager',
+      'hds_config',
+      'flags_path',
+      'stats_sinks',
+      'deferred_stat_options',
+      'stats_config',
+      'stats_flush_interval',
+      'stats_flush_on_admin',
+      'watchdog',
+      'watchdogs',
+      'tracing',
+      'layered_runtime',
+      'overload_manager',
+      'enable_dispatcher_stats',
+      'header_prefix',
+      'stats_server_version_override',
+      'use_tcp_for_dns_lookups',
+      'dns_resolution_config',
+      'typed_dns_resolver_config',
+      'bootstrap_extensions',
+      'fatal_actions',
+      'config_sources',
+      'default_config_source',
+      'default_socket_interface',
+      'certificate_provider_instances',
+      'inline_headers',
+      'perf_tracing_file_path',
+      'default_regex_engine',
+      'xds_delegate_extension',
+      'xds_config_tracker_extension',
+      'listener_manager',
+      'application_log_config',
+      'grpc_async_client_manager_config',
+      'memory_allocator_manager',
+    ],
+  },
+) satisfies z.ZodType<Bootstrap>;
+
+/**
+ * Warnings that depend on values rather than keys: circuit breaker thresholds that can
+ * never apply. Reads input that `bootstrapSchema` has already accepted.
+ */
+export function unusedThresholds(input: unknown): { path: PropertyKey[]; message: string }[] {
+  const clusters = (input as { static_resources?: { clusters?: unknown[] } } | null)?.static_resources?.clusters ?? [];
+  return clusters.flatMap((c, ci) => {
+    const thresholds = (c as { circuit_breakers?: { thresholds?: { priority?: string }[] } }).circuit_breakers?.thresholds ?? [];
+    let defaultSeen = false;
+    return thresholds.flatMap((t, ti) => {
+      const path = ['static_resources', 'clusters', ci, 'circuit_breakers', 'thresholds', ti];
+      const priority = t.priority ?? 'DEFAULT';
+      if (priority === 'DEFAULT' && !defaultSeen) {
+        defaultSeen = true;
+        return [];
+      }
+      const message =
+        priority === 'DEFAULT'
+          ? 'only the first DEFAULT thresholds entry is used; this one is ignored'
+          : `thresholds for priority ${priority} are ignored (ProxyScope routes every request at DEFAULT priority)`;
+      return [{ path, message }];
+    });
+  });
+}
