@@ -45,7 +45,7 @@ static_resources:
                   name: shop_routes
                   virtual_hosts:
                     - name: shop
-                      domains: ["shop.example.com", "*.shop.example.com", "127.0.0.1:${ports.listener}", "localhost:${ports.listener}"]
+                      domains: ["shop.example.com", "*.shop.example.com", "127.0.0.1:*", "localhost:*"]
                       routes:
                         - name: healthz
                           match: { path: /healthz }
