@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ENGINE_VERSION, ProxyEngine, type Bootstrap } from '@proxyscope/engine';
-import { ConfigError, loadBootstrap } from '@proxyscope/engine/config';
+import { ConfigError, formatDiagnostic, loadBootstrap } from '@proxyscope/engine/config';
 import { nodeTransport } from '@proxyscope/engine/node';
 import { startAdmin, type AdminServer } from './admin/admin-server';
 import { demoConfigYaml } from './demo/demo-config';
@@ -153,7 +153,7 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
   try {
     const loaded = loadBootstrap(yamlText, file);
     config = loaded.config;
-    for (const w of loaded.warnings) err(`proxyscope: warning: ${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`);
+    for (const w of loaded.warnings) err(`proxyscope: warning: ${formatDiagnostic(w)}`);
   } catch (e) {
     await stopHosts();
     if (e instanceof ConfigError) {

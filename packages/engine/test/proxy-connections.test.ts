@@ -8,14 +8,18 @@ import * as http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { FactEvent, SpawnEvent, TraceEvent } from '@proxyscope/protocol';
 import {
+  eventually,
   httpRequest,
   keepAliveAgent,
   LOOPBACK,
+  onRequestHead,
+  parseAccessLog,
   patternBytes,
   RawClient,
   sha256,
   singleClusterConfig,
   startProxy,
+  startRawServer,
   startUpstream,
   writePattern,
 } from './support/upstreams';
@@ -48,6 +52,24 @@ describe('keep-alive and the upstream pool', () => {
     expect(proxy.stat('http.ingress_http.downstream_rq_total')).toBe(100);
   });
 
+  it('an upstream that answers Connection: close gets a new connection for the next request', async () => {
+    const up = await startUpstream({ respond: () => ({ headers: { connection: 'close' } }) });
+    const proxy = await startProxy(singleClusterConfig([up.port]));
+    const agent = keepAliveAgent(1);
+    const clientPorts = new Set<number>();
+    for (let i = 0; i < 3; i++) {
+      const res = await httpRequest(proxy.port, { path: `/c/${i}`, agent });
+      expect(res.status).toBe(200);
+      // That close was about the upstream hop: the client's connection stays open.
+      expect(res.headers['connection']).toBeUndefined();
+      clientPorts.add(res.localPort);
+    }
+    expect(clientPorts.size).toBe(1);
+    expect(up.connections).toHaveLength(3);
+    expect(proxy.stat('cluster.backend.upstream_cx_close_notify')).toBe(3);
+    await eventually(() => proxy.stat('cluster.backend.upstream_cx_active') === 0, 'every upstream connection to be closed');
+  });
+
   it('max_requests_per_connection: 2 opens a new upstream connection after every 2 requests', async () => {
     const up = await startUpstream();
     const proxy = await startProxy(singleClusterConfig([up.port], { cluster: { max_requests_per_connection: 2 } }), { trace: false });
@@ -78,6 +100,20 @@ describe('pipelining', () => {
     // HTTP/1 upstream connections carry one request at a time: the upstream saw them in order.
     expect(up.requests.map((r) => r.url)).toEqual(['/slow', '/medium', '/fast']);
     expect(client.closed).toBe(false);
+  });
+
+  it('a request body ends exactly where its framing says: the next request follows on the connection', async () => {
+    const up = await startUpstream();
+    const proxy = await startProxy(singleClusterConfig([up.port]));
+    const client = await RawClient.connect(proxy.port);
+    client.write(
+      'POST /sized HTTP/1.1\r\nHost: test.local\r\nContent-Length: 5\r\n\r\nhello' +
+        'POST /chunked HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n' +
+        request('/last'),
+    );
+    const responses = await client.waitForResponses(3);
+    expect(responses.map((r) => r.body.toString())).toEqual(['POST /sized', 'POST /chunked', 'GET /last']);
+    expect(up.requests.map((r) => [r.url, r.bodyLength])).toEqual([['/sized', 5], ['/chunked', 5], ['/last', 0]]);
   });
 });
 
@@ -118,6 +154,21 @@ describe('HEAD', () => {
   });
 });
 
+describe('responses without a body', () => {
+  it('204 carries no body and no framing headers; the next response still parses', async () => {
+    const up = await startUpstream({ respond: (req) => (req.url === '/empty' ? { status: 204, body: '' } : {}) });
+    const proxy = await startProxy(singleClusterConfig([up.port]));
+    const client = await RawClient.connect(proxy.port);
+    client.write(request('/empty') + request('/full'));
+    const [empty, full] = await client.waitForResponses(2);
+    expect(empty!.status).toBe(204);
+    expect(empty!.headers['content-length']).toBeUndefined();
+    expect(empty!.headers['transfer-encoding']).toBeUndefined();
+    expect(empty!.raw.toString('latin1').endsWith('\r\n\r\n')).toBe(true);
+    expect(full!.body.toString()).toBe('GET /full');
+  });
+});
+
 describe('chunked transfer coding', () => {
   it('a chunked request body reaches the upstream intact', async () => {
     const up = await startUpstream();
@@ -151,6 +202,24 @@ describe('chunked transfer coding', () => {
     expect(res.headers['transfer-encoding']).toBe('chunked');
     expect(res.body.length).toBe(body.length);
     expect(sha256(res.body)).toBe(sha256(body));
+  });
+
+  it('an upstream response delimited by connection close reaches the client whole', async () => {
+    const raw = await startRawServer((socket) =>
+      onRequestHead(socket, () => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello ');
+        setTimeout(() => socket.end('world'), 20);
+      }),
+    );
+    const proxy = await startProxy(singleClusterConfig([raw.port]));
+    const res = await httpRequest(proxy.port, { path: '/until-close' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('hello world');
+    // The client connection is chunked-framed, so it could be kept.
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    await eventually(() => proxy.logs.length === 1, 'one access log line');
+    expect(parseAccessLog(proxy.logs[0]!)).toMatchObject({ status: 200, flags: '-' });
+    await eventually(() => proxy.stat('cluster.backend.upstream_cx_active') === 0, 'the upstream connection to be closed');
   });
 });
 
@@ -192,52 +261,109 @@ async function rssGrowthDuring(work: () => Promise<void>): Promise<number> {
   return peak - before;
 }
 
+/** POSTs `size` pattern bytes (content-length framed); resolves with the status. */
+function upload(port: number, size: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = http.request({ host: LOOPBACK, port, method: 'POST', path: '/big', agent: false, headers: { 'content-length': String(size) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    void writePattern(req, size).then(() => req.end());
+  });
+}
+
+/** GETs `path`, counting body bytes without keeping them. */
+function download(port: number, path: string): Promise<{ status: number; received: number }> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    const req = http.get({ host: LOOPBACK, port, path, agent: false }, (res) => {
+      res.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, received }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
 describe('100 MB bodies stream through', () => {
   const SIZE = 100 * MB;
+  const WARMUP = 16 * MB;
   const RSS_BOUND = 64 * MB;
 
   it('upload: every byte reaches the upstream and memory stays bounded', async () => {
     const up = await startUpstream();
     const proxy = await startProxy(singleClusterConfig([up.port]), { trace: false });
+    // Warm up sockets, parsers and the heap so the measurement sees the proxy, not first use.
+    expect(await upload(proxy.port, WARMUP)).toBe(200);
     let status = 0;
     const growth = await rssGrowthDuring(async () => {
-      status = await new Promise<number>((resolve, reject) => {
-        const req = http.request(
-          { host: LOOPBACK, port: proxy.port, method: 'POST', path: '/big', agent: false, headers: { 'content-length': String(SIZE) } },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', reject);
-        void writePattern(req, SIZE).then(() => req.end());
-      });
+      status = await upload(proxy.port, SIZE);
     });
     expect(status).toBe(200);
-    expect(up.requests[0]!.bodyLength).toBe(SIZE);
+    expect(up.requests.map((r) => r.bodyLength)).toEqual([WARMUP, SIZE]);
     expect(growth, `rss grew by ${(growth / MB).toFixed(1)} MB`).toBeLessThan(RSS_BOUND);
   });
 
   it('download: every byte reaches the client and memory stays bounded', async () => {
-    const up = await startUpstream({ respond: () => ({ bodySize: SIZE }) });
+    const up = await startUpstream({ respond: (req) => ({ bodySize: req.url === '/warmup' ? WARMUP : SIZE }) });
     const proxy = await startProxy(singleClusterConfig([up.port]), { trace: false });
-    let received = 0;
-    let status = 0;
+    expect(await download(proxy.port, '/warmup')).toEqual({ status: 200, received: WARMUP });
+    let result = { status: 0, received: 0 };
     const growth = await rssGrowthDuring(async () => {
-      status = await new Promise<number>((resolve, reject) => {
-        const req = http.get({ host: LOOPBACK, port: proxy.port, path: '/big', agent: false }, (res) => {
+      result = await download(proxy.port, '/big');
+    });
+    expect(result).toEqual({ status: 200, received: SIZE });
+    expect(growth, `rss grew by ${(growth / MB).toFixed(1)} MB`).toBeLessThan(RSS_BOUND);
+  });
+});
+
+describe('backpressure', () => {
+  it('a client that stops reading for a while still gets every byte', async () => {
+    const size = 8 * MB;
+    const up = await startUpstream({ respond: () => ({ bodySize: size, chunked: true }) });
+    const proxy = await startProxy(singleClusterConfig([up.port]), { trace: false });
+    const received = await new Promise<number>((resolve, reject) => {
+      http
+        .get({ host: LOOPBACK, port: proxy.port, path: '/slow-reader', agent: false }, (res) => {
+          let n = 0;
+          res.pause();
+          setTimeout(() => res.resume(), 300);
           res.on('data', (chunk: Buffer) => {
-            received += chunk.length;
+            n += chunk.length;
           });
-          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('end', () => resolve(n));
           res.on('error', reject);
-        });
-        req.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    expect(received).toBe(size);
+  });
+
+  it('an upstream that stops reading for a while still gets every byte', async () => {
+    const size = 8 * MB;
+    let got = 0;
+    const raw = await startRawServer((socket) => {
+      socket.pause();
+      setTimeout(() => socket.resume(), 300);
+      let head = true;
+      socket.on('data', (chunk: Buffer) => {
+        let body = chunk;
+        if (head) {
+          const end = chunk.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          head = false;
+          body = chunk.subarray(end + 4);
+        }
+        got += body.length;
+        if (got >= size) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
       });
     });
-    expect(status).toBe(200);
-    expect(received).toBe(SIZE);
-    expect(growth, `rss grew by ${(growth / MB).toFixed(1)} MB`).toBeLessThan(RSS_BOUND);
+    const proxy = await startProxy(singleClusterConfig([raw.port]), { trace: false });
+    expect(await upload(proxy.port, size)).toBe(200);
+    expect(got).toBe(size);
   });
 });
 

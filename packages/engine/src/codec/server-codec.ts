@@ -14,8 +14,12 @@ export interface ServerCodecCallbacks {
   onRequestData(chunk: Uint8Array, endStream: boolean): void;
   /** a request that cannot be served: reply with `status` and close */
   onCodecError(status: number, code: string, reason: string): void;
-  /** the parser is waiting for the current exchange to end before reading the next request */
-  onParserPaused(): void;
+  /**
+   * Pipelined bytes are piling up while the current exchange runs: stop (true) or restart
+   * (false) reading the socket. Only a backlog past a limit stops reading, so a plain
+   * keep-alive exchange costs no extra socket calls.
+   */
+  onPipelineBacklog(blocked: boolean): void;
 }
 
 export interface ServerCodecOptions {
@@ -25,6 +29,8 @@ export interface ServerCodecOptions {
 }
 
 const CONTINUE = new TextEncoder().encode('HTTP/1.1 100 Continue\r\n\r\n');
+/** Pipelined bytes held while a response is in progress before reading stops. */
+const PIPELINE_BACKLOG_LIMIT = 64 * 1024;
 
 /**
  * Http1::ServerConnectionImpl: parses requests with llhttp and writes responses. One
@@ -36,6 +42,7 @@ export class ServerCodec {
   private readonly actor: Actor<typeof serverCodecMachine>;
   private remainder: Uint8Array | undefined;
   private paused = false;
+  private backlogBlocked = false;
   private failed = false;
   private requestHasBody = false;
   private writer: Http1MessageWriter;
@@ -73,6 +80,10 @@ export class ServerCodec {
     if (this.failed) return;
     if (this.paused) {
       this.remainder = this.remainder ? concat(this.remainder, chunk) : chunk;
+      if (!this.backlogBlocked && this.remainder.byteLength > PIPELINE_BACKLOG_LIMIT) {
+        this.backlogBlocked = true;
+        this.callbacks.onPipelineBacklog(true);
+      }
       return;
     }
     const result = this.parser.execute(chunk);
@@ -93,6 +104,10 @@ export class ServerCodec {
     const rest = this.remainder;
     this.remainder = undefined;
     if (rest && rest.byteLength > 0) this.dispatch(rest);
+    if (this.backlogBlocked && !this.paused) {
+      this.backlogBlocked = false;
+      this.callbacks.onPipelineBacklog(false);
+    }
   }
 
   get isPaused(): boolean {
@@ -207,7 +222,6 @@ export class ServerCodec {
     this.actor.send({ type: 'codec.message.complete' });
     if (this.requestHasBody) this.callbacks.onRequestData(new Uint8Array(0), true);
     this.paused = true;
-    this.callbacks.onParserPaused();
     return 'pause';
   }
 

@@ -25,8 +25,7 @@ export class ConfigError extends Error {
     /** warnings found along the way, for callers that want to show them too */
     readonly warnings: ConfigDiagnostic[] = [],
   ) {
-    const count = diagnostics.length === 1 ? '1 error' : `${diagnostics.length} errors`;
-    super(`invalid bootstrap config (${count}):\n${diagnostics.map(formatDiagnostic).join('\n')}`);
+    super(diagnostics.map(formatDiagnostic).join('\n'));
   }
 }
 
@@ -38,24 +37,28 @@ export function formatDiagnostic(d: ConfigDiagnostic): string {
 export function loadBootstrap(text: string, file: string): { config: Bootstrap; warnings: ConfigDiagnostic[] } {
   const source = parseYaml(text, file);
   const input = source.doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  const { config, ignored } = validate(source, input);
+  const valueWarnings = unusedThresholds(input);
+  return { config, warnings: toDiagnostics(source, [...ignored, ...valueWarnings], 'key', source.warnings) };
+}
+
+/** The loaded config and the keys that were ignored to get it; throws on any error. */
+function validate(source: Source, input: unknown): { config: Bootstrap; ignored: Finding[] } {
   const first = bootstrapSchema.safeParse(input, { error: describeIssue });
-  let config: Bootstrap;
-  let warnings: ConfigDiagnostic[] = source.warnings;
-  if (first.success) {
-    config = first.data;
-  } else {
-    const { errors, ignored } = classify(first.error.issues);
-    warnings = [...warnings, ...ignored.map((i) => source.diagnostic(i.path, i.message, 'key'))];
-    if (errors.length) throw new ConfigError(sortByPosition(errors.map((i) => source.diagnostic(i.path, i.message))), warnings);
-    const second = bootstrapSchema.safeParse(withoutPaths(input, ignored.map((i) => i.path)), { error: describeIssue });
-    if (!second.success) {
-      // Dropping keys the schema does not read cannot create new errors; report them anyway.
-      throw new ConfigError(sortByPosition(second.error.issues.map((i) => source.diagnostic(i.path, i.message))), warnings);
-    }
-    config = second.data;
-  }
-  warnings.push(...unusedThresholds(input).map((w) => source.diagnostic(w.path, w.message, 'key')));
-  return { config, warnings: sortByPosition(warnings) };
+  if (first.success) return { config: first.data, ignored: [] };
+  const { errors, ignored } = classify(first.error.issues);
+  const warnings = () => toDiagnostics(source, ignored, 'key', source.warnings);
+  if (errors.length) throw new ConfigError(toDiagnostics(source, errors, 'value'), warnings());
+  const second = bootstrapSchema.safeParse(withoutPaths(input, ignored.map((i) => i.path)), { error: describeIssue });
+  // Dropping keys the schema does not read cannot cause an error, but never hide one.
+  if (!second.success) throw new ConfigError(toDiagnostics(source, classify(second.error.issues).errors, 'value'), warnings());
+  return { config: second.data, ignored };
+}
+
+/** Findings placed in the source (plus any ready-made diagnostics), in file order. */
+function toDiagnostics(source: Source, findings: Finding[], at: 'key' | 'value', extra: ConfigDiagnostic[] = []): ConfigDiagnostic[] {
+  const placed = findings.map((f) => source.diagnostic(f.path, f.message, at));
+  return [...extra, ...placed].sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -119,10 +122,6 @@ function withoutPaths(value: unknown, paths: Path[]): unknown {
   // Rebuilt rather than edited: YAML aliases make toJS share objects between places.
   const entries = Object.entries(value).filter(([key]) => !here.has(key));
   return Object.fromEntries(entries.map(([key, item]) => [key, withoutPaths(item, below(key))]));
-}
-
-function sortByPosition(list: ConfigDiagnostic[]): ConfigDiagnostic[] {
-  return [...list].sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
 // ---------------------------------------------------------------------------------------

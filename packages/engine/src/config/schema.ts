@@ -12,11 +12,12 @@
  * know about but do not implement are listed per mapping as `unsupported`, so that the
  * warning can say "unsupported" rather than "unknown".
  *
- * Errors raised here always abort (`continue: false`): a parent's refinements and
- * transforms must never run on a child that failed, because that child was not turned
- * into its output type.
+ * Rules run even when unrelated fields failed, so one load reports as many errors as it
+ * can; each rule first asks `parsed.ok(...)` about the parts it reads, because a part
+ * that failed was never turned into its output type.
  */
 import { z } from 'zod';
+import { compileRe2 } from '../router/route-matcher';
 import type {
   AccessLog,
   Bootstrap,
@@ -57,7 +58,7 @@ const ONE_MIB = 1024 * 1024;
 const ONE_HOUR_MS = 3_600_000;
 
 /** Envoy's circuit breaker limits for a priority with no thresholds entry. */
-export const CIRCUIT_BREAKER_DEFAULTS = {
+const CIRCUIT_BREAKER_DEFAULTS = {
   max_connections: 1024,
   max_pending_requests: 1024,
   max_requests: 1024,
@@ -79,13 +80,14 @@ export function ignoredFieldMessage(key: string): string {
 }
 
 function closestField(key: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = key.length <= 4 ? 1 : 2; // short names: only one typo, else everything matches
-  for (const candidate of [...implementedFields, ...unimplementedFields]) {
-    const distance = editDistance(key, candidate);
-    if (distance <= bestDistance) [best, bestDistance] = [candidate, distance - 1];
+  // Short names get one typo: with two, almost any short name would match.
+  const allowed = key.length <= 4 ? 1 : 2;
+  let best: { field: string; distance: number } | undefined;
+  for (const field of [...implementedFields, ...unimplementedFields]) {
+    const distance = editDistance(key, field);
+    if (distance <= allowed && (!best || distance < best.distance)) best = { field, distance };
   }
-  return best;
+  return best?.field;
 }
 
 function editDistance(a: string, b: string): number {
@@ -128,14 +130,44 @@ export function show(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
 type Ctx = z.core.$RefinementCtx<unknown>;
 
-/** Report an error at `path` (relative to the value being refined) and stop higher rules. */
+/** Report an error at `path`, relative to the value being refined. */
 function reject(ctx: Ctx, path: PropertyKey[], message: string): void {
-  ctx.addIssue({ code: 'custom', path, message, continue: false });
+  ctx.addIssue({ code: 'custom', path, message });
+}
+
+/** Which parts of the value being refined parsed cleanly (unknown keys do not count). */
+interface Parsed {
+  /** nothing failed at, above or below `path` */
+  ok(...path: PropertyKey[]): boolean;
+  /** the value at `path` has its type, though something below it may have failed */
+  has(...path: PropertyKey[]): boolean;
+}
+
+const startsWith = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]) =>
+  prefix.length <= path.length && prefix.every((segment, i) => segment === path[i]);
+
+/**
+ * Add a rule that needs the whole object. Zod would skip it as soon as any field failed;
+ * this runs it anyway (`when`) and lets it check what it reads, so a bad port elsewhere
+ * does not hide an unknown cluster.
+ */
+function refine<S extends z.ZodType>(schema: S, check: (value: z.output<S>, ctx: Ctx, parsed: Parsed) => void): S {
+  return schema.superRefine(
+    (value, ctx) => {
+      const failed = ctx.issues.filter((i) => i.code !== 'unrecognized_keys').map((i) => i.path ?? []);
+      const parsed: Parsed = {
+        ok: (...path) => !failed.some((p) => startsWith(p, path) || startsWith(path, p)),
+        has: (...path) => !failed.some((p) => startsWith(path, p)),
+      };
+      if (parsed.has()) check(value, ctx, parsed);
+    },
+    { when: () => true },
+  );
 }
 
 /** A reader's answer when the value has the right type but is still wrong. */
@@ -171,10 +203,14 @@ function toInteger(input: unknown): number | undefined {
   return undefined;
 }
 
+function describeRange(min: number, max: number): string {
+  if (max < UINT32_MAX) return `an integer ${min}-${max}`;
+  if (min > 0) return `an integer >= ${min}`;
+  return min === 0 ? 'a non-negative integer' : 'an integer';
+}
+
 function integer(min = 0, max = UINT32_MAX) {
-  const unbounded = max === UINT32_MAX || max === Number.MAX_SAFE_INTEGER;
-  const expected = !unbounded ? `an integer ${min}-${max}` : min === 0 ? 'a non-negative integer' : min > 0 ? `an integer >= ${min}` : 'an integer';
-  return scalar(expected, (v) => {
+  return scalar(describeRange(min, max), (v) => {
     const n = toInteger(v);
     return n !== undefined && n >= min && n <= max ? n : undefined;
   });
@@ -233,6 +269,8 @@ function durationMs(input: unknown): number | undefined {
   return s * 1000 + n / 1e6;
 }
 
+const DURATION_HINT = 'expected seconds with an "s" suffix such as "5s" or "0.25s", or {seconds, nanos}';
+
 /**
  * Convert a protobuf Duration to milliseconds: `"5s"`, `"0.25s"`, `"-1.5s"` (seconds with up
  * to nine fractional digits and an `s` suffix) or `{ seconds, nanos }`. Throws otherwise:
@@ -243,8 +281,6 @@ export function parseDuration(input: unknown): number {
   if (ms === undefined) throw new TypeError(`invalid duration ${show(input)}: ${DURATION_HINT}`);
   return ms;
 }
-
-const DURATION_HINT = 'expected seconds with an "s" suffix such as "5s" or "0.25s", or {seconds, nanos}';
 
 function duration({ positive = false } = {}) {
   return scalar(`a duration such as "5s" or "0.25s"`, (v) => {
@@ -262,7 +298,7 @@ const IPV4_OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
 
 /** 4 or 6 for an IP literal, else undefined (a host name). */
-export function ipFamily(address: string): 4 | 6 | undefined {
+function ipFamily(address: string): 4 | 6 | undefined {
   if (IPV4.test(address)) return 4;
   if (!address.includes(':')) return undefined;
   try {
@@ -287,18 +323,19 @@ const socketAddress = section(
 function addressOf<T>(inner: z.ZodType<T>) {
   return section(
     { socket_address: inner },
-    { unsupported: ['pipe', 'envoy_internal_address'], missing: MISSING },
+    { unsupported: ['pipe', 'envoy_internal_address'] },
   ).transform((a) => a.socket_address);
 }
 
 /** Listeners and the admin endpoint bind, so their address must be an IP literal. */
 const bindAddress = addressOf(
-  socketAddress.superRefine((a, ctx) => {
-    if (!ipFamily(a.address)) reject(ctx, ['address'], `expected an IP address to bind to, got ${show(a.address)}`);
+  refine(socketAddress, (a, ctx, parsed) => {
+    if (parsed.ok() && !ipFamily(a.address)) reject(ctx, ['address'], `expected an IP address to bind to, got ${show(a.address)}`);
   }),
 );
 
-const cidrRange = section({ address_prefix: name, prefix_len: integer(0, 128).default(0) }).superRefine((c, ctx) => {
+const cidrRange = refine(section({ address_prefix: name, prefix_len: integer(0, 128).default(0) }), (c, ctx, parsed) => {
+  if (!parsed.ok()) return;
   const family = ipFamily(c.address_prefix);
   if (!family) reject(ctx, ['address_prefix'], `expected an IP address, got ${show(c.address_prefix)}`);
   else if (family === 4 && c.prefix_len > 32) reject(ctx, ['prefix_len'], `an IPv4 prefix_len must be 0-32, got ${c.prefix_len}`);
@@ -307,13 +344,16 @@ const cidrRange = section({ address_prefix: name, prefix_len: integer(0, 128).de
 // ---------------------------------------------------------------------------------------
 // Matchers
 
-/** Compile now so a bad pattern fails the load, not the first request. */
+/**
+ * Compile now, exactly as the router will (RE2 syntax translated to a JS RegExp), so a
+ * bad pattern fails the load rather than the first request.
+ */
 function compileRegex(pattern: string): string | Rejected {
   try {
-    new RegExp(pattern);
+    compileRe2(pattern, 'global');
     return pattern;
   } catch (error) {
-    return new Rejected(`invalid regular expression ${show(pattern)}: ${(error as Error).message}`);
+    return new Rejected((error as Error).message);
   }
 }
 
@@ -327,7 +367,7 @@ const safeRegex = section({
 
 const STRING_MATCH_KINDS = ['exact', 'prefix', 'suffix', 'contains', 'safe_regex'] as const;
 
-/** Report when not exactly one (or, with `optional`, more than one) of `keys` is set. */
+/** Report when not exactly one (or, with `optional`, more than one) of `keys` is set. Reads presence only. */
 function requireOneOf(ctx: Ctx, value: Record<string, unknown>, keys: readonly string[], what: string, optional = false) {
   const given = keys.filter((key) => value[key] !== undefined);
   if (given.length === 1 || (optional && given.length === 0)) return;
@@ -336,95 +376,92 @@ function requireOneOf(ctx: Ctx, value: Record<string, unknown>, keys: readonly s
   reject(ctx, given.length > 1 ? [given[1]] : [], `${what} ${problem}`);
 }
 
-const stringMatcher = section(
-  {
-    exact: text.optional(),
-    prefix: name.optional(),
-    suffix: name.optional(),
-    contains: name.optional(),
-    safe_regex: safeRegex.optional(),
-    ignore_case: bool.default(false),
-  },
-  { unsupported: ['custom'] },
-)
-  .superRefine((m, ctx) => requireOneOf(ctx, m, STRING_MATCH_KINDS, 'a string matcher'))
-  .transform((m): StringMatcher => {
-    const { ignore_case } = m;
-    if (m.exact !== undefined) return { exact: m.exact, ignore_case };
-    if (m.prefix !== undefined) return { prefix: m.prefix, ignore_case };
-    if (m.suffix !== undefined) return { suffix: m.suffix, ignore_case };
-    if (m.contains !== undefined) return { contains: m.contains, ignore_case };
-    return { safe_regex: m.safe_regex!, ignore_case };
-  });
+const stringMatcher = refine(
+  section(
+    {
+      exact: text.optional(),
+      prefix: name.optional(),
+      suffix: name.optional(),
+      contains: name.optional(),
+      safe_regex: safeRegex.optional(),
+      ignore_case: bool.default(false),
+    },
+    { unsupported: ['custom'] },
+  ),
+  (m, ctx) => requireOneOf(ctx, m, STRING_MATCH_KINDS, 'a string matcher'),
+).transform((m): StringMatcher => {
+  const { ignore_case } = m;
+  if (m.exact !== undefined) return { exact: m.exact, ignore_case };
+  if (m.prefix !== undefined) return { prefix: m.prefix, ignore_case };
+  if (m.suffix !== undefined) return { suffix: m.suffix, ignore_case };
+  if (m.contains !== undefined) return { contains: m.contains, ignore_case };
+  return { safe_regex: m.safe_regex!, ignore_case };
+});
 
 const HEADER_MATCH_KINDS = [
-  'exact_match',
-  'prefix_match',
-  'suffix_match',
-  'contains_match',
-  'safe_regex_match',
-  'range_match',
-  'present_match',
-  'string_match',
+  'exact_match', 'prefix_match', 'suffix_match', 'contains_match', 'safe_regex_match', 'range_match',
+  'present_match', 'string_match',
 ] as const;
 
-const headerMatcher = section(
-  {
-    name: headerName,
-    exact_match: text.optional(),
-    prefix_match: name.optional(),
-    suffix_match: name.optional(),
-    contains_match: name.optional(),
-    safe_regex_match: safeRegex.optional(),
-    range_match: section({ start: int64, end: int64 }).optional(),
-    present_match: bool.optional(),
-    string_match: stringMatcher.optional(),
-    invert_match: bool.default(false),
-  },
-  { unsupported: ['treat_missing_header_as_empty'] },
-)
-  .superRefine((m, ctx) => requireOneOf(ctx, m, HEADER_MATCH_KINDS, 'a header matcher', true))
-  .transform((m): HeaderMatcher => {
-    const base = { name: m.name, invert_match: m.invert_match };
-    // The legacy *_match fields are the same matchers without ignore_case.
-    const legacy = (matcher: StringMatcher): HeaderMatcher => ({ ...base, string_match: matcher });
-    if (m.exact_match !== undefined) return legacy({ exact: m.exact_match, ignore_case: false });
-    if (m.prefix_match !== undefined) return legacy({ prefix: m.prefix_match, ignore_case: false });
-    if (m.suffix_match !== undefined) return legacy({ suffix: m.suffix_match, ignore_case: false });
-    if (m.contains_match !== undefined) return legacy({ contains: m.contains_match, ignore_case: false });
-    if (m.safe_regex_match !== undefined) return legacy({ safe_regex: m.safe_regex_match, ignore_case: false });
-    if (m.string_match !== undefined) return { ...base, string_match: m.string_match };
-    if (m.range_match !== undefined) return { ...base, range_match: m.range_match };
-    if (m.present_match !== undefined) return { ...base, present_match: m.present_match };
-    return base; // no matcher: the header only has to be present
-  });
+const headerMatcher = refine(
+  section(
+    {
+      name: headerName,
+      exact_match: text.optional(),
+      prefix_match: name.optional(),
+      suffix_match: name.optional(),
+      contains_match: name.optional(),
+      safe_regex_match: safeRegex.optional(),
+      range_match: section({ start: int64, end: int64 }).optional(),
+      present_match: bool.optional(),
+      string_match: stringMatcher.optional(),
+      invert_match: bool.default(false),
+    },
+    { unsupported: ['treat_missing_header_as_empty'] },
+  ),
+  (m, ctx) => requireOneOf(ctx, m, HEADER_MATCH_KINDS, 'a header matcher', true),
+).transform((m): HeaderMatcher => {
+  const base = { name: m.name, invert_match: m.invert_match };
+  // The legacy *_match fields are the same matchers without ignore_case.
+  const legacy = (matcher: StringMatcher): HeaderMatcher => ({ ...base, string_match: matcher });
+  if (m.exact_match !== undefined) return legacy({ exact: m.exact_match, ignore_case: false });
+  if (m.prefix_match !== undefined) return legacy({ prefix: m.prefix_match, ignore_case: false });
+  if (m.suffix_match !== undefined) return legacy({ suffix: m.suffix_match, ignore_case: false });
+  if (m.contains_match !== undefined) return legacy({ contains: m.contains_match, ignore_case: false });
+  if (m.safe_regex_match !== undefined) return legacy({ safe_regex: m.safe_regex_match, ignore_case: false });
+  if (m.string_match !== undefined) return { ...base, string_match: m.string_match };
+  if (m.range_match !== undefined) return { ...base, range_match: m.range_match };
+  if (m.present_match !== undefined) return { ...base, present_match: m.present_match };
+  return base; // no matcher: the header only has to be present
+});
 
 // ---------------------------------------------------------------------------------------
 // Header mutations
 
 const APPEND_ACTIONS = ['APPEND_IF_EXISTS_OR_ADD', 'ADD_IF_ABSENT', 'OVERWRITE_IF_EXISTS_OR_ADD', 'OVERWRITE_IF_EXISTS'] as const;
 
-const headerValueOption = section(
-  {
-    header: section({ key: headerName, value: text.default('') }, { unsupported: ['raw_value'] }),
-    append_action: oneOf(APPEND_ACTIONS).optional(),
-    append: bool.optional(),
-  },
-  { unsupported: ['keep_empty_value'] },
-)
-  .superRefine((h, ctx) => {
+const headerValueOption = refine(
+  section(
+    {
+      header: section({ key: headerName, value: text.default('') }, { unsupported: ['raw_value'] }),
+      append_action: oneOf(APPEND_ACTIONS).optional(),
+      append: bool.optional(),
+    },
+    { unsupported: ['keep_empty_value'] },
+  ),
+  (h, ctx) => {
     if (h.append !== undefined && h.append_action !== undefined) {
       reject(ctx, ['append'], 'set either append (deprecated) or append_action, not both');
     }
-  })
-  .transform(
-    (h): HeaderValueOption => ({
-      key: h.header.key,
-      value: h.header.value,
-      // The deprecated BoolValue `append: false` meant "replace"; unset or true meant "append".
-      append_action: h.append_action ?? (h.append === false ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD'),
-    }),
-  );
+  },
+).transform(
+  (h): HeaderValueOption => ({
+    key: h.header.key,
+    value: h.header.value,
+    // The deprecated BoolValue `append: false` meant "replace"; unset or true meant "append".
+    append_action: h.append_action ?? (h.append === false ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD'),
+  }),
+);
 
 const headerMutationFields = {
   request_headers_to_add: z.array(headerValueOption).default([]),
@@ -444,134 +481,121 @@ const pathSeparatedPrefix = scalar('a path prefix', (v) => {
   return /^\/[^?#]*[^?#/]$/.test(v) ? v : new Rejected(`path_separated_prefix must start with '/', must not end with '/' and must not contain '?' or '#', got ${show(v)}`);
 });
 
-const routeMatch = section(
-  {
-    prefix: text.optional(),
-    path: text.optional(),
-    safe_regex: safeRegex.optional(),
-    path_separated_prefix: pathSeparatedPrefix.optional(),
-    case_sensitive: bool.default(true),
-    headers: z.array(headerMatcher).default([]),
-  },
-  {
-    unsupported: ['query_parameters', 'runtime_fraction', 'grpc', 'tls_context', 'dynamic_metadata', 'connect_matcher', 'path_match_policy', 'filter_state', 'cookies'],
-  },
-).superRefine((m, ctx) => requireOneOf(ctx, m, PATH_SPECIFIERS, 'a route match'));
+const routeMatch = refine(
+  section(
+    {
+      prefix: text.optional(),
+      path: text.optional(),
+      safe_regex: safeRegex.optional(),
+      path_separated_prefix: pathSeparatedPrefix.optional(),
+      case_sensitive: bool.default(true),
+      headers: z.array(headerMatcher).default([]),
+    },
+    {
+      unsupported: ['query_parameters', 'runtime_fraction', 'grpc', 'tls_context', 'dynamic_metadata', 'connect_matcher', 'path_match_policy', 'filter_state', 'cookies'],
+    },
+  ),
+  (m, ctx) => requireOneOf(ctx, m, PATH_SPECIFIERS, 'a route match'),
+);
 
-const weightedClusters = section(
-  {
-    clusters: z
-      .array(
-        section(
-          { name, weight: integer(1) },
-          {
-            unsupported: [
-              'cluster_header',
-              'metadata_match',
-              'request_headers_to_add',
-              'request_headers_to_remove',
-              'response_headers_to_add',
-              'response_headers_to_remove',
-              'typed_per_filter_config',
-              'host_rewrite_literal',
-            ],
-          },
-        ),
-      )
-      .min(1),
-    total_weight: integer(1).optional(),
-  },
-  { unsupported: ['runtime_key_prefix', 'header_name', 'random_value_specifier'] },
-)
-  .superRefine((w, ctx) => {
+const weightedClusters = refine(
+  section(
+    {
+      clusters: z
+        .array(
+          section(
+            { name, weight: integer(1) },
+            {
+              unsupported: [
+                'cluster_header', 'metadata_match', 'request_headers_to_add', 'request_headers_to_remove',
+                'response_headers_to_add', 'response_headers_to_remove', 'typed_per_filter_config',
+                'host_rewrite_literal',
+              ],
+            },
+          ),
+        )
+        .min(1),
+      total_weight: integer(1).optional(),
+    },
+    { unsupported: ['runtime_key_prefix', 'header_name', 'random_value_specifier'] },
+  ),
+  (w, ctx, parsed) => {
+    if (!parsed.ok()) return;
     const sum = w.clusters.reduce((total, c) => total + c.weight, 0);
     if (w.total_weight !== undefined && w.total_weight !== sum) {
       reject(ctx, ['total_weight'], `total_weight ${w.total_weight} does not match the sum of the cluster weights (${sum})`);
     }
-  })
+  },
+)
   // total_weight is legacy; the sum is what a weighted pick actually divides by.
   .transform((w) => ({ clusters: w.clusters, total_weight: w.clusters.reduce((total, c) => total + c.weight, 0) }));
 
 const CLUSTER_SPECIFIERS = ['cluster', 'cluster_header', 'weighted_clusters'] as const;
 
-const routeAction = section(
-  {
-    cluster: name.optional(),
-    cluster_header: headerName.optional(),
-    weighted_clusters: weightedClusters.optional(),
-    cluster_not_found_response_code: codeOf(
-      { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404 },
-      { INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR is not supported; use SERVICE_UNAVAILABLE or NOT_FOUND' },
-    ).default(503),
-    prefix_rewrite: text.optional(),
-    regex_rewrite: section({ pattern: safeRegex, substitution: text }).optional(),
-    host_rewrite_literal: name.optional(),
-    timeout: duration().default(15_000),
+const routeAction = refine(
+  section(
+    {
+      cluster: name.optional(),
+      cluster_header: headerName.optional(),
+      weighted_clusters: weightedClusters.optional(),
+      cluster_not_found_response_code: codeOf(
+        { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404 },
+        { INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR is not supported; use SERVICE_UNAVAILABLE or NOT_FOUND' },
+      ).default(503),
+      prefix_rewrite: text.optional(),
+      regex_rewrite: section({ pattern: safeRegex, substitution: text }).optional(),
+      host_rewrite_literal: name.optional(),
+      timeout: duration().default(15_000),
+    },
+    {
+      unsupported: [
+        'cluster_specifier_plugin', 'inline_cluster_specifier_plugin', 'metadata_match', 'path_rewrite_policy',
+        'auto_host_rewrite', 'host_rewrite_header', 'host_rewrite_path_regex', 'append_x_forwarded_host',
+        'idle_timeout', 'early_data_policy', 'retry_policy', 'retry_policy_typed_config', 'request_mirror_policies',
+        'priority', 'rate_limits', 'include_vh_rate_limits', 'hash_policy', 'cors', 'max_grpc_timeout',
+        'grpc_timeout_offset', 'upgrade_configs', 'internal_redirect_policy', 'internal_redirect_action',
+        'max_internal_redirects', 'hedge_policy', 'max_stream_duration',
+      ],
+    },
+  ),
+  (a, ctx) => {
+    requireOneOf(ctx, a, CLUSTER_SPECIFIERS, 'a route action');
+    if (a.prefix_rewrite !== undefined && a.regex_rewrite !== undefined) {
+      reject(ctx, ['regex_rewrite'], 'set either prefix_rewrite or regex_rewrite, not both');
+    }
   },
-  {
-    unsupported: [
-      'cluster_specifier_plugin',
-      'inline_cluster_specifier_plugin',
-      'metadata_match',
-      'path_rewrite_policy',
-      'auto_host_rewrite',
-      'host_rewrite_header',
-      'host_rewrite_path_regex',
-      'append_x_forwarded_host',
-      'idle_timeout',
-      'early_data_policy',
-      'retry_policy',
-      'retry_policy_typed_config',
-      'request_mirror_policies',
-      'priority',
-      'rate_limits',
-      'include_vh_rate_limits',
-      'hash_policy',
-      'cors',
-      'max_grpc_timeout',
-      'grpc_timeout_offset',
-      'upgrade_configs',
-      'internal_redirect_policy',
-      'internal_redirect_action',
-      'max_internal_redirects',
-      'hedge_policy',
-      'max_stream_duration',
-    ],
-  },
-).superRefine((a, ctx) => {
-  requireOneOf(ctx, a, CLUSTER_SPECIFIERS, 'a route action');
-  if (a.prefix_rewrite !== undefined && a.regex_rewrite !== undefined) {
-    reject(ctx, ['regex_rewrite'], 'set either prefix_rewrite or regex_rewrite, not both');
-  }
-});
+);
 
-const redirectAction = section(
-  {
-    https_redirect: bool.default(false),
-    scheme_redirect: name.optional(),
-    host_redirect: name.optional(),
-    port_redirect: port.optional(),
-    path_redirect: text.optional(),
-    prefix_rewrite: text.optional(),
-    response_code: codeOf({
-      MOVED_PERMANENTLY: 301,
-      FOUND: 302,
-      SEE_OTHER: 303,
-      TEMPORARY_REDIRECT: 307,
-      PERMANENT_REDIRECT: 308,
-    }).default(301),
-    strip_query: bool.default(false),
+const redirectAction = refine(
+  section(
+    {
+      https_redirect: bool.default(false),
+      scheme_redirect: name.optional(),
+      host_redirect: name.optional(),
+      port_redirect: port.optional(),
+      path_redirect: text.optional(),
+      prefix_rewrite: text.optional(),
+      response_code: codeOf({
+        MOVED_PERMANENTLY: 301,
+        FOUND: 302,
+        SEE_OTHER: 303,
+        TEMPORARY_REDIRECT: 307,
+        PERMANENT_REDIRECT: 308,
+      }).default(301),
+      strip_query: bool.default(false),
+    },
+    { unsupported: ['regex_rewrite', 'path_rewrite_policy'] },
+  ),
+  (r, ctx, parsed) => {
+    // Both pairs are protobuf oneofs: Envoy rejects a redirect that sets both halves.
+    if (parsed.ok('https_redirect') && r.https_redirect && r.scheme_redirect !== undefined) {
+      reject(ctx, ['scheme_redirect'], 'set either https_redirect or scheme_redirect, not both');
+    }
+    if (r.path_redirect !== undefined && r.prefix_rewrite !== undefined) {
+      reject(ctx, ['prefix_rewrite'], 'set either path_redirect or prefix_rewrite, not both');
+    }
   },
-  { unsupported: ['regex_rewrite', 'path_rewrite_policy'] },
-).superRefine((r, ctx) => {
-  // Both pairs are protobuf oneofs: Envoy rejects a redirect that sets both halves.
-  if (r.https_redirect && r.scheme_redirect !== undefined) {
-    reject(ctx, ['scheme_redirect'], 'set either https_redirect or scheme_redirect, not both');
-  }
-  if (r.path_redirect !== undefined && r.prefix_rewrite !== undefined) {
-    reject(ctx, ['prefix_rewrite'], 'set either path_redirect or prefix_rewrite, not both');
-  }
-});
+);
 
 /** Base64 → text. The body is sent as text, so bytes are decoded as UTF-8. */
 const base64Text = scalar('base64 text', (v) => {
@@ -584,30 +608,34 @@ const base64Text = scalar('base64 text', (v) => {
   }
 });
 
-const dataSource = section(
-  { inline_string: text.optional(), inline_bytes: base64Text.optional() },
-  { unsupported: ['filename', 'environment_variable', 'watched_directory'] },
-)
-  .superRefine((d, ctx) => requireOneOf(ctx, d, ['inline_string', 'inline_bytes'], 'a body', true))
-  .transform((d) => d.inline_string ?? d.inline_bytes);
+const dataSource = refine(
+  section(
+    { inline_string: text.optional(), inline_bytes: base64Text.optional() },
+    { unsupported: ['filename', 'environment_variable', 'watched_directory'] },
+  ),
+  (d, ctx) => requireOneOf(ctx, d, ['inline_string', 'inline_bytes'], 'a body', true),
+).transform((d) => d.inline_string ?? d.inline_bytes);
 
 const directResponse = section({ status: integer(100, 599), body: dataSource.optional() });
 
 const ROUTE_ACTIONS = ['route', 'redirect', 'direct_response'] as const;
 
-const route = section(
-  {
-    name: name.optional(),
-    match: routeMatch,
-    route: routeAction.optional(),
-    redirect: redirectAction.optional(),
-    direct_response: directResponse.optional(),
-    ...headerMutationFields,
-  },
-  {
-    unsupported: ['decorator', 'typed_per_filter_config', 'metadata', 'tracing', 'per_request_buffer_limit_bytes', 'stat_prefix', 'filter_action', 'non_forwarding_action'],
-  },
-).superRefine((r, ctx) => requireOneOf(ctx, r, ROUTE_ACTIONS, 'a route'));
+const route = refine(
+  section(
+    {
+      name: name.optional(),
+      match: routeMatch,
+      route: routeAction.optional(),
+      redirect: redirectAction.optional(),
+      direct_response: directResponse.optional(),
+      ...headerMutationFields,
+    },
+    {
+      unsupported: ['decorator', 'typed_per_filter_config', 'metadata', 'tracing', 'per_request_buffer_limit_bytes', 'stat_prefix', 'filter_action', 'non_forwarding_action'],
+    },
+  ),
+  (r, ctx) => requireOneOf(ctx, r, ROUTE_ACTIONS, 'a route'),
+);
 
 const virtualHost = section(
   {
@@ -618,21 +646,10 @@ const virtualHost = section(
   },
   {
     unsupported: [
-      'require_tls',
-      'virtual_clusters',
-      'rate_limits',
-      'cors',
-      'typed_per_filter_config',
-      'include_request_attempt_count',
-      'include_attempt_count_in_response',
-      'retry_policy',
-      'retry_policy_typed_config',
-      'hedge_policy',
-      'include_is_timeout_retry_header',
-      'per_request_buffer_limit_bytes',
-      'request_mirror_policies',
-      'matcher',
-      'metadata',
+      'require_tls', 'virtual_clusters', 'rate_limits', 'cors', 'typed_per_filter_config',
+      'include_request_attempt_count', 'include_attempt_count_in_response', 'retry_policy',
+      'retry_policy_typed_config', 'hedge_policy', 'include_is_timeout_retry_header',
+      'per_request_buffer_limit_bytes', 'request_mirror_policies', 'matcher', 'metadata',
     ],
   },
 ).transform(
@@ -643,32 +660,38 @@ const virtualHost = section(
   }),
 );
 
+type ParsedVirtualHost = z.output<typeof virtualHost>;
+
 /** No domain may be served by two virtual hosts; `*` counts as a domain like any other. */
-function checkUniqueDomains(ctx: Ctx, virtualHosts: VirtualHost[]) {
+function checkUniqueDomains(ctx: Ctx, parsed: Parsed, virtualHosts: ParsedVirtualHost[]) {
   const owner = new Map<string, string>();
-  virtualHosts.forEach((vh, v) =>
+  virtualHosts.forEach((vh, v) => {
+    if (!parsed.ok('virtual_hosts', v, 'name') || !parsed.ok('virtual_hosts', v, 'domains')) return;
     vh.domains.forEach((domain, d) => {
       const first = owner.get(domain);
       if (first === undefined) owner.set(domain, vh.name);
       else if (domain === '*') reject(ctx, ['virtual_hosts', v, 'domains', d], `only one virtual host may use the '*' domain; '${first}' already does`);
       else reject(ctx, ['virtual_hosts', v, 'domains', d], `duplicate domain '${domain}' (already used by virtual host '${first}')`);
-    }),
-  );
+    });
+  });
 }
 
-function checkBodySizes(ctx: Ctx, virtualHosts: VirtualHost[], limit: number) {
+function checkBodySizes(ctx: Ctx, parsed: Parsed, virtualHosts: ParsedVirtualHost[], limit: number) {
   const encoder = new TextEncoder();
-  virtualHosts.forEach((vh, v) =>
+  virtualHosts.forEach((vh, v) => {
+    if (!parsed.has('virtual_hosts', v, 'routes')) return;
     vh.routes.forEach((r, i) => {
-      const size = r.direct_response?.body === undefined ? 0 : encoder.encode(r.direct_response.body).length;
+      const at = ['virtual_hosts', v, 'routes', i, 'direct_response'];
+      if (!parsed.ok(...at) || r.direct_response?.body === undefined) return;
+      const size = encoder.encode(r.direct_response.body).length;
       if (size > limit) {
-        reject(ctx, ['virtual_hosts', v, 'routes', i, 'direct_response', 'body'], `direct_response body is ${size} bytes; the limit is ${limit} (max_direct_response_body_size_bytes)`);
+        reject(ctx, [...at, 'body'], `direct_response body is ${size} bytes; the limit is ${limit} (max_direct_response_body_size_bytes)`);
       }
-    }),
-  );
+    });
+  });
 }
 
-const routeConfiguration = section(
+const routeConfigurationFields = section(
   {
     name: text.default(''),
     validate_clusters: bool.default(true),
@@ -679,28 +702,25 @@ const routeConfiguration = section(
   },
   {
     unsupported: [
-      'internal_only_headers',
-      'most_specific_header_mutations_wins',
-      'vhds',
-      'cluster_specifier_plugins',
-      'request_mirror_policies',
-      'typed_per_filter_config',
-      'ignore_path_parameters_in_path_matching',
-      'metadata',
+      'internal_only_headers', 'most_specific_header_mutations_wins', 'vhds', 'cluster_specifier_plugins',
+      'request_mirror_policies', 'typed_per_filter_config', 'ignore_path_parameters_in_path_matching', 'metadata',
     ],
     missing: 'missing required field (rds and scoped_routes are not supported; give the routes inline in route_config)',
   },
-)
-  .superRefine((rc, ctx) => {
-    checkUniqueDomains(ctx, rc.virtual_hosts);
-    checkBodySizes(ctx, rc.virtual_hosts, rc.max_direct_response_body_size_bytes);
-  })
-  .transform(({ max_direct_response_body_size_bytes: _limit, ...rc }): RouteConfiguration => rc);
+);
+
+const routeConfiguration = refine(routeConfigurationFields, (rc, ctx, parsed) => {
+  if (!parsed.has('virtual_hosts')) return;
+  checkUniqueDomains(ctx, parsed, rc.virtual_hosts);
+  if (parsed.ok('max_direct_response_body_size_bytes')) {
+    checkBodySizes(ctx, parsed, rc.virtual_hosts, rc.max_direct_response_body_size_bytes);
+  }
+}).transform(({ max_direct_response_body_size_bytes: _limit, ...rc }): RouteConfiguration => rc);
 
 // ---------------------------------------------------------------------------------------
 // HTTP connection manager
 
-const logFormat = section(
+const logFormatFields = section(
   {
     text_format_source: section(
       { inline_string: text.optional() },
@@ -709,9 +729,16 @@ const logFormat = section(
     text_format: text.optional(),
   },
   { unsupported: ['json_format', 'typed_json_format', 'formatters', 'omit_empty_values', 'content_type', 'json_format_options'] },
-)
-  .superRefine((f, ctx) => requireOneOf(ctx, f, ['text_format_source', 'text_format'], 'a log_format', true))
-  .transform((f) => f.text_format_source?.inline_string ?? f.text_format);
+);
+
+const logFormat = refine(logFormatFields, (f, ctx) =>
+  requireOneOf(ctx, f, ['text_format_source', 'text_format'], 'a log_format', true),
+).transform((f) => f.text_format_source?.inline_string ?? f.text_format);
+
+/** An AccessLog that only has the keys that were configured. */
+function accessLogOf(name: string, path: string | undefined, format: string | undefined): AccessLog {
+  return { name, ...(path !== undefined && { path }), ...(format !== undefined && { format }) };
+}
 
 const stdoutAccessLog = section(
   {
@@ -719,7 +746,7 @@ const stdoutAccessLog = section(
     typed_config: section({ '@type': typeUrl(STDOUT_LOGGER_TYPE), log_format: logFormat.optional() }).optional(),
   },
   { unsupported: ['filter'] },
-).transform((log): AccessLog => ({ name: log.name, format: log.typed_config?.log_format }));
+).transform((log) => accessLogOf(log.name, undefined, log.typed_config?.log_format));
 
 const fileAccessLog = section(
   {
@@ -730,7 +757,7 @@ const fileAccessLog = section(
     ),
   },
   { unsupported: ['filter'] },
-).transform((log): AccessLog => ({ name: log.name, path: log.typed_config.path, format: log.typed_config.log_format }));
+).transform((log) => accessLogOf(log.name, log.typed_config.path, log.typed_config.log_format));
 
 const LOGGERS = `${STDOUT_LOGGER} or ${FILE_LOGGER}`;
 
@@ -747,33 +774,35 @@ const accessLog = z.discriminatedUnion('name', [stdoutAccessLog, fileAccessLog],
 /** Any extension's `typed_config`: an `@type` plus fields the engine reads (or not). */
 const typedConfig = z.looseObject({ '@type': name });
 
-const httpFilter = section(
+const httpFilterFields = section(
   { name, typed_config: typedConfig.optional() },
   { unsupported: ['is_optional', 'disabled', 'config_discovery'] },
-)
-  .superRefine((f, ctx) => {
-    const type = f.typed_config?.['@type'];
-    if (f.name === ROUTER_FILTER && type !== undefined && type !== ROUTER_TYPE) {
-      reject(ctx, ['typed_config', '@type'], `expected "${ROUTER_TYPE}", got ${show(type)}`);
-    }
-  })
-  .transform((f): HttpFilter => {
-    if (!f.typed_config) return { name: f.name };
-    const { '@type': type_url, ...rest } = f.typed_config;
-    return { name: f.name, type_url, typed_config: rest };
-  });
+);
 
-function checkRouterIsLast(ctx: Ctx, filters: HttpFilter[]) {
+const httpFilter = refine(httpFilterFields, (f, ctx, parsed) => {
+  const type = f.typed_config?.['@type'];
+  if (parsed.ok() && f.name === ROUTER_FILTER && type !== undefined && type !== ROUTER_TYPE) {
+    reject(ctx, ['typed_config', '@type'], `expected "${ROUTER_TYPE}", got ${show(type)}`);
+  }
+}).transform((f): HttpFilter => {
+  if (!f.typed_config) return { name: f.name };
+  const { '@type': type_url, ...rest } = f.typed_config;
+  return { name: f.name, type_url, typed_config: rest };
+});
+
+/** The router sends the request upstream and ends the chain, so it must come last. */
+const httpFilters = refine(z.array(httpFilter), (filters, ctx, parsed) => {
   const last = filters.length - 1;
   filters.forEach((f, i) => {
-    if (f.name === ROUTER_FILTER && i !== last) {
-      reject(ctx, ['http_filters', i, 'name'], `${ROUTER_FILTER} is a terminal filter; filters after it would never run`);
+    if (parsed.ok(i, 'name') && f.name === ROUTER_FILTER && i !== last) {
+      reject(ctx, [i, 'name'], `${ROUTER_FILTER} is a terminal filter; filters after it would never run`);
     }
   });
-  if (last < 0 || filters[last].name !== ROUTER_FILTER) {
-    reject(ctx, last < 0 ? ['http_filters'] : ['http_filters', last, 'name'], `the last HTTP filter must be ${ROUTER_FILTER}`);
+  if (last < 0) reject(ctx, [], `the last HTTP filter must be ${ROUTER_FILTER}`);
+  else if (parsed.ok(last, 'name') && filters[last].name !== ROUTER_FILTER) {
+    reject(ctx, [last, 'name'], `the last HTTP filter must be ${ROUTER_FILTER}`);
   }
-}
+});
 
 const downstreamCommonOptions = section(
   {
@@ -785,21 +814,14 @@ const downstreamCommonOptions = section(
 );
 
 const HTTP1_OPTIONS_UNSUPPORTED = [
-  'allow_absolute_url',
-  'default_host_for_http_10',
-  'header_key_format',
-  'enable_trailers',
-  'allow_chunked_length',
-  'override_stream_error_on_invalid_http_message',
-  'send_fully_qualified_url',
-  'use_balsa_parser',
-  'allow_custom_methods',
-  'ignore_http_11_upgrade',
+  'allow_absolute_url', 'default_host_for_http_10', 'header_key_format', 'enable_trailers', 'allow_chunked_length',
+  'override_stream_error_on_invalid_http_message', 'send_fully_qualified_url', 'use_balsa_parser',
+  'allow_custom_methods', 'ignore_http_11_upgrade',
 ];
 
 const downstreamHttp1Options = section({ accept_http_10: bool.default(false) }, { unsupported: HTTP1_OPTIONS_UNSUPPORTED });
 
-export const httpConnectionManagerSchema = section(
+const httpConnectionManagerFields = section(
   {
     '@type': typeUrl(HCM_TYPE),
     stat_prefix: name,
@@ -816,85 +838,59 @@ export const httpConnectionManagerSchema = section(
     strip_matching_host_port: bool.default(false),
     strip_any_host_port: bool.default(false),
     access_log: z.array(accessLog).default([]),
-    http_filters: z.array(httpFilter).default([]),
+    http_filters: httpFilters.prefault([]),
     route_config: routeConfiguration,
   },
   {
     unsupported: [
-      'rds',
-      'scoped_routes',
-      'tracing',
-      'add_user_agent',
-      'http2_protocol_options',
-      'http3_protocol_options',
-      'request_headers_timeout',
-      'drain_timeout',
-      'delayed_close_timeout',
-      'access_log_options',
-      'internal_address_config',
-      'skip_xff_append',
-      'via',
-      'forward_client_cert_details',
-      'set_current_client_cert_details',
-      'proxy_100_continue',
-      'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
-      'upgrade_configs',
-      'normalize_path',
-      'merge_slashes',
-      'path_with_escaped_slashes_action',
-      'request_id_extension',
-      'local_reply_config',
-      'preserve_external_request_id',
-      'always_set_request_id_in_response',
-      'server_header_transformation',
-      'scheme_header_transformation',
-      'original_ip_detection_extensions',
-      'early_header_mutation_extensions',
-      'typed_header_validation_config',
-      'append_x_forwarded_port',
-      'append_local_overload',
-      'add_proxy_protocol_connection_state',
-      'strip_trailing_host_dot',
-      'proxy_status_config',
-      'http1_safe_max_connection_duration',
+      'rds', 'scoped_routes', 'tracing', 'add_user_agent', 'http2_protocol_options', 'http3_protocol_options',
+      'request_headers_timeout', 'drain_timeout', 'delayed_close_timeout', 'access_log_options',
+      'internal_address_config', 'skip_xff_append', 'via', 'forward_client_cert_details',
+      'set_current_client_cert_details', 'proxy_100_continue', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
+      'upgrade_configs', 'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action',
+      'request_id_extension', 'local_reply_config', 'preserve_external_request_id',
+      'always_set_request_id_in_response', 'server_header_transformation', 'scheme_header_transformation',
+      'original_ip_detection_extensions', 'early_header_mutation_extensions', 'typed_header_validation_config',
+      'append_x_forwarded_port', 'append_local_overload', 'add_proxy_protocol_connection_state',
+      'strip_trailing_host_dot', 'proxy_status_config', 'http1_safe_max_connection_duration',
     ],
   },
-)
-  .superRefine((hcm, ctx) => {
-    checkRouterIsLast(ctx, hcm.http_filters);
-    if (hcm.strip_matching_host_port && hcm.strip_any_host_port) {
-      reject(ctx, ['strip_any_host_port'], 'set either strip_matching_host_port or strip_any_host_port, not both');
-    }
-  })
-  .transform(
-    (hcm): HttpConnectionManager => ({
-      stat_prefix: hcm.stat_prefix,
-      codec_type: hcm.codec_type,
-      use_remote_address: hcm.use_remote_address,
-      xff_num_trusted_hops: hcm.xff_num_trusted_hops,
-      max_request_headers_bytes: hcm.max_request_headers_kb * 1024,
-      max_headers_count: hcm.common_http_protocol_options.max_headers_count,
-      max_requests_per_connection: hcm.common_http_protocol_options.max_requests_per_connection,
-      stream_idle_timeout: hcm.stream_idle_timeout,
-      request_timeout: hcm.request_timeout,
-      idle_timeout: hcm.common_http_protocol_options.idle_timeout,
-      server_name: hcm.server_name,
-      generate_request_id: hcm.generate_request_id,
-      strip_matching_host_port: hcm.strip_matching_host_port,
-      strip_any_host_port: hcm.strip_any_host_port,
-      accept_http_10: hcm.http_protocol_options.accept_http_10,
-      access_log: hcm.access_log,
-      http_filters: hcm.http_filters,
-      route_config: hcm.route_config,
-    }),
-  );
+);
+
+const httpConnectionManager = refine(httpConnectionManagerFields, (hcm, ctx, parsed) => {
+  const bothStrip = hcm.strip_matching_host_port === true && hcm.strip_any_host_port === true;
+  if (parsed.ok('strip_matching_host_port') && parsed.ok('strip_any_host_port') && bothStrip) {
+    reject(ctx, ['strip_any_host_port'], 'set either strip_matching_host_port or strip_any_host_port, not both');
+  }
+}).transform(
+  (hcm): HttpConnectionManager => ({
+    stat_prefix: hcm.stat_prefix,
+    codec_type: hcm.codec_type,
+    use_remote_address: hcm.use_remote_address,
+    xff_num_trusted_hops: hcm.xff_num_trusted_hops,
+    max_request_headers_bytes: hcm.max_request_headers_kb * 1024,
+    max_headers_count: hcm.common_http_protocol_options.max_headers_count,
+    max_requests_per_connection: hcm.common_http_protocol_options.max_requests_per_connection,
+    stream_idle_timeout: hcm.stream_idle_timeout,
+    request_timeout: hcm.request_timeout,
+    idle_timeout: hcm.common_http_protocol_options.idle_timeout,
+    server_name: hcm.server_name,
+    generate_request_id: hcm.generate_request_id,
+    strip_matching_host_port: hcm.strip_matching_host_port,
+    strip_any_host_port: hcm.strip_any_host_port,
+    accept_http_10: hcm.http_protocol_options.accept_http_10,
+    access_log: hcm.access_log,
+    http_filters: hcm.http_filters,
+    route_config: hcm.route_config,
+  }),
+);
 
 // ---------------------------------------------------------------------------------------
 // Listeners
 
 const networkFilter = z.discriminatedUnion(
   'name',
-  [section({ name: z.literal(HCM_FILTER), typed_config: httpConnectionManagerSchema }, { unsupported: ['config_discovery'] })],
+  [section({ name: z.literal(HCM_FILTER), typed_config: httpConnectionManager }, { unsupported: ['config_discovery'] })],
   {
     error: (iss) =>
       iss.code === 'invalid_union' ? unknownExtension(iss.input, 'network filter', `ProxyScope only implements ${HCM_FILTER}`) : undefined,
@@ -911,39 +907,56 @@ const filterChainMatch = section(
   { unsupported: ['server_names', 'transport_protocol', 'application_protocols', 'direct_source_prefix_ranges', 'source_type', 'address_suffix', 'suffix_len'] },
 );
 
-const filterChain = section(
+const filterChainFields = section(
   {
     name: name.optional(),
     filter_chain_match: filterChainMatch.prefault({}),
     filters: z.array(networkFilter).default([]),
   },
   { unsupported: ['transport_socket', 'transport_socket_connect_timeout', 'metadata', 'use_proxy_proto', 'on_demand_configuration'] },
-)
-  .superRefine((chain, ctx) => {
-    if (chain.filters.length === 0) reject(ctx, ['filters'], `a filter chain needs the ${HCM_FILTER} filter`);
-    // Only the HCM is accepted, so any HCM before the end has another HCM after it.
-    chain.filters.slice(0, -1).forEach((_, i) => reject(ctx, ['filters', i], `${HCM_FILTER} must be the last network filter`));
-  })
-  .transform((chain) => ({
-    name: chain.name,
-    filter_chain_match: chain.filter_chain_match,
-    hcm: chain.filters[chain.filters.length - 1].typed_config,
-  }));
+);
+
+const filterChain = refine(filterChainFields, (chain, ctx, parsed) => {
+  if (!parsed.has('filters')) return;
+  if (chain.filters.length === 0) reject(ctx, ['filters'], `a filter chain needs the ${HCM_FILTER} filter`);
+  // Only the HCM is accepted, so any HCM before the end has another HCM after it.
+  chain.filters.slice(0, -1).forEach((_, i) => {
+    if (parsed.ok('filters', i, 'name')) reject(ctx, ['filters', i], `${HCM_FILTER} must be the last network filter`);
+  });
+}).transform((chain) => ({
+  name: chain.name,
+  filter_chain_match: chain.filter_chain_match,
+  hcm: chain.filters[chain.filters.length - 1].typed_config,
+}));
 
 type ParsedFilterChain = z.output<typeof filterChain>;
 
 /** Two chains with the same match would make chain selection ambiguous. */
-function checkDistinctMatches(ctx: Ctx, chains: ParsedFilterChain[]) {
-  const seen = new Map<string, number>();
-  chains.forEach((chain, i) => {
-    const key = JSON.stringify(chain.filter_chain_match);
-    const first = seen.get(key);
-    if (first === undefined) seen.set(key, i);
-    else reject(ctx, ['filter_chains', i, 'filter_chain_match'], `filter_chains[${first}] already has the same filter_chain_match`);
+function checkDistinctMatches(ctx: Ctx, parsed: Parsed, chains: ParsedFilterChain[]) {
+  const key = (chain: ParsedFilterChain, i: number) =>
+    parsed.ok('filter_chains', i, 'filter_chain_match') ? JSON.stringify(chain.filter_chain_match) : undefined;
+  checkUnique(ctx, chains, key, (i) => ['filter_chains', i, 'filter_chain_match'], (_, first) => `filter_chains[${first}] already has the same filter_chain_match`);
+}
+
+/** Report every item whose key (undefined = not comparable) an earlier item already has. */
+function checkUnique<T>(
+  ctx: Ctx,
+  items: T[],
+  keyOf: (item: T, i: number) => string | undefined,
+  path: (i: number) => PropertyKey[],
+  message: (key: string, first: number) => string,
+) {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    const key = keyOf(item, i);
+    if (key === undefined) return;
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, i);
+    else reject(ctx, path(i), message(key, earlier));
   });
 }
 
-const listener = section(
+const listenerFields = section(
   {
     name,
     address: bindAddress,
@@ -953,53 +966,34 @@ const listener = section(
   },
   {
     unsupported: [
-      'stat_prefix',
-      'metadata',
-      'drain_type',
-      'listener_filters',
-      'listener_filters_timeout',
-      'continue_on_listener_filters_timeout',
-      'transparent',
-      'freebind',
-      'socket_options',
-      'tcp_fast_open_queue_length',
-      'traffic_direction',
-      'udp_listener_config',
-      'api_listener',
-      'connection_balance_config',
-      'enable_reuse_port',
-      'access_log',
-      'tcp_backlog_size',
-      'max_connections_to_accept_per_socket_event',
-      'bind_to_port',
-      'internal_listener',
-      'enable_mptcp',
-      'ignore_global_conn_limit',
-      'bypass_overload_manager',
-      'additional_addresses',
-      'filter_chain_matcher',
-      'use_original_dst',
-      'fcds_config',
+      'stat_prefix', 'metadata', 'drain_type', 'listener_filters', 'listener_filters_timeout',
+      'continue_on_listener_filters_timeout', 'transparent', 'freebind', 'socket_options',
+      'tcp_fast_open_queue_length', 'traffic_direction', 'udp_listener_config', 'api_listener',
+      'connection_balance_config', 'enable_reuse_port', 'access_log', 'tcp_backlog_size',
+      'max_connections_to_accept_per_socket_event', 'bind_to_port', 'internal_listener', 'enable_mptcp',
+      'ignore_global_conn_limit', 'bypass_overload_manager', 'additional_addresses', 'filter_chain_matcher',
+      'use_original_dst', 'fcds_config',
     ],
   },
-)
-  .superRefine((l, ctx) => {
-    if (l.filter_chains.length === 0 && !l.default_filter_chain) {
-      reject(ctx, ['filter_chains'], 'a listener needs at least one filter chain (or a default_filter_chain)');
-    }
-    checkDistinctMatches(ctx, l.filter_chains);
-  })
-  .transform(
-    (l): Listener => ({
-      name: l.name,
-      address: l.address,
-      per_connection_buffer_limit_bytes: l.per_connection_buffer_limit_bytes,
-      filter_chains: l.filter_chains.map((chain, i): FilterChain => ({ ...chain, name: chain.name ?? `filter_chain_${i}` })),
-      ...(l.default_filter_chain && {
-        default_filter_chain: { ...l.default_filter_chain, name: l.default_filter_chain.name ?? 'default_filter_chain' },
-      }),
+);
+
+const listener = refine(listenerFields, (l, ctx, parsed) => {
+  if (!parsed.has('filter_chains')) return;
+  if (l.filter_chains.length === 0 && l.default_filter_chain === undefined) {
+    reject(ctx, ['filter_chains'], 'a listener needs at least one filter chain (or a default_filter_chain)');
+  }
+  checkDistinctMatches(ctx, parsed, l.filter_chains);
+}).transform(
+  (l): Listener => ({
+    name: l.name,
+    address: l.address,
+    per_connection_buffer_limit_bytes: l.per_connection_buffer_limit_bytes,
+    filter_chains: l.filter_chains.map((chain, i): FilterChain => ({ ...chain, name: chain.name ?? `filter_chain_${i}` })),
+    ...(l.default_filter_chain && {
+      default_filter_chain: { ...l.default_filter_chain, name: l.default_filter_chain.name ?? 'default_filter_chain' },
     }),
-  );
+  }),
+);
 
 // ---------------------------------------------------------------------------------------
 // Clusters
@@ -1091,72 +1085,47 @@ const clusterFields = section(
   },
   {
     unsupported: [
-      'alt_stat_name',
-      'eds_cluster_config',
-      'cluster_type',
-      'lrs_server',
-      'upstream_config',
-      'filters',
-      'load_balancing_policy',
-      'track_timeout_budgets',
-      'track_cluster_stats',
-      'protocol_selection',
-      'common_lb_config',
-      'lb_subset_config',
-      'least_request_lb_config',
-      'ring_hash_lb_config',
-      'maglev_lb_config',
-      'original_dst_lb_config',
-      'round_robin_lb_config',
-      'health_checks',
-      'outlier_detection',
-      'transport_socket',
-      'transport_socket_matches',
-      'upstream_bind_config',
-      'upstream_connection_options',
-      'dns_refresh_rate',
-      'dns_failure_refresh_rate',
-      'dns_jitter',
-      'respect_dns_ttl',
-      'dns_lookup_family',
-      'dns_resolvers',
-      'use_tcp_for_dns_lookups',
-      'dns_resolution_config',
-      'typed_dns_resolver_config',
-      'wait_for_warm_on_init',
-      'cleanup_interval',
-      'close_connections_on_host_health_failure',
-      'ignore_health_on_host_removal',
-      'preconnect_policy',
-      'metadata',
-      'http_protocol_options',
-      'common_http_protocol_options',
-      'upstream_http_protocol_options',
-      'connection_pool_per_downstream_connection',
+      'alt_stat_name', 'eds_cluster_config', 'cluster_type', 'lrs_server', 'upstream_config', 'filters',
+      'load_balancing_policy', 'track_timeout_budgets', 'track_cluster_stats', 'protocol_selection',
+      'common_lb_config', 'lb_subset_config', 'least_request_lb_config', 'ring_hash_lb_config', 'maglev_lb_config',
+      'original_dst_lb_config', 'round_robin_lb_config', 'health_checks', 'outlier_detection', 'transport_socket',
+      'transport_socket_matches', 'upstream_bind_config', 'upstream_connection_options', 'dns_refresh_rate',
+      'dns_failure_refresh_rate', 'dns_jitter', 'respect_dns_ttl', 'dns_lookup_family', 'dns_resolvers',
+      'use_tcp_for_dns_lookups', 'dns_resolution_config', 'typed_dns_resolver_config', 'wait_for_warm_on_init',
+      'cleanup_interval', 'close_connections_on_host_health_failure', 'ignore_health_on_host_removal',
+      'preconnect_policy', 'metadata', 'http_protocol_options', 'common_http_protocol_options',
+      'upstream_http_protocol_options', 'connection_pool_per_downstream_connection',
     ],
   },
 );
 
 type ParsedCluster = z.output<typeof clusterFields>;
 
-function checkCluster(c: ParsedCluster, ctx: Ctx) {
-  const localities = c.load_assignment?.endpoints ?? [];
-  if (c.type === 'STATIC') {
-    localities.forEach((locality, l) =>
-      locality.lb_endpoints.forEach((lb, e) => {
-        const host = lb.endpoint.address.address;
-        if (!ipFamily(host)) {
-          const path = ['load_assignment', 'endpoints', l, 'lb_endpoints', e, 'endpoint', 'address', 'socket_address', 'address'];
-          reject(ctx, path, `STATIC cluster endpoints must be IP addresses; use type: STRICT_DNS for '${host}'`);
-        }
-      }),
-    );
-  }
-  if (c.type === 'LOGICAL_DNS' && (localities.length !== 1 || localities[0].lb_endpoints.length !== 1)) {
-    reject(ctx, ['load_assignment'], 'a LOGICAL_DNS cluster needs exactly one locality with exactly one lb_endpoint');
+/** A STATIC cluster's hosts are used as written, so each must already be an IP address. */
+function checkStaticEndpoints(c: ParsedCluster, ctx: Ctx, parsed: Parsed) {
+  if (!parsed.has('load_assignment', 'endpoints')) return;
+  (c.load_assignment?.endpoints ?? []).forEach((locality, l) => {
+    if (!parsed.has('load_assignment', 'endpoints', l, 'lb_endpoints')) return;
+    locality.lb_endpoints.forEach((lb, e) => {
+      const at = ['load_assignment', 'endpoints', l, 'lb_endpoints', e, 'endpoint', 'address'];
+      if (!parsed.ok(...at) || ipFamily(lb.endpoint.address.address)) return;
+      const host = lb.endpoint.address.address;
+      reject(ctx, [...at, 'socket_address', 'address'], `STATIC cluster endpoints must be IP addresses; use type: STRICT_DNS for '${host}'`);
+    });
+  });
+}
+
+function checkCluster(c: ParsedCluster, ctx: Ctx, parsed: Parsed) {
+  if (parsed.ok('type') && c.type === 'STATIC') checkStaticEndpoints(c, ctx, parsed);
+  if (parsed.ok('type') && parsed.ok('load_assignment') && c.type === 'LOGICAL_DNS') {
+    const localities = c.load_assignment?.endpoints ?? [];
+    if (localities.length !== 1 || localities[0].lb_endpoints.length !== 1) {
+      reject(ctx, ['load_assignment'], 'a LOGICAL_DNS cluster needs exactly one locality with exactly one lb_endpoint');
+    }
   }
   const common = c.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS]?.common_http_protocol_options;
-  if (c.max_requests_per_connection !== undefined && common?.max_requests_per_connection !== undefined) {
+  const inBoth = c.max_requests_per_connection !== undefined && common?.max_requests_per_connection !== undefined;
+  if (parsed.ok('max_requests_per_connection') && parsed.ok('typed_extension_protocol_options') && inBoth) {
     reject(ctx, ['max_requests_per_connection'], `set max_requests_per_connection either here (deprecated) or in ${HTTP_PROTOCOL_OPTIONS}, not both`);
   }
 }
@@ -1191,72 +1160,95 @@ function toCluster(c: ParsedCluster): Cluster {
   };
 }
 
-const cluster = clusterFields.superRefine(checkCluster).transform(toCluster);
+const cluster = refine(clusterFields, checkCluster).transform(toCluster);
 
 // ---------------------------------------------------------------------------------------
 // Bootstrap
 
+/** A filter chain whose own transform did not run keeps its YAML shape (its filters' outputs). */
+interface UnloadedChain {
+  filters: { typed_config: { route_config: RouteConfiguration } }[];
+}
+
 /**
- * Where an HCM's fields sit in the YAML. A valid chain has exactly one network filter (the
- * HCM), so its typed_config is always `filters[0]`.
+ * Every route config of a listener, with the path of its YAML. It is found even when
+ * something else in its chain failed (a bad stat_prefix, say), so its cluster references
+ * are still checked; the caller asks `parsed` before reading each part.
  */
-function hcmPath(l: number, chain: number | 'default'): PropertyKey[] {
-  const chainPath = chain === 'default' ? ['default_filter_chain'] : ['filter_chains', chain];
-  return ['listeners', l, ...chainPath, 'filters', 0, 'typed_config'];
+function routeConfigsOf(l: Listener, li: number, parsed: Parsed): [PropertyKey[], RouteConfiguration][] {
+  if (!parsed.has('listeners', li)) return [];
+  const chains: [PropertyKey[], FilterChain][] = [];
+  if (parsed.has('listeners', li, 'filter_chains')) {
+    l.filter_chains.forEach((chain, c) => chains.push([['listeners', li, 'filter_chains', c], chain]));
+  }
+  if (l.default_filter_chain) chains.push([['listeners', li, 'default_filter_chain'], l.default_filter_chain]);
+  return chains.flatMap(([chainPath, chain]): [PropertyKey[], RouteConfiguration][] => {
+    if (!parsed.has(...chainPath)) return [];
+    // A loaded chain has exactly one network filter, the HCM, so it is filters[0]. The shape
+    // tells: a rule above may have flagged something inside a chain that loaded fine.
+    if ('hcm' in chain) return [[[...chainPath, 'filters', 0, 'typed_config', 'route_config'], chain.hcm.route_config]];
+    if (!parsed.has(...chainPath, 'filters')) return [];
+    return (chain as unknown as UnloadedChain).filters.flatMap((filter, i): [PropertyKey[], RouteConfiguration][] => {
+      const path = [...chainPath, 'filters', i, 'typed_config', 'route_config'];
+      const found = parsed.ok(...chainPath, 'filters', i, 'name') && parsed.has(...path);
+      return found ? [[path, filter.typed_config.route_config]] : [];
+    });
+  });
 }
 
-function chainsOf(l: Listener): [number | 'default', FilterChain][] {
-  const chains: [number | 'default', FilterChain][] = l.filter_chains.map((chain, i) => [i, chain]);
-  if (l.default_filter_chain) chains.push(['default', l.default_filter_chain]);
-  return chains;
-}
-
-/** With validate_clusters (the default for inline routes) every named cluster must exist. */
-function checkClusterReferences(ctx: Ctx, listeners: Listener[], clusters: Cluster[]) {
-  const known = new Set(clusters.map((c) => c.name));
-  const list = clusters.length ? clusters.map((c) => c.name).join(', ') : 'none';
-  const check = (clusterName: string, path: PropertyKey[]) => {
-    if (!known.has(clusterName)) reject(ctx, path, `unknown cluster '${clusterName}' (known clusters: ${list})`);
+/**
+ * With validate_clusters (the default for inline routes) every named cluster must exist.
+ * Route configs, hosts and routes that failed elsewhere keep the same paths to their
+ * cluster names, so each reference is checked on its own.
+ */
+function checkClusterReferences(ctx: Ctx, parsed: Parsed, listeners: Listener[], clusters: Cluster[]) {
+  const names = clusters.filter((_, i) => parsed.ok('clusters', i, 'name')).map((c) => c.name);
+  const known = new Set(names);
+  const check = (path: PropertyKey[], read: () => string | undefined) => {
+    const clusterName = parsed.ok(...path) ? read() : undefined;
+    if (clusterName === undefined || known.has(clusterName)) return;
+    reject(ctx, path, `unknown cluster '${clusterName}' (known clusters: ${names.join(', ') || 'none'})`);
   };
   listeners.forEach((l, li) =>
-    chainsOf(l).forEach(([c, chain]) => {
-      const rc = chain.hcm.route_config;
-      if (!rc.validate_clusters) return;
-      rc.virtual_hosts.forEach((vh, v) =>
+    routeConfigsOf(l, li, parsed).forEach(([rcPath, rc]) => {
+      if (!parsed.ok(...rcPath, 'validate_clusters') || !rc.validate_clusters || !parsed.has(...rcPath, 'virtual_hosts')) return;
+      rc.virtual_hosts.forEach((vh, v) => {
+        if (!parsed.has(...rcPath, 'virtual_hosts', v, 'routes')) return;
         vh.routes.forEach((r, i) => {
-          const at = [...hcmPath(li, c), 'route_config', 'virtual_hosts', v, 'routes', i, 'route'];
-          if (r.route?.cluster !== undefined) check(r.route.cluster, [...at, 'cluster']);
-          r.route?.weighted_clusters?.clusters.forEach((w, k) => check(w.name, [...at, 'weighted_clusters', 'clusters', k, 'name']));
-        }),
-      );
+          const at = [...rcPath, 'virtual_hosts', v, 'routes', i, 'route'];
+          if (!parsed.has(...at)) return;
+          check([...at, 'cluster'], () => r.route?.cluster);
+          if (!parsed.has(...at, 'weighted_clusters', 'clusters')) return;
+          r.route?.weighted_clusters?.clusters.forEach((w, k) => check([...at, 'weighted_clusters', 'clusters', k, 'name'], () => w.name));
+        });
+      });
     }),
   );
 }
 
-function checkUnique<T>(ctx: Ctx, items: T[], keyOf: (item: T) => string | undefined, path: (i: number) => PropertyKey[], message: (key: string, first: number) => string) {
-  const first = new Map<string, number>();
-  items.forEach((item, i) => {
-    const key = keyOf(item);
-    if (key === undefined) return;
-    const earlier = first.get(key);
-    if (earlier === undefined) first.set(key, i);
-    else reject(ctx, path(i), message(key, earlier));
-  });
-}
-
-const staticResources = section(
+const staticResourcesFields = section(
   {
     listeners: z.array(listener).default([]),
     clusters: z.array(cluster).default([]),
   },
   { unsupported: ['secrets'] },
-).superRefine((sr, ctx) => {
-  checkUnique(ctx, sr.listeners, (l) => l.name, (i) => ['listeners', i, 'name'], (n, j) => `duplicate listener name '${n}' (also listeners[${j}])`);
-  // Port 0 asks the OS for any free port, so several listeners may use it.
-  const endpoint = (l: Listener) => (l.address.port_value === 0 ? undefined : `${l.address.address}:${l.address.port_value}`);
-  checkUnique(ctx, sr.listeners, endpoint, (i) => ['listeners', i, 'address', 'socket_address'], (a, j) => `address ${a} is already used by listener '${sr.listeners[j].name}'`);
-  checkUnique(ctx, sr.clusters, (c) => c.name, (i) => ['clusters', i, 'name'], (n, j) => `duplicate cluster name '${n}' (also clusters[${j}])`);
-  checkClusterReferences(ctx, sr.listeners, sr.clusters);
+);
+
+const staticResources = refine(staticResourcesFields, (sr, ctx, parsed) => {
+  const { listeners, clusters } = sr;
+  if (parsed.has('listeners')) {
+    const listenerName = (l: Listener, i: number) => (parsed.ok('listeners', i, 'name') ? l.name : undefined);
+    checkUnique(ctx, listeners, listenerName, (i) => ['listeners', i, 'name'], (n, j) => `duplicate listener name '${n}' (also listeners[${j}])`);
+    // Port 0 asks the OS for any free port, so several listeners may use it.
+    const bound = (l: Listener, i: number) =>
+      parsed.ok('listeners', i, 'address') && l.address.port_value !== 0 ? `${l.address.address}:${l.address.port_value}` : undefined;
+    checkUnique(ctx, listeners, bound, (i) => ['listeners', i, 'address', 'socket_address'], (a, j) => `address ${a} is already used by listeners[${j}]`);
+  }
+  if (parsed.has('clusters')) {
+    const clusterName = (c: Cluster, i: number) => (parsed.ok('clusters', i, 'name') ? c.name : undefined);
+    checkUnique(ctx, clusters, clusterName, (i) => ['clusters', i, 'name'], (n, j) => `duplicate cluster name '${n}' (also clusters[${j}])`);
+  }
+  if (parsed.has('listeners') && parsed.has('clusters')) checkClusterReferences(ctx, parsed, listeners, clusters);
 });
 
 const admin = section(
@@ -1271,43 +1263,14 @@ export const bootstrapSchema = section(
   },
   {
     unsupported: [
-      'node',
-      'node_context_params',
-      'dynamic_resources',
-      'cluster_manager',
-      'hds_config',
-      'flags_path',
-      'stats_sinks',
-      'deferred_stat_options',
-      'stats_config',
-      'stats_flush_interval',
-      'stats_flush_on_admin',
-      'watchdog',
-      'watchdogs',
-      'tracing',
-      'layered_runtime',
-      'overload_manager',
-      'enable_dispatcher_stats',
-      'header_prefix',
-      'stats_server_version_override',
-      'use_tcp_for_dns_lookups',
-      'dns_resolution_config',
-      'typed_dns_resolver_config',
-      'bootstrap_extensions',
-      'fatal_actions',
-      'config_sources',
-      'default_config_source',
-      'default_socket_interface',
-      'certificate_provider_instances',
-      'inline_headers',
-      'perf_tracing_file_path',
-      'default_regex_engine',
-      'xds_delegate_extension',
-      'xds_config_tracker_extension',
-      'listener_manager',
-      'application_log_config',
-      'grpc_async_client_manager_config',
-      'memory_allocator_manager',
+      'node', 'node_context_params', 'dynamic_resources', 'cluster_manager', 'hds_config', 'flags_path',
+      'stats_sinks', 'deferred_stat_options', 'stats_config', 'stats_flush_interval', 'stats_flush_on_admin',
+      'watchdog', 'watchdogs', 'tracing', 'layered_runtime', 'overload_manager', 'enable_dispatcher_stats',
+      'header_prefix', 'stats_server_version_override', 'use_tcp_for_dns_lookups', 'dns_resolution_config',
+      'typed_dns_resolver_config', 'bootstrap_extensions', 'fatal_actions', 'config_sources',
+      'default_config_source', 'default_socket_interface', 'certificate_provider_instances', 'inline_headers',
+      'perf_tracing_file_path', 'default_regex_engine', 'xds_delegate_extension', 'xds_config_tracker_extension',
+      'listener_manager', 'application_log_config', 'grpc_async_client_manager_config', 'memory_allocator_manager',
     ],
   },
 ) satisfies z.ZodType<Bootstrap>;

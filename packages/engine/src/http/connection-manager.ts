@@ -120,7 +120,7 @@ export class ConnectionManager implements StreamOwner {
         onRequestHeaders: (head, endStream, info) => this.onRequestHeaders(head, endStream, info),
         onRequestData: (chunk, endStream) => this.stream?.decodeData(chunk, endStream),
         onCodecError: (status, code, reason) => this.onCodecError(status, code, reason),
-        onParserPaused: () => this.connection.readDisable(true),
+        onPipelineBacklog: (blocked) => this.connection.readDisable(blocked),
       },
       { maxHeaderBytes: config.max_request_headers_bytes, maxHeadersCount: config.max_headers_count, acceptHttp10: config.accept_http_10 },
       connection.meta,
@@ -147,10 +147,18 @@ export class ConnectionManager implements StreamOwner {
     this.codec.dispatch(chunk);
   }
 
-  /** The client half-closed. With nothing in flight the connection is done. */
+  /**
+   * The client half-closed. Envoy treats that as the client going away on an HTTP/1
+   * connection: a stream in flight is reset (flag DC) and its upstream request cancelled.
+   */
   onRemoteEnd(): void {
-    if (!this.stream) this.connection.closeAfterFlush('remote end');
-    else this.closeAfterResponse = true;
+    const stream = this.stream;
+    if (stream) {
+      this.shared.stats.downstream_rq_rx_reset.inc();
+      stream.onDownstreamReset();
+      this.endStream(stream);
+    }
+    this.connection.closeAfterFlush('remote end');
   }
 
   onWriteDrained(): void {
@@ -287,7 +295,6 @@ export class ConnectionManager implements StreamOwner {
       this.connection.closeAfterFlush('connection: close');
       return;
     }
-    this.connection.readDisable(false);
     this.codec.resume();
   }
 

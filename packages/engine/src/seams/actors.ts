@@ -24,9 +24,11 @@ export function startTraced<M extends AnyStateMachine>(engine: EngineContext, ma
     input: options.input,
     id: options.path,
     clock: engine.clock,
-    inspect: engine.tracer.inspect,
   } as never) as Actor<M>;
   engine.tracer.register(actor, { actor: options.path, machine: options.kind, ids: options.ids, envoy: envoyNames(machine) });
+  // Actors that reach a final state on their own leave the tracer's live set too; after
+  // the current step, so the inspection of that final snapshot is still reported.
+  actor.subscribe({ complete: () => queueMicrotask(() => engine.tracer.release(actor)) });
   actor.start();
   return actor;
 }

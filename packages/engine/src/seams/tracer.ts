@@ -1,5 +1,5 @@
 import type { CorrelationIds, FactName, MachineKind, TraceEvent, UnstampedEvent } from '@proxyscope/protocol';
-import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
+import type { AnyActorRef, AnyStateMachine, InspectionEvent, Subscription } from 'xstate';
 import type { Clock } from './clock';
 
 export type TraceSink = (event: TraceEvent) => void;
@@ -42,14 +42,18 @@ export function stateName(value: unknown): string {
 }
 
 /**
- * The engine's single trace sink. With no sink attached every entry point returns at
- * its first line, so an untraced proxy pays one property read per hook.
+ * The engine's single trace sink. With no sink attached no actor has an inspection
+ * observer at all (xstate then builds no inspection events) and every fact returns at
+ * its first line. Attaching a sink subscribes to every live actor, so a trace started
+ * mid-flight still sees long-lived connections and pools.
  */
 export class Tracer {
   private sink: TraceSink | null = null;
   private seq = 0;
   private readonly t0: number;
   private readonly metas = new WeakMap<object, ActorMeta>();
+  private readonly live = new Set<AnyActorRef>();
+  private readonly subscriptions = new Map<AnyActorRef, Subscription>();
 
   constructor(private readonly clock: Clock) {
     this.t0 = clock.now();
@@ -61,10 +65,13 @@ export class Tracer {
 
   attach(sink: TraceSink): void {
     this.sink = sink;
+    for (const ref of this.live) this.observe(ref);
   }
 
   detach(): void {
     this.sink = null;
+    for (const subscription of this.subscriptions.values()) subscription.unsubscribe();
+    this.subscriptions.clear();
   }
 
   /** Milliseconds since this tracer started, on the engine's clock. */
@@ -87,18 +94,40 @@ export class Tracer {
     this.emit(event);
   }
 
+  /** Called for every actor before it starts. */
   register(ref: AnyActorRef, meta: ActorMeta): void {
     this.metas.set(ref, meta);
+    this.live.add(ref);
+    if (this.sink) this.observe(ref);
   }
 
   /** Reports a stop for actors stopped from outside (xstate does not snapshot those). */
   stopped(ref: AnyActorRef): void {
+    this.forget(ref);
     const meta = this.metas.get(ref);
     if (!meta || meta.last === '#stopped') return;
     if (this.sink && meta.last !== undefined) {
       this.emit({ type: 'stop', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: meta.last });
     }
     meta.last = '#stopped';
+  }
+
+  private observe(ref: AnyActorRef): void {
+    if (!this.subscriptions.has(ref)) this.subscriptions.set(ref, ref.system.inspect(this.inspect));
+  }
+
+  /** The actor is finished: stop watching it (its stop event, if any, was already sent). */
+  release(ref: AnyActorRef): void {
+    this.forget(ref);
+  }
+
+  private forget(ref: AnyActorRef): void {
+    this.live.delete(ref);
+    const subscription = this.subscriptions.get(ref);
+    if (subscription) {
+      subscription.unsubscribe();
+      this.subscriptions.delete(ref);
+    }
   }
 
   /** xstate `inspect` observer: turns snapshots into spawn / transition / stop events. */
@@ -128,6 +157,7 @@ export class Tracer {
     if (snapshot.status === 'done' || snapshot.status === 'stopped' || snapshot.status === 'error') {
       this.emit({ type: 'stop', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: to });
       meta.last = '#stopped';
+      this.forget(ev.actorRef as AnyActorRef);
     }
   };
 }

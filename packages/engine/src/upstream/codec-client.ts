@@ -192,6 +192,8 @@ export class CodecClient implements RequestEncoder {
       if (result.kind === 'error' || !this.responseComplete) {
         this.fail('ConnectionTermination', error?.message);
       }
+      // Ending that response may have made the pool close this client already.
+      if (this.closed) return;
     }
     this.closed = true;
     this.parser.destroy();

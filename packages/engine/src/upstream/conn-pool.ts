@@ -259,6 +259,12 @@ export class Http1ConnPool {
       this.decide('connection_overflow', { limit: 'max_connections', max: config.circuit_breakers.max_connections }, 'ConnPoolImplBase::tryCreateNewConnection');
       return false;
     }
+    // The decision is reported before the client it creates spawns (its id is the next one).
+    this.decide(
+      'open_connection',
+      { client: nextClientId, why: `pending ${this.pending.length} > connecting capacity ${connectingCapacity}` },
+      'ConnPoolImplBase::tryCreateNewConnections',
+    );
     const client = new ActiveClient(this);
     this.connecting.push(client);
     resources.connections++;
@@ -267,11 +273,6 @@ export class Http1ConnPool {
     stats.upstream_cx_active.inc();
     this.host.stats.cx_total++;
     this.host.stats.cx_active++;
-    this.decide(
-      'open_connection',
-      { client: client.id, why: `pending ${this.pending.length} > connecting capacity ${connectingCapacity}` },
-      'ConnPoolImplBase::tryCreateNewConnections',
-    );
     return true;
   }
 

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { TraceEvent } from '@proxyscope/protocol';
-import { onTestFinished } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 import type { Bootstrap, Cluster, HttpConnectionManager, Route, VirtualHost } from '../../src/config/types';
 import { ProxyEngine } from '../../src/engine';
 import { nodeTransport } from '../../src/transport/node-transport';
@@ -63,7 +63,10 @@ export interface UpstreamOptions {
 
 export interface Upstream {
   port: number;
+  /** requests whose body ended, in that order */
   requests: RecordedRequest[];
+  /** every request whose head arrived, complete or not, in arrival order */
+  arrivals: Array<{ method: string; url: string; remotePort: number }>;
   /** remote ports of every TCP connection accepted, in accept order */
   connections: number[];
   /** distinct remote ports requests came on */
@@ -106,11 +109,13 @@ export async function writePattern(out: NodeJS.WritableStream & { destroyed?: bo
 
 export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const requests: RecordedRequest[] = [];
+  const arrivals: Upstream['arrivals'] = [];
   const connections: number[] = [];
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  const respond = options.respond ?? (() => ({}));
+  const respond = options.respond ?? ((): UpstreamResponse => ({}));
   const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    arrivals.push({ method: req.method ?? '', url: req.url ?? '', remotePort: req.socket.remotePort ?? 0 });
     const hash = createHash('sha256');
     let bodyLength = 0;
     req.on('data', (chunk: Buffer) => {
@@ -167,6 +172,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   return {
     port,
     requests,
+    arrivals,
     connections,
     connectionPorts: () => [...new Set(requests.map((r) => r.remotePort))],
     close,
@@ -355,6 +361,7 @@ export function parseResponses(data: Buffer, options: { requestMethods?: string[
 export class RawClient {
   private chunks: Buffer[] = [];
   private size = 0;
+  /** the proxy ended its side (FIN) or the socket is gone: no more bytes will come */
   closed = false;
   private readonly waiters = new Set<() => void>();
 
@@ -365,6 +372,11 @@ export class RawClient {
       this.notify();
     });
     socket.on('error', () => {});
+    // Like an ordinary client (allowHalfOpen false), the peer's FIN ends our side too.
+    socket.on('end', () => {
+      this.closed = true;
+      this.notify();
+    });
     socket.on('close', () => {
       this.closed = true;
       this.notify();
@@ -372,7 +384,7 @@ export class RawClient {
   }
 
   static async connect(port: number): Promise<RawClient> {
-    const socket = net.connect({ host: LOOPBACK, port, allowHalfOpen: true });
+    const socket = net.connect({ host: LOOPBACK, port });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('error', reject);
@@ -399,7 +411,7 @@ export class RawClient {
     this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   }
 
-  /** half-close (FIN) */
+  /** half-close (FIN); responses still arrive until the proxy closes */
   end(): void {
     this.socket.end();
   }
@@ -529,7 +541,18 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the engine on 127.0.0.1 with the node transport. The test fails if xstate warns
+ * that an event was sent to a stopped actor: that is a machine lifecycle bug even when
+ * the response looks right.
+ */
 export async function startProxy(config: Bootstrap, options: { seed?: number; concurrency?: number; trace?: boolean } = {}): Promise<RunningProxy> {
+  const warn = vi.spyOn(console, 'warn');
+  onTestFinished(() => {
+    const stale = warn.mock.calls.map((args) => args.map(String).join(' ')).filter((text) => text.includes('stopped actor'));
+    warn.mockRestore();
+    if (stale.length > 0) throw new Error(`xstate: ${stale.length} event(s) sent to stopped actors, first: ${stale[0]}`);
+  });
   const logs: string[] = [];
   const events: TraceEvent[] = [];
   const engine = new ProxyEngine({

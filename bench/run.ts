@@ -1,0 +1,717 @@
+/**
+ * `npm run bench` -- ProxyScope throughput and latency against a plain Node.js proxy.
+ *
+ * Child processes (so the load generator in this process does not share a CPU with them):
+ *   1. bench/upstream.ts            minimal node:http origin, small fixed body, keep-alive
+ *   2. http-proxy baseline          bench/http-proxy-baseline.ts in front of the same origin
+ *   3. ProxyScope, tracing off      the real CLI with a generated Envoy v3 bootstrap
+ *   4. ProxyScope, every event      the same CLI and config with --record FILE
+ * Each target is driven by autocannon (programmatic API, in this process) with identical
+ * settings: a warm-up run that is thrown away, then the measured run.
+ *
+ * Then a socket-free micro benchmark: parse a small GET with HttpParser (llhttp-wasm).
+ *
+ * Everything binds 127.0.0.1. All children are killed at the end, also on error or ^C.
+ *
+ * Knobs (environment):
+ *   BENCH_DURATION=10     measured seconds per target
+ *   BENCH_WARMUP=2        warm-up seconds per target (0 = none)
+ *   BENCH_CONNECTIONS=50  autocannon connections
+ *   BENCH_PIPELINING=1    autocannon pipelining factor
+ *   BENCH_MICRO_N=200000  parser micro benchmark iterations (0 = skip)
+ *   BENCH_ONLY=micro      run only the micro benchmark (or: direct,baseline,off,record)
+ *   BENCH_CPU_PROF=1      run "ProxyScope, tracing off" under `node --cpu-prof` and print
+ *                         its hottest functions (self time, file:line)
+ *   BENCH_KEEP=1          keep the temp dir (config, trace file, profile)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { HttpParser, type ParserCallbacks } from '../packages/engine/src/codec/llhttp-parser.ts';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(BENCH_DIR, '..');
+const CLI = path.join(ROOT, 'apps/server/bin/proxyscope.mjs');
+const HOST = '127.0.0.1';
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) {
+    process.stderr.write(`bench: ${name} must be a number >= ${min}, got '${raw}'\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const DURATION = envNumber('BENCH_DURATION', 10, 1);
+const WARMUP = envNumber('BENCH_WARMUP', 2, 0);
+const CONNECTIONS = Math.floor(envNumber('BENCH_CONNECTIONS', 50, 1));
+const PIPELINING = Math.floor(envNumber('BENCH_PIPELINING', 1, 1));
+const MICRO_N = Math.floor(envNumber('BENCH_MICRO_N', 200_000, 0));
+const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+const KEEP = process.env.BENCH_KEEP === '1' || CPU_PROF;
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'micro,direct,baseline,off,record').split(',').map((s) => s.trim()));
+const START_TIMEOUT_MS = 30_000;
+
+const log = (line = '') => process.stdout.write(line + '\n');
+
+// ---------------------------------------------------------------------------------
+// Child processes
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** last lines of stdout/stderr, for error messages */
+  output: string[];
+  exited: Promise<number | null>;
+  exitCode: number | null | undefined;
+  exitedAt?: number;
+}
+
+const children: Child[] = [];
+
+class StartError extends Error {}
+
+function spawnChild(name: string, args: string[]): Child {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+  const child: Child = { name, proc, output: [], exited: Promise.resolve(null), exitCode: undefined };
+  child.exited = new Promise((resolve) => {
+    proc.once('exit', (code, signal) => {
+      child.exitedAt = Date.now();
+      child.exitCode = code ?? (signal ? -1 : null);
+      resolve(code);
+    });
+    proc.once('error', (err) => {
+      child.output.push(`spawn error: ${err.message}`);
+      child.exitCode = -1;
+      resolve(-1);
+    });
+  });
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      child.output.push(line);
+      if (child.output.length > 40) child.output.shift();
+    }
+  };
+  // Always drain both pipes so a chatty child never blocks on a full pipe.
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  children.push(child);
+  return child;
+}
+
+function describeExit(child: Child): string {
+  return `${child.name} exited (code ${child.exitCode}) before it was ready. Its output:\n  ${child.output.join('\n  ') || '(none)'}`;
+}
+
+/** Resolves with the first stdout line matching `pattern` (its first group). */
+function waitForLine(child: Child, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new StartError(`${child.name} did not print its address within ${START_TIMEOUT_MS / 1000} s. Output:\n  ${child.output.join('\n  ')}`));
+    }, START_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        const m = pattern.exec(line);
+        if (m) {
+          cleanup();
+          resolve(m[1]!);
+          return;
+        }
+      }
+    };
+    const onExit = () => {
+      cleanup();
+      reject(new StartError(describeExit(child)));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.proc.stdout!.off('data', onData);
+      child.proc.off('exit', onExit);
+    };
+    child.proc.stdout!.on('data', onData);
+    child.proc.once('exit', onExit);
+    if (child.exitCode !== undefined) onExit();
+  });
+}
+
+function checkLoopback(name: string, address: string): void {
+  if (!address.startsWith(`${HOST}:`)) throw new StartError(`${name} bound ${address}, expected ${HOST} only`);
+}
+
+async function terminate(child: Child): Promise<void> {
+  if (child.exitCode !== undefined) return;
+  child.proc.kill('SIGTERM');
+  const killed = await Promise.race([child.exited.then(() => true), sleep(5000).then(() => false)]);
+  if (!killed && child.exitCode === undefined) {
+    child.proc.kill('SIGKILL');
+    await child.exited;
+  }
+}
+
+async function killAll(): Promise<void> {
+  await Promise.all(children.map((c) => terminate(c)));
+}
+
+// Last resort: whatever happens to this process, take the children with it.
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === undefined) c.proc.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`\nbench: ${signal}, stopping children`);
+    void killAll().finally(() => process.exit(130));
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNodeScript(name: string, script: string, args: string[]): Promise<{ child: Child; address: string }> {
+  const child = spawnChild(name, ['--import', 'tsx', path.join(BENCH_DIR, script), ...args]);
+  const address = await waitForLine(child, /^LISTENING (\S+)$/);
+  checkLoopback(name, address);
+  return { child, address };
+}
+
+function bootstrapYaml(listenerPort: number, upstream: string): string {
+  const [upHost, upPort] = upstream.split(':');
+  return `# Generated by bench/run.ts: one listener, one route, one cluster, no access log.
+static_resources:
+  listeners:
+    - name: bench
+      address:
+        socket_address: { address: ${HOST}, port_value: ${listenerPort} }
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: bench
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+                route_config:
+                  name: bench
+                  virtual_hosts:
+                    - name: bench
+                      domains: ["*"]
+                      routes:
+                        - match: { prefix: / }
+                          route: { cluster: bench_upstream }
+  clusters:
+    - name: bench_upstream
+      type: STATIC
+      connect_timeout: 1s
+      load_assignment:
+        cluster_name: bench_upstream
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: { address: ${upHost}, port_value: ${upPort} }
+`;
+}
+
+async function waitReady(child: Child, admin: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== undefined) throw new StartError(describeExit(child));
+    try {
+      const res = await fetch(`http://${admin}/ready`, { signal: AbortSignal.timeout(1000) });
+      const text = await res.text();
+      if (res.status === 200 && text.trim() === 'LIVE') return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new StartError(`${child.name} was not ready (GET http://${admin}/ready) within ${START_TIMEOUT_MS / 1000} s. Output:\n  ${child.output.join('\n  ')}`);
+    await sleep(100);
+  }
+}
+
+async function startProxyScope(name: string, configFile: string, extra: { record?: string; nodeArgs?: string[] }): Promise<{ child: Child; address: string }> {
+  // Fixed ports found free just before, so readiness can be polled on the admin port
+  // even before the CLI prints anything.
+  const [listenerPort, adminPort] = [await freePort(), await freePort()];
+  const yamlFile = configFile.replace(/\.yaml$/, `-${listenerPort}.yaml`);
+  fs.writeFileSync(yamlFile, bootstrapYaml(listenerPort, upstreamAddress));
+  const args = [...(extra.nodeArgs ?? []), CLI, '--config', yamlFile, '--admin', `${HOST}:${adminPort}`];
+  if (extra.record) args.push('--record', extra.record);
+  const child = spawnChild(name, args);
+  const printed = waitForLine(child, /^\s*listener\s+\S+\s+http:\/\/(\S+)/);
+  printed.catch(() => {}); // waitReady reports failures
+  await waitReady(child, `${HOST}:${adminPort}`);
+  // The CLI prints its listener addresses on stdout at start; use them when present.
+  const address = await Promise.race([printed, sleep(2000).then(() => `${HOST}:${listenerPort}`)]);
+  checkLoopback(name, address);
+  return { child, address };
+}
+
+// ---------------------------------------------------------------------------------
+// Load
+
+interface Measured {
+  label: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+  /** measured seconds, as autocannon timed them */
+  seconds: number;
+  died: boolean;
+}
+
+interface Load {
+  result: autocannon.Result;
+  /** response latency in ns, sub-millisecond (autocannon's own histogram is whole ms) */
+  latencyNs: RecordableHistogram;
+}
+
+function cannon(url: string, duration: number): Promise<Load> {
+  const latencyNs = createHistogram();
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({ url, connections: CONNECTIONS, pipelining: PIPELINING, duration, timeout: 10 }, (err, result) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolve({ result, latencyNs });
+    });
+    // The tracker re-emits every response as (client, status, bytes, latency in float ms);
+    // @types/autocannon only declares this event on the client.
+    (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => {
+      latencyNs.record(Math.max(1, Math.round(ms * 1e6)));
+    });
+  });
+}
+
+async function measure(label: string, child: Child | undefined, address: string, between?: () => Promise<void>): Promise<Measured> {
+  const url = `http://${address}/bench`;
+  process.stdout.write(`  ${label.padEnd(34)} `);
+  if (WARMUP > 0) await cannon(url, WARMUP);
+  await between?.();
+  const { result: r, latencyNs } = await cannon(url, DURATION);
+  const requests = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
+  const result: Measured = {
+    label,
+    rps: requests / r.duration,
+    p50: latencyNs.percentile(50) / 1e6,
+    p99: latencyNs.percentile(99) / 1e6,
+    errors: r.errors + r.timeouts + r.mismatches + r.resets,
+    non2xx: r.non2xx,
+    requests,
+    seconds: r.duration,
+    died: child !== undefined && child.exitCode !== undefined,
+  };
+  log(`${Math.round(result.rps)} req/s${result.died ? `  (process died: ${child!.output.slice(-5).join(' | ')})` : ''}`);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------
+// Trace file helpers
+
+async function countLines(file: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let i = -1;
+    while ((i = chunk.indexOf(10, i + 1)) >= 0) lines++;
+  }
+  return lines;
+}
+
+/** Wait until the recorder has flushed: the file size stops changing for a while. */
+async function settle(file: string, quietMs = 400, maxMs = 15_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let size = -1;
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    const now = fs.existsSync(file) ? fs.statSync(file).size : 0;
+    if (now !== size) {
+      size = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) {
+      return;
+    }
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// CPU profile summary
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Source map `mappings` -> per generated line, sorted [generated column, original line (0-based)]. */
+function decodeMappings(mappings: string): Array<Array<[number, number]>> {
+  const lines: Array<Array<[number, number]>> = [];
+  let srcLine = 0;
+  for (const lineText of mappings.split(';')) {
+    const segs: Array<[number, number]> = [];
+    let genCol = 0;
+    for (const seg of lineText.split(',')) {
+      if (seg === '') continue;
+      const fields: number[] = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of seg) {
+        const digit = B64.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) shift += 5;
+        else {
+          fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      genCol += fields[0]!;
+      if (fields.length >= 4) {
+        srcLine += fields[2]!;
+        segs.push([genCol, srcLine]);
+      }
+    }
+    lines.push(segs);
+  }
+  return lines;
+}
+
+/**
+ * The proxy runs its TypeScript through tsx, which compiles each file with esbuild
+ * (whitespace minified, so every function sits on "line 1"). To print file:line of the
+ * source, compile the file again with the same esbuild options and read its source map.
+ * esbuild comes with tsx; without it we print generated positions instead.
+ */
+type Esbuild = { transform(code: string, options: Record<string, unknown>): Promise<{ code: string; map: string }> };
+const sourceMaps = new Map<string, Promise<Array<Array<[number, number]>> | null>>();
+
+function sourceMapFor(file: string): Promise<Array<Array<[number, number]>> | null> {
+  let entry = sourceMaps.get(file);
+  if (!entry) {
+    entry = (async () => {
+      try {
+        const esbuild = (await import('esbuild' as string)) as Esbuild;
+        const tsconfig = JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions?: unknown };
+        const out = await esbuild.transform(fs.readFileSync(file, 'utf8'), {
+          loader: file.endsWith('x') ? 'tsx' : 'ts',
+          format: 'esm',
+          sourcefile: file,
+          sourcemap: true,
+          minifyWhitespace: true,
+          keepNames: true,
+          target: `node${process.versions.node}`,
+          tsconfigRaw: { compilerOptions: tsconfig.compilerOptions },
+        });
+        return decodeMappings((JSON.parse(out.map) as { mappings: string }).mappings);
+      } catch {
+        return null;
+      }
+    })();
+    sourceMaps.set(file, entry);
+  }
+  return entry;
+}
+
+async function location(cf: ProfileNode['callFrame']): Promise<string> {
+  if (!cf.url) return '';
+  const file = cf.url.startsWith('file://') ? fileURLToPath(cf.url) : cf.url;
+  const shown = file.startsWith(ROOT + '/') ? file.slice(ROOT.length + 1) : file;
+  if (/\.[cm]?tsx?$/.test(file) && fs.existsSync(file)) {
+    const map = await sourceMapFor(file);
+    const segs = map?.[cf.lineNumber];
+    if (segs && segs.length) {
+      let best: [number, number] | undefined;
+      for (const seg of segs) {
+        if (seg[0] <= cf.columnNumber) best = seg;
+        else break;
+      }
+      if (best) return `${shown}:${best[1] + 1}`;
+    }
+    return `${shown} (compiled ${cf.lineNumber + 1}:${cf.columnNumber + 1})`;
+  }
+  return `${shown}:${cf.lineNumber + 1}`;
+}
+
+/**
+ * Self time per function and per file/package, from the samples taken in the window
+ * [fromEndMs, toEndMs] milliseconds before the profile ended (the load period).
+ */
+async function summariseProfile(file: string, window: { fromEndMs: number; toEndMs: number } | undefined, top = 25): Promise<string[]> {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+  const from = window ? profile.endTime - window.fromEndMs * 1000 : -Infinity;
+  const to = window ? profile.endTime - window.toEndMs * 1000 : Infinity;
+  const hitsByNode = new Map<number, number>();
+  let t = profile.startTime;
+  let inWindow = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t < from || t > to) continue;
+    inWindow++;
+    const id = profile.samples[i]!;
+    hitsByNode.set(id, (hitsByNode.get(id) ?? 0) + 1);
+  }
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const byFn = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  let idle = 0;
+  for (const [id, hits] of hitsByNode) {
+    const cf = nodes.get(id)!.callFrame;
+    if (cf.functionName === '(idle)') {
+      idle += hits;
+      continue;
+    }
+    const where = await location(cf);
+    const key = `${cf.functionName || '(anonymous)'}  ${where}`.trim();
+    byFn.set(key, (byFn.get(key) ?? 0) + hits);
+    const f = where.replace(/(:\d+| \(compiled .*)$/, '');
+    const group = !f ? `(${cf.functionName})` : f.startsWith('node:') ? 'node: internals' : f.replace(/^.*node_modules\/((?:@[^/]+\/)?[^/]+).*$/, 'node_modules/$1');
+    byFile.set(group, (byFile.get(group) ?? 0) + hits);
+  }
+  const busy = inWindow - idle || 1;
+  const pct = (n: number) => `${((100 * n) / busy).toFixed(1).padStart(5)}%`;
+  const lines = [
+    `  ${inWindow} samples in the load window, ${((100 * idle) / (inWindow || 1)).toFixed(0)}% idle; percentages below are of the busy samples`,
+    '  self time by function:',
+  ];
+  for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(v)}  ${k}`);
+  lines.push('  self time by file / package:');
+  for (const [k, v] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 20)) lines.push(`    ${pct(v)}  ${k}`);
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------
+// Micro benchmark: HttpParser, no sockets
+
+function microParser(n: number): void {
+  const request = new TextEncoder().encode('GET /api/items?id=42 HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: proxyscope-bench\r\nAccept: */*\r\n\r\n');
+  const limits = { maxHeaderBytes: 60 * 1024, maxHeadersCount: 100 };
+  let completed = 0;
+  const callbacks: ParserCallbacks = {
+    onMessageBegin() {},
+    onHeadersComplete: () => 'continue',
+    onBody: () => 'continue',
+    onMessageComplete() {
+      completed++;
+      return 'continue';
+    },
+  };
+  const run = (label: string, iterations: number, op: (p: HttpParser) => HttpParser) => {
+    let parser = new HttpParser('request', callbacks, limits);
+    const warm = Math.max(1, Math.floor(iterations / 10));
+    for (let i = 0; i < warm; i++) parser = op(parser);
+    completed = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) parser = op(parser);
+    const ns = Number(process.hrtime.bigint() - t0);
+    parser.destroy();
+    if (completed !== iterations) throw new Error(`micro: expected ${iterations} parsed messages, got ${completed}`);
+    log(`  ${label.padEnd(52)} ${(ns / iterations).toFixed(0).padStart(7)} ns/op  ${Math.round((iterations * 1e9) / ns).toLocaleString('en-US').padStart(11)} ops/s  (N=${iterations})`);
+  };
+  log(`\nMicro benchmark: HttpParser (llhttp-wasm), ${request.length}-byte GET, no sockets`);
+  run('parse GET on one keep-alive parser', n, (p) => {
+    const r = p.execute(request);
+    if (r.kind !== 'ok') throw new Error(`micro: parse failed: ${JSON.stringify(r)}`);
+    return p;
+  });
+  run('new parser + parse GET + destroy', Math.max(1, Math.floor(n / 4)), (p) => {
+    p.destroy();
+    const fresh = new HttpParser('request', callbacks, limits);
+    const r = fresh.execute(request);
+    if (r.kind !== 'ok') throw new Error(`micro: parse failed: ${JSON.stringify(r)}`);
+    return fresh;
+  });
+}
+
+// ---------------------------------------------------------------------------------
+
+let upstreamAddress = '';
+
+function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+function table(rows: Measured[], baseline: Measured | undefined): void {
+  const header = ['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'req/s vs http-proxy', 'p99 vs http-proxy'];
+  const body = rows.map((r) => [
+    r.label + (r.died ? ' (DIED)' : ''),
+    r.requests.toLocaleString('en-US'),
+    Math.round(r.rps).toLocaleString('en-US'),
+    fmt(r.p50),
+    fmt(r.p99),
+    String(r.errors),
+    String(r.non2xx),
+    baseline ? `${fmt(r.rps / baseline.rps)}x` : '-',
+    baseline && baseline.p99 > 0 ? `${fmt(r.p99 / baseline.p99)}x` : '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  log(line(header));
+  log('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of body) log(line(row));
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  log(`ProxyScope benchmark  ${new Date().toISOString()}`);
+  log(`  node ${process.version}, ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  if (ONLY.has('micro') && MICRO_N > 0) microParser(MICRO_N);
+  const wanted = ['direct', 'baseline', 'off', 'record'].filter((t) => ONLY.has(t));
+  if (wanted.length === 0) return 0;
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-bench-'));
+  const traceFile = path.join(tmp, 'trace.ndjson');
+  const profDir = path.join(tmp, 'cpu-prof');
+  let exitCode = 0;
+  try {
+    log(`\nLoad: autocannon, ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${WARMUP} s warm-up + ${DURATION} s measured per target`);
+    log(`  starting child processes (upstream, http-proxy, ProxyScope x2) ...`);
+    const upstream = await startNodeScript('upstream', 'upstream.ts', []);
+    upstreamAddress = upstream.address;
+    const configBase = path.join(tmp, 'envoy.yaml');
+    // Start the proxies together (startup is mostly tsx compiling); they idle until used.
+    const starts = await Promise.allSettled([
+      wanted.includes('baseline') ? startNodeScript('http-proxy baseline', 'http-proxy-baseline.ts', [upstream.address]) : undefined,
+      wanted.includes('off')
+        ? startProxyScope('ProxyScope (tracing off)', configBase, { nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] })
+        : undefined,
+      wanted.includes('record') ? startProxyScope('ProxyScope (recording)', configBase, { record: traceFile }) : undefined,
+    ]);
+    // allSettled, not all: every start has finished (or failed) before cleanup runs.
+    const failed = starts.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const [baseline, off, record] = starts.map((s) => (s as PromiseFulfilledResult<{ child: Child; address: string } | undefined>).value);
+    log(`  upstream ${upstream.address}` + (baseline ? `, http-proxy ${baseline.address}` : '') + (off ? `, ProxyScope ${off.address}` : '') + (record ? `, ProxyScope --record ${record.address}` : ''));
+    log(`  measuring (config and trace in ${tmp}):`);
+
+    const rows: Measured[] = [];
+    if (wanted.includes('direct')) rows.push(await measure('direct to upstream (no proxy)', upstream.child, upstream.address));
+    const baseRow = baseline ? await measure('http-proxy (baseline)', baseline.child, baseline.address) : undefined;
+    if (baseRow) rows.push(baseRow);
+    if (baseline) await terminate(baseline.child);
+
+    let offRow: Measured | undefined;
+    let profileLines: string[] = [];
+    if (off) {
+      const loadStart = Date.now();
+      offRow = await measure('ProxyScope, tracing off', off.child, off.address);
+      const loadEnd = Date.now();
+      rows.push(offRow);
+      await terminate(off.child);
+      const exitedAt = off.child.exitedAt ?? Date.now();
+      const window = { fromEndMs: exitedAt - loadStart, toEndMs: exitedAt - loadEnd };
+      if (CPU_PROF) {
+        const profiles = fs.existsSync(profDir) ? fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+        if (profiles.length === 0) profileLines = ['  (no .cpuprofile written: did the process exit cleanly?)'];
+        else {
+          const file = path.join(profDir, profiles[0]!);
+          profileLines = [`  profile: ${file}`, ...(await summariseProfile(file, window))];
+        }
+      }
+    }
+
+    let recRow: Measured | undefined;
+    let recording = '';
+    if (record) {
+      let before = 0;
+      recRow = await measure('ProxyScope, every event recorded', record.child, record.address, async () => {
+        await settle(traceFile);
+        before = await countLines(traceFile);
+      });
+      rows.push(recRow);
+      // Count once the recorder has written everything from the measured run (before
+      // shutdown adds its connection-close events).
+      await settle(traceFile);
+      const events = (await countLines(traceFile)) - before;
+      await terminate(record.child);
+      const size = fs.statSync(traceFile).size;
+      const perSecond = events / recRow.seconds;
+      recording =
+        `  events captured in the measured ${fmt(recRow.seconds)} s: ${events.toLocaleString('en-US')} ` +
+        `(${fmt(events / Math.max(1, recRow.requests), 1)} per request), ${Math.round(perSecond).toLocaleString('en-US')} events/s; ` +
+        `trace file ${(size / 1e6).toFixed(1)} MB in total (incl. warm-up)`;
+    }
+
+    log('');
+    table(rows, baseRow);
+    if (recording) log(recording);
+    if (offRow && recRow) {
+      const cost = recRow.rps / offRow.rps;
+      log(`  tracing cost: req/s with every event recorded / tracing off = ${fmt(cost)}x (${fmt((1 - cost) * 100, 0)}% fewer requests/s)`);
+    }
+    if (offRow && baseRow) {
+      const ratio = offRow.rps / baseRow.rps;
+      log(`  target: ProxyScope tracing off >= 0.50x http-proxy req/s -> ${fmt(ratio)}x ${ratio >= 0.5 ? 'MET' : 'NOT MET'}`);
+    }
+    if (profileLines.length) {
+      log('\nCPU profile of "ProxyScope, tracing off" (node --cpu-prof; samples from its warm-up + measured run):');
+      for (const l of profileLines) log(l);
+    }
+    const died = rows.filter((r) => r.died);
+    log(`  load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`);
+    if (died.length) {
+      log(`\nbench: ${died.map((r) => r.label).join(', ')} died during the run`);
+      exitCode = 1;
+    }
+  } catch (e) {
+    if (e instanceof StartError) {
+      process.stderr.write(`\nbench: a target failed to start: ${e.message}\n`);
+      exitCode = 1;
+    } else {
+      throw e;
+    }
+  } finally {
+    await killAll();
+    if (KEEP) log(`\n  kept ${tmp}`);
+    else fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return exitCode;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  async (e) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
+    await killAll();
+    process.exitCode = 1;
+  },
+);
