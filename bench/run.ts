@@ -24,7 +24,7 @@
  *                         its hottest functions (self time, file:line)
  *   BENCH_KEEP=1          keep the temp dir (config, trace file, profile)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -284,6 +284,8 @@ interface Measured {
   errors: number;
   non2xx: number;
   requests: number;
+  /** CPU time (user + system) the target process used per response, in µs (Linux) */
+  cpuUsPerReq: number;
   /** measured seconds, as autocannon timed them */
   seconds: number;
   died: boolean;
@@ -315,7 +317,9 @@ async function measure(label: string, child: Child | undefined, address: string,
   process.stdout.write(`  ${label.padEnd(34)} `);
   if (WARMUP > 0) await cannon(url, WARMUP);
   await between?.();
+  const cpuBefore = processCpuMs(child);
   const { result: r, latencyNs } = await cannon(url, DURATION);
+  const cpuAfter = processCpuMs(child);
   const requests = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
   const result: Measured = {
     label,
@@ -325,11 +329,35 @@ async function measure(label: string, child: Child | undefined, address: string,
     errors: r.errors + r.timeouts + r.mismatches + r.resets,
     non2xx: r.non2xx,
     requests,
+    cpuUsPerReq: cpuBefore !== undefined && cpuAfter !== undefined && requests > 0 ? ((cpuAfter - cpuBefore) * 1000) / requests : NaN,
     seconds: r.duration,
     died: child !== undefined && child.exitCode !== undefined,
   };
   log(`${Math.round(result.rps)} req/s${result.died ? `  (process died: ${child!.output.slice(-5).join(' | ')})` : ''}`);
   return result;
+}
+
+let clockTicks: number | undefined;
+
+/** user + system CPU ms of a child so far, from /proc (Linux only; undefined elsewhere). */
+function processCpuMs(child: Child | undefined): number | undefined {
+  const pid = child?.proc.pid;
+  if (pid === undefined || process.platform !== 'linux') return undefined;
+  try {
+    if (clockTicks === undefined) {
+      try {
+        clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+      } catch {
+        clockTicks = 100;
+      }
+    }
+    // Fields after "(comm) ": state is [0], utime [11], stime [12].
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -567,7 +595,7 @@ function fmt(n: number, digits = 2): string {
 }
 
 function table(rows: Measured[], baseline: Measured | undefined): void {
-  const header = ['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'req/s vs http-proxy', 'p99 vs http-proxy'];
+  const header = ['target', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'CPU µs/req', 'req/s vs http-proxy', 'p99 vs http-proxy'];
   const body = rows.map((r) => [
     r.label + (r.died ? ' (DIED)' : ''),
     r.requests.toLocaleString('en-US'),
@@ -576,6 +604,7 @@ function table(rows: Measured[], baseline: Measured | undefined): void {
     fmt(r.p99),
     String(r.errors),
     String(r.non2xx),
+    fmt(r.cpuUsPerReq, 0),
     baseline ? `${fmt(r.rps / baseline.rps)}x` : '-',
     baseline && baseline.p99 > 0 ? `${fmt(r.p99 / baseline.p99)}x` : '-',
   ]);
@@ -678,6 +707,9 @@ async function main(): Promise<number> {
     if (offRow && baseRow) {
       const ratio = offRow.rps / baseRow.rps;
       log(`  target: ProxyScope tracing off >= 0.50x http-proxy req/s -> ${fmt(ratio)}x ${ratio >= 0.5 ? 'MET' : 'NOT MET'}`);
+      if (Number.isFinite(offRow.cpuUsPerReq) && Number.isFinite(baseRow.cpuUsPerReq)) {
+        log(`  CPU per request: ProxyScope ${fmt(offRow.cpuUsPerReq, 0)} µs, http-proxy ${fmt(baseRow.cpuUsPerReq, 0)} µs (${fmt(offRow.cpuUsPerReq / baseRow.cpuUsPerReq)}x)`);
+      }
     }
     if (profileLines.length) {
       log('\nCPU profile of "ProxyScope, tracing off" (node --cpu-prof; samples from its warm-up + measured run):');

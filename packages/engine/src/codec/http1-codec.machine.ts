@@ -9,7 +9,6 @@ export type CodecEvent =
   | { type: 'codec.message.begin' }
   | { type: 'codec.headers.complete'; endStream: boolean }
   | { type: 'codec.message.complete' }
-  | { type: 'codec.ready' }
   | { type: 'codec.error'; code: string };
 
 function createHttp1CodecMachine(role: 'server' | 'client') {
@@ -43,10 +42,11 @@ function createHttp1CodecMachine(role: 'server' | 'client') {
         meta: { envoy: `Http1::${side}::onHeadersCompleteBase` },
         on: { 'codec.message.complete': 'complete', 'codec.error': 'error' },
       },
-      // Parsing is paused here until the exchange ends, so pipelined messages wait their turn.
+      // The message is done. On the server side parsing stays paused until the response
+      // has gone out, so pipelined requests wait their turn; the next message starts here.
       complete: {
         meta: { envoy: `Http1::${side}::onMessageCompleteBase` },
-        on: { 'codec.ready': 'idle', 'codec.error': 'error' },
+        on: { 'codec.message.begin': 'headers', 'codec.error': 'error' },
       },
       error: {
         meta: { envoy: role === 'server' ? 'Http1::ServerConnectionImpl::sendProtocolError' : 'Http1::ClientConnectionImpl::onMessageBeginBase (protocol error)' },

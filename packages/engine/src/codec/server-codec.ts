@@ -99,7 +99,6 @@ export class ServerCodec {
     if (!this.paused || this.failed) return;
     this.paused = false;
     this.writer = new Http1MessageWriter(this.connection);
-    this.actor.send({ type: 'codec.ready' });
     this.parser.resume();
     const rest = this.remainder;
     this.remainder = undefined;

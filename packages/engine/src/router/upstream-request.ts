@@ -176,5 +176,7 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
 
   private finish(): void {
     this.done = true;
+    // After the machine has reported its final state for this event.
+    queueMicrotask(() => stopTraced(this.engine, this.actor));
   }
 }

@@ -26,13 +26,11 @@ export function startTraced<M extends AnyStateMachine>(engine: EngineContext, ma
     clock: engine.clock,
   } as never) as Actor<M>;
   engine.tracer.register(actor, { actor: options.path, machine: options.kind, ids: options.ids, envoy: envoyNames(machine) });
-  // Actors that reach a final state on their own leave the tracer's live set too; after
-  // the current step, so the inspection of that final snapshot is still reported.
-  actor.subscribe({ complete: () => queueMicrotask(() => engine.tracer.release(actor)) });
   actor.start();
   return actor;
 }
 
+/** Every owner ends its actors here, final state or not, so the tracer forgets them. */
 export function stopTraced(engine: EngineContext, actor: Actor<AnyStateMachine>): void {
   engine.tracer.stopped(actor);
   actor.stop();

@@ -116,11 +116,6 @@ export class Tracer {
     if (!this.subscriptions.has(ref)) this.subscriptions.set(ref, ref.system.inspect(this.inspect));
   }
 
-  /** The actor is finished: stop watching it (its stop event, if any, was already sent). */
-  release(ref: AnyActorRef): void {
-    this.forget(ref);
-  }
-
   private forget(ref: AnyActorRef): void {
     this.live.delete(ref);
     const subscription = this.subscriptions.get(ref);
@@ -157,7 +152,6 @@ export class Tracer {
     if (snapshot.status === 'done' || snapshot.status === 'stopped' || snapshot.status === 'error') {
       this.emit({ type: 'stop', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: to });
       meta.last = '#stopped';
-      this.forget(ev.actorRef as AnyActorRef);
     }
   };
 }

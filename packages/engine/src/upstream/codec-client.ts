@@ -177,7 +177,6 @@ export class CodecClient implements RequestEncoder {
     const decoder = this.decoder;
     this.decoder = undefined;
     decoder?.decodeData(new Uint8Array(0), true);
-    this.codec.send({ type: 'codec.ready' });
     // A response that ends before its request was fully sent leaves the connection unusable.
     const reuse = !this.closeAfterResponse && this.requestComplete;
     this.owner.onStreamComplete(reuse);

@@ -137,7 +137,7 @@ export class Http1ConnPool {
   /** ConnPoolImplBase::newStreamImpl */
   newStream(callbacks: PoolCallbacks): Cancellable | null {
     const { resources, config, stats } = this.cluster;
-    this.actor.send({ type: 'pool.activate' });
+    if (this.actor.getSnapshot().value === 'idle') this.actor.send({ type: 'pool.activate' });
     const readyClient = this.ready[0];
     if (readyClient) {
       if (resources.requests >= config.circuit_breakers.max_requests) {
@@ -355,9 +355,9 @@ export class Http1ConnPool {
     this.engine.tracer.fact(this.meta, 'pool.decision', { decision, ...data, ...this.lists() }, envoy);
   }
 
-  /** Idle as Envoy means it: nothing pending, connecting or busy (ready clients may stay). */
+  /** Idle: no connection at all and nothing pending (a pool with ready clients stays active). */
   private checkIdle(): void {
-    if (this.pending.length + this.busy.length + this.connecting.length === 0) {
+    if (this.pending.length + this.busy.length + this.connecting.length + this.ready.length === 0 && this.actor.getSnapshot().value === 'active') {
       this.actor.send({ type: 'pool.idle' });
     }
   }

@@ -1,8 +1,8 @@
 import { setup } from 'xstate';
 
 /**
- * ConnPoolImplBase for one (worker, host): idle with no clients and no pending streams,
- * active otherwise. Its lists (connecting, ready, busy, pending) and every decision made
+ * ConnPoolImplBase for one (worker, host): idle with no connections and no pending
+ * streams, active otherwise (ready keep-alive connections keep it active). Its lists (connecting, ready, busy, pending) and every decision made
  * on them are reported as `pool.*` facts by the pool that drives this chart.
  */
 export type PoolEvent = { type: 'pool.activate' } | { type: 'pool.idle' } | { type: 'pool.drain' };
