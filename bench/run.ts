@@ -9,7 +9,7 @@
  * Each target is driven by autocannon (programmatic API, in this process) with identical
  * settings: a warm-up run that is thrown away, then the measured run.
  *
- * Then a socket-free micro benchmark: parse a small GET with HttpParser (llhttp-wasm).
+ * Before that, a socket-free micro benchmark: parse a small GET with HttpParser (llhttp-wasm).
  *
  * Everything binds 127.0.0.1. All children are killed at the end, also on error or ^C.
  *
@@ -21,7 +21,8 @@
  *   BENCH_MICRO_N=200000  parser micro benchmark iterations (0 = skip)
  *   BENCH_ONLY=micro      run only the micro benchmark (or: direct,baseline,off,record)
  *   BENCH_CPU_PROF=1      run "ProxyScope, tracing off" under `node --cpu-prof` and print
- *                         its hottest functions (self time, file:line)
+ *                         its hottest functions (self time, file:line); keeps the temp dir
+ *   BENCH_PROF_TOP=25     how many functions the profile summary lists
  *   BENCH_KEEP=1          keep the temp dir (config, trace file, profile)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -30,7 +31,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { HttpParser, type ParserCallbacks } from '../packages/engine/src/codec/llhttp-parser.ts';
 
@@ -76,6 +77,8 @@ interface Child {
 }
 
 const children: Child[] = [];
+/** the run's temp dir (config, trace, profile); removed at the end unless BENCH_KEEP */
+let tmpDir: string | undefined;
 
 class StartError extends Error {}
 
@@ -174,7 +177,10 @@ process.on('exit', () => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log(`\nbench: ${signal}, stopping children`);
-    void killAll().finally(() => process.exit(130));
+    void killAll().finally(() => {
+      if (tmpDir && !KEEP) fs.rmSync(tmpDir, { recursive: true, force: true });
+      process.exit(130);
+    });
   });
 }
 
@@ -395,6 +401,7 @@ async function settle(file: string, quietMs = 400, maxMs = 15_000): Promise<void
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -500,7 +507,7 @@ async function location(cf: ProfileNode['callFrame']): Promise<string> {
  * Self time per function and per file/package, from the samples taken in the window
  * [fromEndMs, toEndMs] milliseconds before the profile ended (the load period).
  */
-async function summariseProfile(file: string, window: { fromEndMs: number; toEndMs: number } | undefined, top = 25): Promise<string[]> {
+async function summariseProfile(file: string, window: { fromEndMs: number; toEndMs: number } | undefined, top = Math.floor(envNumber('BENCH_PROF_TOP', 25, 1))): Promise<string[]> {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const from = window ? profile.endTime - window.fromEndMs * 1000 : -Infinity;
   const to = window ? profile.endTime - window.toEndMs * 1000 : Infinity;
@@ -531,6 +538,30 @@ async function summariseProfile(file: string, window: { fromEndMs: number; toEnd
     const group = !f ? `(${cf.functionName})` : f.startsWith('node:') ? 'node: internals' : f.replace(/^.*node_modules\/((?:@[^/]+\/)?[^/]+).*$/, 'node_modules/$1');
     byFile.set(group, (byFile.get(group) ?? 0) + hits);
   }
+  // Time spent inside dependencies (xstate, llhttp-wasm, ...), charged to the nearest
+  // frame of our own code on the stack: which of our call sites drive them.
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const ownFrame = (url: string) => url.startsWith('file://') && !url.includes('/node_modules/') && url.includes(pathToFileURL(ROOT).href);
+  const byCaller = new Map<string, { hits: number; cf: ProfileNode['callFrame'] }>();
+  let inDeps = 0;
+  for (const [id, hits] of hitsByNode) {
+    const cf = nodes.get(id)!.callFrame;
+    if (!cf.url.includes('/node_modules/')) continue;
+    inDeps += hits;
+    let up = parentOf.get(id);
+    while (up !== undefined && !ownFrame(nodes.get(up)!.callFrame.url)) up = parentOf.get(up);
+    const caller = up === undefined ? undefined : nodes.get(up)!.callFrame;
+    const key = caller ? `${caller.url}|${caller.lineNumber}|${caller.columnNumber}|${caller.functionName}` : '(no own frame on the stack)';
+    const entry = byCaller.get(key) ?? { hits: 0, cf: caller ?? { functionName: '(no own frame on the stack)', url: '', lineNumber: 0, columnNumber: 0 } };
+    entry.hits += hits;
+    byCaller.set(key, entry);
+  }
+  const callerLines: string[] = [];
+  for (const { hits, cf } of [...byCaller.values()].sort((a, b) => b.hits - a.hits).slice(0, 15)) {
+    callerLines.push(`    ${((100 * hits) / (inWindow - idle || 1)).toFixed(1).padStart(5)}%  ${cf.functionName || '(anonymous)'}  ${await location(cf)}`.trimEnd());
+  }
+
   const busy = inWindow - idle || 1;
   const pct = (n: number) => `${((100 * n) / busy).toFixed(1).padStart(5)}%`;
   const lines = [
@@ -540,6 +571,7 @@ async function summariseProfile(file: string, window: { fromEndMs: number; toEnd
   for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`    ${pct(v)}  ${k}`);
   lines.push('  self time by file / package:');
   for (const [k, v] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 20)) lines.push(`    ${pct(v)}  ${k}`);
+  lines.push(`  self time in node_modules (${pct(inDeps).trim()}) by the nearest caller in this repository:`, ...callerLines);
   return lines;
 }
 
@@ -625,6 +657,7 @@ async function main(): Promise<number> {
   if (wanted.length === 0) return 0;
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-bench-'));
+  tmpDir = tmp;
   const traceFile = path.join(tmp, 'trace.ndjson');
   const profDir = path.join(tmp, 'cpu-prof');
   let exitCode = 0;
