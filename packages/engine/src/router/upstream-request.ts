@@ -176,7 +176,6 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
 
   private finish(): void {
     this.done = true;
-    // After the machine has reported its final state for this event.
-    queueMicrotask(() => stopTraced(this.engine, this.actor));
+    stopTraced(this.engine, this.actor);
   }
 }

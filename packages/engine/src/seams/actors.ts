@@ -30,8 +30,14 @@ export function startTraced<M extends AnyStateMachine>(engine: EngineContext, ma
   return actor;
 }
 
-/** Every owner ends its actors here, final state or not, so the tracer forgets them. */
+/**
+ * Every owner ends its actors here, final state or not, so the tracer forgets them.
+ * Owners often do it from inside the actor's own last step (an entry action of a final
+ * state); the stop waits for that step to finish so its transition is still reported.
+ */
 export function stopTraced(engine: EngineContext, actor: Actor<AnyStateMachine>): void {
-  engine.tracer.stopped(actor);
-  actor.stop();
+  queueMicrotask(() => {
+    engine.tracer.stopped(actor);
+    actor.stop();
+  });
 }
