@@ -1,0 +1,42 @@
+import { defineConfig } from '@playwright/test';
+
+/**
+ * End-to-end tests in a real Chromium: Debian's /usr/bin/chromium (browser downloads are
+ * not possible here; .ci/run installs the package). The server under test is the
+ * `proxyscope` built-in demo.
+ */
+const ADMIN_PORT = Number(process.env.PROXYSCOPE_E2E_ADMIN_PORT ?? 19901);
+
+export default defineConfig({
+  testDir: 'e2e',
+  outputDir: 'test-results/e2e',
+  timeout: 30_000,
+  fullyParallel: false,
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${ADMIN_PORT}`,
+    screenshot: 'on',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `node apps/server/bin/proxyscope.mjs --demo-port 0 --demo-rps 20 --admin 127.0.0.1:${ADMIN_PORT}`,
+    url: `http://127.0.0.1:${ADMIN_PORT}/ready`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});
