@@ -60,6 +60,7 @@ const FIRST_REQUEST: Step[] = [
   ['codec reads the request head', enters('codec', 'headers')],
   ['stream spawns', spawn('stream', 'decoding_headers')],
   ['request headers fact', fact('codec.request_headers', { method: 'GET', path: '/life' })],
+  ['router filter entered', fact('stream.decoder_filter', { filter: 'envoy.filters.http.router', call: 'enter' })],
   ['virtual host fact', fact('route.virtual_host')],
   ['route match fact', fact('route.match', { route: 'all', cluster: 'backend' })],
   ['router: route_matched', enters('router', 'route_matched')],
@@ -68,10 +69,9 @@ const FIRST_REQUEST: Step[] = [
   ['pool: queue_pending', fact('pool.decision', { decision: 'queue_pending' })],
   ['pool: open_connection', fact('pool.decision', { decision: 'open_connection' })],
   ['client: connecting', spawn('client', 'connecting')],
-  // The decoder filter fact carries the status the filter *returned*, so it follows the
-  // work the router did inside decodeHeaders (as Envoy logs "decode headers called:
-  // filter=... status=..." after the call), and precedes the stream leaving decoding.
-  ['router filter returned StopIteration', fact('stream.decoder_filter', { filter: 'envoy.filters.http.router', status: 'StopIteration' })],
+  // The return fact carries the status, so it follows the work the router did inside
+  // decodeHeaders, and precedes the stream leaving decoding.
+  ['router filter returned StopIteration', fact('stream.decoder_filter', { filter: 'envoy.filters.http.router', call: 'return', status: 'StopIteration' })],
   ['stream: awaiting_response', enters('stream', 'awaiting_response')],
   ['client: ready', enters('client', 'ready')],
   ['client: busy', enters('client', 'busy')],

@@ -88,7 +88,6 @@ export const FACT_NAMES = [
   'connection.worker_assigned',
   'connection.network_filter',
   'connection.bytes_read',
-  'connection.bytes_written',
   'codec.request_headers',
   'codec.error',
   'codec.continue_sent',
@@ -99,7 +98,6 @@ export const FACT_NAMES = [
   'route.virtual_host',
   'route.match',
   'route.no_match',
-  'route.weighted_cluster',
   'cluster.selected',
   'lb.host_selected',
   'lb.no_host',
@@ -110,7 +108,6 @@ export const FACT_NAMES = [
   'upstream.request_sent',
   'upstream.response_headers',
   'upstream.reset',
-  'client.bytes',
 ] as const;
 export type FactName = (typeof FACT_NAMES)[number];
 

@@ -214,9 +214,13 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     const tracer = this.owner.engine.tracer;
     for (let i = from; i < this.decoders.length; i++) {
       const filter = this.decoders[i]!;
+      // Reported on the way in and on the way out: what the filter did happens between.
+      if (tracer.enabled) {
+        tracer.fact(this.meta, 'stream.decoder_filter', { filter: filter.name, index: i, phase: 'headers', call: 'enter' }, 'ActiveStreamDecoderFilter::decodeHeaders');
+      }
       const status = filter.decodeHeaders(head, endStream);
       if (tracer.enabled) {
-        tracer.fact(this.meta, 'stream.decoder_filter', { filter: filter.name, index: i, phase: 'headers', status }, 'ActiveStreamDecoderFilter::decodeHeaders');
+        tracer.fact(this.meta, 'stream.decoder_filter', { filter: filter.name, index: i, phase: 'headers', call: 'return', status }, 'ActiveStreamDecoderFilter::decodeHeaders');
       }
       if (this.localReplySent || this.phase !== 'decoding') return;
       if (status === 'StopIteration') {
@@ -251,7 +255,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       const filter = this.encoders[i]!;
       const status = filter.encodeHeaders(head, endStream);
       if (tracer.enabled) {
-        tracer.fact(this.meta, 'stream.encoder_filter', { filter: filter.name, index: i, phase: 'headers', status }, 'ActiveStreamEncoderFilter::encodeHeaders');
+        tracer.fact(this.meta, 'stream.encoder_filter', { filter: filter.name, index: i, phase: 'headers', call: 'return', status }, 'ActiveStreamEncoderFilter::encodeHeaders');
       }
     }
     this.owner.finalizeResponseHeaders(head);
