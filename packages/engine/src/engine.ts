@@ -73,8 +73,12 @@ export class ProxyEngine {
   /** Resolve clusters, bind every listener; resolves with their bound addresses once LIVE. */
   async start(): Promise<Array<{ name: string; address: string }>> {
     this.setState('INITIALIZING');
-    await this.clusterManager.initialize(this.options.transport);
     const engineContext = { clock: this.clock, tracer: this.tracer };
+    // Health checking runs on the engine's clock and transport; warm-up waits for its first round.
+    this.clusterManager.onHostHealthFailure = (host) => {
+      for (const worker of this.workers) worker.drainHost(host);
+    };
+    await this.clusterManager.initialize(this.options.transport, { engine: engineContext, random: this.random });
     const accessLog = this.options.accessLog ?? (() => {});
     for (const config of this.options.config.static_resources.listeners) {
       this.listeners.push(
@@ -111,6 +115,7 @@ export class ProxyEngine {
 
   async stop(): Promise<void> {
     await Promise.all(this.listeners.map((l) => l.stop()));
+    this.clusterManager.stop();
     for (const worker of this.workers) worker.stop();
   }
 

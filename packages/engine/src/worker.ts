@@ -26,7 +26,7 @@ export class Worker {
   loadBalancer(cluster: ClusterInfo): LoadBalancer {
     let lb = this.balancers.get(cluster);
     if (!lb) {
-      lb = createLoadBalancer(cluster.config, cluster.hosts, this.random);
+      lb = createLoadBalancer(cluster.config, cluster.hostSet, this.random);
       this.balancers.set(cluster, lb);
     }
     return lb;
@@ -40,6 +40,14 @@ export class Worker {
       this.pools.set(host, pool);
     }
     return pool;
+  }
+
+  /**
+   * ClusterManagerImpl::ThreadLocalClusterManagerImpl::onHostHealthFailure: the host failed
+   * its health check or was ejected; close its idle connections and let busy ones finish.
+   */
+  drainHost(host: Host): void {
+    this.pools.get(host)?.drainConnections();
   }
 
   allPools(): Http1ConnPool[] {

@@ -786,13 +786,13 @@ describe('errors', () => {
   });
 
   it('keeps the warnings found so far on the error', () => {
-    let yaml = edit(MINIMAL, '  - name: service\n', '  - name: service\n    health_checks: []\n');
+    let yaml = edit(MINIMAL, '  - name: service\n', '  - name: service\n    lb_subset_config: {}\n');
     yaml = edit(yaml, 'port_value: 8081', 'port_value: abc');
     try {
       load(yaml);
       expect.unreachable();
     } catch (error) {
-      expect((error as ConfigError).warnings.map((w) => w.message)).toEqual(["unsupported field 'health_checks' is ignored"]);
+      expect((error as ConfigError).warnings.map((w) => w.message)).toEqual(["unsupported field 'lb_subset_config' is ignored"]);
     }
   });
 });
@@ -832,12 +832,12 @@ describe('warnings', () => {
 
   it('warns about each ignored field, in file order', () => {
     let yaml = edit(MINIMAL, '    filter_chains:\n', '    listener_filters: []\n    filter_chains:\n');
-    yaml = edit(yaml, '  - name: service\n', '  - name: service\n    outlier_detection: { consecutive_5xx: 5 }\n');
-    yaml = edit(yaml, 'route: { cluster: service }', 'route: { cluster: service, retry_policy: { num_retries: 2 } }');
+    yaml = edit(yaml, '  - name: service\n', '  - name: service\n    dns_refresh_rate: 5s\n');
+    yaml = edit(yaml, 'route: { cluster: service }', 'route: { cluster: service, hedge_policy: { hedge_on_per_try_timeout: true } }');
     expect(load(yaml).warnings.map((w) => [w.line, w.message])).toEqual([
       [lineOf(yaml, 'listener_filters'), "unsupported field 'listener_filters' is ignored"],
-      [lineOf(yaml, 'retry_policy'), "unsupported field 'retry_policy' is ignored"],
-      [lineOf(yaml, 'outlier_detection'), "unsupported field 'outlier_detection' is ignored"],
+      [lineOf(yaml, 'hedge_policy'), "unsupported field 'hedge_policy' is ignored"],
+      [lineOf(yaml, 'dns_refresh_rate'), "unsupported field 'dns_refresh_rate' is ignored"],
     ]);
   });
 

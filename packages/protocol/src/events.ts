@@ -15,6 +15,10 @@ export const MACHINE_KINDS = [
   'pool',
   'client',
   'client_codec',
+  // host health (docs/resilience.md "Health and load balancing")
+  'host_health',
+  // retries (docs/resilience.md "Retries and timeouts"): RetryStateImpl, one per request with a retry policy
+  'retry',
 ] as const;
 export type MachineKind = (typeof MACHINE_KINDS)[number];
 
@@ -108,6 +112,22 @@ export const FACT_NAMES = [
   'upstream.request_sent',
   'upstream.response_headers',
   'upstream.reset',
+  // host health and load balancing (docs/resilience.md "Health and load balancing")
+  'host.health_check',
+  'host.ejected',
+  'host.unejected',
+  'host.ejection_skipped',
+  // HTTP filters and timers (docs/resilience.md "Filters and timeouts")
+  'filter.fault',
+  'filter.ratelimit',
+  'filter.custom',
+  'timer.fired',
+  // retries and router timeouts (docs/resilience.md "Retries and timeouts")
+  'retry.policy',
+  'retry.decision',
+  'retry.backoff',
+  'retry.abandoned',
+  'router.timeout',
 ] as const;
 export type FactName = (typeof FACT_NAMES)[number];
 

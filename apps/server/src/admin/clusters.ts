@@ -7,6 +7,11 @@ export function renderClustersText(engine: ProxyEngine): string {
     const name = cluster.name;
     const cb = cluster.config.circuit_breakers;
     lines.push(`${name}::observability_name::${name}`);
+    if (cluster.outlierDetector) {
+      // ClustersHandler::addOutlierInfo; success-rate detection is not implemented, so there is never an average to show.
+      lines.push(`${name}::outlier::success_rate_average::-1`, `${name}::outlier::success_rate_ejection_threshold::-1`);
+      lines.push(`${name}::outlier::local_origin_success_rate_average::-1`, `${name}::outlier::local_origin_success_rate_ejection_threshold::-1`);
+    }
     for (const priority of ['default_priority', 'high_priority']) {
       lines.push(`${name}::${priority}::max_connections::${cb.max_connections}`);
       lines.push(`${name}::${priority}::max_pending_requests::${cb.max_pending_requests}`);
@@ -18,7 +23,7 @@ export function renderClustersText(engine: ProxyEngine): string {
       const p = `${name}::${host.key}::`;
       for (const [stat, value] of Object.entries(host.stats).sort(([a], [b]) => a.localeCompare(b))) lines.push(`${p}${stat}::${value}`);
       lines.push(`${p}hostname::${host.hostname ?? ''}`);
-      lines.push(`${p}health_flags::${host.healthy ? 'healthy' : '/failed_active_hc'}`);
+      lines.push(`${p}health_flags::${host.healthFlags}`);
       lines.push(`${p}weight::${host.weight}`);
       lines.push(`${p}region::`, `${p}zone::`, `${p}sub_zone::`);
       lines.push(`${p}canary::false`, `${p}priority::0`);
@@ -54,7 +59,13 @@ export function renderClustersJson(engine: ProxyEngine): unknown {
           value: String(value),
           type: name.endsWith('_active') ? 'GAUGE' : 'COUNTER',
         })),
-        health_status: { eds_health_status: host.healthy ? 'HEALTHY' : 'UNHEALTHY' },
+        // Envoy's HostHealthStatus: EDS status plus one boolean per health flag that is set.
+        health_status: {
+          eds_health_status: 'HEALTHY',
+          ...(host.failedActiveHealthCheck && { failed_active_health_check: true }),
+          ...(host.ejected && { failed_outlier_check: true }),
+          ...(host.healthState === 'pending' && { pending_active_hc: true }),
+        },
         weight: host.weight,
         priority: 0,
       })),

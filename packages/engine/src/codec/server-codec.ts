@@ -47,6 +47,8 @@ export class ServerCodec {
   private requestHasBody = false;
   private writer: Http1MessageWriter;
   private closeDelimited = false;
+  /** the response ended before llhttp reported the end of its request: go on at that end */
+  private resumeAtMessageEnd = false;
   http10 = false;
   private readonly meta: ActorMeta;
 
@@ -96,7 +98,15 @@ export class ServerCodec {
 
   /** The exchange ended: read the next (possibly already buffered) request. */
   resume(): void {
-    if (!this.paused || this.failed) return;
+    if (this.failed) return;
+    if (!this.paused) {
+      // A local reply sent from decodeHeaders finishes the exchange while llhttp is still
+      // inside that request (its message-complete callback comes next). Pausing there
+      // would never be undone: continue with the next request instead (Envoy redispatches
+      // when no stream is left).
+      this.resumeAtMessageEnd = true;
+      return;
+    }
     this.paused = false;
     this.writer = new Http1MessageWriter(this.connection);
     this.parser.resume();
@@ -217,9 +227,14 @@ export class ServerCodec {
     return 'continue';
   }
 
-  private onMessageComplete(): 'pause' {
+  private onMessageComplete(): 'pause' | 'continue' {
     this.actor.send({ type: 'codec.message.complete' });
     if (this.requestHasBody) this.callbacks.onRequestData(new Uint8Array(0), true);
+    if (this.resumeAtMessageEnd) {
+      this.resumeAtMessageEnd = false;
+      this.writer = new Http1MessageWriter(this.connection);
+      return 'continue';
+    }
     this.paused = true;
     return 'pause';
   }

@@ -11,7 +11,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { bootstrapSchema, ignoredFieldMessage, show, unusedThresholds } from './schema';
+import { bootstrapSchema, ignoredFieldMessage, show, unknownRetryOn, unusedThresholds } from './schema';
 import type { Bootstrap, ConfigDiagnostic } from './types';
 
 export { parseDuration } from './schema';
@@ -38,7 +38,7 @@ export function loadBootstrap(text: string, file: string): { config: Bootstrap; 
   const source = parseYaml(text, file);
   const input = source.doc.toJS({ maxAliasCount: 1000 }) as unknown;
   const { config, ignored } = validate(source, input);
-  const valueWarnings = unusedThresholds(input);
+  const valueWarnings = [...unusedThresholds(input), ...unknownRetryOn(input)];
   return { config, warnings: toDiagnostics(source, [...ignored, ...valueWarnings], 'key', source.warnings) };
 }
 

@@ -17,7 +17,9 @@
  * that failed was never turned into its output type.
  */
 import { z } from 'zod';
+import { compileFormat } from '../accesslog/format';
 import { compileRe2 } from '../router/route-matcher';
+import { parseRetryOn, RETRY_ON_TOKENS, splitTokens } from '../router/retry-policy';
 import type {
   AccessLog,
   Bootstrap,
@@ -25,16 +27,21 @@ import type {
   Cluster,
   Endpoint,
   FilterChain,
+  HashPolicy,
   HeaderMatcher,
+  HealthCheck,
   HeaderValueOption,
   HttpConnectionManager,
   HttpFilter,
   Listener,
+  OutlierDetection,
+  RetryPolicy,
   RouteConfiguration,
   SocketAddress,
   StringMatcher,
   VirtualHost,
 } from './types';
+import type { FaultConfig, FractionalPercent, LocalRateLimitConfig, PerFilterConfig } from './types';
 
 // ---------------------------------------------------------------------------------------
 // Names Envoy uses for the extensions we implement
@@ -471,6 +478,189 @@ const headerMutationFields = {
 };
 
 // ---------------------------------------------------------------------------------------
+// HTTP filters besides the router: fault injection and local rate limit. Their configs are
+// checked here, where the YAML positions are, and loaded into `FaultConfig` /
+// `LocalRateLimitConfig`; `typed_per_filter_config` entries for them likewise.
+
+export const FAULT_FILTER = 'envoy.filters.http.fault';
+export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
+export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
+export const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+/** envoy.config.route.v3.FilterConfig: a per-route filter config with `disabled` */
+export const FILTER_CONFIG_TYPE = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
+
+const fractionalPercent = section({
+  numerator: uint32.default(0),
+  denominator: codeOf({ HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 }).default(100),
+}) satisfies z.ZodType<FractionalPercent>;
+
+/** RuntimeFractionalPercent: there is no runtime here, so only default_value counts. */
+const runtimeFraction = section({ default_value: fractionalPercent.prefault({}) }, { unsupported: ['runtime_key'] }).transform(
+  (r) => r.default_value,
+);
+
+/** An unset FractionalPercent is 0%: the fault (or filter) never applies, as in Envoy. */
+const NEVER: FractionalPercent = { numerator: 0, denominator: 100 };
+
+const faultDelay = refine(
+  section({ fixed_delay: duration().optional(), header_delay: section({}).optional(), percentage: fractionalPercent.optional() }),
+  (d, ctx) => requireOneOf(ctx, d, ['fixed_delay', 'header_delay'], 'a fault delay'),
+).transform((d) => ({
+  ...(d.fixed_delay !== undefined && { fixed_delay: d.fixed_delay }),
+  header_delay: d.header_delay !== undefined,
+  percentage: d.percentage ?? NEVER,
+}));
+
+const faultAbort = refine(
+  section(
+    { http_status: integer(200, 599).optional(), header_abort: section({}).optional(), percentage: fractionalPercent.optional() },
+    { unsupported: ['grpc_status'] },
+  ),
+  (a, ctx) => requireOneOf(ctx, a, ['http_status', 'header_abort'], 'a fault abort'),
+).transform((a) => ({
+  ...(a.http_status !== undefined && { http_status: a.http_status }),
+  header_abort: a.header_abort !== undefined,
+  percentage: a.percentage ?? NEVER,
+}));
+
+const faultConfig = section(
+  {
+    '@type': typeUrl(FAULT_TYPE),
+    delay: faultDelay.optional(),
+    abort: faultAbort.optional(),
+    max_active_faults: uint32.optional(),
+    headers: z.array(headerMatcher).default([]),
+    upstream_cluster: name.optional(),
+    downstream_nodes: z.array(name).default([]),
+  },
+  {
+    unsupported: [
+      'response_rate_limit', 'delay_percent_runtime', 'abort_percent_runtime', 'delay_duration_runtime',
+      'abort_http_status_runtime', 'abort_grpc_status_runtime', 'max_active_faults_runtime',
+      'response_rate_limit_percent_runtime', 'disable_downstream_cluster_stats', 'filter_metadata',
+    ],
+  },
+).transform(({ '@type': _type, ...f }): FaultConfig => f);
+
+/** Envoy refuses a fill timer below 50 ms. */
+const tokenBucket = refine(
+  section({ max_tokens: integer(1), tokens_per_fill: integer(1).default(1), fill_interval: duration({ positive: true }) }),
+  (b, ctx, parsed) => {
+    if (parsed.ok('fill_interval') && b.fill_interval < 50) {
+      reject(ctx, ['fill_interval'], `fill_interval must be at least 0.05s, got ${b.fill_interval / 1000}s`);
+    }
+  },
+);
+
+const localRateLimitConfig = section(
+  {
+    '@type': typeUrl(LOCAL_RATELIMIT_TYPE),
+    stat_prefix: name,
+    status: section({ code: integer(100, 599) }).optional(),
+    token_bucket: tokenBucket.optional(),
+    filter_enabled: runtimeFraction.optional(),
+    filter_enforced: runtimeFraction.optional(),
+    response_headers_to_add: z.array(headerValueOption).default([]),
+    request_headers_to_add_when_not_enforced: z.array(headerValueOption).default([]),
+  },
+  {
+    unsupported: [
+      'descriptors', 'stage', 'local_rate_limit_per_downstream_connection', 'enable_x_ratelimit_headers',
+      'vh_rate_limits', 'always_consume_default_token_bucket', 'rate_limited_as_resource_exhausted',
+      'local_cluster_rate_limit', 'rate_limits', 'max_dynamic_descriptors',
+    ],
+  },
+).transform(
+  (l): LocalRateLimitConfig => ({
+    stat_prefix: l.stat_prefix,
+    // Envoy answers 429 when no status, or one below 400, is configured.
+    status: l.status && l.status.code >= 400 ? l.status.code : 429,
+    ...(l.token_bucket && { token_bucket: l.token_bucket }),
+    // Unset means 0%: the filter does nothing until these are given (Envoy: "for safety").
+    filter_enabled: l.filter_enabled ?? NEVER,
+    filter_enforced: l.filter_enforced ?? NEVER,
+    response_headers_to_add: l.response_headers_to_add,
+    request_headers_to_add_when_not_enforced: l.request_headers_to_add_when_not_enforced,
+  }),
+);
+
+interface KnownFilterConfig {
+  type: string;
+  schema: z.ZodType<object>;
+  /** what a per-route config of this filter must also have, as a problem message */
+  perRoute?: (loaded: object) => string | undefined;
+}
+
+/** The filters whose typed_config is read here, by filter name (other filters pass through). */
+const FILTER_CONFIGS: Record<string, KnownFilterConfig> = {
+  [FAULT_FILTER]: { type: FAULT_TYPE, schema: faultConfig },
+  [LOCAL_RATELIMIT_FILTER]: {
+    type: LOCAL_RATELIMIT_TYPE,
+    schema: localRateLimitConfig,
+    perRoute: (loaded) => ((loaded as LocalRateLimitConfig).token_bucket ? undefined : 'a per-route local_ratelimit config needs a token_bucket'),
+  },
+};
+
+/**
+ * Check `value` with `schema` and report its issues at `path` below the value being
+ * refined. Messages we wrote are kept; zod's own are dropped so the loader words them.
+ */
+function checkWith(schema: z.ZodType, value: unknown, ctx: Ctx, path: PropertyKey[]): boolean {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return true;
+  for (const issue of result.error.issues) {
+    const { message: _message, ...rest } = issue;
+    const moved = { ...(issue.code === 'custom' ? issue : rest), path: [...path, ...issue.path] };
+    ctx.addIssue(moved as Parameters<Ctx['addIssue']>[0]);
+  }
+  return false;
+}
+
+/** A known filter's loaded config; any other filter's config as written, without `@type`. */
+function loadFilterConfig(filterName: string, typed: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const known = FILTER_CONFIGS[filterName];
+  if (known) {
+    const result = known.schema.safeParse(typed ?? { '@type': known.type });
+    if (result.success) return result.data as Record<string, unknown>;
+  }
+  if (!typed) return undefined;
+  const { '@type': _type, ...rest } = typed;
+  return rest;
+}
+
+const anyTypedConfig = z.looseObject({ '@type': name });
+
+const filterConfigWrapper = section(
+  { '@type': typeUrl(FILTER_CONFIG_TYPE), config: anyTypedConfig.optional(), disabled: bool.default(false) },
+  { unsupported: ['is_optional'] },
+);
+
+/** `typed_per_filter_config` of a route or virtual host: filter name -> its config, or a FilterConfig. */
+const perFilterConfigs = refine(z.record(z.string(), anyTypedConfig), (m, ctx, parsed) => {
+  for (const [filterName, value] of Object.entries(m)) {
+    if (!parsed.ok(filterName)) continue;
+    const wrapped = value['@type'] === FILTER_CONFIG_TYPE;
+    if (wrapped && !checkWith(filterConfigWrapper, value, ctx, [filterName])) continue;
+    const inner = wrapped ? (value.config as Record<string, unknown> | undefined) : value;
+    const known = FILTER_CONFIGS[filterName];
+    if (!known || !inner) continue;
+    const at = wrapped ? [filterName, 'config'] : [filterName];
+    if (!checkWith(known.schema, inner, ctx, at)) continue;
+    const problem = known.perRoute?.(known.schema.parse(inner));
+    if (problem) reject(ctx, at, problem);
+  }
+}).transform((m) =>
+  Object.fromEntries(
+    Object.entries(m).map(([filterName, value]): [string, PerFilterConfig] => {
+      const wrapped = value['@type'] === FILTER_CONFIG_TYPE;
+      const inner = wrapped ? (value.config as Record<string, unknown> | undefined) : value;
+      const config = inner && loadFilterConfig(filterName, inner);
+      return [filterName, { disabled: wrapped && value.disabled === true, ...(config && { config }) }];
+    }),
+  ),
+);
+
+// ---------------------------------------------------------------------------------------
 // Routes
 
 const PATH_SPECIFIERS = ['prefix', 'path', 'safe_regex', 'path_separated_prefix'] as const;
@@ -530,6 +720,147 @@ const weightedClusters = refine(
   // total_weight is legacy; the sum is what a weighted pick actually divides by.
   .transform((w) => ({ clusters: w.clusters, total_weight: w.clusters.reduce((total, c) => total + c.weight, 0) }));
 
+// ---------------------------------------------------------------------------------------
+// Retry policy (RouteAction.retry_policy / VirtualHost.retry_policy; docs/resilience.md)
+
+export const PREVIOUS_HOSTS_PREDICATE = 'envoy.retry_host_predicates.previous_hosts';
+export const PREVIOUS_HOSTS_PREDICATE_TYPE = 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate';
+
+/** Envoy's default back-off when a policy has no retry_back_off (runtime upstream.base_retry_backoff_ms). */
+const DEFAULT_RETRY_BASE_INTERVAL_MS = 25;
+/** rate_limited_retry_back_off.max_interval default: 300 s. */
+const DEFAULT_RATE_LIMITED_MAX_INTERVAL_MS = 300_000;
+
+/** Milliseconds as Envoy keeps them for back-off: whole ms, at least 1. */
+const wholeMs = (ms: number): number => Math.max(1, Math.floor(ms));
+
+const formatMs = (ms: number): string => `${ms / 1000}s`;
+
+const retryBackOff = refine(
+  section({ base_interval: duration({ positive: true }), max_interval: duration({ positive: true }).optional() }),
+  (b, ctx, parsed) => {
+    if (!parsed.ok('base_interval') || !parsed.ok('max_interval') || b.max_interval === undefined) return;
+    if (b.max_interval < b.base_interval) {
+      reject(ctx, ['max_interval'], `max_interval (${formatMs(b.max_interval)}) must be greater than or equal to base_interval (${formatMs(b.base_interval)})`);
+    }
+  },
+).transform((b) => {
+  const base = wholeMs(b.base_interval);
+  return { base_interval: base, max_interval: b.max_interval === undefined ? 10 * base : wholeMs(b.max_interval) };
+});
+
+const retryResetHeader = section({ name: headerName, format: oneOf(['SECONDS', 'UNIX_TIMESTAMP']).default('SECONDS') });
+
+const rateLimitedRetryBackOff = section({
+  reset_headers: z.array(retryResetHeader).min(1),
+  max_interval: duration({ positive: true }).default(DEFAULT_RATE_LIMITED_MAX_INTERVAL_MS),
+});
+
+/** Only previous_hosts is implemented; another predicate would change which hosts a retry may use. */
+const retryHostPredicate = refine(
+  section({ name, typed_config: z.looseObject({ '@type': name }).optional() }),
+  (p, ctx, parsed) => {
+    if (parsed.ok('name') && p.name !== PREVIOUS_HOSTS_PREDICATE) {
+      reject(ctx, ['name'], `unsupported retry host predicate ${show(p.name)}; ProxyScope implements ${PREVIOUS_HOSTS_PREDICATE}`);
+    }
+    const type = p.typed_config?.['@type'];
+    if (parsed.ok('typed_config') && type !== undefined && type !== PREVIOUS_HOSTS_PREDICATE_TYPE) {
+      reject(ctx, ['typed_config', '@type'], `expected "${PREVIOUS_HOSTS_PREDICATE_TYPE}", got ${show(type)}`);
+    }
+  },
+);
+
+/** `retry_on` as tokens: comma-separated, whitespace trimmed, empty entries dropped (Envoy's splitToken). */
+export function retryOnTokens(text: string): string[] {
+  return splitTokens(text);
+}
+
+/**
+ * Warnings that depend on values: `retry_on` tokens Envoy does not know. Envoy ignores
+ * them (the condition never triggers), so they load, with one warning each. Reads input
+ * that `bootstrapSchema` has already accepted.
+ */
+export function unknownRetryOn(input: unknown): { path: PropertyKey[]; message: string }[] {
+  type Raw = Record<string, any> | undefined;
+  const found: { path: PropertyKey[]; message: string }[] = [];
+  const check = (policy: Raw, path: PropertyKey[]) => {
+    if (typeof policy?.retry_on !== 'string') return;
+    const { unknown } = parseRetryOn(policy.retry_on);
+    for (const token of unknown) {
+      found.push({ path: [...path, 'retry_on'], message: `unknown retry_on condition '${token}' is ignored (known: ${RETRY_ON_TOKENS.join(', ')})` });
+    }
+  };
+  const listeners: Raw[] = (input as Raw)?.static_resources?.listeners ?? [];
+  listeners.forEach((l, li) => {
+    const chains: [PropertyKey[], Raw][] = (l?.filter_chains ?? []).map((c: Raw, ci: number) => [['filter_chains', ci], c]);
+    if (l?.default_filter_chain) chains.push([['default_filter_chain'], l.default_filter_chain]);
+    for (const [chainPath, chain] of chains) {
+      (chain?.filters ?? []).forEach((f: Raw, fi: number) => {
+        const base = ['static_resources', 'listeners', li, ...chainPath, 'filters', fi, 'typed_config', 'route_config'];
+        (f?.typed_config?.route_config?.virtual_hosts ?? []).forEach((vh: Raw, vi: number) => {
+          check(vh?.retry_policy, [...base, 'virtual_hosts', vi, 'retry_policy']);
+          (vh?.routes ?? []).forEach((r: Raw, ri: number) => check(r?.route?.retry_policy, [...base, 'virtual_hosts', vi, 'routes', ri, 'route', 'retry_policy']));
+        });
+      });
+    }
+  });
+  return found;
+}
+
+const retryPolicy = section(
+  {
+    retry_on: text.default(''),
+    num_retries: uint32.default(1),
+    per_try_timeout: duration().default(0),
+    retry_back_off: retryBackOff.optional(),
+    rate_limited_retry_back_off: rateLimitedRetryBackOff.optional(),
+    retriable_status_codes: z.array(integer(100, 599)).default([]),
+    retriable_headers: z.array(headerMatcher).default([]),
+    retriable_request_headers: z.array(headerMatcher).default([]),
+    retry_host_predicate: z.array(retryHostPredicate).default([]),
+    host_selection_retry_max_attempts: int64.optional(),
+  },
+  { unsupported: ['per_try_idle_timeout', 'retry_priority', 'retry_options_predicates'] },
+).transform(
+  (r): RetryPolicy => ({
+    retry_on: retryOnTokens(r.retry_on),
+    num_retries: r.num_retries,
+    per_try_timeout: r.per_try_timeout,
+    retry_back_off: r.retry_back_off ?? { base_interval: DEFAULT_RETRY_BASE_INTERVAL_MS, max_interval: 10 * DEFAULT_RETRY_BASE_INTERVAL_MS },
+    ...(r.rate_limited_retry_back_off && { rate_limited_retry_back_off: r.rate_limited_retry_back_off }),
+    retriable_status_codes: r.retriable_status_codes,
+    retriable_headers: r.retriable_headers,
+    retriable_request_headers: r.retriable_request_headers,
+    previous_hosts: r.retry_host_predicate.length > 0,
+    // Envoy's RetryPolicyImpl keeps 1 unless the field is set above 0.
+    host_selection_retry_max_attempts: r.host_selection_retry_max_attempts !== undefined && r.host_selection_retry_max_attempts > 0 ? r.host_selection_retry_max_attempts : 1,
+  }),
+);
+
+/** RouteAction.HashPolicy: where a RING_HASH / MAGLEV cluster gets the request's hash. */
+const HASH_POLICY_KINDS = ['header', 'cookie', 'connection_properties', 'query_parameter', 'filter_state'] as const;
+
+const hashPolicy = refine(
+  section({
+    header: section({ header_name: headerName }, { unsupported: ['regex_rewrite'] }).optional(),
+    // A cookie policy with a ttl makes Envoy set the cookie when it is missing; ProxyScope only reads it.
+    cookie: section({ name }, { unsupported: ['ttl', 'path', 'attributes'] }).optional(),
+    connection_properties: section({ source_ip: bool.default(false) }).optional(),
+    query_parameter: section({ name }).optional(),
+    filter_state: forbidden('hash_policy filter_state is not supported; use header, cookie, connection_properties or query_parameter'),
+    terminal: bool.default(false),
+  }),
+  (h, ctx) => requireOneOf(ctx, h, HASH_POLICY_KINDS, 'a hash policy'),
+).transform(
+  (h): HashPolicy => ({
+    ...(h.header && { header: h.header }),
+    ...(h.cookie && { cookie: h.cookie }),
+    ...(h.connection_properties && { connection_properties: h.connection_properties }),
+    ...(h.query_parameter && { query_parameter: h.query_parameter }),
+    terminal: h.terminal,
+  }),
+);
+
 const CLUSTER_SPECIFIERS = ['cluster', 'cluster_header', 'weighted_clusters'] as const;
 
 const routeAction = refine(
@@ -545,14 +876,17 @@ const routeAction = refine(
       prefix_rewrite: text.optional(),
       regex_rewrite: section({ pattern: safeRegex, substitution: text }).optional(),
       host_rewrite_literal: name.optional(),
+      hash_policy: z.array(hashPolicy).optional(),
       timeout: duration().default(15_000),
+      idle_timeout: duration().optional(),
+      retry_policy: retryPolicy.optional(),
     },
     {
       unsupported: [
         'cluster_specifier_plugin', 'inline_cluster_specifier_plugin', 'metadata_match', 'path_rewrite_policy',
         'auto_host_rewrite', 'host_rewrite_header', 'host_rewrite_path_regex', 'append_x_forwarded_host',
-        'idle_timeout', 'early_data_policy', 'retry_policy', 'retry_policy_typed_config', 'request_mirror_policies',
-        'priority', 'rate_limits', 'include_vh_rate_limits', 'hash_policy', 'cors', 'max_grpc_timeout',
+        'early_data_policy', 'retry_policy_typed_config', 'request_mirror_policies',
+        'priority', 'rate_limits', 'include_vh_rate_limits', 'cors', 'max_grpc_timeout',
         'grpc_timeout_offset', 'upgrade_configs', 'internal_redirect_policy', 'internal_redirect_action',
         'max_internal_redirects', 'hedge_policy', 'max_stream_duration',
       ],
@@ -628,10 +962,11 @@ const route = refine(
       route: routeAction.optional(),
       redirect: redirectAction.optional(),
       direct_response: directResponse.optional(),
+      typed_per_filter_config: perFilterConfigs.optional(),
       ...headerMutationFields,
     },
     {
-      unsupported: ['decorator', 'typed_per_filter_config', 'metadata', 'tracing', 'per_request_buffer_limit_bytes', 'stat_prefix', 'filter_action', 'non_forwarding_action'],
+      unsupported: ['decorator', 'metadata', 'tracing', 'per_request_buffer_limit_bytes', 'stat_prefix', 'filter_action', 'non_forwarding_action'],
     },
   ),
   (r, ctx) => requireOneOf(ctx, r, ROUTE_ACTIONS, 'a route'),
@@ -642,12 +977,15 @@ const virtualHost = section(
     name,
     domains: z.array(name.transform((d) => d.toLowerCase())).min(1),
     routes: z.array(route).default([]),
+    typed_per_filter_config: perFilterConfigs.optional(),
+    retry_policy: retryPolicy.optional(),
+    include_request_attempt_count: bool.optional(),
+    include_attempt_count_in_response: bool.optional(),
     ...headerMutationFields,
   },
   {
     unsupported: [
-      'require_tls', 'virtual_clusters', 'rate_limits', 'cors', 'typed_per_filter_config',
-      'include_request_attempt_count', 'include_attempt_count_in_response', 'retry_policy',
+      'require_tls', 'virtual_clusters', 'rate_limits', 'cors',
       'retry_policy_typed_config', 'hedge_policy', 'include_is_timeout_retry_header',
       'per_request_buffer_limit_bytes', 'request_mirror_policies', 'matcher', 'metadata',
     ],
@@ -720,13 +1058,24 @@ const routeConfiguration = refine(routeConfigurationFields, (rc, ctx, parsed) =>
 // ---------------------------------------------------------------------------------------
 // HTTP connection manager
 
+/** A format string, compiled now as the HCM will compile it, so a bad operator fails the load here. */
+const accessLogFormat = scalar('an access log format string', (v) => {
+  if (typeof v !== 'string') return undefined;
+  try {
+    compileFormat(v);
+    return v;
+  } catch (error) {
+    return new Rejected((error as Error).message);
+  }
+});
+
 const logFormatFields = section(
   {
     text_format_source: section(
-      { inline_string: text.optional() },
+      { inline_string: accessLogFormat.optional() },
       { unsupported: ['filename', 'inline_bytes', 'environment_variable', 'watched_directory'] },
     ).optional(),
-    text_format: text.optional(),
+    text_format: accessLogFormat.optional(),
   },
   { unsupported: ['json_format', 'typed_json_format', 'formatters', 'omit_empty_values', 'content_type', 'json_format_options'] },
 );
@@ -775,8 +1124,8 @@ const accessLog = z.discriminatedUnion('name', [stdoutAccessLog, fileAccessLog],
 const typedConfig = z.looseObject({ '@type': name });
 
 const httpFilterFields = section(
-  { name, typed_config: typedConfig.optional() },
-  { unsupported: ['is_optional', 'disabled', 'config_discovery'] },
+  { name, typed_config: typedConfig.optional(), disabled: bool.optional() },
+  { unsupported: ['is_optional', 'config_discovery'] },
 );
 
 const httpFilter = refine(httpFilterFields, (f, ctx, parsed) => {
@@ -784,10 +1133,17 @@ const httpFilter = refine(httpFilterFields, (f, ctx, parsed) => {
   if (parsed.ok() && f.name === ROUTER_FILTER && type !== undefined && type !== ROUTER_TYPE) {
     reject(ctx, ['typed_config', '@type'], `expected "${ROUTER_TYPE}", got ${show(type)}`);
   }
+  if (parsed.ok('name') && parsed.ok('disabled') && f.name === ROUTER_FILTER && f.disabled) {
+    reject(ctx, ['disabled'], `${ROUTER_FILTER} is the terminal filter and cannot be disabled`);
+  }
+  // Fault and local rate limit configs are read here (see FILTER_CONFIGS).
+  const known = parsed.ok('name') ? FILTER_CONFIGS[f.name] : undefined;
+  if (known && parsed.ok('typed_config')) checkWith(known.schema, f.typed_config ?? { '@type': known.type }, ctx, ['typed_config']);
 }).transform((f): HttpFilter => {
-  if (!f.typed_config) return { name: f.name };
-  const { '@type': type_url, ...rest } = f.typed_config;
-  return { name: f.name, type_url, typed_config: rest };
+  const disabled = f.disabled ? { disabled: true } : {};
+  const typed_config = loadFilterConfig(f.name, f.typed_config);
+  if (!f.typed_config) return { name: f.name, ...(typed_config && { typed_config }), ...disabled };
+  return { name: f.name, type_url: f.typed_config['@type'], typed_config: typed_config ?? {}, ...disabled };
 });
 
 /** The router sends the request upstream and ends the chain, so it must come last. */
@@ -809,8 +1165,9 @@ const downstreamCommonOptions = section(
     idle_timeout: duration().default(ONE_HOUR_MS),
     max_headers_count: integer(1).default(100),
     max_requests_per_connection: uint32.default(0),
+    max_connection_duration: duration().optional(),
   },
-  { unsupported: ['max_connection_duration', 'max_stream_duration', 'headers_with_underscores_action', 'max_response_headers_kb'] },
+  { unsupported: ['max_stream_duration', 'headers_with_underscores_action', 'max_response_headers_kb'] },
 );
 
 const HTTP1_OPTIONS_UNSUPPORTED = [
@@ -833,6 +1190,7 @@ const httpConnectionManagerFields = section(
     http_protocol_options: downstreamHttp1Options.prefault({}),
     stream_idle_timeout: duration().default(300_000),
     request_timeout: duration().default(0),
+    drain_timeout: duration().optional(),
     server_name: text.default('envoy'),
     generate_request_id: bool.default(true),
     strip_matching_host_port: bool.default(false),
@@ -844,7 +1202,7 @@ const httpConnectionManagerFields = section(
   {
     unsupported: [
       'rds', 'scoped_routes', 'tracing', 'add_user_agent', 'http2_protocol_options', 'http3_protocol_options',
-      'request_headers_timeout', 'drain_timeout', 'delayed_close_timeout', 'access_log_options',
+      'request_headers_timeout', 'delayed_close_timeout', 'access_log_options',
       'internal_address_config', 'skip_xff_append', 'via', 'forward_client_cert_details',
       'set_current_client_cert_details', 'proxy_100_continue', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
       'upgrade_configs', 'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action',
@@ -874,6 +1232,9 @@ const httpConnectionManager = refine(httpConnectionManagerFields, (hcm, ctx, par
     stream_idle_timeout: hcm.stream_idle_timeout,
     request_timeout: hcm.request_timeout,
     idle_timeout: hcm.common_http_protocol_options.idle_timeout,
+    // 0 means unset, as in Envoy: no maximum
+    ...(hcm.common_http_protocol_options.max_connection_duration && { max_connection_duration: hcm.common_http_protocol_options.max_connection_duration }),
+    ...(hcm.drain_timeout !== undefined && { drain_timeout: hcm.drain_timeout }),
     server_name: hcm.server_name,
     generate_request_id: hcm.generate_request_id,
     strip_matching_host_port: hcm.strip_matching_host_port,
@@ -1042,8 +1403,9 @@ const upstreamCommonOptions = section(
     idle_timeout: duration().default(ONE_HOUR_MS),
     // No default here: the cluster-level field may supply it instead (see checkCluster).
     max_requests_per_connection: uint32.optional(),
+    max_connection_duration: duration().optional(),
   },
-  { unsupported: ['max_connection_duration', 'max_stream_duration', 'max_headers_count', 'headers_with_underscores_action', 'max_response_headers_kb'] },
+  { unsupported: ['max_stream_duration', 'max_headers_count', 'headers_with_underscores_action', 'max_response_headers_kb'] },
 );
 
 const explicitHttpConfig = section({
@@ -1059,6 +1421,180 @@ const httpProtocolOptions = section(
     explicit_http_config: explicitHttpConfig.optional(),
   },
   { unsupported: ['upstream_http_protocol_options', 'use_downstream_protocol_config', 'auto_config', 'http_filters', 'header_validation_config', 'outlier_detection'] },
+);
+
+// ---------------------------------------------------------------------------------------
+// Health checking, outlier detection and load-balancer options (docs/resilience.md)
+
+const nonNegativeNumber = scalar('a number >= 0', (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined));
+
+/** envoy.type.v3.Percent: `{ value }`, 0-100. */
+const percent = section({
+  value: scalar('a number 0-100', (v) => (typeof v === 'number' && v >= 0 && v <= 100 ? v : undefined)).default(0),
+}).transform((p) => p.value);
+
+/** envoy.type.v3.Int64Range, half-open [start, end), as an HTTP status range. */
+const statusRange = refine(section({ start: integer(100, 599), end: integer(101, 600) }), (r, ctx, parsed) => {
+  if (parsed.ok() && r.end <= r.start) reject(ctx, ['end'], `end (${r.end}) must be greater than start (${r.start}); the range is [start, end)`);
+});
+
+const httpHealthCheck = section(
+  { path: name, host: name.optional(), expected_statuses: z.array(statusRange).optional() },
+  {
+    unsupported: [
+      'send', 'receive', 'request_headers_to_add', 'request_headers_to_remove', 'retriable_statuses',
+      'codec_client_type', 'service_name_matcher', 'method', 'response_buffer_size',
+    ],
+  },
+);
+
+const OTHER_CHECKERS = 'only http_health_check is supported';
+
+const healthCheckFields = section(
+  {
+    timeout: duration({ positive: true }),
+    interval: duration({ positive: true }),
+    interval_jitter: duration().default(0),
+    unhealthy_threshold: integer(1),
+    healthy_threshold: integer(1),
+    reuse_connection: bool.default(true),
+    http_health_check: httpHealthCheck.optional(),
+    tcp_health_check: forbidden(OTHER_CHECKERS),
+    grpc_health_check: forbidden(OTHER_CHECKERS),
+    custom_health_check: forbidden(OTHER_CHECKERS),
+  },
+  {
+    unsupported: [
+      'initial_jitter', 'interval_jitter_percent', 'alt_port', 'no_traffic_interval', 'no_traffic_healthy_interval',
+      'unhealthy_interval', 'unhealthy_edge_interval', 'healthy_edge_interval', 'event_log_path', 'event_logger',
+      'event_service', 'always_log_health_check_failures', 'always_log_health_check_success', 'tls_options',
+      'transport_socket_match_criteria',
+    ],
+  },
+);
+
+const healthCheck = refine(healthCheckFields, (h, ctx, parsed) => {
+  const otherFailed = !parsed.ok('tcp_health_check') || !parsed.ok('grpc_health_check') || !parsed.ok('custom_health_check');
+  if (h.http_health_check === undefined && !otherFailed) reject(ctx, [], `a health check needs http_health_check (${OTHER_CHECKERS})`);
+}).transform(
+  (h): HealthCheck => ({
+    timeout: h.timeout,
+    interval: h.interval,
+    interval_jitter: h.interval_jitter,
+    unhealthy_threshold: h.unhealthy_threshold,
+    healthy_threshold: h.healthy_threshold,
+    reuse_connection: h.reuse_connection,
+    http_health_check: {
+      path: h.http_health_check!.path,
+      ...(h.http_health_check!.host !== undefined && { host: h.http_health_check!.host }),
+      // Envoy's default when none are given: 200 only.
+      expected_statuses: h.http_health_check!.expected_statuses?.length ? h.http_health_check!.expected_statuses : [{ start: 200, end: 201 }],
+    },
+  }),
+);
+
+const DEFAULT_MAX_EJECTION_TIME_MS = 300_000;
+
+const outlierDetectionFields = section(
+  {
+    consecutive_5xx: uint32.default(5),
+    consecutive_gateway_failure: uint32.default(5),
+    enforcing_consecutive_5xx: integer(0, 100).default(100),
+    enforcing_consecutive_gateway_failure: integer(0, 100).default(0),
+    interval: duration({ positive: true }).default(10_000),
+    base_ejection_time: duration({ positive: true }).default(30_000),
+    max_ejection_time: duration({ positive: true }).optional(),
+    max_ejection_percent: integer(0, 100).default(10),
+    successful_active_health_check_uneject_host: bool.default(true),
+    split_external_local_origin_errors: bool.default(false),
+  },
+  {
+    unsupported: [
+      'success_rate_minimum_hosts', 'success_rate_request_volume', 'success_rate_stdev_factor', 'enforcing_success_rate',
+      'failure_percentage_threshold', 'enforcing_failure_percentage', 'enforcing_failure_percentage_local_origin',
+      'failure_percentage_minimum_hosts', 'failure_percentage_request_volume', 'consecutive_local_origin_failure',
+      'enforcing_consecutive_local_origin_failure', 'enforcing_local_origin_success_rate', 'max_ejection_time_jitter',
+      'always_eject_one_host', 'monitors', 'detect_degraded_hosts',
+    ],
+  },
+);
+
+const outlierDetection = refine(outlierDetectionFields, (o, ctx, parsed) => {
+  if (parsed.ok('split_external_local_origin_errors') && o.split_external_local_origin_errors) {
+    reject(ctx, ['split_external_local_origin_errors'], 'split_external_local_origin_errors is not supported; local-origin errors count as 5xx');
+  }
+  if (parsed.ok('max_ejection_time') && parsed.ok('base_ejection_time') && o.max_ejection_time !== undefined && o.max_ejection_time < o.base_ejection_time) {
+    reject(ctx, ['max_ejection_time'], 'max_ejection_time must not be smaller than base_ejection_time');
+  }
+}).transform(
+  (o): OutlierDetection => ({
+    consecutive_5xx: o.consecutive_5xx,
+    consecutive_gateway_failure: o.consecutive_gateway_failure,
+    enforcing_consecutive_5xx: o.enforcing_consecutive_5xx,
+    enforcing_consecutive_gateway_failure: o.enforcing_consecutive_gateway_failure,
+    interval: o.interval,
+    base_ejection_time: o.base_ejection_time,
+    // Unset: 300 s, or base_ejection_time when that is longer.
+    max_ejection_time: o.max_ejection_time ?? Math.max(DEFAULT_MAX_EJECTION_TIME_MS, o.base_ejection_time),
+    max_ejection_percent: o.max_ejection_percent,
+    successful_active_health_check_uneject_host: o.successful_active_health_check_uneject_host,
+  }),
+);
+
+const commonLbConfig = section(
+  { healthy_panic_threshold: percent.optional() },
+  {
+    unsupported: [
+      'zone_aware_lb_config', 'locality_weighted_lb_config', 'update_merge_window', 'ignore_new_hosts_until_first_hc',
+      'close_connections_on_host_set_change', 'consistent_hashing_lb_config', 'override_host_status',
+    ],
+  },
+);
+
+const leastRequestLbConfig = section(
+  {
+    choice_count: integer(2).default(2),
+    // RuntimeDouble: only its default_value is read (no runtime layer here).
+    active_request_bias: section({ default_value: nonNegativeNumber, runtime_key: text.optional() })
+      .transform((b) => b.default_value)
+      .optional(),
+  },
+  { unsupported: ['slow_start_config', 'locality_lb_config', 'enable_full_scan', 'selection_method'] },
+).transform((l) => ({ choice_count: l.choice_count, active_request_bias: l.active_request_bias ?? 1 }));
+
+const MAX_RING_SIZE = 8_388_608;
+
+const ringHashLbConfig = refine(
+  section(
+    {
+      minimum_ring_size: integer(1, MAX_RING_SIZE).default(1024),
+      maximum_ring_size: integer(1, MAX_RING_SIZE).default(MAX_RING_SIZE),
+      hash_function: oneOf(['XX_HASH'], { MURMUR_HASH_2: 'hash_function MURMUR_HASH_2 is not supported; use XX_HASH' }).default('XX_HASH'),
+    },
+    { unsupported: ['use_hostname_for_hashing', 'hash_balance_factor', 'consistent_hashing_lb_config', 'locality_weighted_lb_config'] },
+  ),
+  (r, ctx, parsed) => {
+    if (parsed.ok('minimum_ring_size') && parsed.ok('maximum_ring_size') && r.minimum_ring_size > r.maximum_ring_size) {
+      reject(ctx, ['minimum_ring_size'], `minimum_ring_size (${r.minimum_ring_size}) is larger than maximum_ring_size (${r.maximum_ring_size})`);
+    }
+  },
+).transform((r) => ({ minimum_ring_size: r.minimum_ring_size, maximum_ring_size: r.maximum_ring_size }));
+
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
+const maglevLbConfig = section(
+  {
+    table_size: scalar('a prime number up to 5000011', (v) => {
+      const n = toInteger(v);
+      if (n === undefined) return undefined;
+      return n <= 5_000_011 && isPrime(n) ? n : new Rejected(`table_size must be a prime number up to 5000011, got ${show(v)}`);
+    }).default(65_537),
+  },
+  { unsupported: ['use_hostname_for_hashing', 'consistent_hashing_lb_config', 'locality_weighted_lb_config'] },
 );
 
 const CLUSTER_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'] as const;
@@ -1082,13 +1618,19 @@ const clusterFields = section(
     max_requests_per_connection: uint32.optional(),
     typed_extension_protocol_options: section({ [HTTP_PROTOCOL_OPTIONS]: httpProtocolOptions.optional() }).optional(),
     http2_protocol_options: forbidden(ONLY_HTTP1),
+    // health and load balancing (docs/resilience.md)
+    health_checks: z.array(healthCheck).optional(),
+    outlier_detection: outlierDetection.optional(),
+    common_lb_config: commonLbConfig.optional(),
+    least_request_lb_config: leastRequestLbConfig.optional(),
+    ring_hash_lb_config: ringHashLbConfig.optional(),
+    maglev_lb_config: maglevLbConfig.optional(),
   },
   {
     unsupported: [
       'alt_stat_name', 'eds_cluster_config', 'cluster_type', 'lrs_server', 'upstream_config', 'filters',
       'load_balancing_policy', 'track_timeout_budgets', 'track_cluster_stats', 'protocol_selection',
-      'common_lb_config', 'lb_subset_config', 'least_request_lb_config', 'ring_hash_lb_config', 'maglev_lb_config',
-      'original_dst_lb_config', 'round_robin_lb_config', 'health_checks', 'outlier_detection', 'transport_socket',
+      'lb_subset_config', 'original_dst_lb_config', 'round_robin_lb_config', 'transport_socket',
       'transport_socket_matches', 'upstream_bind_config', 'upstream_connection_options', 'dns_refresh_rate',
       'dns_failure_refresh_rate', 'dns_jitter', 'respect_dns_ttl', 'dns_lookup_family', 'dns_resolvers',
       'use_tcp_for_dns_lookups', 'dns_resolution_config', 'typed_dns_resolver_config', 'wait_for_warm_on_init',
@@ -1128,6 +1670,10 @@ function checkCluster(c: ParsedCluster, ctx: Ctx, parsed: Parsed) {
   if (parsed.ok('max_requests_per_connection') && parsed.ok('typed_extension_protocol_options') && inBoth) {
     reject(ctx, ['max_requests_per_connection'], `set max_requests_per_connection either here (deprecated) or in ${HTTP_PROTOCOL_OPTIONS}, not both`);
   }
+  // Envoy refuses more than one health checker per cluster too.
+  if (parsed.has('health_checks') && (c.health_checks?.length ?? 0) > 1) {
+    reject(ctx, ['health_checks', 1], 'only one health check per cluster is supported');
+  }
 }
 
 function toCluster(c: ParsedCluster): Cluster {
@@ -1150,6 +1696,7 @@ function toCluster(c: ParsedCluster): Cluster {
     ),
     max_requests_per_connection: c.max_requests_per_connection ?? common?.max_requests_per_connection ?? 0,
     idle_timeout: common?.idle_timeout ?? ONE_HOUR_MS,
+    ...(common?.max_connection_duration && { max_connection_duration: common.max_connection_duration }),
     per_connection_buffer_limit_bytes: c.per_connection_buffer_limit_bytes,
     circuit_breakers: {
       max_connections: limits.max_connections,
@@ -1157,6 +1704,15 @@ function toCluster(c: ParsedCluster): Cluster {
       max_requests: limits.max_requests,
       max_retries: limits.max_retries,
     },
+    // health and load balancing: present only when configured
+    ...(c.health_checks?.length && { health_checks: c.health_checks }),
+    ...(c.outlier_detection && { outlier_detection: c.outlier_detection }),
+    ...(c.common_lb_config?.healthy_panic_threshold !== undefined && {
+      common_lb_config: { healthy_panic_threshold: c.common_lb_config.healthy_panic_threshold },
+    }),
+    ...(c.least_request_lb_config && { least_request_lb_config: c.least_request_lb_config }),
+    ...(c.ring_hash_lb_config && { ring_hash_lb_config: c.ring_hash_lb_config }),
+    ...(c.maglev_lb_config && { maglev_lb_config: c.maglev_lb_config }),
   };
 }
 

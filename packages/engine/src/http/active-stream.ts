@@ -33,17 +33,25 @@ export interface StreamOwner {
 
 type Phase = 'decoding' | 'encoding' | 'done';
 
+/** Request body the stream holds for a stopped filter (Envoy's per-stream buffer limit, 1 MiB default). */
+const DECODE_BUFFER_LIMIT = 1024 * 1024;
+
 /**
  * ConnectionManagerImpl::ActiveStream + FilterManager: runs one request through the
  * decoder filters in order and its response through the encoder filters in reverse.
  */
 export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallbacks {
   readonly actor: Actor<typeof streamMachine>;
-  private readonly decoders: StreamDecoderFilter[];
-  private readonly encoders: StreamEncoderFilter[];
+  /** built when the request head arrives (a route may switch filters off) */
+  private decoders: StreamDecoderFilter[] = [];
+  private encoders: StreamEncoderFilter[] = [];
   /** index of the decoder filter that stopped header iteration, or -1 */
-  private decoderStoppedAt = -1;
-  private decodingBuffer: Array<{ chunk: Uint8Array; endStream: boolean }> = [];
+  private headersStoppedAt = -1;
+  /** index of the decoder filter the held body waits for, or -1 */
+  private dataStoppedAt = -1;
+  private held: Array<{ chunk: Uint8Array; endStream: boolean }> = [];
+  private heldBytes = 0;
+  private readDisabledForBuffer = false;
   private head: RequestHead | undefined;
   private routeResult: RouteResult | undefined;
   private phase: Phase = 'decoding';
@@ -57,18 +65,14 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     private readonly owner: StreamOwner,
     readonly meta: ActorMeta,
     readonly streamInfo: StreamInfo,
-    createFilters: (meta: ActorMeta) => StreamFilter[],
+    /** FilterChainFactory::createFilterChain, called once the request head is known */
+    private readonly createFilters: (stream: ActiveStream) => StreamFilter[],
     /** the stream's random value: weighted clusters and runtime fractions use it */
     readonly randomValue: number,
   ) {
     this.actor = startTraced(owner.engine, streamMachine, { input: undefined, path: meta.actor, kind: 'stream', ids: meta.ids });
-    const filters = createFilters(meta);
-    this.decoders = filters.filter((f): f is StreamFilter & StreamDecoderFilter => typeof f.decodeHeaders === 'function');
-    // Encoders run in reverse configured order.
-    this.encoders = filters.filter((f): f is StreamFilter & StreamEncoderFilter => typeof f.encodeHeaders === 'function').reverse();
-    for (const f of this.decoders) f.setDecoderFilterCallbacks(this);
-    for (const f of this.encoders) f.setEncoderFilterCallbacks(this);
   }
+
 
   get isHeadRequest(): boolean {
     return this.head?.method === 'HEAD';
@@ -85,6 +89,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     this.streamInfo.request = head;
     this.requestComplete = endStream;
     if (endStream) this.streamInfo.requestCompleteAt = this.owner.engine.clock.now();
+    this.createFilterChain();
     this.iterateDecodeHeaders(0, endStream);
   }
 
@@ -97,31 +102,39 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     }
     // Once a local reply is decided, the rest of the body is read and dropped.
     if (this.localReplySent) return;
-    if (this.decoderStoppedAt >= 0 && this.decoderStoppedAt < this.decoders.length - 1) {
-      this.decodingBuffer.push({ chunk, endStream });
-      return;
-    }
     this.iterateDecodeData(0, chunk, endStream);
-    if (endStream) this.actor.send({ type: 'stream.decode.complete' });
   }
 
   // --- DecoderFilterCallbacks -------------------------------------------------------
 
   route(): RouteResult {
-    if (!this.routeResult) this.routeResult = this.owner.routeFor(this);
+    if (!this.routeResult) {
+      this.routeResult = this.owner.routeFor(this);
+      // %ROUTE_NAME% is the stream's route, whichever filter looked it up first.
+      if (this.routeResult.matched) this.streamInfo.routeName = this.routeResult.route.name;
+    }
     return this.routeResult;
   }
 
+  /**
+   * ActiveStreamFilterBase::commonContinue: headers held by a stopped filter go on to the
+   * next one, then the body held for it; or, when only body was held, that body goes on.
+   */
   continueDecoding(): void {
-    const from = this.decoderStoppedAt + 1;
-    this.decoderStoppedAt = -1;
-    if (!this.head || this.phase !== 'decoding') return;
-    this.iterateDecodeHeaders(from, this.requestComplete && this.decodingBuffer.length === 0);
-    const buffered = this.decodingBuffer;
-    this.decodingBuffer = [];
-    for (const { chunk, endStream } of buffered) {
-      this.iterateDecodeData(from, chunk, endStream);
-      if (endStream) this.actor.send({ type: 'stream.decode.complete' });
+    if (!this.head || this.phase !== 'decoding' || this.localReplySent) return;
+    const last = this.decoders.length - 1;
+    const stoppedAt = this.headersStoppedAt;
+    if (stoppedAt >= 0 && stoppedAt < last) {
+      this.headersStoppedAt = -1;
+      const tracer = this.owner.engine.tracer;
+      if (tracer.enabled) {
+        tracer.fact(this.meta, 'stream.decoder_filter', { filter: this.decoders[stoppedAt]!.name, index: stoppedAt, phase: 'headers', call: 'continue', heldBytes: this.heldBytes }, 'ActiveStreamDecoderFilter::continueDecoding');
+      }
+      this.iterateDecodeHeaders(stoppedAt + 1, this.requestComplete && this.held.length === 0);
+      if (this.localReplySent || this.phase !== 'decoding') return;
+      this.releaseHeld(stoppedAt + 1);
+    } else if (this.dataStoppedAt >= 0) {
+      this.releaseHeld(this.dataStoppedAt + 1);
     }
   }
 
@@ -137,6 +150,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     this.owner.engine.tracer.fact(this.meta, 'stream.local_reply', { status, flag: options.flag ?? null, details: options.details, body }, 'FilterManager::sendLocalReply');
     const headers = new HeaderMap();
     for (const [name, value] of options.headers ?? []) headers.add(name, value);
+    options.modifyHeaders?.(headers);
     const bytes = new TextEncoder().encode(body);
     if (bytes.byteLength > 0) headers.set('content-type', 'text/plain');
     headers.set('content-length', String(bytes.byteLength));
@@ -156,7 +170,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   encodeData(chunk: Uint8Array, endStream: boolean): void {
     if (this.phase === 'done') return;
     for (const filter of this.encoders) {
-      const status = filter.encodeData(chunk, endStream);
+      const status = filter.encodeData ? filter.encodeData(chunk, endStream) : 'Continue';
       if (status !== 'Continue') return;
     }
     this.streamInfo.bytesSent += chunk.byteLength;
@@ -209,6 +223,16 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
 
   // --- internals ---------------------------------------------------------------------
 
+  /** The HCM's filter chain for this request; decoders in order, encoders in reverse. */
+  private createFilterChain(): void {
+    const filters = this.createFilters(this);
+    this.decoders = filters.filter((f): f is StreamFilter & StreamDecoderFilter => typeof f.decodeHeaders === 'function');
+    this.encoders = filters.filter((f): f is StreamFilter & StreamEncoderFilter => typeof f.encodeHeaders === 'function').reverse();
+    // A filter needs only the callbacks of the directions it handles.
+    for (const f of this.decoders) f.setDecoderFilterCallbacks?.(this);
+    for (const f of this.encoders) f.setEncoderFilterCallbacks?.(this);
+  }
+
   private iterateDecodeHeaders(from: number, endStream: boolean): void {
     const head = this.head!;
     const tracer = this.owner.engine.tracer;
@@ -224,7 +248,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       }
       if (this.localReplySent || this.phase !== 'decoding') return;
       if (status === 'StopIteration') {
-        this.decoderStoppedAt = i;
+        this.headersStoppedAt = i;
         if (i === this.decoders.length - 1) this.actor.send({ type: 'stream.decode.headers.done', endStream });
         return;
       }
@@ -232,16 +256,68 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     this.actor.send({ type: 'stream.decode.headers.done', endStream });
   }
 
+  /**
+   * One body chunk through the decoders from `from` up to the filter holding the headers
+   * (all of them once the headers went through). See FilterDataStatus for what each
+   * answer does.
+   */
   private iterateDecodeData(from: number, chunk: Uint8Array, endStream: boolean): void {
-    for (let i = from; i < this.decoders.length; i++) {
-      const status: FilterDataStatus = this.decoders[i]!.decodeData(chunk, endStream);
+    const limit = this.headersStoppedAt >= 0 ? this.headersStoppedAt : this.decoders.length - 1;
+    for (let i = from; i <= limit; i++) {
+      const filter = this.decoders[i]!;
+      const status: FilterDataStatus = filter.decodeData ? filter.decodeData(chunk, endStream) : 'Continue';
       if (this.localReplySent || this.phase !== 'decoding') return;
-      if (status === 'StopIterationAndBuffer') {
-        this.decoderStoppedAt = i;
-        this.decodingBuffer.push({ chunk, endStream });
-        return;
+      if (status === 'Continue') {
+        // Continue from the filter that holds headers (or body) lets everything held go on.
+        if (i === this.headersStoppedAt || i === this.dataStoppedAt) {
+          this.hold(i, chunk, endStream, status);
+          this.continueDecoding();
+          return;
+        }
+        continue;
       }
-      if (status !== 'Continue') return;
+      if (status === 'StopIterationNoBuffer') break;
+      this.hold(i, chunk, endStream, status);
+      return;
+    }
+    if (endStream) this.actor.send({ type: 'stream.decode.complete' });
+  }
+
+  /** Keep a chunk for the filter at `index`; past the buffer limit, 413 or stop reading. */
+  private hold(index: number, chunk: Uint8Array, endStream: boolean, status: FilterDataStatus): void {
+    this.dataStoppedAt = index;
+    this.held.push({ chunk, endStream });
+    this.heldBytes += chunk.byteLength;
+    if (this.heldBytes <= DECODE_BUFFER_LIMIT) return;
+    if (status === 'StopIterationAndBuffer') {
+      // FilterManager: a buffering filter over the limit fails the request.
+      this.sendLocalReply(413, 'Payload Too Large', { details: 'request_payload_too_large' });
+    } else if (status === 'StopIterationAndWatermark' && !this.readDisabledForBuffer) {
+      this.readDisabledForBuffer = true;
+      this.owner.readDisable(true);
+    }
+  }
+
+  /** Everything held goes on from filter `from`; a filter after it may hold it again. */
+  private releaseHeld(from: number): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.dataStoppedAt = -1;
+    if (this.readDisabledForBuffer) {
+      this.readDisabledForBuffer = false;
+      this.owner.readDisable(false);
+    }
+    for (let k = 0; k < held.length; k++) {
+      const { chunk, endStream } = held[k]!;
+      if (this.dataStoppedAt >= 0) {
+        // Held again further on: the rest waits behind it, in order.
+        this.held.push({ chunk, endStream });
+        this.heldBytes += chunk.byteLength;
+        continue;
+      }
+      this.iterateDecodeData(from, chunk, endStream);
+      if (this.localReplySent || this.phase !== 'decoding') return;
     }
   }
 
@@ -277,6 +353,12 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   private finish(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
+    this.held = [];
+    if (this.readDisabledForBuffer) {
+      // The next request on this connection must still be read.
+      this.readDisabledForBuffer = false;
+      this.owner.readDisable(false);
+    }
     this.streamInfo.endAt = this.owner.engine.clock.now();
     for (const f of new Set<StreamFilter>([...this.decoders, ...this.encoders])) f.onDestroy?.();
     stopTraced(this.owner.engine, this.actor);

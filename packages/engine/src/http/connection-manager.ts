@@ -1,6 +1,8 @@
 import type { HttpConnectionManager } from '../config/types';
 import { ServerCodec } from '../codec/server-codec';
 import type { EngineContext } from '../seams/actors';
+import type { TimerId } from '../seams/clock';
+import { DeadlineTimer } from '../seams/deadline-timer';
 import type { Random } from '../seams/random';
 import type { ActorMeta } from '../seams/tracer';
 import type { TransportConnection } from '../seams/transport';
@@ -11,19 +13,28 @@ import { RouteMatcher, type RouteResult } from '../router/route-matcher';
 import { RouterFilter } from '../router/router-filter';
 import type { ClusterManager } from '../upstream/cluster-manager';
 import type { Worker } from '../worker';
-import { appendForwardedFor, ensureForwardedProto, ensureRequestId } from './forwarding';
+import { appendForwardedFor, ensureForwardedProto, ensureRequestId, isInternalRequest } from './forwarding';
 import { ActiveStream, type StreamOwner } from './active-stream';
 import type { StreamFilter } from './filter';
 import { HeaderMap, type RequestHead, type ResponseHead } from './headers';
 import { reasonPhrase } from './status';
 import { StreamInfo } from './stream-info';
-import { createHttpFilter } from './filter-registry';
+import { chainDependsOnRoute, createHttpFilter, filterDisabled, type FilterFactoryContext } from './filter-registry';
+
+const ROUTER = 'envoy.filters.http.router';
+/** HCM drain_timeout default */
+const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
 
 /** Everything an HCM shares across the connections of one filter chain. */
 export class HttpConnectionManagerConfig {
   readonly routeMatcher: RouteMatcher;
   readonly accessLoggers: Array<{ format: AccessLogFormatter; path: string | undefined }>;
   readonly stats: ReturnType<typeof hcmStats>;
+  /** the chain is the router alone: no filter context to build per stream */
+  readonly onlyRouter: boolean;
+  /** a route may switch a filter off (FilterConfig.disabled / HttpFilter.disabled) */
+  readonly chainDependsOnRoute: boolean;
+  private readonly filterState = new WeakMap<object, unknown>();
 
   constructor(
     readonly config: HttpConnectionManager,
@@ -33,7 +44,18 @@ export class HttpConnectionManagerConfig {
     this.routeMatcher = new RouteMatcher(config.route_config);
     this.accessLoggers = config.access_log.map((log) => ({ format: compileFormat(log.format ?? ENVOY_DEFAULT_FORMAT), path: log.path }));
     this.stats = hcmStats(store, config.stat_prefix, listenerStatPrefix);
+    this.onlyRouter = config.http_filters.every((f) => f.name === ROUTER);
+    const vhosts = config.route_config.virtual_hosts;
+    this.chainDependsOnRoute = chainDependsOnRoute(config.http_filters, [...vhosts, ...vhosts.flatMap((v) => v.routes)]);
   }
+
+  /** FilterFactoryContext.shared: one value per key for every stream of this HCM. */
+  readonly shared = <T>(key: object, init: () => T): T => {
+    if (this.filterState.has(key)) return this.filterState.get(key) as T;
+    const value = init();
+    this.filterState.set(key, value);
+    return value;
+  };
 }
 
 function hcmStats(store: StatsStore, prefix: string, listenerPrefix: string) {
@@ -53,6 +75,10 @@ function hcmStats(store: StatsStore, prefix: string, listenerPrefix: string) {
     downstream_cx_destroy_active_rq: c('downstream_cx_destroy_active_rq'),
     downstream_cx_protocol_error: c('downstream_cx_protocol_error'),
     downstream_cx_drain_close: c('downstream_cx_drain_close'),
+    downstream_cx_idle_timeout: c('downstream_cx_idle_timeout'),
+    downstream_cx_max_duration_reached: c('downstream_cx_max_duration_reached'),
+    downstream_rq_idle_timeout: c('downstream_rq_idle_timeout'),
+    downstream_rq_timeout: c('downstream_rq_timeout'),
     downstream_cx_rx_bytes_total: c('downstream_cx_rx_bytes_total'),
     downstream_cx_tx_bytes_total: c('downstream_cx_tx_bytes_total'),
     downstream_rq_total: c('downstream_rq_total'),
@@ -96,6 +122,9 @@ export interface ConnectionControl {
 
 let nextStreamId = 1;
 
+/** ConnectionManagerImpl::DrainState: draining connections answer with `connection: close`. */
+type DrainState = 'not_draining' | 'draining' | 'closing';
+
 /**
  * ConnectionManagerImpl: the terminal network filter. Turns bytes into streams through
  * the HTTP/1 codec, runs each through the filter chain, decides keep-alive.
@@ -106,6 +135,19 @@ export class ConnectionManager implements StreamOwner {
   private requestsOnConnection = 0;
   private closeAfterResponse = false;
   private closed = false;
+  /** any byte read yet (Envoy has no codec before the first one) */
+  private sawData = false;
+  private drainState: DrainState = 'not_draining';
+  // Timers (docs/resilience.md "Filters and timeouts"). The two idle timers are deadline
+  // timers: activity moves their deadline without touching the clock's timers.
+  /** stream_idle_timeout in force for the current stream (the route's idle_timeout may replace it) */
+  private streamIdleMs = 0;
+  private streamIdleTimer: DeadlineTimer | undefined;
+  private requestTimer: TimerId | undefined;
+  /** connection idle_timeout: runs while no stream is active */
+  private readonly idleTimer: DeadlineTimer | undefined;
+  private durationTimer: TimerId | undefined;
+  private drainTimer: TimerId | undefined;
 
   constructor(
     private readonly shared: HttpConnectionManagerConfig,
@@ -118,7 +160,7 @@ export class ConnectionManager implements StreamOwner {
       connection.transport,
       {
         onRequestHeaders: (head, endStream, info) => this.onRequestHeaders(head, endStream, info),
-        onRequestData: (chunk, endStream) => this.stream?.decodeData(chunk, endStream),
+        onRequestData: (chunk, endStream) => this.onRequestData(chunk, endStream),
         onCodecError: (status, code, reason) => this.onCodecError(status, code, reason),
         onPipelineBacklog: (blocked) => this.connection.readDisable(blocked),
       },
@@ -129,6 +171,14 @@ export class ConnectionManager implements StreamOwner {
     shared.stats.downstream_cx_http1_total.inc();
     shared.stats.downstream_cx_active.inc();
     shared.stats.downstream_cx_http1_active.inc();
+    const clock = deps.engine.clock;
+    if (config.idle_timeout > 0) {
+      this.idleTimer = new DeadlineTimer(clock, () => this.onIdleTimeout());
+      this.idleTimer.setFromNow(config.idle_timeout);
+    }
+    if (config.max_connection_duration) {
+      this.durationTimer = clock.setTimeout(() => this.onConnectionDurationTimeout(), config.max_connection_duration);
+    }
   }
 
   get engine(): EngineContext {
@@ -144,6 +194,7 @@ export class ConnectionManager implements StreamOwner {
   /** ConnectionManagerImpl::onData */
   onData(chunk: Uint8Array): void {
     this.shared.stats.downstream_cx_rx_bytes_total.inc(chunk.byteLength);
+    this.sawData = true;
     this.codec.dispatch(chunk);
   }
 
@@ -181,6 +232,7 @@ export class ConnectionManager implements StreamOwner {
       stream.onDownstreamReset();
       this.endStream(stream);
     }
+    this.stopTimers();
     this.codec.destroy();
   }
 
@@ -211,12 +263,27 @@ export class ConnectionManager implements StreamOwner {
       envoy: {},
     };
     // ConnectionManagerUtility::mutateRequestHeaders, before any filter sees the request.
+    // Internal (x-envoy-* control headers honoured) is decided on the request as it came.
+    streamInfo.internal = isInternalRequest(transport.remoteAddress, head.headers);
     appendForwardedFor(head.headers, transport.remoteAddress, config.use_remote_address);
     ensureForwardedProto(head.headers, 'http', { useRemoteAddress: config.use_remote_address, xffNumTrustedHops: config.xff_num_trusted_hops });
     if (config.generate_request_id) ensureRequestId(head.headers, random);
-    const stream = new ActiveStream(this, meta, streamInfo, (m) => this.createFilters(m), random.u32());
+    const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32());
     this.stream = stream;
+    this.onStreamStart(endStream);
     stream.decodeHeaders(head, endStream);
+  }
+
+  private onRequestData(chunk: Uint8Array, endStream: boolean): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.touchStream();
+    if (endStream && this.requestTimer !== undefined) {
+      // The whole request is in: request_timeout no longer applies.
+      this.deps.engine.clock.clearTimeout(this.requestTimer);
+      this.requestTimer = undefined;
+    }
+    stream.decodeData(chunk, endStream);
   }
 
   private onCodecError(status: number, code: string, reason: string): void {
@@ -248,6 +315,9 @@ export class ConnectionManager implements StreamOwner {
   routeFor(stream: ActiveStream): RouteResult {
     const head = stream.streamInfo.request!;
     const result = this.shared.routeMatcher.route(head, stream.randomValue);
+    // RouteAction.idle_timeout replaces stream_idle_timeout for this stream (refreshIdleTimeout).
+    const routeIdle = result.route?.route?.idle_timeout;
+    if (routeIdle !== undefined && stream === this.stream) this.setStreamIdleTimeout(routeIdle);
     const tracer = this.deps.engine.tracer;
     if (tracer.enabled) {
       tracer.fact(stream.meta, 'route.virtual_host', { vhost: result.vhost?.name ?? null, reason: result.vhostReason }, 'RouteMatcher::findVirtualHost');
@@ -275,13 +345,18 @@ export class ConnectionManager implements StreamOwner {
       this.shared.stats.downstream_cx_drain_close.inc();
       this.closeAfterResponse = true;
     }
+    // A connection draining after idle_timeout or max_connection_duration: HTTP/1 says so
+    // with `connection: close` on the next response.
+    if (this.drainState !== 'not_draining') this.closeAfterResponse = true;
     if (this.closeAfterResponse) head.headers.set('connection', 'close');
+    this.touchStream();
     this.codec.writeHeaders(head, endStream, stream.isHeadRequest);
     if (this.codec.mustCloseAfterResponse) this.closeAfterResponse = true;
   }
 
   writeResponseData(stream: ActiveStream, chunk: Uint8Array, endStream: boolean): boolean {
     this.shared.stats.downstream_cx_tx_bytes_total.inc(chunk.byteLength);
+    this.touchStream();
     return this.codec.writeData(chunk, endStream, stream.isHeadRequest);
   }
 
@@ -291,7 +366,7 @@ export class ConnectionManager implements StreamOwner {
 
   onStreamComplete(stream: ActiveStream): void {
     this.endStream(stream);
-    if (this.closeAfterResponse || this.closed) {
+    if (this.closeAfterResponse || this.closed || this.drainState === 'closing') {
       this.connection.closeAfterFlush('connection: close');
       return;
     }
@@ -308,11 +383,19 @@ export class ConnectionManager implements StreamOwner {
 
   // --- internals ---------------------------------------------------------------------
 
-  private createFilters(meta: ActorMeta): StreamFilter[] {
-    const { config } = this.shared;
+  /**
+   * FilterChainFactory::createFilterChain for one stream. With only the router there is
+   * nothing to decide; when a route can switch filters off, the route is looked up first.
+   */
+  private createFilters(stream: ActiveStream): StreamFilter[] {
+    const shared = this.shared;
+    const { config } = shared;
+    const meta = stream.meta;
     const filters: StreamFilter[] = [];
-    for (const filter of config.http_filters) {
-      if (filter.name === 'envoy.filters.http.router') {
+    const route = shared.chainDependsOnRoute ? stream.route() : undefined;
+    let ctx: FilterFactoryContext | undefined;
+    config.http_filters.forEach((filter, index) => {
+      if (filter.name === ROUTER) {
         filters.push(
           new RouterFilter({
             engine: this.deps.engine,
@@ -320,20 +403,127 @@ export class ConnectionManager implements StreamOwner {
             clusterManager: this.deps.clusterManager,
             hcm: config,
             stream: meta,
-            stats: this.shared.stats,
+            stats: shared.stats,
+            random: this.deps.random,
           }),
         );
-      } else {
-        filters.push(createHttpFilter(filter, { engine: this.deps.engine, stream: meta }));
+        return;
       }
-    }
+      if (route && filterDisabled(filter, route)) {
+        this.deps.engine.tracer.fact(meta, 'stream.decoder_filter', { filter: filter.name, index, phase: 'headers', call: 'disabled' }, 'FilterManager::createFilterChain');
+        return;
+      }
+      ctx ??= { engine: this.deps.engine, stream: meta, random: this.deps.random, stats: shared.store, statPrefix: config.stat_prefix, shared: shared.shared };
+      filters.push(createHttpFilter(filter, ctx));
+    });
     return filters;
+  }
+
+  // --- timers (ConnectionManagerImpl / ActiveStream timeouts) --------------------------
+
+  /** A stream began: the connection is no longer idle; the stream timers start. */
+  private onStreamStart(endStream: boolean): void {
+    const { config } = this.shared;
+    this.idleTimer?.clear();
+    this.setStreamIdleTimeout(config.stream_idle_timeout);
+    if (config.request_timeout > 0 && !endStream) {
+      this.requestTimer = this.deps.engine.clock.setTimeout(() => this.onRequestTimeout(), config.request_timeout);
+    }
+  }
+
+  private setStreamIdleTimeout(ms: number): void {
+    this.streamIdleMs = ms;
+    if (ms <= 0) {
+      this.streamIdleTimer?.clear();
+      return;
+    }
+    this.streamIdleTimer ??= new DeadlineTimer(this.deps.engine.clock, () => this.onStreamIdleTimeout());
+    this.streamIdleTimer.setFromNow(ms);
+  }
+
+  /** ActiveStream::resetIdleTimer: bytes moved for the stream. */
+  private touchStream(): void {
+    if (this.streamIdleMs > 0 && this.stream) this.streamIdleTimer!.setFromNow(this.streamIdleMs);
+  }
+
+  private timerFired(meta: ActorMeta, timer: string, ms: number, envoy: string, data: Record<string, unknown> = {}): void {
+    const tracer = this.deps.engine.tracer;
+    if (tracer.enabled) tracer.fact(meta, 'timer.fired', { timer, ms, ...data }, envoy);
+  }
+
+  /** ActiveStream::onIdleTimeout: 408 before the whole request arrived, 504 after; reset once the response started. */
+  private onStreamIdleTimeout(): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.shared.stats.downstream_rq_idle_timeout.inc();
+    this.timerFired(stream.meta, 'stream_idle_timeout', this.streamIdleMs, 'ConnectionManagerImpl::ActiveStream::onIdleTimeout');
+    stream.streamInfo.setFlag('SI');
+    stream.sendLocalReply(stream.requestComplete ? 504 : 408, 'stream timeout', { flag: 'SI', details: 'stream_idle_timeout' });
+  }
+
+  /** ActiveStream::onRequestTimeout: the request did not arrive in time. */
+  private onRequestTimeout(): void {
+    this.requestTimer = undefined;
+    const stream = this.stream;
+    if (!stream) return;
+    this.shared.stats.downstream_rq_timeout.inc();
+    this.timerFired(stream.meta, 'request_timeout', this.shared.config.request_timeout, 'ConnectionManagerImpl::ActiveStream::onRequestTimeout');
+    stream.sendLocalReply(stream.requestComplete ? 504 : 408, 'request timeout', { details: 'request_overall_timeout' });
+  }
+
+  /** ConnectionManagerImpl::onIdleTimeout: no stream for idle_timeout. */
+  private onIdleTimeout(): void {
+    if (this.stream || this.closed) return;
+    this.shared.stats.downstream_cx_idle_timeout.inc();
+    this.timerFired(this.connection.meta, 'idle_timeout', this.shared.config.idle_timeout, 'ConnectionManagerImpl::onIdleTimeout', { then: this.sawData ? 'drain' : 'close' });
+    if (!this.sawData) this.connection.closeAfterFlush('idle timeout');
+    else this.startDrainSequence();
+  }
+
+  /** ConnectionManagerImpl::onConnectionDurationTimeout */
+  private onConnectionDurationTimeout(): void {
+    this.durationTimer = undefined;
+    if (this.closed) return;
+    this.shared.stats.downstream_cx_max_duration_reached.inc();
+    this.timerFired(this.connection.meta, 'max_connection_duration', this.shared.config.max_connection_duration ?? 0, 'ConnectionManagerImpl::onConnectionDurationTimeout', { then: this.sawData ? 'drain' : 'close' });
+    if (!this.sawData) this.connection.closeAfterFlush('max connection duration');
+    else this.startDrainSequence();
+  }
+
+  /** ConnectionManagerImpl::startDrainSequence: responses say `connection: close` until drain_timeout closes the connection. */
+  private startDrainSequence(): void {
+    if (this.drainState !== 'not_draining') return;
+    this.drainState = 'draining';
+    const ms = this.shared.config.drain_timeout ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.drainTimer = this.deps.engine.clock.setTimeout(() => this.onDrainTimeout(ms), ms);
+  }
+
+  /** ConnectionManagerImpl::onDrainTimeout: close now, or when the stream in flight ends. */
+  private onDrainTimeout(ms: number): void {
+    this.drainTimer = undefined;
+    this.drainState = 'closing';
+    this.timerFired(this.connection.meta, 'drain_timeout', ms, 'ConnectionManagerImpl::onDrainTimeout', { then: this.stream ? 'close after the stream' : 'close' });
+    if (!this.stream) this.connection.closeAfterFlush('drain timeout');
+  }
+
+  private stopTimers(): void {
+    const clock = this.deps.engine.clock;
+    this.idleTimer?.stop();
+    this.streamIdleTimer?.stop();
+    for (const timer of [this.requestTimer, this.durationTimer, this.drainTimer]) if (timer !== undefined) clock.clearTimeout(timer);
+    this.requestTimer = this.durationTimer = this.drainTimer = undefined;
   }
 
   /** Stats and access log for a finished (or reset) stream. */
   private endStream(stream: ActiveStream): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
+    this.streamIdleTimer?.clear();
+    if (this.requestTimer !== undefined) {
+      this.deps.engine.clock.clearTimeout(this.requestTimer);
+      this.requestTimer = undefined;
+    }
+    if (!this.closed) this.idleTimer?.setFromNow(this.shared.config.idle_timeout);
     const { stats, accessLoggers } = this.shared;
     const info = stream.streamInfo;
     stats.downstream_rq_active.dec();

@@ -1,13 +1,25 @@
 import type { RouteResult } from '../router/route-matcher';
-import type { RequestHead, ResponseHead } from './headers';
+import type { HeaderMap, RequestHead, ResponseHead } from './headers';
 import type { StreamInfo } from './stream-info';
 
 /**
  * The HTTP filter contract, after Envoy's StreamDecoderFilter / StreamEncoderFilter.
- * A filter may stop iteration and continue later through its callbacks.
+ * A filter may stop iteration and continue later through its callbacks (docs/filters.md).
+ *
+ * Headers: `StopIteration` holds the headers at this filter; later filters see nothing
+ * until it calls `continueDecoding()`. Body chunks that arrive meanwhile still go to the
+ * filters up to and including the stopped one (as in Envoy), whose `decodeData` says what
+ * happens to them:
+ * - `Continue`: from the filter that stopped headers, resumes the headers (then this chunk);
+ * - `StopIterationAndBuffer`: the stream keeps the chunk; past the buffer limit the request
+ *   fails with 413;
+ * - `StopIterationAndWatermark`: the same, but past the limit the downstream stops being
+ *   read instead, until `continueDecoding()`;
+ * - `StopIterationNoBuffer`: the filter took the chunk (the router does this).
+ * A filter without `decodeData` lets data through (`Continue`).
  */
 export type FilterHeadersStatus = 'Continue' | 'StopIteration';
-export type FilterDataStatus = 'Continue' | 'StopIterationAndBuffer' | 'StopIterationNoBuffer';
+export type FilterDataStatus = 'Continue' | 'StopIterationAndBuffer' | 'StopIterationAndWatermark' | 'StopIterationNoBuffer';
 
 export interface LocalReplyOptions {
   /** response flag to set, e.g. 'NR' */
@@ -15,6 +27,8 @@ export interface LocalReplyOptions {
   /** %RESPONSE_CODE_DETAILS%, e.g. 'route_not_found' */
   details: string;
   headers?: Array<[string, string]>;
+  /** last word on the reply's headers, before content-length / content-type are set (Envoy's modify_headers) */
+  modifyHeaders?: (headers: HeaderMap) => void;
 }
 
 export interface DecoderFilterCallbacks {
@@ -41,7 +55,8 @@ export interface StreamDecoderFilter {
   readonly name: string;
   setDecoderFilterCallbacks(callbacks: DecoderFilterCallbacks): void;
   decodeHeaders(head: RequestHead, endStream: boolean): FilterHeadersStatus;
-  decodeData(chunk: Uint8Array, endStream: boolean): FilterDataStatus;
+  /** optional: absent means `Continue` */
+  decodeData?(chunk: Uint8Array, endStream: boolean): FilterDataStatus;
   /** the downstream can take more response bytes again / is full */
   onAboveWriteBufferHighWatermark?(): void;
   onBelowWriteBufferLowWatermark?(): void;
@@ -52,7 +67,8 @@ export interface StreamEncoderFilter {
   readonly name: string;
   setEncoderFilterCallbacks(callbacks: EncoderFilterCallbacks): void;
   encodeHeaders(head: ResponseHead, endStream: boolean): FilterHeadersStatus;
-  encodeData(chunk: Uint8Array, endStream: boolean): FilterDataStatus;
+  /** optional: absent means `Continue` */
+  encodeData?(chunk: Uint8Array, endStream: boolean): FilterDataStatus;
   onDestroy?(): void;
 }
 

@@ -108,3 +108,29 @@ export function setExpectedRequestTimeout(headers: HeaderMap, routeTimeoutMs: nu
   headers.set('x-envoy-expected-rq-timeout-ms', String(Math.floor(expected)));
   return true;
 }
+
+/**
+ * Whether a request counts as internal, so the router honours its `x-envoy-*` control
+ * headers (retry and timeout overrides; docs/resilience.md). ProxyScope's rule: the
+ * downstream peer is a loopback or private address (127.0.0.0/8, 10.0.0.0/8,
+ * 172.16.0.0/12, 192.168.0.0/16, ::1, fc00::/7) and the request arrived without an
+ * `x-forwarded-for`, i.e. nobody says it was forwarded from elsewhere. Envoy asks the same
+ * of the address XFF processing ends with (ConnectionManagerUtility: exactly one XFF
+ * address, and an internal one), which this matches with `use_remote_address: true`.
+ * Call it before XFF is appended.
+ */
+export function isInternalRequest(remoteAddress: string, headers: HeaderMap): boolean {
+  return isInternalAddress(remoteAddress) && !headers.has('x-forwarded-for');
+}
+
+/** Loopback or private (RFC 1918, IPv6 unique local) address, IPv4-mapped IPv6 included. */
+export function isInternalAddress(address: string): boolean {
+  let a = address.toLowerCase();
+  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
+  if (a === '::1') return true;
+  if (a.includes(':')) return a.startsWith('fc') || a.startsWith('fd');
+  if (a.startsWith('127.') || a.startsWith('10.') || a.startsWith('192.168.')) return true;
+  if (!a.startsWith('172.')) return false;
+  const second = Number(a.split('.')[1]);
+  return second >= 16 && second <= 31;
+}

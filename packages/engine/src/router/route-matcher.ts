@@ -125,9 +125,9 @@ function startsWithIgnoreCase(value: string, lowerPrefix: string): boolean {
 }
 
 /** Reads a header the way route matching sees it: pseudo-headers from the head, repeated headers joined with ",". */
-type HeaderReader = (head: RequestHead) => string | undefined;
+export type HeaderReader = (head: RequestHead) => string | undefined;
 
-function headerReader(name: string): HeaderReader {
+export function headerReader(name: string): HeaderReader {
   switch (name) {
     case ':authority':
       return (head) => head.authority;
@@ -197,8 +197,17 @@ function stringTest(m: StringMatcher): { test: (v: string) => boolean; describe:
 const BASE10_INT = /^\s*[+-]?\d+\s*$/;
 
 function compileHeaderMatcher(m: HeaderMatcher): CompiledHeaderMatcher {
+  const read = headerReader(m.name.toLowerCase());
+  const { describe, test } = headerValueTest(m);
+  return { describe, matches: (head) => test(read(head)) };
+}
+
+/**
+ * A HeaderMatcher as a test of one header's value (`undefined` when the header is absent),
+ * so routes (request headers) and retry policies (response headers) match alike.
+ */
+export function headerValueTest(m: HeaderMatcher): { describe: string; test: (value: string | undefined) => boolean } {
   const name = m.name.toLowerCase();
-  const read = headerReader(name);
   const invert = m.invert_match;
   const not = invert ? 'not ' : '';
 
@@ -208,7 +217,7 @@ function compileHeaderMatcher(m: HeaderMatcher): CompiledHeaderMatcher {
     const wanted = m.present_match ?? true;
     return {
       describe: `header "${name}" ${not}${wanted ? 'present' : 'absent'}`,
-      matches: (head) => ((read(head) !== undefined) === wanted) !== invert,
+      test: (value) => ((value !== undefined) === wanted) !== invert,
     };
   }
 
@@ -231,10 +240,7 @@ function compileHeaderMatcher(m: HeaderMatcher): CompiledHeaderMatcher {
     describe: `header "${name}" ${not}${what}`,
     // A missing header never matches a value matcher, inverted or not (Envoy
     // HeaderUtility::matchHeaders without treat_missing_header_as_empty).
-    matches: (head) => {
-      const value = read(head);
-      return value !== undefined && test(value) !== invert;
-    },
+    test: (value) => value !== undefined && test(value) !== invert,
   };
 }
 

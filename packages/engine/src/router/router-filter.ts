@@ -8,8 +8,14 @@ import type { TimerId } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
 import type { ClusterInfo, ClusterManager } from '../upstream/cluster-manager';
 import type { StreamResetReason } from '../upstream/codec-client';
+import type { Host } from '../upstream/host';
+import type { HostChoice, LoadBalancerContext } from '../upstream/load-balancer';
+import type { OutlierResult } from '../upstream/outlier-detector';
 import type { Worker } from '../worker';
+import { computeRouteHash } from './hash-policy';
 import { applyLayeredHeaderMutations, buildRedirectLocation, rewritePath } from './header-mutations';
+import { requestRetryPolicy, routerTimeouts, takeRouterControlHeaders, type RouterTimeouts, type U32Source } from './retry-policy';
+import { RetryState, type RetryStatus } from './retry-state';
 import type { RouteMatched } from './route-matcher';
 import { routerMachine } from './router.machine';
 import { UpstreamRequest, type UpstreamRequestOwner } from './upstream-request';
@@ -26,8 +32,13 @@ const RESET_REPLY: Record<StreamResetReason, { status: number; flag: string; tex
   ProtocolError: { status: 502, flag: 'UPE', text: 'protocol error' },
 };
 
-/** Request body the router holds while no upstream connection is ready (per_connection_buffer_limit_bytes). */
+/**
+ * Request body the router holds while no upstream connection is ready, and the copy it
+ * keeps for retries (per_connection_buffer_limit_bytes, 1 MiB).
+ */
 const BUFFER_LIMIT = 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
 
 export interface RouterFilterContext {
   engine: EngineContext;
@@ -38,13 +49,17 @@ export interface RouterFilterContext {
   stream: ActorMeta;
   /** http.<stat_prefix>.* router counters */
   stats: { rq_total: { inc(): void }; no_route: { inc(): void }; no_cluster: { inc(): void }; rq_direct_response: { inc(): void }; rq_redirect: { inc(): void } };
+  /** the engine's seeded Random: retry back-off jitter */
+  random: U32Source;
 }
 
 /**
- * Router::Filter: the terminal decoder filter. Picks route, cluster and host, runs one
- * upstream request through the host's pool and feeds the response to the encoders.
+ * Router::Filter: the terminal decoder filter. Picks route, cluster and host, runs an
+ * upstream request through the host's pool and feeds the response to the encoders. With
+ * a retry policy, a failed attempt may be followed by others (each a new host pick and a
+ * new UpstreamRequest), decided by the request's RetryState.
  */
-export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
+export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, LoadBalancerContext {
   readonly name = 'envoy.filters.http.router';
   private callbacks!: DecoderFilterCallbacks;
   private readonly actor: Actor<typeof routerMachine>;
@@ -54,9 +69,23 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
   private matched: RouteMatched | undefined;
   private downstreamEnded = false;
   private responseStarted = false;
+  /** answered, reset or destroyed: nothing more may start */
+  private finished = false;
+  /** the route (global) timeout */
   private timer: TimerId | undefined;
+  private perTryTimer: TimerId | undefined;
   private readDisabledForBuffer = false;
   private attempts = 0;
+  private timeouts: RouterTimeouts = { global: 0, perTry: 0, altResponse: false };
+  /** engine-clock time the whole downstream request had arrived */
+  private requestCompleteAt: number | undefined;
+  /** the request as it goes upstream (its headers are the downstream request's map) */
+  private upstreamHead: RequestHead | undefined;
+  /** only for a request that may be retried; null is all retries cost any other request */
+  private retry: RetryState | null = null;
+  /** a copy of the request body while a retry is possible */
+  private retryBody: Uint8Array[] | null = null;
+  private retryBodyBytes = 0;
 
   constructor(private readonly ctx: RouterFilterContext) {
     this.meta = { actor: `${ctx.stream.actor}/router`, machine: 'router', ids: ctx.stream.ids, envoy: {} };
@@ -65,6 +94,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
 
   setDecoderFilterCallbacks(callbacks: DecoderFilterCallbacks): void {
     this.callbacks = callbacks;
+  }
+
+  /** LoadBalancerContext::computeHashKey: the route's hash_policy over this request (asked by RING_HASH / MAGLEV only). */
+  computeHashKey(): bigint | undefined {
+    return computeRouteHash(this.matched?.route.route?.hash_policy, this.callbacks.streamInfo);
   }
 
   /** Router::Filter::decodeHeaders */
@@ -109,17 +143,20 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
     info.upstreamCluster = cluster.name;
     this.actor.send({ type: 'router.cluster.selected' });
 
-    const choice = this.ctx.worker.loadBalancer(cluster).chooseHost();
+    const choice = this.chooseHost(cluster);
     if (!choice.host) {
-      engine.tracer.fact(this.meta, 'lb.no_host', { cluster: cluster.name, reason: choice.reason }, 'LoadBalancer::chooseHost');
-      cluster.stats.upstream_cx_none_healthy.inc();
-      cluster.responseCodeCounters(503);
-      this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+      this.noHealthyUpstream(cluster, choice);
       return 'StopIteration';
     }
     engine.tracer.fact(this.meta, 'lb.host_selected', { cluster: cluster.name, host: choice.host.key, reason: choice.reason }, 'LoadBalancer::chooseHost');
-    info.upstreamHost = choice.host.key;
     this.actor.send({ type: 'router.host.selected' });
+
+    // x-envoy-* control headers: read only for an internal request, always removed
+    // (FilterUtility::finalTimeout, RetryStateImpl::create).
+    const taken = takeRouterControlHeaders(head.headers);
+    const controls = taken !== null && info.internal ? taken : null;
+    const policy = action.retry_policy ?? vhost.retry_policy;
+    this.timeouts = routerTimeouts(action.timeout, policy?.per_try_timeout ?? 0, controls);
 
     // Router::Filter::finalizeRequestHeaders: rewrites and the configured header mutations.
     const upstreamHead: RequestHead = { ...head, headers: head.headers };
@@ -129,22 +166,39 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
       upstreamHead.path = rewritten;
     }
     if (action.host_rewrite_literal) upstreamHead.authority = action.host_rewrite_literal;
-    setExpectedRequestTimeout(head.headers, action.timeout);
+    setExpectedRequestTimeout(head.headers, this.timeouts.global, this.timeouts.perTry);
     applyLayeredHeaderMutations(head.headers, 'request', { route, vhost, routeConfig: this.ctx.hcm.route_config });
+    this.upstreamHead = upstreamHead;
 
-    const pool = this.ctx.worker.pool(cluster, choice.host);
-    this.attempts++;
-    info.attemptCount = this.attempts;
-    this.upstream = new UpstreamRequest(engine, this, pool, choice.host, upstreamHead, endStream, this.ctx.stream, this.attempts);
-    this.actor.send({ type: 'router.upstream.created' });
+    if (policy !== undefined || controls !== null) {
+      const retryPolicy = requestRetryPolicy(policy, action.retry_policy ? 'route' : 'virtual_host', head, controls);
+      if (retryPolicy !== null) {
+        this.retry = new RetryState(engine, retryPolicy, cluster, this.ctx.random, this.meta, () => this.doRetry());
+        this.retryBody = [];
+      }
+    }
+    this.retry?.onHostAttempted(choice.host);
+
+    const upstream = this.createAttempt(choice.host);
     if (endStream) this.onRequestComplete();
-    this.upstream.start();
+    upstream.start();
     return 'StopIteration';
   }
 
   decodeData(chunk: Uint8Array, endStream: boolean): FilterDataStatus {
+    if (this.finished) return 'StopIterationNoBuffer';
+    if (this.retryBody !== null && !this.keepForRetry(chunk)) return 'StopIterationNoBuffer';
     const upstream = this.upstream;
-    if (!upstream) return 'StopIterationNoBuffer';
+    if (!upstream) {
+      // Between attempts (retry back-off) the copy kept for the next attempt is all there is;
+      // otherwise the router has answered already.
+      if (this.retry === null || this.responseStarted) return 'StopIterationNoBuffer';
+      if (endStream) {
+        this.downstreamEnded = true;
+        this.onRequestComplete();
+      }
+      return 'StopIterationNoBuffer';
+    }
     const writable = upstream.encodeData(chunk, endStream);
     if (endStream) {
       this.downstreamEnded = true;
@@ -170,8 +224,12 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
   }
 
   onDestroy(): void {
+    this.finished = true;
     this.clearTimer();
+    this.clearPerTryTimer();
     if (this.upstream) this.upstream.reset();
+    this.upstream = undefined;
+    this.endRetries();
     if (this.actor.getSnapshot().status === 'active') {
       this.actor.send({ type: 'router.reset' });
     }
@@ -190,6 +248,28 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
   /** Router::Filter::onUpstreamHeaders */
   onUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
     const cluster = this.cluster!;
+    // Every attempt's status counts for outlier detection, retried or not (putHttpResponseCode).
+    this.reportOutlier(request.host, head.status);
+    if (this.retry !== null) {
+      const status = this.retry.shouldRetryHeaders(head, request.attempt);
+      if (status === 'Yes') {
+        // A retried response is charged to retry.upstream_rq_<code> only, and to its host as an error.
+        const { code, klass } = cluster.retryResponseCodeCounters(head.status);
+        code.inc();
+        klass.inc();
+        request.host.stats.rq_error++;
+        this.clearPerTryTimer();
+        this.upstream = undefined;
+        // An unfinished exchange leaves the HTTP/1 connection unusable.
+        if (!endStream || !request.requestComplete) request.reset();
+        this.actor.send({ type: 'router.retry' });
+        return;
+      }
+      this.onRetryRefused(status);
+    }
+    this.clearPerTryTimer();
+    // The response goes downstream: no retry is possible any more, so no copy of the body.
+    this.retryBody = null;
     const { code, klass } = cluster.responseCodeCounters(head.status);
     code.inc();
     klass.inc();
@@ -200,6 +280,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
     if (request.sentAt !== undefined && request.responseHeadersAt !== undefined) {
       head.headers.set('x-envoy-upstream-service-time', String(Math.round(request.responseHeadersAt - request.sentAt)));
     }
+    if (this.matched?.vhost.include_attempt_count_in_response) head.headers.set('x-envoy-attempt-count', String(this.attempts));
     applyLayeredHeaderMutations(head.headers, 'response', { route: this.matched?.route, vhost: this.matched?.vhost, routeConfig: this.ctx.hcm.route_config });
     if (endStream) this.onUpstreamComplete(request);
     this.callbacks.encodeHeaders(head, endStream);
@@ -212,8 +293,12 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
 
   /** Router::Filter::onUpstreamReset (and onPoolFailure, which ends the same way) */
   onUpstreamReset(request: UpstreamRequest, reason: StreamResetReason, detail: string | undefined): void {
-    this.clearTimer();
+    this.clearPerTryTimer();
     this.upstream = undefined;
+    // An overflow is the cluster's circuit breaker, not the host's fault.
+    if (reason !== 'Overflow') this.reportOutlier(request.host, 'local_origin_failure');
+    if (this.maybeRetryReset(request, reason)) return;
+    this.clearTimer();
     const cluster = this.cluster!;
     const reply = RESET_REPLY[reason];
     if (reason !== 'Overflow') request.host.stats.rq_error++;
@@ -229,41 +314,209 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
     const { code, klass } = cluster.responseCodeCounters(reply.status);
     code.inc();
     klass.inc();
-    const body = `upstream connect error or disconnect/reset before headers. reset reason: ${reply.text}${detail ? `, transport failure reason: ${detail}` : ''}`;
+    const retried = this.attempts > 1 ? 'retried and the latest ' : '';
+    const body = `upstream connect error or disconnect/reset before headers. ${retried}reset reason: ${reply.text}${detail ? `, transport failure reason: ${detail}` : ''}`;
     const headers: Array<[string, string]> = reason === 'Overflow' ? [['x-envoy-overloaded', 'true']] : [];
     this.localReply(reply.status, body, reply.flag, `upstream_reset_before_response_started{${reply.text.replace(/ /g, '_')}}`, headers);
   }
 
-  // --- internals ---------------------------------------------------------------------
+  // --- attempts and retries ----------------------------------------------------------
 
-  /** The whole request is in: the route timeout starts now (Router::Filter::onRequestComplete). */
+  /** A new UpstreamRequest for `host` (attempt N+1), with the body so far replayed into it; not started yet. */
+  private createAttempt(host: Host): UpstreamRequest {
+    const cluster = this.cluster!;
+    const head = this.upstreamHead!;
+    this.attempts++;
+    const info = this.callbacks.streamInfo;
+    info.attemptCount = this.attempts;
+    info.upstreamHost = host.key;
+    if (this.matched!.vhost.include_request_attempt_count) head.headers.set('x-envoy-attempt-count', String(this.attempts));
+    const body = this.attempts > 1 ? this.retryBody : null;
+    const headersOnly = this.downstreamEnded && (this.attempts === 1 || body === null || body.length === 0);
+    const upstream = new UpstreamRequest(this.ctx.engine, this, this.ctx.worker.pool(cluster, host), host, head, headersOnly, this.ctx.stream, this.attempts);
+    this.upstream = upstream;
+    if (body !== null && !headersOnly) {
+      for (const chunk of body) upstream.encodeData(chunk, false);
+      if (this.downstreamEnded) upstream.encodeData(EMPTY, true);
+    }
+    this.actor.send({ type: 'router.upstream.created' });
+    return upstream;
+  }
+
+  /** Router::Filter::doRetry: the back-off elapsed; pick a host again and send attempt N+1. */
+  private doRetry(): void {
+    if (this.finished || this.retry === null) return;
+    const cluster = this.cluster!;
+    const { engine } = this.ctx;
+    const choice = this.chooseHost(cluster);
+    if (!choice.host) {
+      this.noHealthyUpstream(cluster, choice);
+      return;
+    }
+    engine.tracer.fact(this.meta, 'lb.host_selected', { cluster: cluster.name, host: choice.host.key, reason: choice.reason, attempt: this.attempts + 1 }, 'LoadBalancer::chooseHost');
+    this.retry.onHostAttempted(choice.host);
+    // The expected timeout an upstream is told shrinks by the time already spent.
+    const { global, perTry } = this.timeouts;
+    const elapsed = this.requestCompleteAt === undefined ? 0 : engine.clock.now() - this.requestCompleteAt;
+    const remaining = global > 0 ? Math.max(1, global - elapsed) : 0;
+    setExpectedRequestTimeout(this.upstreamHead!.headers, perTry > 0 && (remaining === 0 || perTry < remaining) ? perTry : remaining);
+    const upstream = this.createAttempt(choice.host);
+    if (this.downstreamEnded) this.armPerTryTimer();
+    upstream.start();
+  }
+
+  /**
+   * Router::Filter::maybeRetryReset: an attempt ended without a response (reset, pool
+   * failure, per-try timeout). True when a retry is armed.
+   */
+  private maybeRetryReset(request: UpstreamRequest, reason: StreamResetReason): boolean {
+    if (this.retry === null || this.responseStarted) return false;
+    const status = this.retry.shouldRetryReset(reason, request.sentAt !== undefined, request.attempt);
+    if (status !== 'Yes') {
+      this.onRetryRefused(status);
+      return false;
+    }
+    request.host.stats.rq_error++;
+    this.actor.send({ type: 'router.retry' });
+    return true;
+  }
+
+  /** The response flag for a retriable outcome that was not retried. */
+  private onRetryRefused(status: RetryStatus): void {
+    if (status === 'NoOverflow') this.callbacks.streamInfo.setFlag('UO');
+    else if (status === 'NoRetryLimitExceeded') this.callbacks.streamInfo.setFlag('URX');
+  }
+
+  /**
+   * Keeps a copy of a body chunk for the next attempt. Past the buffer limit retries are
+   * abandoned (`retry_or_shadow_abandoned`); if that happens during a back-off, the
+   * request fails with 507. False when the request was answered.
+   */
+  private keepForRetry(chunk: Uint8Array): boolean {
+    if (this.retryBodyBytes + chunk.byteLength <= BUFFER_LIMIT) {
+      if (chunk.byteLength > 0) this.retryBody!.push(chunk.slice());
+      this.retryBodyBytes += chunk.byteLength;
+      return true;
+    }
+    const cluster = this.cluster!;
+    cluster.stats.retry_or_shadow_abandoned.inc();
+    const inBackoff = this.upstream === undefined;
+    this.ctx.engine.tracer.fact(this.meta, 'retry.abandoned', { bufferedBytes: this.retryBodyBytes + chunk.byteLength, limit: BUFFER_LIMIT, inBackoff }, 'Router::Filter::decodeData');
+    this.endRetries();
+    if (!inBackoff) return true;
+    this.clearTimer();
+    this.localReply(507, 'exceeded request buffer limit while retrying upstream', undefined, 'request_payload_exceeded_retry_buffer_limit');
+    return false;
+  }
+
+  private endRetries(): void {
+    this.retry?.cancel();
+    this.retry = null;
+    this.retryBody = null;
+    this.retryBodyBytes = 0;
+  }
+
+  /**
+   * LoadBalancer::chooseHost, asked again while the retry host predicate (previous_hosts)
+   * rejects the pick, at most host_selection_retry_max_attempts more times; if every pick
+   * is rejected the last one is used anyway (LoadBalancerBase::chooseHost).
+   */
+  private chooseHost(cluster: ClusterInfo): HostChoice {
+    const lb = this.ctx.worker.loadBalancer(cluster);
+    let choice = lb.chooseHost(this);
+    const retry = this.retry;
+    if (retry === null || this.attempts === 0 || !retry.policy.previousHosts) return choice;
+    const rejected: string[] = [];
+    for (let i = 0; i < retry.policy.hostSelectionRetryMaxAttempts && choice.host && retry.shouldSelectAnotherHost(choice.host); i++) {
+      rejected.push(choice.host.key);
+      choice = lb.chooseHost(this);
+    }
+    if (rejected.length === 0) return choice;
+    const kept = choice.host && retry.shouldSelectAnotherHost(choice.host) ? ' (every pick was already tried: keeping the last)' : '';
+    return { host: choice.host, reason: `${choice.reason}; previous_hosts rejected ${rejected.join(', ')}${kept}` };
+  }
+
+  private noHealthyUpstream(cluster: ClusterInfo, choice: HostChoice): void {
+    this.ctx.engine.tracer.fact(this.meta, 'lb.no_host', { cluster: cluster.name, reason: choice.reason }, 'LoadBalancer::chooseHost');
+    cluster.stats.upstream_cx_none_healthy.inc();
+    cluster.responseCodeCounters(503);
+    this.localReply(503, 'no healthy upstream', 'UH', 'no_healthy_upstream');
+  }
+
+  // --- timeouts ----------------------------------------------------------------------
+
+  /** The whole request is in: the route timeout and the attempt's per-try timeout start now (Router::Filter::onRequestComplete). */
   private onRequestComplete(): void {
-    const timeout = this.matched?.route.route?.timeout ?? 0;
-    if (timeout > 0 && this.timer === undefined) {
-      this.timer = this.ctx.engine.clock.setTimeout(() => this.onResponseTimeout(), timeout);
+    if (this.finished) return;
+    this.requestCompleteAt = this.ctx.engine.clock.now();
+    const { global } = this.timeouts;
+    if (global > 0 && this.timer === undefined) {
+      this.timer = this.ctx.engine.clock.setTimeout(() => this.onResponseTimeout(), global);
+    }
+    if (this.upstream) this.armPerTryTimer();
+  }
+
+  /** UpstreamRequest::setupPerTryTimeout */
+  private armPerTryTimer(): void {
+    const { perTry } = this.timeouts;
+    if (perTry > 0 && this.perTryTimer === undefined && !this.responseStarted) {
+      this.perTryTimer = this.ctx.engine.clock.setTimeout(() => this.onPerTryTimeout(), perTry);
     }
   }
 
-  /** Router::Filter::onResponseTimeout: 504 UT, never retried. */
+  /**
+   * Router::Filter::onPerTryTimeout: the attempt is reset as a local reset, then retried
+   * like one, or answered 504 UT (URX too when the retry limit was the reason).
+   */
+  private onPerTryTimeout(): void {
+    this.perTryTimer = undefined;
+    const request = this.upstream;
+    if (!request || this.responseStarted) return;
+    const cluster = this.cluster!;
+    cluster.stats.upstream_rq_per_try_timeout.inc();
+    request.host.stats.rq_timeout++;
+    this.reportOutlier(request.host, 'local_origin_timeout');
+    this.ctx.engine.tracer.fact(this.meta, 'router.timeout', { kind: 'per_try', ms: this.timeouts.perTry, attempt: request.attempt }, 'Router::Filter::onPerTryTimeout');
+    this.upstream = undefined;
+    request.reset();
+    if (this.maybeRetryReset(request, 'LocalReset')) return;
+    this.clearTimer();
+    this.timeoutReply(cluster, 'upstream_per_try_timeout');
+  }
+
+  /**
+   * Router::Filter::onResponseTimeout: the route timeout covers every attempt and back-off
+   * and is never retried. An attempt in flight is reset and counted; one in back-off is not.
+   */
   private onResponseTimeout(): void {
     this.timer = undefined;
+    this.clearPerTryTimer();
     const request = this.upstream;
     const cluster = this.cluster!;
     this.upstream = undefined;
+    this.ctx.engine.tracer.fact(this.meta, 'router.timeout', { kind: 'global', ms: this.timeouts.global, attempt: this.attempts, during: request ? 'attempt' : 'backoff' }, 'Router::Filter::onResponseTimeout');
     if (request) {
       cluster.stats.upstream_rq_timeout.inc();
       request.host.stats.rq_timeout++;
+      this.reportOutlier(request.host, 'local_origin_timeout');
       request.reset();
     }
+    this.endRetries();
     if (this.responseStarted) {
       this.callbacks.streamInfo.setFlag('UT');
       this.callbacks.resetStream('upstream response timeout');
       return;
     }
-    const { code, klass } = cluster.responseCodeCounters(504);
+    this.timeoutReply(cluster, 'upstream_response_timeout');
+  }
+
+  /** 504 `upstream request timeout`, UT; 204 and no body with x-envoy-upstream-rq-timeout-alt-response. */
+  private timeoutReply(cluster: ClusterInfo, details: string): void {
+    const status = this.timeouts.altResponse ? 204 : 504;
+    const { code, klass } = cluster.responseCodeCounters(status);
     code.inc();
     klass.inc();
-    this.localReply(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
+    this.localReply(status, status === 204 ? '' : 'upstream request timeout', 'UT', details);
   }
 
   private onUpstreamComplete(request: UpstreamRequest): void {
@@ -276,14 +529,32 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner {
   }
 
   private localReply(status: number, body: string, flag: string | undefined, details: string, headers?: Array<[string, string]>): void {
+    this.finished = true;
+    this.clearPerTryTimer();
+    this.endRetries();
+    if (this.attempts > 0 && this.matched?.vhost.include_attempt_count_in_response) {
+      headers = [...(headers ?? []), ['x-envoy-attempt-count', String(this.attempts)]];
+    }
     this.actor.send({ type: 'router.local_reply', status, flag });
     this.callbacks.sendLocalReply(status, body, { flag, details, headers });
+  }
+
+  /** Router::Filter::updateOutlierDetection: the attempt's result, for the cluster's outlier detector (if any). */
+  private reportOutlier(host: Host, result: OutlierResult): void {
+    this.cluster?.outlierDetector?.reportResult(host, result);
   }
 
   private clearTimer(): void {
     if (this.timer !== undefined) {
       this.ctx.engine.clock.clearTimeout(this.timer);
       this.timer = undefined;
+    }
+  }
+
+  private clearPerTryTimer(): void {
+    if (this.perTryTimer !== undefined) {
+      this.ctx.engine.clock.clearTimeout(this.perTryTimer);
+      this.perTryTimer = undefined;
     }
   }
 }

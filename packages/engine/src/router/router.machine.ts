@@ -1,8 +1,9 @@
 import { setup } from 'xstate';
 
 /**
- * Router::Filter, the terminal HTTP filter: route lookup, cluster, host, then one
- * upstream request whose response it passes back through the encoder filters.
+ * Router::Filter, the terminal HTTP filter: route lookup, cluster, host, then an
+ * upstream request whose response it passes back through the encoder filters; with a
+ * retry policy, failed attempts loop through `retry_backoff` to a new upstream request.
  */
 export type RouterEvent =
   | { type: 'router.route.matched' }
@@ -11,6 +12,8 @@ export type RouterEvent =
   | { type: 'router.upstream.created' }
   | { type: 'router.upstream.headers' }
   | { type: 'router.upstream.complete' }
+  /** the attempt failed and a retry is armed (RetryStateImpl::enableBackoffTimer) */
+  | { type: 'router.retry' }
   | { type: 'router.local_reply'; status: number; flag?: string }
   | { type: 'router.reset' };
 
@@ -38,7 +41,12 @@ export const routerMachine = setup({
     },
     upstream_pending: {
       meta: { envoy: 'UpstreamRequest::acceptHeadersFromRouter' },
-      on: { 'router.upstream.headers': 'response_started', 'router.local_reply': 'local_reply', 'router.reset': 'reset' },
+      on: { 'router.upstream.headers': 'response_started', 'router.retry': 'retry_backoff', 'router.local_reply': 'local_reply', 'router.reset': 'reset' },
+    },
+    // An attempt failed and will be retried: waiting out the back-off (the retry machine's timer).
+    retry_backoff: {
+      meta: { envoy: 'Router::Filter::doRetry (pending)' },
+      on: { 'router.upstream.created': 'upstream_pending', 'router.local_reply': 'local_reply', 'router.reset': 'reset' },
     },
     response_started: {
       meta: { envoy: 'Router::Filter::onUpstreamHeaders' },

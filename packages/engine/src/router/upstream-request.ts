@@ -39,6 +39,8 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
   private done = false;
   /** engine-clock time the first request byte went upstream / response headers arrived */
   sentAt: number | undefined;
+  /** the whole request (headers and body) has been written upstream */
+  requestComplete = false;
   responseHeadersAt: number | undefined;
 
   constructor(
@@ -170,6 +172,7 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
   }
 
   private requestSent(): void {
+    this.requestComplete = true;
     this.engine.tracer.fact(this.meta, 'upstream.request_sent', { bytes: this.client?.requestBytesWritten ?? 0 }, 'UpstreamRequest::encodeData');
     this.actor.send({ type: 'upstream.request.sent' });
   }

@@ -13,7 +13,7 @@ export interface ClientOwner {
   onClosed(reason: ClientCloseReason, error?: TransportError): void;
 }
 
-export type ClientCloseReason = 'connect_failure' | 'connect_timeout' | 'remote_close' | 'local_close';
+export type ClientCloseReason = 'connect_failure' | 'connect_timeout' | 'remote_close' | 'local_close' | 'idle_timeout';
 
 export interface ClientMachineInput {
   transport: Transport;
@@ -31,6 +31,8 @@ export type ClientEvent =
   | { type: 'client.release' }
   | { type: 'client.drain' }
   | { type: 'client.close' }
+  /** the cluster's idle_timeout ran out while ready (sent by the pool's ActiveClient) */
+  | { type: 'client.idle_timeout' }
   | { type: 'client.remote.close'; error?: TransportError };
 
 interface ClientContext extends ClientMachineInput {
@@ -105,6 +107,10 @@ export const clientMachine = setup({
       meta: { envoy: 'ConnPoolImplBase::onUpstreamReady' },
       entry: 'notifyReady',
       on: {
+        // ActiveClient::onIdleTimeout: ready (no stream) for the cluster's idle_timeout. The
+        // pool's ActiveClient keeps that deadline rather than an `after` here, because an
+        // `after` would schedule and cancel an xstate delayed event on every request.
+        'client.idle_timeout': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'idle_timeout' } } },
         'client.attach': [{ guard: 'isLastStream', target: 'draining' }, { target: 'busy' }],
         'client.drain': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'local_close' } } },
         'client.close': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'local_close' } } },

@@ -171,7 +171,9 @@ export class CodecClient implements RequestEncoder {
   }
 
   private onMessageComplete(): 'continue' | 'pause' {
-    if (this.responseComplete) return 'continue';
+    // Closed from inside this parse (the router reset the exchange, e.g. to retry a 503
+    // whose body was in the same read): the rest of the message is nobody's.
+    if (this.responseComplete || this.closed) return 'continue';
     this.codec.send({ type: 'codec.message.complete' });
     this.responseComplete = true;
     const decoder = this.decoder;

@@ -1,5 +1,7 @@
 import type { Actor } from 'xstate';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { TimerId } from '../seams/clock';
+import { DeadlineTimer } from '../seams/deadline-timer';
 import type { ActorMeta } from '../seams/tracer';
 import type { Transport, TransportConnection, TransportError } from '../seams/transport';
 import { clientMachine, type ClientCloseReason, type ClientOwner } from './client.machine';
@@ -46,6 +48,10 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
   hasActiveStream = false;
   readonly createdAt: number;
   everConnected = false;
+  /** max_connection_duration, armed once connected */
+  private durationTimer: TimerId | undefined;
+  /** the cluster's idle_timeout while ready (a deadline timer: re-arming it per request is an assignment) */
+  private idleTimer: DeadlineTimer | undefined;
 
   constructor(private readonly pool: Http1ConnPool) {
     const limit = pool.cluster.config.max_requests_per_connection;
@@ -74,11 +80,35 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
   onConnected(connection: TransportConnection): void {
     this.everConnected = true;
     this.codec = new CodecClient(this.pool.engine, connection, this, this.meta);
+    const maxDuration = this.pool.cluster.config.max_connection_duration;
+    if (maxDuration) this.durationTimer = this.pool.engine.clock.setTimeout(() => this.onConnectionDurationTimeout(maxDuration), maxDuration);
     this.pool.onClientConnected(this);
   }
 
+  /** ActiveClient::onConnectionDurationTimeout: drain; close now if no stream is on it. */
+  private onConnectionDurationTimeout(ms: number): void {
+    this.durationTimer = undefined;
+    const state = this.actor.getSnapshot().value;
+    if (state !== 'ready' && state !== 'busy') return;
+    this.pool.cluster.stats.upstream_cx_max_duration_reached.inc();
+    const tracer = this.pool.engine.tracer;
+    if (tracer.enabled) tracer.fact(this.meta, 'timer.fired', { timer: 'max_connection_duration', ms, then: state === 'ready' ? 'close' : 'close after the stream' }, 'ActiveClient::onConnectionDurationTimeout');
+    this.remainingStreams = 0;
+    this.actor.send({ type: 'client.drain' });
+  }
+
   onReady(): void {
+    const idle = this.pool.cluster.config.idle_timeout;
+    if (idle > 0) {
+      this.idleTimer ??= new DeadlineTimer(this.pool.engine.clock, () => this.actor.send({ type: 'client.idle_timeout' }));
+      this.idleTimer.setFromNow(idle);
+    }
     this.pool.onClientReady(this);
+  }
+
+  /** A stream is attached: the connection is not idle. */
+  onBusy(): void {
+    this.idleTimer?.clear();
   }
 
   closeConnection(): void {
@@ -86,6 +116,15 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
   }
 
   onClosed(reason: ClientCloseReason, error?: TransportError): void {
+    this.idleTimer?.stop();
+    if (this.durationTimer !== undefined) {
+      this.pool.engine.clock.clearTimeout(this.durationTimer);
+      this.durationTimer = undefined;
+    }
+    if (reason === 'idle_timeout') {
+      const tracer = this.pool.engine.tracer;
+      if (tracer.enabled) tracer.fact(this.meta, 'timer.fired', { timer: 'idle_timeout', ms: this.pool.cluster.config.idle_timeout }, 'ActiveClient::onIdleTimeout');
+    }
     this.pool.onClientClosed(this, reason, error);
   }
 
@@ -174,6 +213,21 @@ export class Http1ConnPool {
     for (const client of [...this.connecting, ...this.ready, ...this.busy]) client.actor.send({ type: 'client.close' });
   }
 
+  /**
+   * drainConnectionsImpl(DrainExistingConnections), when the host fails a health check or
+   * is ejected: idle connections close now, busy ones after their stream, connecting ones
+   * unless a stream waits for them. The pool stays usable; new streams get new connections.
+   */
+  drainConnections(): void {
+    this.decide('drain_connections', { why: 'host health failure' }, 'ConnPoolImplBase::drainConnectionsImpl');
+    if (this.pending.length === 0) for (const client of [...this.connecting]) client.actor.send({ type: 'client.close' });
+    for (const client of [...this.ready]) client.actor.send({ type: 'client.drain' });
+    for (const client of this.busy) {
+      client.remainingStreams = 0;
+      client.actor.send({ type: 'client.drain' });
+    }
+  }
+
   stop(): void {
     this.drain();
     stopTraced(this.engine, this.actor);
@@ -216,6 +270,7 @@ export class Http1ConnPool {
     stats.upstream_cx_destroy.inc();
     if (reason === 'remote_close') stats.upstream_cx_destroy_remote.inc();
     else stats.upstream_cx_destroy_local.inc();
+    if (reason === 'idle_timeout') stats.upstream_cx_idle_timeout.inc();
     if (client.everConnected) stats.upstream_cx_length_ms.record(this.engine.clock.now() - client.createdAt);
     const callbacks = this.attached.get(client);
     if (callbacks) {
@@ -295,6 +350,7 @@ export class Http1ConnPool {
     client.hasActiveStream = true;
     this.attached.set(client, callbacks);
     this.moveTo(client, 'busy');
+    client.onBusy();
     client.actor.send({ type: 'client.attach', lastStream });
     resources.requests++;
     stats.upstream_rq_total.inc();

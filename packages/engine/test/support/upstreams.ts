@@ -13,6 +13,7 @@ import type { TraceEvent } from '@proxyscope/protocol';
 import { onTestFinished, vi } from 'vitest';
 import type { Bootstrap, Cluster, HttpConnectionManager, Route, VirtualHost } from '../../src/config/types';
 import { ProxyEngine } from '../../src/engine';
+import type { Clock } from '../../src/seams/clock';
 import { nodeTransport } from '../../src/transport/node-transport';
 import { bootstrap, cluster, hcm, listener, route, routeConfig, vhost } from './config-builders';
 
@@ -546,7 +547,10 @@ export interface RunningProxy {
  * that an event was sent to a stopped actor: that is a machine lifecycle bug even when
  * the response looks right.
  */
-export async function startProxy(config: Bootstrap, options: { seed?: number; concurrency?: number; trace?: boolean } = {}): Promise<RunningProxy> {
+export async function startProxy(
+  config: Bootstrap,
+  options: { seed?: number; concurrency?: number; trace?: boolean; /** default: the real clock */ clock?: Clock } = {},
+): Promise<RunningProxy> {
   const warn = vi.spyOn(console, 'warn');
   onTestFinished(() => {
     const stale = warn.mock.calls.map((args) => args.map(String).join(' ')).filter((text) => text.includes('stopped actor'));
@@ -559,6 +563,7 @@ export async function startProxy(config: Bootstrap, options: { seed?: number; co
     config,
     transport: nodeTransport,
     seed: options.seed ?? 1,
+    ...(options.clock && { clock: options.clock }),
     concurrency: options.concurrency ?? 1,
     accessLog: (line) => logs.push(line),
   });
