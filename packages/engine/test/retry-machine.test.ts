@@ -11,7 +11,7 @@ import { JitteredExponentialBackOff } from '../src/router/retry-policy';
 import { retryMachine, type RetryMachineInput } from '../src/router/retry.machine';
 import { ManualClock } from '../src/seams/clock';
 import { StatsStore } from '../src/stats/stats';
-import type { ClusterResources } from '../src/upstream/cluster-manager';
+import { ResourceLimit } from '../src/upstream/resource-manager';
 
 const RETRY_STATS = [
   'upstream_rq_retry',
@@ -22,15 +22,14 @@ const RETRY_STATS = [
   'upstream_rq_retry_backoff_ratelimited',
 ] as const;
 
-function setup(options: { retries?: number; maxRetries?: number; resources?: ClusterResources; random?: number } = {}) {
+function setup(options: { retries?: number; maxRetries?: number; resources?: ResourceLimit; random?: number } = {}) {
   const store = new StatsStore();
   const stats = Object.fromEntries(RETRY_STATS.map((n) => [n, store.counter(`cluster.c.${n}`)])) as unknown as RetryMachineInput['stats'];
-  const resources = options.resources ?? { connections: 0, pending: 0, requests: 0, retries: 0 };
+  const resources = options.resources ?? retryLimit(options.maxRetries ?? 3);
   const random = { u32: () => options.random ?? 7 };
   const input: RetryMachineInput = {
     retriesRemaining: options.retries ?? 2,
-    resources,
-    maxRetries: options.maxRetries ?? 3,
+    retries: resources,
     backOff: new JitteredExponentialBackOff(25, 250, random),
     random,
     stats,
@@ -43,6 +42,13 @@ function setup(options: { retries?: number; maxRetries?: number; resources?: Clu
   const count = (name: (typeof RETRY_STATS)[number]) => store.valueOf(`cluster.c.${name}`) ?? 0;
   const fail = (retriable = true, rateLimitedMs?: number) => actor.send({ type: 'retry.outcome', trigger: 'response', retriable, rateLimitedMs });
   return { actor, clock, resources, retries, count, fail, input };
+}
+
+/** The cluster's retry circuit breaker with `max` retries, `held` of them in use already. */
+function retryLimit(max: number, held = 0): ResourceLimit {
+  const limit = new ResourceLimit(() => max, new StatsStore().gauge('cluster.c.circuit_breakers.default.rq_retry_open'), undefined);
+  for (let i = 0; i < held; i++) limit.inc();
+  return limit;
 }
 
 describe('retry machine decisions', () => {
@@ -59,7 +65,7 @@ describe('retry machine decisions', () => {
     const snapshot = actor.getSnapshot();
     expect(snapshot.value).toBe('backoff');
     expect(snapshot.context.retriesRemaining).toBe(1);
-    expect(resources.retries).toBe(1);
+    expect(resources.count).toBe(1);
     expect(count('upstream_rq_retry')).toBe(1);
     expect(count('upstream_rq_retry_backoff_exponential')).toBe(1);
   });
@@ -82,7 +88,7 @@ describe('retry machine decisions', () => {
     fail(false);
     expect(actor.getSnapshot().value).toBe('no_retry');
     expect(count('upstream_rq_retry_success')).toBe(1);
-    expect(resources.retries).toBe(0);
+    expect(resources.count).toBe(0);
   });
 
   it('with no retries left a retriable outcome is exhausted: upstream_rq_retry_limit_exceeded', () => {
@@ -94,28 +100,28 @@ describe('retry machine decisions', () => {
     expect(count('upstream_rq_retry')).toBe(1);
     expect(count('upstream_rq_retry_limit_exceeded')).toBe(1);
     expect(count('upstream_rq_retry_success')).toBe(0);
-    expect(resources.retries).toBe(0);
+    expect(resources.count).toBe(0);
   });
 
   it('a full retry circuit breaker overflows: upstream_rq_retry_overflow, and the retry is used up', () => {
-    const resources = { connections: 0, pending: 0, requests: 0, retries: 1 };
-    const { actor, fail, count } = setup({ maxRetries: 1, resources });
+    const resources = retryLimit(1, 1);
+    const { actor, fail, count } = setup({ resources });
     fail();
     expect(actor.getSnapshot().value).toBe('overflowed');
     expect(actor.getSnapshot().context.retriesRemaining).toBe(1);
     expect(count('upstream_rq_retry_overflow')).toBe(1);
     expect(count('upstream_rq_retry')).toBe(0);
-    expect(resources.retries).toBe(1);
+    expect(resources.count).toBe(1);
   });
 
   it('a request holding the only retry resource may retry again: it gives it back before asking', () => {
     const { actor, clock, fail, resources } = setup({ maxRetries: 1, retries: 3 });
     fail();
     clock.advance(25);
-    expect(resources.retries).toBe(1);
+    expect(resources.count).toBe(1);
     fail();
     expect(actor.getSnapshot().value).toBe('backoff');
-    expect(resources.retries).toBe(1);
+    expect(resources.count).toBe(1);
   });
 
   it('the exponential interval doubles from retry to retry', () => {
@@ -146,7 +152,7 @@ describe('retry machine decisions', () => {
     fail();
     actor.send({ type: 'retry.cancel' });
     expect(actor.getSnapshot().value).toBe('cancelled');
-    expect(resources.retries).toBe(0);
+    expect(resources.count).toBe(0);
     clock.advance(1000);
     expect(retries).toEqual([]);
   });
@@ -157,7 +163,7 @@ describe('retry machine decisions', () => {
     clock.advance(25);
     actor.send({ type: 'retry.cancel' });
     expect(actor.getSnapshot().value).toBe('cancelled');
-    expect(resources.retries).toBe(0);
+    expect(resources.count).toBe(0);
   });
 });
 
@@ -177,7 +183,7 @@ describe('retry machine paths', () => {
     const reached = new Set(paths.map((p) => p.state.value as string));
     for (const state of ['idle', 'backoff', 'retrying', 'no_retry', 'exhausted', 'cancelled']) expect(reached).toContain(state);
     // overflowed needs a full circuit breaker: the same walk from a cluster at its limit.
-    const full = { ...input, resources: { connections: 0, pending: 0, requests: 0, retries: 3 } };
+    const full = { ...input, retries: retryLimit(3, 3) };
     const overflowPaths = getShortestPaths(retryMachine, { input: full, events: [{ type: 'retry.outcome', trigger: 'response', retriable: true }] });
     expect(overflowPaths.map((p) => p.state.value)).toContain('overflowed');
   });

@@ -51,7 +51,7 @@ function scripted(answers: UpstreamResponse[], name?: string): Promise<Upstream>
 async function expectGaugesAtZero(proxy: RunningProxy): Promise<void> {
   await eventually(() => proxy.stat('cluster.backend.upstream_rq_active') === 0, 'upstream_rq_active back to 0');
   expect(proxy.stat('cluster.backend.upstream_rq_pending_active')).toBe(0);
-  expect(proxy.engine.clusterManager.get('backend')!.resources.retries).toBe(0);
+  expect(proxy.engine.clusterManager.get('backend')!.resources.retries.count).toBe(0);
   await proxy.stop();
   await eventually(() => proxy.stat('cluster.backend.upstream_cx_active') === 0, 'upstream_cx_active back to 0');
 }
@@ -155,7 +155,7 @@ describe('scenario C: circuit breaker max_retries 1', () => {
     const proxy = await startProxy(config(limited, retryPolicy()));
     const one = httpRequest(proxy.port, { path: '/one' });
     await retryArrived;
-    expect(proxy.engine.clusterManager.get('backend')!.resources.retries).toBe(1);
+    expect(proxy.engine.clusterManager.get('backend')!.resources.retries.count).toBe(1);
     const two = await httpRequest(proxy.port, { path: '/two' });
     expect(two.status).toBe(503);
     expect(two.text).toBe('two');

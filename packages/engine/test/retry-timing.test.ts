@@ -92,7 +92,7 @@ async function start(options: Options) {
     expect(stat('upstream_rq_active')).toBe(0);
     expect(stat('upstream_rq_pending_active')).toBe(0);
     expect(stat('upstream_cx_active')).toBe(0);
-    expect(engine.clusterManager.get('backend')!.resources.retries).toBe(0);
+    expect(engine.clusterManager.get('backend')!.resources.retries.count).toBe(0);
   };
   return { clock, engine, upstream, logs, events, stat, host, send, run, until, facts, finish };
 }
@@ -278,11 +278,11 @@ describe('downstream going away', () => {
     const s = await start({ route: { retry_policy: policy }, answer: () => ({ status: 503, headers: { 'retry-after': '1' } }) });
     const client = s.send(GET);
     await s.run(10);
-    expect(s.engine.clusterManager.get('backend')!.resources.retries).toBe(1);
+    expect(s.engine.clusterManager.get('backend')!.resources.retries.count).toBe(1);
     client.destroy();
     await s.run(2000);
     expect(s.upstream.requests).toHaveLength(1);
-    expect(s.engine.clusterManager.get('backend')!.resources.retries).toBe(0);
+    expect(s.engine.clusterManager.get('backend')!.resources.retries.count).toBe(0);
     const retry = s.events.filter((e) => e.machine === 'retry' && e.type === 'transition').map((e) => (e as { to: string }).to);
     expect(retry).toEqual(['backoff', 'cancelled']);
     await s.finish();

@@ -1392,8 +1392,18 @@ const threshold = section(
     max_pending_requests: uint32.default(CIRCUIT_BREAKER_DEFAULTS.max_pending_requests),
     max_requests: uint32.default(CIRCUIT_BREAKER_DEFAULTS.max_requests),
     max_retries: uint32.default(CIRCUIT_BREAKER_DEFAULTS.max_retries),
+    // When present the budget replaces max_retries (Envoy's RetryBudget).
+    retry_budget: section({
+      budget_percent: section({
+        value: scalar('a number 0-100', (v) => (typeof v === 'number' && v >= 0 && v <= 100 ? v : undefined)).default(20),
+      })
+        .transform((p) => p.value)
+        .default(20),
+      min_retry_concurrency: uint32.default(3),
+    }).optional(),
+    track_remaining: z.boolean().default(false),
   },
-  { unsupported: ['retry_budget', 'track_remaining', 'max_connection_pools'] },
+  { unsupported: ['max_connection_pools'] },
 );
 
 const circuitBreakers = section({ thresholds: z.array(threshold).default([]) }, { unsupported: ['per_host_thresholds'] });
@@ -1703,6 +1713,8 @@ function toCluster(c: ParsedCluster): Cluster {
       max_pending_requests: limits.max_pending_requests,
       max_requests: limits.max_requests,
       max_retries: limits.max_retries,
+      ...('retry_budget' in limits && limits.retry_budget && { retry_budget: limits.retry_budget }),
+      ...('track_remaining' in limits && limits.track_remaining && { track_remaining: true }),
     },
     // health and load balancing: present only when configured
     ...(c.health_checks?.length && { health_checks: c.health_checks }),

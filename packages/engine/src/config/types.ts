@@ -230,6 +230,10 @@ export interface Cluster {
     max_pending_requests: number;
     max_requests: number;
     max_retries: number;
+    /** replaces max_retries: max(min_retry_concurrency, budget_percent% of active + pending requests) */
+    retry_budget?: { budget_percent: number; min_retry_concurrency: number };
+    /** publish circuit_breakers.default.remaining_* gauges; absent = false */
+    track_remaining?: boolean;
   };
   // Health and load balancing (docs/resilience.md). Absent = Envoy's default / off.
   /** active health checking; at most one entry (Envoy allows one); absent or empty = none */

@@ -65,8 +65,7 @@ export class RetryState {
     this.actor = startTraced(engine, retryMachine, {
       input: {
         retriesRemaining: policy.numRetries,
-        resources: cluster.resources,
-        maxRetries: cluster.config.circuit_breakers.max_retries,
+        retries: cluster.resources.retries,
         backOff: new JitteredExponentialBackOff(policy.baseInterval, policy.maxInterval, random),
         random,
         stats,
@@ -92,7 +91,7 @@ export class RetryState {
           backOff: { baseInterval: policy.baseInterval, maxInterval: policy.maxInterval },
           previousHosts: policy.previousHosts,
           headers: policy.headers,
-          maxRetriesCircuitBreaker: cluster.config.circuit_breakers.max_retries,
+          maxRetriesCircuitBreaker: cluster.resources.retries.max,
         },
         'RetryStateImpl::create',
       );
@@ -162,7 +161,7 @@ export class RetryState {
         status === 'NoRetryLimitExceeded'
           ? `retriable, but no retries left (num_retries ${this.policy.numRetries})`
           : status === 'NoOverflow'
-            ? `retriable, but the retry circuit breaker is full (max_retries ${this.cluster.config.circuit_breakers.max_retries}, ${this.cluster.resources.retries} in use)`
+            ? `retriable, but the retry circuit breaker is full (${this.cluster.config.circuit_breakers.retry_budget ? 'retry budget' : 'max_retries'} ${this.cluster.resources.retries.max}, ${this.cluster.resources.retries.count} in use)`
             : verdict.reason;
       tracer.fact(
         this.meta,

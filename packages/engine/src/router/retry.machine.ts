@@ -1,6 +1,6 @@
 import { assign, emit, not, setup } from 'xstate';
 import type { Counter } from '../stats/stats';
-import type { ClusterResources } from '../upstream/cluster-manager';
+import type { ResourceLimit } from '../upstream/resource-manager';
 import { jitteredLowerBound, type JitteredExponentialBackOff, type U32Source } from './retry-policy';
 
 /** The counters the decisions move (`cluster.<name>.upstream_rq_retry*`). */
@@ -16,10 +16,8 @@ export interface RetryStats {
 export interface RetryMachineInput {
   /** num_retries, or x-envoy-max-retries */
   retriesRemaining: number;
-  /** the cluster's circuit-breaker counts, shared by every request and worker */
-  resources: ClusterResources;
-  /** circuit breaker max_retries */
-  maxRetries: number;
+  /** the cluster's retry circuit breaker (max_retries or retry budget), shared by every request and worker */
+  retries: ResourceLimit;
   backOff: JitteredExponentialBackOff;
   random: U32Source;
   stats: RetryStats;
@@ -75,15 +73,15 @@ export const retryMachine = setup({
      * ResourceManager::retries().canCreate(). A request that holds the resource for its
      * own retry in flight gives it back before asking (`held: 1`), as resetRetry() does.
      */
-    retryResourceAvailable: ({ context }, params: { held: number }) => context.resources.retries - params.held < context.maxRetries,
+    retryResourceAvailable: ({ context }, params: { held: number }) => context.retries.count - params.held < context.retries.max,
   },
   actions: {
     decrementRetries: assign({ retriesRemaining: ({ context }) => context.retriesRemaining - 1 }),
     acquireRetryResource: ({ context }) => {
-      context.resources.retries++;
+      context.retries.inc();
     },
     releaseRetryResource: ({ context }) => {
-      context.resources.retries--;
+      context.retries.dec();
     },
     countRetry: ({ context }) => context.stats.upstream_rq_retry.inc(),
     countRetrySuccess: ({ context }) => context.stats.upstream_rq_retry_success.inc(),

@@ -81,7 +81,12 @@ export const clientMachine = setup({
         event.type === 'client.connect.fail' || event.type === 'client.remote.close' ? event.error : undefined,
     }),
     closeConnection: ({ context }) => context.owner.closeConnection(),
-    notifyClosed: ({ context }) => context.owner.onClosed(context.closeReason ?? 'local_close', context.error),
+    // The pool's reaction (failing pending streams, local replies, retries) drives other
+    // actors; it runs once this step is over rather than inside it.
+    notifyClosed: ({ context }) => {
+      const { owner, closeReason, error } = context;
+      queueMicrotask(() => owner.onClosed(closeReason ?? 'local_close', error));
+    },
   },
 }).createMachine({
   id: 'client',

@@ -2,6 +2,7 @@ import type { Cluster } from '../config/types';
 import type { Counter, Gauge, Histogram, StatsStore } from '../stats/stats';
 import type { Transport } from '../seams/transport';
 import { Host } from './host';
+import { ResourceManager } from './resource-manager';
 // health and load balancing
 import type { EngineContext } from '../seams/actors';
 import type { Random } from '../seams/random';
@@ -73,14 +74,6 @@ export function clusterStats(store: StatsStore, name: string) {
 }
 export type ClusterStats = ReturnType<typeof clusterStats>;
 
-/** Circuit-breaker resources, counted per cluster across every worker (Envoy's ResourceManager). */
-export interface ClusterResources {
-  connections: number;
-  pending: number;
-  requests: number;
-  retries: number;
-}
-
 /** Upstream::ClusterInfo plus its host set. */
 export class ClusterInfo {
   readonly stats: ClusterStats;
@@ -90,7 +83,7 @@ export class ClusterInfo {
   healthChecker: HttpHealthChecker | undefined;
   /** when `outlier_detection` is configured; the router reports each attempt's result to it */
   outlierDetector: OutlierDetector | undefined;
-  readonly resources: ClusterResources = { connections: 0, pending: 0, requests: 0, retries: 0 };
+  readonly resources: ResourceManager;
   private readonly codeCounters = new Map<number, { code: Counter; klass: Counter }>();
   private readonly retryCodeCounters = new Map<number, { code: Counter; klass: Counter }>();
 
@@ -101,6 +94,7 @@ export class ClusterInfo {
     private readonly onHostHealthFailure: (host: Host) => void = () => {},
   ) {
     this.stats = clusterStats(store, config.name);
+    this.resources = new ResourceManager(config, store);
     this.hostSet = new HostSet(config.common_lb_config?.healthy_panic_threshold ?? DEFAULT_PANIC_THRESHOLD, this.stats.lb_healthy_panic);
   }
 

@@ -179,19 +179,19 @@ export class Http1ConnPool {
     if (this.actor.getSnapshot().value === 'idle') this.actor.send({ type: 'pool.activate' });
     const readyClient = this.ready[0];
     if (readyClient) {
-      if (resources.requests >= config.circuit_breakers.max_requests) {
+      if (!resources.requests.canCreate()) {
         return this.overflow(callbacks, 'max_requests');
       }
       this.decide('reuse_ready_client', { client: readyClient.id });
       this.attach(readyClient, callbacks, 0, true);
       return null;
     }
-    if (resources.pending >= config.circuit_breakers.max_pending_requests) {
+    if (!resources.pending.canCreate()) {
       return this.overflow(callbacks, 'max_pending_requests');
     }
     const entry: PendingStream = { callbacks, queuedAt: this.engine.clock.now() };
     this.pending.push(entry);
-    resources.pending++;
+    resources.pending.inc();
     stats.upstream_rq_pending_total.inc();
     stats.upstream_rq_pending_active.inc();
     this.decide('queue_pending', {}, 'HttpConnPoolImplBase::newPendingStream');
@@ -264,7 +264,7 @@ export class Http1ConnPool {
     const { stats, resources } = this.cluster;
     const wasConnecting = client.list === 'connecting';
     this.moveTo(client, 'closed');
-    resources.connections--;
+    resources.connections.dec();
     stats.upstream_cx_active.dec();
     this.host.stats.cx_active--;
     stats.upstream_cx_destroy.inc();
@@ -309,7 +309,7 @@ export class Http1ConnPool {
     if (this.pending.length <= connectingCapacity) return false;
     const { resources, config, stats } = this.cluster;
     const hasClients = this.connecting.length + this.ready.length + this.busy.length > 0;
-    if (resources.connections >= config.circuit_breakers.max_connections && hasClients) {
+    if (!resources.connections.canCreate() && hasClients) {
       stats.upstream_cx_overflow.inc();
       this.decide('connection_overflow', { limit: 'max_connections', max: config.circuit_breakers.max_connections }, 'ConnPoolImplBase::tryCreateNewConnection');
       return false;
@@ -322,7 +322,7 @@ export class Http1ConnPool {
     );
     const client = new ActiveClient(this);
     this.connecting.push(client);
-    resources.connections++;
+    resources.connections.inc();
     stats.upstream_cx_total.inc();
     stats.upstream_cx_http1_total.inc();
     stats.upstream_cx_active.inc();
@@ -337,6 +337,11 @@ export class Http1ConnPool {
     while (this.pending.length > 0 && this.ready.length > 0) {
       const client = this.ready[0]!;
       const { callbacks, queuedAt } = this.removePending(0);
+      // attachStreamToClient checks max_requests for waiting streams too.
+      if (!this.cluster.resources.requests.canCreate()) {
+        this.overflow(callbacks, 'max_requests');
+        continue;
+      }
       this.attach(client, callbacks, this.engine.clock.now() - queuedAt, client.remainingStreams !== (this.cluster.config.max_requests_per_connection || Infinity));
     }
     this.checkIdle();
@@ -352,7 +357,7 @@ export class Http1ConnPool {
     this.moveTo(client, 'busy');
     client.onBusy();
     client.actor.send({ type: 'client.attach', lastStream });
-    resources.requests++;
+    resources.requests.inc();
     stats.upstream_rq_total.inc();
     stats.upstream_rq_active.inc();
     this.host.stats.rq_total++;
@@ -364,7 +369,7 @@ export class Http1ConnPool {
   private endStream(client: ActiveClient): void {
     if (!this.attached.delete(client)) return;
     client.hasActiveStream = false;
-    this.cluster.resources.requests--;
+    this.cluster.resources.requests.dec();
     this.cluster.stats.upstream_rq_active.dec();
     this.host.stats.rq_active--;
   }
@@ -388,7 +393,7 @@ export class Http1ConnPool {
 
   private removePending(index: number): PendingStream {
     const [entry] = this.pending.splice(index, 1);
-    this.cluster.resources.pending--;
+    this.cluster.resources.pending.dec();
     this.cluster.stats.upstream_rq_pending_active.dec();
     return entry!;
   }

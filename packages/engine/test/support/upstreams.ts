@@ -72,6 +72,8 @@ export interface Upstream {
   connections: number[];
   /** distinct remote ports requests came on */
   connectionPorts(): number[];
+  /** TCP connections open right now */
+  openSockets(): number;
   close(): Promise<void>;
 }
 
@@ -176,6 +178,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     arrivals,
     connections,
     connectionPorts: () => [...new Set(requests.map((r) => r.remotePort))],
+    openSockets: () => sockets.size,
     close,
   };
 }
