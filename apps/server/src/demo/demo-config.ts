@@ -21,7 +21,8 @@ const endpoints = (ports: number[]): string =>
     .join('');
 
 export function demoConfigYaml(ports: DemoPorts): string {
-  return `# ProxyScope built-in demo: one listener, three clusters.
+  return `# ProxyScope built-in demo: one listener, three clusters; retries on /api/, outlier
+# detection on web, active health checks on api.
 static_resources:
   listeners:
     - name: ingress
@@ -55,7 +56,17 @@ static_resources:
                           redirect: { path_redirect: /, response_code: FOUND }
                         - name: api
                           match: { prefix: /api/ }
-                          route: { cluster: api, prefix_rewrite: /v1/, timeout: 2s }
+                          route:
+                            cluster: api
+                            prefix_rewrite: /v1/
+                            timeout: 2s
+                            retry_policy:
+                              retry_on: 5xx,reset,connect-failure
+                              num_retries: 2
+                              retry_host_predicate:
+                                - name: envoy.retry_host_predicates.previous_hosts
+                                  typed_config:
+                                    "@type": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate
                         - name: static
                           match: { prefix: /static/ }
                           route: { cluster: web }
@@ -71,6 +82,11 @@ static_resources:
       type: STATIC
       connect_timeout: 0.25s
       lb_policy: ROUND_ROBIN
+      outlier_detection:
+        consecutive_5xx: 3
+        interval: 5s
+        base_ejection_time: 10s
+        max_ejection_percent: 34
       load_assignment:
         cluster_name: web
         endpoints:
@@ -86,6 +102,12 @@ static_resources:
       type: STATIC
       connect_timeout: 0.25s
       lb_policy: LEAST_REQUEST
+      health_checks:
+        - timeout: 1s
+          interval: 5s
+          unhealthy_threshold: 3
+          healthy_threshold: 2
+          http_health_check: { path: /healthz }
       circuit_breakers:
         thresholds:
           - { priority: DEFAULT, max_pending_requests: 16, max_connections: 8 }

@@ -30,6 +30,12 @@ export async function startDemoHost(service: string, name: string, behaviour: De
     let received = 0;
     req.on('data', (chunk: Buffer) => (received += chunk.byteLength));
     req.on('end', () => {
+      if (req.url === '/healthz') {
+        // Health checks see the host's state, not its random errors.
+        res.writeHead(host.behaviour.errorRate >= 1 ? host.behaviour.errorStatus : 200, { 'content-type': 'text/plain' });
+        res.end('ok\n');
+        return;
+      }
       const { latencyMs, errorRate, errorStatus } = host.behaviour;
       const delay = latencyMs > 0 ? latencyMs * (0.5 + Math.random()) : 0;
       setTimeout(() => {
