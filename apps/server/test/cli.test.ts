@@ -98,8 +98,17 @@ describe('proxyscope CLI', () => {
 
     // The generator's requests show up as Envoy access-log lines.
     await waitFor('access log lines', () => (p.stdout().match(/\] "GET \/api\/products HTTP\/1\.1" \d{3} /) ? true : undefined));
-    const stats = await (await fetch(`${admin}/stats?filter=^http\\.ingress_http\\.downstream_rq_total$`)).text();
-    expect(Number(/downstream_rq_total: (\d+)/.exec(stats)?.[1])).toBeGreaterThan(5);
+    // The generator keeps the counter moving; poll until it has counted a few requests.
+    const counted = async (): Promise<number> => {
+      const stats = await (await fetch(`${admin}/stats?filter=^http\\.ingress_http\\.downstream_rq_total$`)).text();
+      return Number(/downstream_rq_total: (\d+)/.exec(stats)?.[1]);
+    };
+    let total = await counted();
+    for (let i = 0; i < 100 && !(total > 5); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      total = await counted();
+    }
+    expect(total).toBeGreaterThan(5);
     const clusters = await (await fetch(`${admin}/clusters`)).text();
     expect(clusters).toMatch(/^web::127\.0\.0\.1:\d+::rq_total::\d+$/m);
 
