@@ -6,10 +6,17 @@
  *   2. http-proxy baseline          bench/http-proxy-baseline.ts in front of the same origin
  *   3. ProxyScope, tracing off      the real CLI with a generated Envoy v3 bootstrap
  *   4. ProxyScope, every event      the same CLI and config with --record FILE
+ *   5. ProxyScope, tracing always   --tracing always: the tracer feeds the history ring, no client
+ *   6. ProxyScope + ws client       one WebSocket client (bench/ws-client.ts, its own process)
+ *                                   subscribed to every event, decoding every batch
+ *   7. ProxyScope + stalled client  one WebSocket client that stopped reading
  * Each target is driven by autocannon (programmatic API, in this process) with identical
  * settings: a warm-up run that is thrown away, then the measured run.
  *
  * Before that, a socket-free micro benchmark: parse a small GET with HttpParser (llhttp-wasm).
+ * After the load runs, the stream's capacity: bench/ws-source.ts pushes synthetic events
+ * (shaped like a real request's) through the server's stream code at a fixed rate to one
+ * bench/ws-client.ts, which reports the events/s it decoded and any it was told it lost.
  *
  * Everything binds 127.0.0.1. All children are killed at the end, also on error or ^C.
  *
@@ -19,7 +26,9 @@
  *   BENCH_CONNECTIONS=50  autocannon connections
  *   BENCH_PIPELINING=1    autocannon pipelining factor
  *   BENCH_MICRO_N=200000  parser micro benchmark iterations (0 = skip)
- *   BENCH_ONLY=micro      run only the micro benchmark (or: direct,baseline,off,record)
+ *   BENCH_ONLY=micro      run only the micro benchmark (or: direct,baseline,off,record,ring,ws,stalled,wscap)
+ *   BENCH_WS_RATE=250000  events/s the stream capacity run offers (and a second run at 4x)
+ *   BENCH_WS_SECONDS=5    seconds of each stream capacity run
  *   BENCH_CPU_PROF=1      run "ProxyScope, tracing off" under `node --cpu-prof` and print
  *                         its hottest functions (self time, file:line); keeps the temp dir
  *   BENCH_PROF_TOP=25     how many functions the profile summary lists
@@ -58,7 +67,9 @@ const PIPELINING = Math.floor(envNumber('BENCH_PIPELINING', 1, 1));
 const MICRO_N = Math.floor(envNumber('BENCH_MICRO_N', 200_000, 0));
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 const KEEP = process.env.BENCH_KEEP === '1' || CPU_PROF;
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'micro,direct,baseline,off,record').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'micro,direct,baseline,off,record,ring,ws,stalled,wscap').split(',').map((s) => s.trim()));
+const WS_RATE = Math.floor(envNumber('BENCH_WS_RATE', 250_000, 1));
+const WS_SECONDS = envNumber('BENCH_WS_SECONDS', 5, 1);
 const START_TIMEOUT_MS = 30_000;
 
 const log = (line = '') => process.stdout.write(line + '\n');
@@ -82,8 +93,8 @@ let tmpDir: string | undefined;
 
 class StartError extends Error {}
 
-function spawnChild(name: string, args: string[]): Child {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+function spawnChild(name: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Child {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
   const child: Child = { name, proc, output: [], exited: Promise.resolve(null), exitCode: undefined };
   child.exited = new Promise((resolve) => {
     proc.once('exit', (code, signal) => {
@@ -261,7 +272,11 @@ async function waitReady(child: Child, admin: string): Promise<void> {
   }
 }
 
-async function startProxyScope(name: string, configFile: string, extra: { record?: string; nodeArgs?: string[] }): Promise<{ child: Child; address: string }> {
+async function startProxyScope(
+  name: string,
+  configFile: string,
+  extra: { record?: string; nodeArgs?: string[]; args?: string[] },
+): Promise<{ child: Child; address: string; admin: string }> {
   // Fixed ports found free just before, so readiness can be polled on the admin port
   // even before the CLI prints anything.
   const [listenerPort, adminPort] = [await freePort(), await freePort()];
@@ -269,6 +284,7 @@ async function startProxyScope(name: string, configFile: string, extra: { record
   fs.writeFileSync(yamlFile, bootstrapYaml(listenerPort, upstreamAddress));
   const args = [...(extra.nodeArgs ?? []), CLI, '--config', yamlFile, '--admin', `${HOST}:${adminPort}`];
   if (extra.record) args.push('--record', extra.record);
+  args.push(...(extra.args ?? []));
   const child = spawnChild(name, args);
   const printed = waitForLine(child, /^\s*listener\s+\S+\s+http:\/\/(\S+)/);
   printed.catch(() => {}); // waitReady reports failures
@@ -276,7 +292,105 @@ async function startProxyScope(name: string, configFile: string, extra: { record
   // The CLI prints its listener addresses on stdout at start; use them when present.
   const address = await Promise.race([printed, sleep(2000).then(() => `${HOST}:${listenerPort}`)]);
   checkLoopback(name, address);
-  return { child, address };
+  return { child, address, admin: `${HOST}:${adminPort}` };
+}
+
+// ---------------------------------------------------------------------------------
+// WebSocket stream clients and source (bench/ws-client.ts, bench/ws-source.ts)
+
+/** Cumulative counts a ws-client child prints every 200 ms. */
+interface WsCounts {
+  events: number;
+  bytes: number;
+  batches: number;
+  dropped: number;
+  droppedNotices: number;
+  lastSeq: number;
+  errors: number;
+  firstEventAt: number;
+  lastEventAt: number;
+}
+
+interface WsClient {
+  child: Child;
+  latest(): WsCounts;
+  /** waits until the client has printed counts taken after now */
+  fresh(): Promise<WsCounts>;
+  resume(): void;
+}
+
+async function startWsClient(name: string, url: string, stall: boolean): Promise<WsClient> {
+  const child = spawnChild(name, ['--import', 'tsx', path.join(BENCH_DIR, 'ws-client.ts'), url, ...(stall ? ['--stall'] : [])], 'pipe');
+  child.proc.stdin?.on('error', () => {});
+  let latest: WsCounts = { events: 0, bytes: 0, batches: 0, dropped: 0, droppedNotices: 0, lastSeq: 0, errors: 0, firstEventAt: 0, lastEventAt: 0 };
+  let updates = 0;
+  let buffered = '';
+  child.proc.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.startsWith('{')) {
+        latest = JSON.parse(line) as WsCounts;
+        updates++;
+      }
+    }
+  });
+  await waitForLine(child, /^(HELLO)$/);
+  return {
+    child,
+    latest: () => latest,
+    fresh: async () => {
+      const after = updates + 2;
+      const deadline = Date.now() + 5000;
+      while (updates < after && Date.now() < deadline && child.exitCode === undefined) await sleep(50);
+      return latest;
+    },
+    resume: () => child.proc.stdin?.write('resume\n'),
+  };
+}
+
+interface StreamState {
+  tracing: boolean;
+  events: number;
+  clients: Array<{ queued: number; buffered_bytes: number; sent_events: number; dropped: number }>;
+}
+
+async function streamState(admin: string): Promise<StreamState | undefined> {
+  try {
+    return (await (await fetch(`http://${admin}/stream`, { signal: AbortSignal.timeout(2000) })).json()) as StreamState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One run of the stream capacity benchmark: synthetic events at `rate` to one client. */
+async function streamCapacity(rate: number, seconds: number): Promise<string> {
+  const source = spawnChild(`ws-source ${rate}/s`, ['--import', 'tsx', path.join(BENCH_DIR, 'ws-source.ts'), String(rate), String(seconds)]);
+  try {
+    const address = await waitForLine(source, /^LISTENING (\S+)$/);
+    checkLoopback('ws-source', address);
+    const done = waitForLine(source, /^DONE (.*)$/);
+    done.catch(() => {});
+    const client = await startWsClient(`ws-client ${rate}/s`, `ws://${address}/ws`, false);
+    const { produced, seconds: took } = JSON.parse(await Promise.race([done, sleep((seconds + 30) * 1000).then(() => '{"produced":0,"seconds":0}')])) as { produced: number; seconds: number };
+    const doneAt = Date.now();
+    // Let the client finish reading what is on its way.
+    let counts = await client.fresh();
+    for (let i = 0; i < 50 && counts.events + counts.dropped < produced; i++) counts = await client.fresh();
+    await terminate(client.child);
+    const span = Math.max(0.001, (counts.lastEventAt - counts.firstEventAt) / 1000);
+    const lagMs = Math.max(0, counts.lastEventAt - doneAt);
+    return (
+      `  offered ${rate.toLocaleString('en-US')} events/s for ${fmt(took)} s (${produced.toLocaleString('en-US')} events): ` +
+      `client decoded ${counts.events.toLocaleString('en-US')} = ${Math.round(counts.events / span).toLocaleString('en-US')} events/s, ` +
+      `dropped ${counts.dropped.toLocaleString('en-US')}, ${fmt(counts.bytes / Math.max(1, counts.events), 1)} bytes/event, ` +
+      `${fmt(counts.bytes / span / 1e6, 1)} MB/s, ${counts.batches.toLocaleString('en-US')} batches; last event ${lagMs} ms after the source stopped`
+    );
+  } finally {
+    await terminate(source);
+  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -318,7 +432,7 @@ function cannon(url: string, duration: number): Promise<Load> {
   });
 }
 
-async function measure(label: string, child: Child | undefined, address: string, between?: () => Promise<void>): Promise<Measured> {
+async function measure(label: string, child: Child | undefined, address: string, between?: () => Promise<void>, after?: () => Promise<void>): Promise<Measured> {
   const url = `http://${address}/bench`;
   process.stdout.write(`  ${label.padEnd(34)} `);
   if (WARMUP > 0) await cannon(url, WARMUP);
@@ -326,6 +440,7 @@ async function measure(label: string, child: Child | undefined, address: string,
   const cpuBefore = processCpuMs(child);
   const { result: r, latencyNs } = await cannon(url, DURATION);
   const cpuAfter = processCpuMs(child);
+  await after?.();
   const requests = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
   const result: Measured = {
     label,
@@ -653,8 +768,8 @@ async function main(): Promise<number> {
   log(`  node ${process.version}, ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   if (ONLY.has('micro') && MICRO_N > 0) microParser(MICRO_N);
-  const wanted = ['direct', 'baseline', 'off', 'record'].filter((t) => ONLY.has(t));
-  if (wanted.length === 0) return 0;
+  const wanted = ['direct', 'baseline', 'off', 'ring', 'ws', 'stalled', 'record'].filter((t) => ONLY.has(t));
+  if (wanted.length === 0) return ONLY.has('wscap') ? await capacityOnly() : 0;
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-bench-'));
   tmpDir = tmp;
@@ -663,7 +778,7 @@ async function main(): Promise<number> {
   let exitCode = 0;
   try {
     log(`\nLoad: autocannon, ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${WARMUP} s warm-up + ${DURATION} s measured per target`);
-    log(`  starting child processes (upstream, http-proxy, ProxyScope x2) ...`);
+    log(`  starting child processes (upstream, http-proxy, ProxyScope x${wanted.filter((t) => !['direct', 'baseline'].includes(t)).length}) ...`);
     const upstream = await startNodeScript('upstream', 'upstream.ts', []);
     upstreamAddress = upstream.address;
     const configBase = path.join(tmp, 'envoy.yaml');
@@ -674,12 +789,25 @@ async function main(): Promise<number> {
         ? startProxyScope('ProxyScope (tracing off)', configBase, { nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] })
         : undefined,
       wanted.includes('record') ? startProxyScope('ProxyScope (recording)', configBase, { record: traceFile }) : undefined,
+      wanted.includes('ring') ? startProxyScope('ProxyScope (tracing always)', configBase, { args: ['--tracing', 'always'] }) : undefined,
+      wanted.includes('ws') ? startProxyScope('ProxyScope (ws client)', configBase, {}) : undefined,
+      wanted.includes('stalled') ? startProxyScope('ProxyScope (stalled ws client)', configBase, {}) : undefined,
     ]);
     // allSettled, not all: every start has finished (or failed) before cleanup runs.
     const failed = starts.find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    const [baseline, off, record] = starts.map((s) => (s as PromiseFulfilledResult<{ child: Child; address: string } | undefined>).value);
-    log(`  upstream ${upstream.address}` + (baseline ? `, http-proxy ${baseline.address}` : '') + (off ? `, ProxyScope ${off.address}` : '') + (record ? `, ProxyScope --record ${record.address}` : ''));
+    const [baseline, off, record, ring, wsTarget, stalledTarget] = starts.map(
+      (s) => (s as PromiseFulfilledResult<{ child: Child; address: string; admin?: string } | undefined>).value,
+    );
+    log(
+      `  upstream ${upstream.address}` +
+        (baseline ? `, http-proxy ${baseline.address}` : '') +
+        (off ? `, ProxyScope ${off.address}` : '') +
+        (record ? `, ProxyScope --record ${record.address}` : '') +
+        (ring ? `, --tracing always ${ring.address}` : '') +
+        (wsTarget ? `, ws client ${wsTarget.address}` : '') +
+        (stalledTarget ? `, stalled client ${stalledTarget.address}` : ''),
+    );
     log(`  measuring (config and trace in ${tmp}):`);
 
     const rows: Measured[] = [];
@@ -706,6 +834,83 @@ async function main(): Promise<number> {
           profileLines = [`  profile: ${file}`, ...(await summariseProfile(file, window))];
         }
       }
+    }
+
+    // The event stream under load: tracing on with no client (history ring only), one
+    // client reading everything, one client that stopped reading.
+    const streamLines: string[] = [];
+    let ringRow: Measured | undefined;
+    if (ring) {
+      ringRow = await measure('ProxyScope, tracing always, no client', ring.child, ring.address);
+      rows.push(ringRow);
+      await terminate(ring.child);
+    }
+    let wsRow: Measured | undefined;
+    if (wsTarget) {
+      const client = await startWsClient('ws client', `ws://${wsTarget.admin}/ws`, false);
+      let c0 = client.latest();
+      let s0: StreamState | undefined;
+      let c1 = c0;
+      let s1: StreamState | undefined;
+      wsRow = await measure(
+        'ProxyScope + ws client (all events)',
+        wsTarget.child,
+        wsTarget.address,
+        async () => {
+          // The warm-up's events have reached the client; count from here.
+          await sleep(300);
+          s0 = await streamState(wsTarget.admin!);
+          c0 = await client.fresh();
+        },
+        async () => {
+          s1 = await streamState(wsTarget.admin!);
+          await sleep(300);
+          c1 = await client.fresh();
+        },
+      );
+      rows.push(wsRow);
+      const delivered = c1.events - c0.events;
+      const traced = (s1?.events ?? 0) - (s0?.events ?? 0);
+      const dropped = (s1?.clients[0]?.dropped ?? 0) - (s0?.clients[0]?.dropped ?? 0);
+      streamLines.push(
+        `  ws client under load: ${Math.round(delivered / wsRow.seconds).toLocaleString('en-US')} events/s delivered and decoded ` +
+          `(${delivered.toLocaleString('en-US')} of ${traced.toLocaleString('en-US')} traced in the measured ${fmt(wsRow.seconds)} s, ` +
+          `${fmt(traced / Math.max(1, wsRow.requests), 1)} per request), dropped ${dropped.toLocaleString('en-US')}, ` +
+          `${fmt((c1.bytes - c0.bytes) / Math.max(1, delivered), 1)} bytes/event on the wire`,
+      );
+      await terminate(client.child);
+      await terminate(wsTarget.child);
+    }
+    let stalledRow: Measured | undefined;
+    if (stalledTarget) {
+      const client = await startWsClient('stalled ws client', `ws://${stalledTarget.admin}/ws`, true);
+      let s0: StreamState | undefined;
+      let s1: StreamState | undefined;
+      stalledRow = await measure(
+        'ProxyScope + stalled ws client',
+        stalledTarget.child,
+        stalledTarget.address,
+        async () => {
+          s0 = await streamState(stalledTarget.admin!);
+        },
+        async () => {
+          s1 = await streamState(stalledTarget.admin!);
+        },
+      );
+      rows.push(stalledRow);
+      client.resume();
+      await sleep(1500);
+      const announced = (await client.fresh()).dropped;
+      const c = s1?.clients[0];
+      const traced = (s1?.events ?? 0) - (s0?.events ?? 0);
+      const dropped = (c?.dropped ?? 0) - (s0?.clients[0]?.dropped ?? 0);
+      streamLines.push(
+        `  stalled client: ${dropped.toLocaleString('en-US')} events dropped during the measured run (${traced.toLocaleString('en-US')} traced; its queue was already full); ` +
+          `at the end its queue held ${(c?.queued ?? 0).toLocaleString('en-US')} events and its socket ${((c?.buffered_bytes ?? 0) / 1024).toFixed(0)} KiB unsent; ` +
+          `once it read again it was told of ${announced.toLocaleString('en-US')} dropped events in all`,
+      );
+      await terminate(client.child);
+      await terminate(stalledTarget.child);
     }
 
     let recRow: Measured | undefined;
@@ -744,10 +949,25 @@ async function main(): Promise<number> {
         log(`  CPU per request: ProxyScope ${fmt(offRow.cpuUsPerReq, 0)} µs, http-proxy ${fmt(baseRow.cpuUsPerReq, 0)} µs (${fmt(offRow.cpuUsPerReq / baseRow.cpuUsPerReq)}x)`);
       }
     }
+    const ratio = (a: Measured | undefined, b: Measured | undefined, what: string) => {
+      if (a && b) log(`  ${what}: ${fmt(a.rps / b.rps)}x req/s (CPU µs/req ${fmt(a.cpuUsPerReq, 0)} vs ${fmt(b.cpuUsPerReq, 0)})`);
+    };
+    if (streamLines.length || ringRow) log('\nEvent stream under load:');
+    for (const l of streamLines) log(l);
+    ratio(ringRow, offRow, 'tracing always (history ring, no client) vs tracing off');
+    ratio(wsRow, ringRow, 'one ws client reading everything vs tracing always, no client');
+    ratio(stalledRow, ringRow, 'stalled ws client vs tracing always, no client (target: within 10%)');
+    ratio(stalledRow, wsRow, 'stalled ws client vs a ws client reading everything');
+    ratio(stalledRow, offRow, 'stalled ws client vs no client at all (tracing off)');
+    if (stalledRow && ringRow) {
+      const r = stalledRow.rps / ringRow.rps;
+      log(`  target: a stalled client costs the proxy at most 10% -> ${fmt((1 - r) * 100, 1)}% ${r >= 0.9 ? 'MET' : 'NOT MET'}`);
+    }
     if (profileLines.length) {
       log('\nCPU profile of "ProxyScope, tracing off" (node --cpu-prof; samples from its warm-up + measured run):');
       for (const l of profileLines) log(l);
     }
+    if (ONLY.has('wscap')) await capacity();
     const died = rows.filter((r) => r.died);
     log(`  load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`);
     if (died.length) {
@@ -768,6 +988,28 @@ async function main(): Promise<number> {
   }
   log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return exitCode;
+}
+
+/** Stream capacity: the event stream alone, faster than the proxy makes events. */
+async function capacity(): Promise<void> {
+  log(`\nEvent stream capacity (synthetic events through the server's stream code to one ws client, ${WS_SECONDS} s per run):`);
+  for (const rate of [WS_RATE, WS_RATE * 4]) log(await streamCapacity(rate, WS_SECONDS));
+  log('  target: >= 200,000 events/s to one local client');
+}
+
+async function capacityOnly(): Promise<number> {
+  try {
+    await capacity();
+    return 0;
+  } catch (e) {
+    if (e instanceof StartError) {
+      process.stderr.write(`\nbench: a target failed to start: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    await killAll();
+  }
 }
 
 main().then(

@@ -1,65 +1,73 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENGINE_VERSION, ProxyEngine, type Bootstrap } from '@proxyscope/engine';
 import { ConfigError, formatDiagnostic, loadBootstrap } from '@proxyscope/engine/config';
 import { nodeTransport } from '@proxyscope/engine/node';
-import { startAdmin, type AdminServer } from './admin/admin-server';
-import { demoConfigYaml } from './demo/demo-config';
-import { startDemoHost, type DemoHost } from './demo/upstreams';
-import { startTraffic, type TrafficGenerator } from './demo/traffic';
-import { TraceRecorder } from './recorder';
+import { TRACE_FORMAT, TRACE_FORMAT_VERSION, WS_PATH } from '@proxyscope/protocol';
 import { parse as parseYaml } from 'yaml';
+import { startAdmin, type AdminServer } from './admin/admin-server';
+import { adminBindProblem, EXIT, parseHostPort, parseInteger, parseSecurity, UsageError } from './cli-args';
+import { demoConfigYaml } from './demo/demo-config';
+import { startTraffic, type TrafficGenerator } from './demo/traffic';
+import { startDemoHost, type DemoHost } from './demo/upstreams';
+import { RecordingError, RecordingManager } from './recording/recordings';
+import { replayMain } from './replay';
+import { EventHub } from './stream/event-hub';
 
-/** Exit codes, documented in --help and docs/cli.md. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, BIND: 4 } as const;
+export { EXIT } from './cli-args';
 
 const HELP = `proxyscope ${ENGINE_VERSION} - watch an Envoy-style proxy handle every request
 
 Usage:
   proxyscope [options]                 run the built-in demo (proxy + demo upstreams + traffic)
   proxyscope --config envoy.yaml       run a proxy from an Envoy v3 static bootstrap
+  proxyscope replay FILE [options]     serve a recorded trace over the same stream, no proxy
+                                       (proxyscope replay --help)
 
 Options:
   -c, --config FILE        Envoy v3 bootstrap YAML (static_resources: listeners, clusters)
-      --admin HOST:PORT    admin address (default 127.0.0.1:9901; bootstrap admin.address if set)
+      --admin HOST:PORT    admin address (default 127.0.0.1:9901; bootstrap admin.address if set);
+                           not loopback (e.g. 0.0.0.0:9901) only with --token
+      --token TOKEN        every admin request and the WebSocket must present it
+                           (Authorization: Bearer TOKEN, or ?token=TOKEN); or set PROXYSCOPE_TOKEN
+      --allow-origin ORIGIN  a browser origin (http://host:port) allowed to open the WebSocket
+                           and POST, besides the admin's own; repeatable
       --concurrency N      logical workers, each with its own connection pools (default 1)
       --seed N             seed for load balancing and weighted clusters (default 1)
       --record FILE        write every trace event to FILE (NDJSON; gzipped if FILE ends in .gz)
+      --record-dir DIR     where POST /recording/start writes (default: <tmp>/proxyscope-recordings)
+      --tracing MODE       always | on-demand: trace while nobody watches, to fill the history
+                           (default: always for the demo, on-demand with --config)
+      --history N          events kept for clients that connect later (default 10000; 0 = none)
       --demo-port PORT     demo listener port (default 10000)
       --demo-rps N         demo traffic, requests per second (default 5; 0 = none)
   -h, --help               show this help
   -v, --version            print the version
 
 Exit codes:
-  0 stopped cleanly   1 runtime failure   2 bad command line   3 invalid config   4 address in use
+  0 stopped cleanly   1 runtime failure   2 bad command line   3 invalid config or trace file
+  4 address in use
 
 Admin endpoints: /ready /stats /stats/prometheus /clusters /config_dump /listeners
-/server_info /help, and POST /healthcheck/fail /healthcheck/ok /drain_listeners.
+/server_info /stream /recording /help, POST /healthcheck/fail /healthcheck/ok /drain_listeners
+/recording/start /recording/stop, and the WebSocket event stream on ${WS_PATH} (docs/ws-protocol.md).
 `;
 
 interface Cli {
   config?: string;
   admin: { host: string; port: number } | undefined;
+  token?: string;
+  allowOrigins: string[];
   concurrency: number;
   seed: number;
   record?: string;
+  recordDir: string;
+  tracing: 'always' | 'on-demand' | undefined;
+  history: number;
   demoPort: number;
   demoRps: number;
-}
-
-class UsageError extends Error {}
-
-function parseHostPort(value: string, flag: string): { host: string; port: number } {
-  const match = /^(.*):(\d+)$/.exec(value);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || !match[1] || port > 65535) throw new UsageError(`${flag} expects HOST:PORT (for example 127.0.0.1:9901), got '${value}'`);
-  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-function parseInteger(value: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} expects an integer ${min}..${max}, got '${value}'`);
-  return n;
 }
 
 export function parseCli(argv: string[]): Cli | 'help' | 'version' {
@@ -72,9 +80,14 @@ export function parseCli(argv: string[]): Cli | 'help' | 'version' {
       options: {
         config: { type: 'string', short: 'c' },
         admin: { type: 'string' },
+        token: { type: 'string' },
+        'allow-origin': { type: 'string', multiple: true },
         concurrency: { type: 'string' },
         seed: { type: 'string' },
         record: { type: 'string' },
+        'record-dir': { type: 'string' },
+        tracing: { type: 'string' },
+        history: { type: 'string' },
         'demo-port': { type: 'string' },
         'demo-rps': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -89,9 +102,18 @@ export function parseCli(argv: string[]): Cli | 'help' | 'version' {
   if (v.version) return 'version';
   const demoRps = v['demo-rps'] === undefined ? 5 : Number(v['demo-rps']);
   if (!Number.isFinite(demoRps) || demoRps < 0 || demoRps > 10_000) throw new UsageError(`--demo-rps expects a number 0..10000, got '${v['demo-rps']}'`);
+  if (v.tracing !== undefined && v.tracing !== 'always' && v.tracing !== 'on-demand') throw new UsageError(`--tracing expects always or on-demand, got '${v.tracing}'`);
+  const security = parseSecurity(v.token, v['allow-origin']);
+  const admin = v.admin === undefined ? undefined : parseHostPort(v.admin, '--admin');
+  const problem = admin && adminBindProblem(admin.host, admin.port, security.token);
+  if (problem) throw new UsageError(problem);
   return {
     config: v.config,
-    admin: v.admin === undefined ? undefined : parseHostPort(v.admin, '--admin'),
+    admin,
+    ...security,
+    tracing: v.tracing as Cli['tracing'],
+    history: v.history === undefined ? 10_000 : parseInteger(v.history, '--history', 0, 1_000_000),
+    recordDir: v['record-dir'] ?? path.join(os.tmpdir(), 'proxyscope-recordings'),
     concurrency: v.concurrency === undefined ? 1 : parseInteger(v.concurrency, '--concurrency', 1, 64),
     seed: v.seed === undefined ? 1 : parseInteger(v.seed, '--seed', 0, 2 ** 32 - 1),
     record: v.record,
@@ -105,7 +127,8 @@ interface Running {
   admin: AdminServer;
   demoHosts: DemoHost[];
   traffic?: TrafficGenerator;
-  recorder?: TraceRecorder;
+  hub: EventHub;
+  recordings: RecordingManager;
   logs: Map<string, fs.WriteStream>;
 }
 
@@ -188,37 +211,83 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
   for (const w of engine.warnings) err(`proxyscope: warning: ${w}`);
 
   const rawConfig = parseYaml(yamlText) as unknown;
-  const recorder = cli.record ? new TraceRecorder(cli.record, engine, rawConfig) : undefined;
-  if (recorder) engine.tracer.attach(recorder.sink);
+  const adminAddress = cli.admin ?? (config.admin ? { host: config.admin.address.address, port: config.admin.address.port_value } : { host: '127.0.0.1', port: 9901 });
+  const bindProblem = adminBindProblem(adminAddress.host, adminAddress.port, cli.token);
+  if (bindProblem) {
+    await stopHosts();
+    err(`proxyscope: ${bindProblem}\nTry 'proxyscope --help'.`);
+    return EXIT.USAGE;
+  }
+
+  // The hub is the tracer's sink while anyone listens: a WebSocket client, a recording,
+  // or the history ring when tracing is "always" (the demo's default).
+  const hub = new EventHub({ tracer: engine.tracer, historySize: cli.history });
+  const tracing = cli.tracing ?? (cli.config ? 'on-demand' : 'always');
+  if (tracing === 'always') hub.retain();
+  const recordings = new RecordingManager(
+    hub,
+    () => ({
+      format: TRACE_FORMAT,
+      version: TRACE_FORMAT_VERSION,
+      engineVersion: ENGINE_VERSION,
+      startedAt: new Date(engine.startedAt).toISOString(),
+      topology: engine.topology(),
+      config: rawConfig,
+    }),
+    cli.recordDir,
+    err,
+  );
+  if (cli.record) {
+    try {
+      recordings.start(cli.record);
+    } catch (e) {
+      await stopHosts();
+      hub.close();
+      err(`proxyscope: ${e instanceof RecordingError ? e.message : (e as Error).message}`);
+      return EXIT.FAILURE;
+    }
+  }
+  const abandon = async () => {
+    await engine.stop();
+    await stopHosts();
+    await recordings.close();
+    hub.close();
+  };
 
   let bound: Array<{ name: string; address: string }>;
   try {
     bound = await engine.start();
   } catch (e) {
-    await engine.stop();
-    await stopHosts();
-    await recorder?.close();
+    await abandon();
     err(`proxyscope: ${describeBindError(e, 'cannot start listeners')}`);
     return EXIT.BIND;
   }
 
-  const adminAddress = cli.admin ?? (config.admin ? { host: config.admin.address.address, port: config.admin.address.port_value } : { host: '127.0.0.1', port: 9901 });
   let admin: AdminServer;
   try {
-    admin = await startAdmin({ host: adminAddress.host, port: adminAddress.port, engine, rawConfig, commandLine: process.argv.slice(2) });
+    admin = await startAdmin({
+      host: adminAddress.host,
+      port: adminAddress.port,
+      engine,
+      rawConfig,
+      commandLine: process.argv.slice(2),
+      security: { token: cli.token, allowOrigins: cli.allowOrigins },
+      hub,
+      recordings,
+    });
   } catch (e) {
-    await engine.stop();
-    await stopHosts();
-    await recorder?.close();
+    await abandon();
     err(`proxyscope: ${describeBindError(e, `cannot start admin on ${adminAddress.host}:${adminAddress.port}`)}`);
     return EXIT.BIND;
   }
 
   log(`proxyscope ${ENGINE_VERSION}${cli.config ? ` with ${cli.config}` : ' - built-in demo'} (${engine.workers.length} worker${engine.workers.length > 1 ? 's' : ''})`);
   for (const b of bound) log(`  listener ${b.name.padEnd(12)} http://${b.address}`);
-  log(`  admin    ${''.padEnd(12)} http://${admin.address}:${admin.port}/  (ready, stats, clusters, config_dump)`);
+  const adminHost = admin.address.includes(':') ? `[${admin.address}]` : admin.address;
+  log(`  admin    ${''.padEnd(12)} http://${adminHost}:${admin.port}/  (ready, stats, clusters, config_dump)`);
+  log(`  stream   ${''.padEnd(12)} ws://${adminHost}:${admin.port}${WS_PATH}  (tracing ${tracing}, history ${cli.history} events${cli.token ? ', token required' : ''})`);
   for (const h of demoHosts) log(`  upstream ${h.name.padEnd(12)} http://127.0.0.1:${h.port}  (cluster ${h.service}, ~${h.behaviour.latencyMs} ms, ${Math.round(h.behaviour.errorRate * 100)}% errors)`);
-  if (recorder) log(`  recording to ${recorder.path}`);
+  if (recordings.current) log(`  recording to ${recordings.current.path}`);
   let traffic: TrafficGenerator | undefined;
   if (!cli.config && cli.demoRps > 0) {
     const port = Number(bound[0]!.address.split(':').pop());
@@ -226,7 +295,7 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
     log(`  traffic  ${cli.demoRps} requests/s to http://${bound[0]!.address} (Host: shop.example.com)`);
   }
   log(`Access log follows. Ctrl-C stops.`);
-  return { engine, admin, demoHosts, traffic, recorder, logs };
+  return { engine, admin, demoHosts, traffic, hub, recordings, logs };
 }
 
 async function shutdown(running: Running): Promise<void> {
@@ -234,16 +303,17 @@ async function shutdown(running: Running): Promise<void> {
   await running.admin.close();
   await running.engine.stop();
   await Promise.all(running.demoHosts.map((h) => h.close()));
-  if (running.recorder) {
-    running.engine.tracer.detach();
-    await running.recorder.close();
-  }
+  // The engine's last events (connections closing) are in the hub: the recording gets
+  // them, then ends with a complete line.
+  await running.recordings.close();
+  running.hub.close();
   for (const stream of running.logs.values()) stream.end();
 }
 
 export async function main(argv: string[]): Promise<number> {
   const log = (line: string) => process.stdout.write(line + '\n');
   const err = (line: string) => process.stderr.write(line + '\n');
+  if (argv[0] === 'replay') return replayMain(argv.slice(1), log, err);
   let cli: ReturnType<typeof parseCli>;
   try {
     cli = parseCli(argv);

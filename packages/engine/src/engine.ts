@@ -123,10 +123,12 @@ export class ProxyEngine {
     const config = this.options.config.static_resources;
     return {
       workers: this.workers.length,
-      listeners: this.listeners.map((l) => ({
-        name: l.config.name,
-        address: l.boundAddress ?? `${l.config.address.address}:${l.config.address.port_value}`,
-        filterChains: l.config.filter_chains.map((c) => ({
+      // From the config, so a topology taken before start() lists the listeners too; the
+      // bound address replaces the configured one once a listener is up.
+      listeners: config.listeners.map((l) => ({
+        name: l.name,
+        address: this.listeners.find((b) => b.config === l)?.boundAddress ?? `${l.address.address}:${l.address.port_value}`,
+        filterChains: l.filter_chains.map((c) => ({
           name: c.name,
           statPrefix: c.hcm.stat_prefix,
           routeConfig: c.hcm.route_config.name,
@@ -153,6 +155,7 @@ export class ProxyEngine {
         lbPolicy: c.config.lb_policy,
         hosts: c.hosts.map((h) => h.key),
       })),
+      pools: this.workers.flatMap((w) => w.allPools().map((p) => ({ worker: w.id, cluster: p.cluster.name, host: p.host.key, actor: p.meta.actor }))),
     };
   }
 

@@ -20,7 +20,8 @@ export interface TraceHeader {
   config?: unknown;
 }
 
-const ids = z
+/** Correlation ids as they appear on an event (`ids`). */
+export const correlationIdsSchema = z
   .object({
     worker: z.number().int().optional(),
     listener: z.string().optional(),
@@ -38,7 +39,7 @@ const base = {
   t: z.number().nonnegative(),
   actor: z.string().min(1),
   machine: z.enum(MACHINE_KINDS),
-  ids,
+  ids: correlationIdsSchema,
 };
 
 export const traceEventSchema = z.discriminatedUnion('type', [
@@ -125,23 +126,4 @@ export function parseTraceEvent(text: string, line: number): TraceEvent {
     throw new TraceFormatError(line, field, reason);
   }
   return result.data as TraceEvent;
-}
-
-/** Reads a whole trace held in memory; streaming readers call the per-line parsers. */
-export function parseTrace(text: string): { header: TraceHeader; events: TraceEvent[] } {
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  if (lines.length === 0) throw new TraceFormatError(1, '', 'empty trace: the header line is missing');
-  const header = parseTraceHeader(lines[0]!, 1);
-  const events: TraceEvent[] = [];
-  let lastSeq = 0;
-  for (let i = 1; i < lines.length; i++) {
-    const event = parseTraceEvent(lines[i]!, i + 1);
-    if (event.seq <= lastSeq) {
-      throw new TraceFormatError(i + 1, 'seq', `sequence ${event.seq} does not follow ${lastSeq}`);
-    }
-    lastSeq = event.seq;
-    events.push(event);
-  }
-  return { header, events };
 }

@@ -1,12 +1,19 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ENGINE_VERSION, renderStatsJson, renderStatsPrometheus, renderStatsText, type ProxyEngine, type StatsRenderOptions } from '@proxyscope/engine';
+import { WS_PATH } from '@proxyscope/protocol';
+import type { RecordingManager } from '../recording/recordings';
+import { EventHub } from '../stream/event-hub';
+import { LiveSource } from '../stream/live-source';
+import type { ClientLimits } from '../stream/stream-client';
+import { StreamEndpoint } from '../stream/ws-endpoint';
+import { json, startAdminHttp, text, type AdminServer as HttpAdminServer, type Endpoint } from './admin-http';
 import { renderClustersJson, renderClustersText } from './clusters';
 import { renderConfigDump } from './config-dump';
+import { AdminSecurity, type SecurityOptions } from './security';
 
 /**
- * The admin listener, with Envoy's endpoints and formats. Read-only endpoints answer
- * GET; the ones that change state require POST, as recent Envoy does.
+ * The admin listener, with Envoy's endpoints and formats, the WebSocket event stream on
+ * /ws and the recording endpoints. Read-only endpoints answer GET; the ones that change
+ * state require POST, as recent Envoy does.
  */
 export interface AdminOptions {
   host: string;
@@ -15,29 +22,38 @@ export interface AdminOptions {
   /** the bootstrap as the user wrote it (parsed YAML), for /config_dump */
   rawConfig: unknown;
   commandLine: string[];
+  /** token and extra allowed origins */
+  security?: SecurityOptions;
+  /** the engine's event hub (made here, on the engine's tracer, if not given) */
+  hub?: EventHub;
+  /** POST /recording/start, /recording/stop, GET /recording */
+  recordings?: RecordingManager;
+  stream?: { limits?: Partial<ClientLimits>; maxMessageBytes?: number; statsIntervalMs?: number; heartbeatMs?: number; maxClients?: number };
 }
 
-interface Endpoint {
-  help: string;
-  mutating: boolean;
-  handle: (url: URL) => { status?: number; type: string; body: string };
-}
-
-export interface AdminServer {
-  address: string;
-  port: number;
-  close(): Promise<void>;
+export interface AdminServer extends HttpAdminServer {
+  hub: EventHub;
+  live: LiveSource;
+  stream: StreamEndpoint;
 }
 
 export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   const { engine } = options;
   const loadedAt = new Date().toISOString();
-  const text = (body: string, status?: number) => ({ status, type: 'text/plain; charset=UTF-8', body });
-  const json = (value: unknown) => ({ type: 'application/json', body: JSON.stringify(value, null, 2) + '\n' });
+  const security = new AdminSecurity(options.security ?? {});
+  const hub = options.hub ?? new EventHub({ tracer: engine.tracer });
+  const recordings = options.recordings;
+  const live = new LiveSource(hub, engine, { statsIntervalMs: options.stream?.statsIntervalMs, recording: recordings && (() => recordings.status()) });
+  const stream = new StreamEndpoint({
+    source: live,
+    security,
+    limits: options.stream?.limits,
+    maxMessageBytes: options.stream?.maxMessageBytes,
+    heartbeatMs: options.stream?.heartbeatMs,
+    maxClients: options.stream?.maxClients,
+  });
 
   const endpoints: Record<string, Endpoint> = {
-    '/': { help: 'Admin home page', mutating: false, handle: () => ({ type: 'text/html; charset=UTF-8', body: homePage() }) },
-    '/help': { help: 'print out list of admin commands', mutating: false, handle: () => text(helpText()) },
     '/ready': {
       help: 'print server state, return 200 if LIVE, otherwise return 503',
       mutating: false,
@@ -52,7 +68,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
           version: `proxyscope/${ENGINE_VERSION}`,
           state: engine.state,
           hot_restart_version: 'disabled',
-          command_line_options: { concurrency: engine.workers.length, argv: options.commandLine },
+          command_line_options: { concurrency: engine.workers.length, argv: redactToken(options.commandLine) },
           node: { id: 'proxyscope', cluster: 'proxyscope' },
           uptime_current_epoch: `${uptime}s`,
           uptime_all_epochs: `${uptime}s`,
@@ -126,52 +142,52 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
         return text('OK\n');
       },
     },
+    [WS_PATH]: {
+      help: 'WebSocket event stream (docs/ws-protocol.md)',
+      mutating: false,
+      handle: () => text(`${WS_PATH} is a WebSocket endpoint: connect with a WebSocket client (docs/ws-protocol.md)\n`, 426),
+    },
+    '/stream': {
+      help: 'event stream state: tracing, history, clients and their queues',
+      mutating: false,
+      handle: () =>
+        json({
+          tracing: hub.tracing,
+          events: hub.received,
+          history: hub.historyRange(),
+          clients: [...stream.clients].map((c) => ({
+            id: c.id,
+            subscription: c.subscription,
+            queued: c.queuedEvents,
+            buffered_bytes: c.ws.bufferedAmount,
+            sent_events: c.sentEvents,
+            dropped: c.droppedTotal,
+            held: c.held,
+          })),
+          ...(recordings ? { recording: recordings.status() } : {}),
+        }),
+    },
+    ...(recordings ? recordings.endpoints() : {}),
   };
 
-  function helpText(): string {
-    return 'admin commands are:\n' + Object.entries(endpoints).map(([path, e]) => `  ${path}: ${e.help}\n`).join('');
-  }
-
-  function homePage(): string {
-    const rows = Object.entries(endpoints)
-      .filter(([path]) => path !== '/')
-      .map(([path, e]) => (e.mutating ? `<li><form method="post" action="${path}"><button>${path}</button> ${e.help}</form></li>` : `<li><a href="${path}">${path}</a> ${e.help}</li>`))
-      .join('\n');
-    return `<!doctype html><html><head><meta charset="utf-8"><title>ProxyScope admin</title></head><body><h1>ProxyScope admin</h1><ul>\n${rows}\n</ul></body></html>\n`;
-  }
-
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const endpoint = endpoints[url.pathname];
-    let reply: { status?: number; type: string; body: string };
-    if (!endpoint) {
-      reply = text(`invalid path. ${helpText()}`, 404);
-    } else if (endpoint.mutating && req.method !== 'POST') {
-      reply = text(`Method ${req.method} not allowed, POST required.\n`, 405);
-    } else {
-      try {
-        reply = endpoint.handle(url);
-      } catch (err) {
-        reply = text(`${(err as Error).message}\n`, 500);
-      }
-    }
-    res.writeHead(reply.status ?? 200, { 'content-type': reply.type, 'cache-control': 'no-cache, max-age=0', 'x-content-type-options': 'nosniff' });
-    res.end(reply.body);
+  const admin = await startAdminHttp({
+    host: options.host,
+    port: options.port,
+    title: 'ProxyScope admin',
+    security,
+    endpoints,
+    upgrades: { [WS_PATH]: (req, socket, head, url) => stream.handleUpgrade(req, socket, head, url) },
+    onClose: () => {
+      stream.close();
+      live.close();
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: bound.address,
-    port: bound.port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...admin, hub, live, stream };
+}
+
+/** The command line as /server_info shows it, without the token's value. */
+function redactToken(argv: string[]): string[] {
+  return argv.map((arg, i) => (argv[i - 1] === '--token' ? '<redacted>' : arg.startsWith('--token=') ? '--token=<redacted>' : arg));
 }
 
 function statsOptions(url: URL): StatsRenderOptions | { error: string } {

@@ -64,8 +64,17 @@ export class Tracer {
   }
 
   attach(sink: TraceSink): void {
+    const reattached = this.sink === null;
     this.sink = sink;
-    for (const ref of this.live) this.observe(ref);
+    for (const ref of this.live) {
+      // An actor traced before a detach may have moved since: its next transition must
+      // start from where it is now, not from the last state reported.
+      const meta = this.metas.get(ref);
+      if (reattached && meta && meta.last !== undefined && meta.last !== '#stopped') {
+        meta.last = stateName((ref.getSnapshot() as { value?: unknown }).value);
+      }
+      this.observe(ref);
+    }
   }
 
   detach(): void {

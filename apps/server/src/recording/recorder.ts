@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import { createGzip, type Gzip } from 'node:zlib';
+import { TraceStreamWriter, type TraceEvent, type TraceHeader } from '@proxyscope/protocol';
+
+export interface RecorderOptions {
+  /** bytes waiting for the disk past which new events are dropped (and counted) */
+  maxBufferedBytes?: number;
+  /** told once if the file cannot be written */
+  onError?: (err: Error) => void;
+}
+
+export interface RecordingSummary {
+  path: string;
+  gzip: boolean;
+  events: number;
+  dropped: number;
+  /** bytes in the file (compressed size for gzip) */
+  bytes: number;
+  error?: string;
+}
+
+/**
+ * Writes trace events to an NDJSON trace file (gzipped when asked, e.g. for a name ending
+ * in .gz): the header line, then the hub's batches, one write per batch, always whole
+ * lines. A disk slower than the proxy does not grow memory without bound: past
+ * `maxBufferedBytes` waiting, batches are dropped and counted (the file then has a gap in
+ * seq, which readers accept). `close()` flushes, so the last line is complete.
+ */
+export class TraceRecorder {
+  readonly gzip: boolean;
+  events = 0;
+  dropped = 0;
+  error: Error | undefined;
+  private readonly file: fs.WriteStream;
+  private readonly out: fs.WriteStream | Gzip;
+  private readonly writer: TraceStreamWriter;
+  private readonly maxBufferedBytes: number;
+  private lastWrite: Promise<void> = Promise.resolve();
+  private closing: Promise<RecordingSummary> | undefined;
+
+  /** Opens (truncates) the file now, so a path that cannot be written fails here. */
+  constructor(
+    readonly path: string,
+    header: TraceHeader,
+    options: RecorderOptions & { gzip?: boolean } = {},
+  ) {
+    this.gzip = options.gzip ?? path.endsWith('.gz');
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 64 * 1024 * 1024;
+    const fd = fs.openSync(path, 'w', 0o600);
+    this.file = fs.createWriteStream(path, { fd });
+    const fail = (err: Error) => {
+      if (this.error) return;
+      this.error = err;
+      options.onError?.(err);
+    };
+    this.file.on('error', fail);
+    if (this.gzip) {
+      const gzip = createGzip();
+      gzip.on('error', fail);
+      gzip.pipe(this.file);
+      this.out = gzip;
+    } else {
+      this.out = this.file;
+    }
+    this.writer = new TraceStreamWriter((chunk) => {
+      this.lastWrite = new Promise((resolve) => this.out.write(chunk, () => resolve()));
+    });
+    this.writer.writeHeader(header);
+  }
+
+  /** Hub consumer: one batch of events, in seq order. */
+  readonly write = (events: readonly TraceEvent[]): void => {
+    if (this.error || this.closing) return;
+    if (this.out.writableLength + (this.gzip ? this.file.writableLength : 0) > this.maxBufferedBytes) {
+      this.dropped += events.length;
+      return;
+    }
+    try {
+      this.writer.writeEvents(events);
+      this.events += events.length;
+    } catch (err) {
+      this.error = err as Error;
+    }
+  };
+
+  /** Resolves once every line written so far has reached the file (not meaningful for gzip). */
+  synced(): Promise<void> {
+    return this.lastWrite;
+  }
+
+  get active(): boolean {
+    return !this.closing;
+  }
+
+  /** Ends the file: everything written is flushed, the last line is complete. */
+  close(): Promise<RecordingSummary> {
+    this.closing ??= new Promise<RecordingSummary>((resolve) => {
+      const done = () => {
+        let bytes = 0;
+        try {
+          bytes = fs.statSync(this.path).size;
+        } catch {
+          // removed meanwhile
+        }
+        resolve({ path: this.path, gzip: this.gzip, events: this.events, dropped: this.dropped, bytes, ...(this.error ? { error: this.error.message } : {}) });
+      };
+      if (this.file.closed) return done();
+      this.file.once('close', done);
+      this.out.end();
+    });
+    return this.closing;
+  }
+}

@@ -1,0 +1,158 @@
+import type { TraceEvent } from '@proxyscope/protocol';
+
+/** What the hub needs of the engine's Tracer: one sink, attached and detached. */
+export interface TracerPort {
+  attach(sink: (event: TraceEvent) => void): void;
+  detach(): void;
+}
+
+export interface EventHubOptions {
+  /** absent: the owner calls `sink` itself (replay, benchmarks) */
+  tracer?: TracerPort;
+  /** events kept for late joiners (ring buffer); 0 keeps none */
+  historySize?: number;
+  /** longest time an event waits before consumers get it */
+  batchMs?: number;
+  /** a batch this big is handed out at once, without waiting for the timer */
+  maxBatchEvents?: number;
+}
+
+export type HubConsumer = (events: readonly TraceEvent[]) => void;
+
+/**
+ * THE tracer sink of a running engine, while anyone listens: WebSocket clients, a
+ * recording, or (in "always" tracing mode) the history ring alone. The engine's tracer
+ * costs work only while a sink is attached, so the hub attaches it on the first
+ * `retain()` and detaches it when the last holder releases.
+ *
+ * The sink itself only appends to an array. Every `batchMs` (or sooner, on the next
+ * turn of the event loop, once `maxBatchEvents` are waiting) the batch goes to the
+ * history ring and to every consumer, which select, queue, encode and write on their own
+ * terms; nothing a consumer does runs inside the engine's call stack.
+ */
+export class EventHub {
+  readonly batchMs: number;
+  readonly maxBatchEvents: number;
+  readonly historySize: number;
+  /** events received since the hub was made */
+  received = 0;
+  /** seq of the newest event handed to consumers (and to the ring) */
+  lastFlushedSeq = 0;
+  private pending: TraceEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly ring: Array<TraceEvent | undefined>;
+  private ringNext = 0;
+  private ringCount = 0;
+  private readonly consumers = new Set<HubConsumer>();
+  private holders = 0;
+  private closed = false;
+
+  constructor(private readonly options: EventHubOptions = {}) {
+    this.batchMs = options.batchMs ?? 20;
+    this.maxBatchEvents = options.maxBatchEvents ?? 2048;
+    this.historySize = Math.max(0, options.historySize ?? 10_000);
+    this.ring = new Array(this.historySize);
+  }
+
+  /** Whether the engine's tracer is attached (someone holds the hub). */
+  get tracing(): boolean {
+    return this.holders > 0;
+  }
+
+  /** The tracer sink. Cheap on purpose: it runs inside the engine for every event. */
+  readonly sink = (event: TraceEvent): void => {
+    this.received++;
+    const n = this.pending.push(event);
+    if (n === 1) {
+      this.timer = setTimeout(this.flush, this.batchMs);
+      this.timer.unref();
+    } else if (n === this.maxBatchEvents) {
+      this.immediate ??= setImmediate(this.flush);
+    }
+  };
+
+  /**
+   * Keeps the tracer attached until the returned function is called (once). A WebSocket
+   * client, a recording and "always" tracing each hold the hub.
+   */
+  retain(): () => void {
+    if (this.closed) return () => {};
+    if (this.holders++ === 0) this.options.tracer?.attach(this.sink);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holders === 0 && !this.closed) {
+        this.flush();
+        this.options.tracer?.detach();
+      }
+    };
+  }
+
+  /** Receives every batch, in seq order, from now on; returns the function that removes it. */
+  addConsumer(consumer: HubConsumer): () => void {
+    this.consumers.add(consumer);
+    return () => this.consumers.delete(consumer);
+  }
+
+  /** Hands out what is waiting now (also called on the timer). */
+  readonly flush = (): void => {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    this.lastFlushedSeq = batch[batch.length - 1]!.seq;
+    if (this.historySize > 0) this.remember(batch);
+    for (const consumer of this.consumers) {
+      try {
+        consumer(batch);
+      } catch (err) {
+        // A consumer's bug must not stop the others (or reach the engine).
+        process.emitWarning(`proxyscope: event consumer failed: ${(err as Error).stack ?? err}`);
+      }
+    }
+  };
+
+  private remember(batch: TraceEvent[]): void {
+    const size = this.historySize;
+    const start = batch.length > size ? batch.length - size : 0;
+    for (let i = start; i < batch.length; i++) {
+      this.ring[this.ringNext] = batch[i];
+      this.ringNext = this.ringNext + 1 === size ? 0 : this.ringNext + 1;
+    }
+    this.ringCount = Math.min(size, this.ringCount + batch.length - start);
+  }
+
+  /** The history ring, oldest first: every event handed out so far, up to `historySize`. */
+  history(): TraceEvent[] {
+    const out: TraceEvent[] = new Array(this.ringCount);
+    let at = (this.ringNext - this.ringCount + this.historySize) % Math.max(1, this.historySize);
+    for (let i = 0; i < this.ringCount; i++) {
+      out[i] = this.ring[at]!;
+      at = at + 1 === this.historySize ? 0 : at + 1;
+    }
+    return out;
+  }
+
+  /** How many events the ring holds and their seq range, without copying it. */
+  historyRange(): { events: number; firstSeq?: number; lastSeq?: number } {
+    if (this.ringCount === 0) return { events: 0 };
+    const oldest = (this.ringNext - this.ringCount + this.historySize) % this.historySize;
+    const newest = (this.ringNext - 1 + this.historySize) % this.historySize;
+    return { events: this.ringCount, firstSeq: this.ring[oldest]!.seq, lastSeq: this.ring[newest]!.seq };
+  }
+
+  /** Flushes, detaches the tracer, forgets consumers. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    if (this.holders > 0) this.options.tracer?.detach();
+    this.holders = 0;
+    this.consumers.clear();
+  }
+}

@@ -1,0 +1,167 @@
+import { ENGINE_VERSION, type ProxyEngine } from '@proxyscope/engine';
+import { CONTROL_ACTIONS, type ControlAction, type StatsMessage, type Subscription, type TraceEvent } from '@proxyscope/protocol';
+import type { EventHub } from './event-hub';
+import type { StreamClient } from './stream-client';
+import type { StreamSource } from './ws-endpoint';
+
+/** The counters and gauges a `stats` message carries (Envoy names); everything else is in /stats. */
+const KEY_STATS =
+  /^(server\.(state|live)|http\.[^.]+\.(downstream_cx_active|downstream_rq_total|downstream_rq_active|downstream_rq_[2-5]xx)|cluster\.[^.]+\.(upstream_cx_active|upstream_cx_overflow|upstream_rq_total|upstream_rq_active|upstream_rq_pending_active|upstream_rq_pending_overflow|upstream_rq_retry|upstream_rq_[2-5]xx|membership_healthy|membership_total|outlier_detection\.ejections_active))$/;
+
+export interface LiveSourceOptions {
+  /** how often clients get `stats` (and a changed topology) */
+  statsIntervalMs?: number;
+  /** the recording's state, for `stats` */
+  recording?: () => NonNullable<StatsMessage['recording']>;
+}
+
+/**
+ * The live stream: every hub batch goes to every client (each selects and queues by its
+ * own subscription); each client holds the hub while connected, so the engine traces
+ * only while someone watches (or records, or tracing is "always"). Once a second every
+ * client gets `stats`, and `topology` when the proxy's shape changed.
+ */
+export class LiveSource implements StreamSource {
+  readonly mode = 'live' as const;
+  readonly clients = new Set<StreamClient>();
+  private readonly releases = new Map<StreamClient, () => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private topologyJson: string;
+  private lastTick = { at: Date.now(), received: 0, eventsPerSec: 0 };
+  private readonly keyStat = new Map<string, boolean>();
+  private readonly removeConsumer: () => void;
+
+  constructor(
+    readonly hub: EventHub,
+    private readonly engine: ProxyEngine,
+    private readonly options: LiveSourceOptions = {},
+  ) {
+    this.topologyJson = JSON.stringify(engine.topology());
+    this.removeConsumer = hub.addConsumer(this.onEvents);
+  }
+
+  get batchMs(): number {
+    return this.hub.batchMs;
+  }
+
+  hello() {
+    const topology = this.engine.topology();
+    this.topologyJson = JSON.stringify(topology);
+    return {
+      engineVersion: ENGINE_VERSION,
+      startedAt: new Date(this.engine.startedAt).toISOString(),
+      topology,
+      history: this.hub.historyRange(),
+      controls: [...CONTROL_ACTIONS],
+    };
+  }
+
+  attach(client: StreamClient, history: boolean): void {
+    this.clients.add(client);
+    this.releases.set(client, this.hub.retain());
+    if (history) this.sendHistory(client);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), this.options.statsIntervalMs ?? 1000);
+      this.timer.unref();
+    }
+  }
+
+  detach(client: StreamClient): void {
+    this.clients.delete(client);
+    this.releases.get(client)?.();
+    this.releases.delete(client);
+    if (this.clients.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  resubscribe(client: StreamClient, _subscription: Subscription | null, history: boolean): void {
+    if (history) this.sendHistory(client);
+  }
+
+  lastSeq(): number {
+    return this.hub.lastFlushedSeq;
+  }
+
+  control(action: ControlAction): Record<string, unknown> {
+    switch (action) {
+      case 'drain_listeners':
+        this.engine.drainListeners();
+        break;
+      case 'healthcheck_fail':
+        this.engine.setHealthCheckFailed(true);
+        break;
+      case 'healthcheck_ok':
+        this.engine.setHealthCheckFailed(false);
+        break;
+    }
+    return { action, state: this.engine.state };
+  }
+
+  private sendHistory(client: StreamClient): void {
+    const sent = client.offer(this.hub.history(), true);
+    client.send({ type: 'history_end', events: sent, lastSeq: this.hub.lastFlushedSeq });
+  }
+
+  private readonly onEvents = (events: readonly TraceEvent[]): void => {
+    for (const client of this.clients) client.offer(events);
+  };
+
+  /** Builds the shared part of `stats` once and gives each client its own stream figures. */
+  tick(): void {
+    const now = Date.now();
+    const received = this.hub.received;
+    const seconds = (now - this.lastTick.at) / 1000;
+    const eventsPerSec = seconds > 0 ? Math.round((received - this.lastTick.received) / seconds) : 0;
+    this.lastTick = { at: now, received, eventsPerSec };
+
+    const topology = this.engine.topology();
+    const topologyJson = JSON.stringify(topology);
+    const topologyChanged = topologyJson !== this.topologyJson;
+    this.topologyJson = topologyJson;
+
+    const stats: Record<string, number> = {};
+    const snapshot = this.engine.stats.snapshot();
+    for (const s of [...snapshot.counters, ...snapshot.gauges]) {
+      let key = this.keyStat.get(s.name);
+      if (key === undefined) {
+        key = KEY_STATS.test(s.name);
+        this.keyStat.set(s.name, key);
+      }
+      if (key && s.used) stats[s.name] = s.value;
+    }
+    const base = {
+      type: 'stats' as const,
+      t: Math.round(this.engine.tracer.now() * 1000) / 1000,
+      server: { state: this.engine.state, uptimeS: Math.floor((now - this.engine.startedAt) / 1000) },
+      stats,
+      ...(this.options.recording ? { recording: this.options.recording() } : {}),
+    };
+    for (const client of this.clients) {
+      if (topologyChanged) client.send({ type: 'topology', topology });
+      const message: StatsMessage = {
+        ...base,
+        stream: {
+          clients: this.clients.size,
+          events: received,
+          eventsPerSec,
+          queued: client.queuedEvents,
+          dropped: client.droppedTotal,
+          held: client.held,
+          tracing: this.hub.tracing,
+        },
+      };
+      client.setStats(JSON.stringify(message));
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const release of this.releases.values()) release();
+    this.releases.clear();
+    this.clients.clear();
+    this.removeConsumer();
+  }
+}

@@ -1,0 +1,200 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  DEFAULT_MAX_CLIENT_MESSAGE_BYTES,
+  parseClientMessage,
+  WS_PROTOCOL_VERSION,
+  type ClientMessage,
+  type ControlAction,
+  type ErrorMessage,
+  type HelloMessage,
+  type Subscription,
+} from '@proxyscope/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { AdminSecurity } from '../admin/security';
+import { DEFAULT_CLIENT_LIMITS, StreamClient, type ClientLimits } from './stream-client';
+
+/**
+ * Where a stream's events come from: the running engine (live) or a trace file (replay).
+ * The endpoint handles sockets, security and client messages; the source decides what a
+ * client gets.
+ */
+export interface StreamSource {
+  readonly mode: HelloMessage['mode'];
+  /** the parts of `hello` the source knows */
+  hello(): Pick<HelloMessage, 'engineVersion' | 'startedAt' | 'topology' | 'history' | 'controls' | 'trace'>;
+  /** batching interval announced in `hello` */
+  readonly batchMs: number;
+  /** a client connected (after its `hello`): start sending (history first, if it wants it) */
+  attach(client: StreamClient, history: boolean): void;
+  detach(client: StreamClient): void;
+  /** the client replaced its subscription; with `history`, resend history under it */
+  resubscribe(client: StreamClient, subscription: Subscription | null, history: boolean): void;
+  /** newest seq known, for acks */
+  lastSeq(): number;
+  /** carries out a control action; returns details for the ack, or throws */
+  control(action: ControlAction): Record<string, unknown>;
+}
+
+export interface StreamEndpointOptions {
+  source: StreamSource;
+  security: AdminSecurity;
+  limits?: Partial<ClientLimits>;
+  /** client messages above this (bytes) get a `too_large` error; 4x this closes the socket (1009) */
+  maxMessageBytes?: number;
+  maxClients?: number;
+  /** WebSocket ping interval; a client that misses two pongs is closed (0: no pings) */
+  heartbeatMs?: number;
+}
+
+/**
+ * The `/ws` endpoint of the admin server: `ws` with `noServer`, upgrades accepted only
+ * after the token and Origin checks, one StreamClient per socket, every client message
+ * validated (a bad one gets an `error` reply and the socket stays open).
+ */
+export class StreamEndpoint {
+  readonly clients = new Set<StreamClient>();
+  private readonly wss: WebSocketServer;
+  private readonly limits: ClientLimits;
+  private readonly maxMessageBytes: number;
+  private readonly maxClients: number;
+  private nextId = 1;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly alive = new WeakMap<WebSocket, boolean>();
+
+  constructor(private readonly options: StreamEndpointOptions) {
+    this.limits = { ...DEFAULT_CLIENT_LIMITS, ...options.limits };
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_CLIENT_MESSAGE_BYTES;
+    this.maxClients = options.maxClients ?? 64;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxMessageBytes * 4, perMessageDeflate: false, clientTracking: false });
+    const heartbeatMs = options.heartbeatMs ?? 15_000;
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.ping(), heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  get source(): StreamSource {
+    return this.options.source;
+  }
+
+  /** The admin server's `upgrade` handler for the stream path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    const { security } = this.options;
+    if (!security.authorized(req, url)) return refuse(socket, 401, 'a valid token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)', { 'WWW-Authenticate': 'Bearer realm="proxyscope"' });
+    const origin = req.headers.origin;
+    if (!security.originAllowed(origin)) return refuse(socket, 403, `origin ${origin} is not allowed (see --allow-origin)`);
+    if (this.clients.size >= this.maxClients) return refuse(socket, 503, `too many stream clients (${this.maxClients})`);
+    const subscribe = url.searchParams.get('subscribe');
+    if (subscribe !== null && subscribe !== 'all' && subscribe !== 'none') return refuse(socket, 400, `subscribe must be all or none, got '${subscribe}'`);
+    const history = url.searchParams.get('history') !== '0';
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, subscribe === 'none' ? null : {}, history));
+  }
+
+  private accept(ws: WebSocket, subscription: Subscription | null, history: boolean): void {
+    const { source } = this.options;
+    const client = new StreamClient(ws, this.nextId++, subscription, this.limits);
+    this.clients.add(client);
+    this.alive.set(ws, true);
+    ws.on('pong', () => this.alive.set(ws, true));
+    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
+    ws.on('error', () => {
+      // A socket error ends in 'close' too; nothing to report to the client.
+    });
+    ws.on('close', () => {
+      this.clients.delete(client);
+      client.dispose();
+      source.detach(client);
+    });
+    const sendHistory = history && subscription !== null;
+    const hello = source.hello();
+    client.send({
+      type: 'hello',
+      protocol: WS_PROTOCOL_VERSION,
+      mode: source.mode,
+      ...hello,
+      // What is about to come: nothing when the client opted out.
+      history: sendHistory ? hello.history : { events: 0 },
+      subscription,
+      limits: { maxMessageBytes: this.maxMessageBytes, batchMs: source.batchMs, maxBatchEvents: this.limits.maxBatchEvents, maxQueuedEvents: this.limits.maxQueuedEvents },
+    });
+    source.attach(client, sendHistory);
+  }
+
+  private onMessage(client: StreamClient, data: RawData, isBinary: boolean): void {
+    const reply = (error: ErrorMessage) => client.send(error);
+    if (isBinary) return reply({ type: 'error', code: 'binary_not_supported', message: 'messages are JSON text frames' });
+    const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    if (bytes > this.maxMessageBytes) return reply({ type: 'error', code: 'too_large', message: `message of ${bytes} bytes is larger than ${this.maxMessageBytes}` });
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) return reply(parsed.error);
+    this.dispatch(client, parsed.message);
+  }
+
+  private dispatch(client: StreamClient, message: ClientMessage): void {
+    const { source } = this.options;
+    const ack = (detail?: Record<string, unknown>) =>
+      client.send({ type: 'ack', ...(message.id !== undefined ? { id: message.id } : {}), request: message.type, seq: source.lastSeq(), ...(detail ? { detail } : {}) });
+    switch (message.type) {
+      case 'ping':
+        return ack();
+      case 'subscribe': {
+        const subscription: Subscription = {};
+        if (message.filter) subscription.filter = message.filter;
+        if (message.sample) subscription.sample = message.sample;
+        client.resubscribe(subscription);
+        ack();
+        source.resubscribe(client, subscription, message.history ?? false);
+        return;
+      }
+      case 'unsubscribe':
+        client.resubscribe(null);
+        ack();
+        source.resubscribe(client, null, false);
+        return;
+      case 'control': {
+        let detail: Record<string, unknown>;
+        try {
+          detail = source.control(message.action);
+        } catch (err) {
+          const code = (err as { code?: string }).code === 'not_supported' ? 'not_supported' : 'control_failed';
+          return client.send({ type: 'error', code, message: (err as Error).message, ...(message.id !== undefined ? { id: message.id } : {}) });
+        }
+        return ack(detail);
+      }
+    }
+  }
+
+  private ping(): void {
+    for (const client of this.clients) {
+      const ws = client.ws;
+      if (!this.alive.get(ws)) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.set(ws, false);
+      ws.ping();
+    }
+  }
+
+  /** Closes every client (1001 going away) and stops the heartbeat. */
+  close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const client of this.clients) {
+      client.ws.close(1001, 'server shutting down');
+      // A peer that does not answer the close handshake is cut off.
+      setTimeout(() => client.ws.terminate(), 1000).unref();
+    }
+  }
+}
+
+/** Answers an upgrade request with a plain HTTP error and closes the socket. */
+export function refuse(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const body = `${message}\n`;
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`);
+}

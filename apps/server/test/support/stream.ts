@@ -1,0 +1,158 @@
+/**
+ * Helpers for stream tests on real sockets (127.0.0.1): a proxy with its admin server and
+ * event hub in this process, and a `ws` client that validates every server message and
+ * decodes every batch. Each helper registers its cleanup with `onTestFinished`.
+ */
+import fs from 'node:fs';
+import type { Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ENGINE_VERSION, type Bootstrap } from '@proxyscope/engine';
+import { decodeEventBatch, parseServerMessage, TRACE_FORMAT, TRACE_FORMAT_VERSION, type ServerMessage, type TraceEvent } from '@proxyscope/protocol';
+import { onTestFinished } from 'vitest';
+import { WebSocket, type ClientOptions } from 'ws';
+import { singleClusterConfig, startProxy, startUpstream, type RunningProxy, type Upstream, type UpstreamOptions } from '../../../../packages/engine/test/support/upstreams';
+import { startAdmin, type AdminOptions, type AdminServer } from '../../src/admin/admin-server';
+import { RecordingManager } from '../../src/recording/recordings';
+import { EventHub, type EventHubOptions } from '../../src/stream/event-hub';
+
+export interface Live {
+  proxy: RunningProxy;
+  upstream: Upstream;
+  hub: EventHub;
+  admin: AdminServer;
+  recordings: RecordingManager;
+  base: string;
+  wsUrl: string;
+  dir: string;
+}
+
+export function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-stream-'));
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Upstream + proxy + hub (on the engine's tracer) + admin with the stream and recordings. */
+export async function startLive(
+  options: {
+    upstream?: UpstreamOptions;
+    config?: (upstreamPort: number) => Bootstrap;
+    hub?: Omit<EventHubOptions, 'tracer'>;
+    admin?: Partial<Pick<AdminOptions, 'security' | 'stream'>>;
+  } = {},
+): Promise<Live> {
+  const upstream = await startUpstream(options.upstream);
+  const proxy = await startProxy(options.config ? options.config(upstream.port) : singleClusterConfig([upstream.port]), { trace: false });
+  const hub = new EventHub({ tracer: proxy.engine.tracer, ...options.hub });
+  const dir = tempDir();
+  const recordings = new RecordingManager(
+    hub,
+    () => ({ format: TRACE_FORMAT, version: TRACE_FORMAT_VERSION, engineVersion: ENGINE_VERSION, startedAt: new Date(proxy.engine.startedAt).toISOString(), topology: proxy.engine.topology() }),
+    dir,
+  );
+  const admin = await startAdmin({
+    host: '127.0.0.1',
+    port: 0,
+    engine: proxy.engine,
+    rawConfig: {},
+    commandLine: [],
+    hub,
+    recordings,
+    ...options.admin,
+  });
+  onTestFinished(async () => {
+    await admin.close();
+    await recordings.close();
+    hub.close();
+  });
+  return { proxy, upstream, hub, admin, recordings, base: `http://127.0.0.1:${admin.port}`, wsUrl: `ws://127.0.0.1:${admin.port}/ws`, dir };
+}
+
+/** Polls until `probe` returns something (bounded). */
+export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A stream client: every message validated against the protocol, every batch decoded. */
+export class WsProbe {
+  readonly messages: ServerMessage[] = [];
+  /** decoded events, in arrival order */
+  readonly events: TraceEvent[] = [];
+  closed: { code: number; reason: string } | undefined;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      const message = parseServerMessage(data.toString('utf8'));
+      this.messages.push(message);
+      if (message.type === 'events') for (const e of decodeEventBatch(message)) this.events.push(e);
+    });
+    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+  }
+
+  static async connect(url: string, options: ClientOptions = {}): Promise<WsProbe> {
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
+    const probe = new WsProbe(ws);
+    onTestFinished(() => ws.terminate());
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return probe;
+  }
+
+  /** Connects and resolves with the HTTP status the server refused the upgrade with. */
+  static refusedStatus(url: string, options: ClientOptions = {}): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.once('open', () => {
+        ws.terminate();
+        reject(new Error('the upgrade was accepted'));
+      });
+      ws.once('error', () => {});
+    });
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  of<T extends ServerMessage['type']>(type: T): Array<Extract<ServerMessage, { type: T }>> {
+    return this.messages.filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type);
+  }
+
+  /** Waits for the next message of `type` after the `after`-th message. */
+  async next<T extends ServerMessage['type']>(type: T, after = this.messages.length, timeoutMs = 5000): Promise<Extract<ServerMessage, { type: T }>> {
+    return until(`a ${type} message`, () => this.messages.slice(after).find((m): m is Extract<ServerMessage, { type: T }> => m.type === type), timeoutMs);
+  }
+
+  /** Sends `message` and waits for the ack or error that answers it (by id). */
+  async request(message: Record<string, unknown> & { id: string | number }): Promise<ServerMessage> {
+    const from = this.messages.length;
+    this.send(message);
+    return until(`a reply to ${message.id}`, () => this.messages.slice(from).find((m) => (m.type === 'ack' || m.type === 'error') && m.id === message.id));
+  }
+
+  get socket(): Socket {
+    return (this.ws as unknown as { _socket: Socket })._socket;
+  }
+
+  /** Stop reading: the peer's writes back up into its socket buffers. */
+  stall(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+}
