@@ -11,7 +11,7 @@ import { startAdmin, type AdminServer } from './admin/admin-server';
 import { adminBindProblem, EXIT, parseHostPort, parseInteger, parseSecurity, UsageError } from './cli-args';
 import { demoConfigYaml } from './demo/demo-config';
 import { startTraffic, type TrafficGenerator } from './demo/traffic';
-import { startDemoHost, type DemoHost } from './demo/upstreams';
+import { demoPorts, startDemoHosts, type DemoHost } from './demo/upstreams';
 import { RecordingError, RecordingManager } from './recording/recordings';
 import { replayMain } from './replay';
 import { EventHub } from './stream/event-hub';
@@ -52,7 +52,8 @@ Exit codes:
 
 Admin endpoints: /ready /stats /stats/prometheus /clusters /config_dump /listeners
 /server_info /stream /recording /help, POST /healthcheck/fail /healthcheck/ok /drain_listeners
-/recording/start /recording/stop, and the WebSocket event stream on ${WS_PATH} (docs/ws-protocol.md).
+/recording/start /recording/stop, and the WebSocket event stream on ${WS_PATH} (docs/ws-protocol.md),
+which also takes controls: send_request through a listener, host_fault on the demo's hosts.
 `;
 
 interface Cli {
@@ -132,19 +133,6 @@ interface Running {
   logs: Map<string, fs.WriteStream>;
 }
 
-async function startDemoUpstreams(): Promise<{ hosts: DemoHost[]; ports: { web: number[]; api: number[]; canary: number[] } }> {
-  const hosts = [
-    await startDemoHost('web', 'web-1', { latencyMs: 20, errorRate: 0, errorStatus: 503 }),
-    await startDemoHost('web', 'web-2', { latencyMs: 35, errorRate: 0.02, errorStatus: 503 }),
-    await startDemoHost('web', 'web-3', { latencyMs: 50, errorRate: 0, errorStatus: 503 }),
-    await startDemoHost('web_canary', 'web-canary-1', { latencyMs: 80, errorRate: 0.1, errorStatus: 500 }),
-    await startDemoHost('api', 'api-1', { latencyMs: 60, errorRate: 0.05, errorStatus: 503 }),
-    await startDemoHost('api', 'api-2', { latencyMs: 120, errorRate: 0, errorStatus: 503 }),
-  ];
-  const ports = (service: string) => hosts.filter((h) => h.service === service).map((h) => h.port);
-  return { hosts, ports: { web: ports('web'), api: ports('api'), canary: ports('web_canary') } };
-}
-
 function describeBindError(err: unknown, what: string): string {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') return `${what}: address already in use (${e.message}). Choose another port.`;
@@ -166,9 +154,8 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
     }
   } else {
     file = '<built-in demo>';
-    const demo = await startDemoUpstreams();
-    demoHosts = demo.hosts;
-    yamlText = demoConfigYaml({ listener: cli.demoPort, ...demo.ports });
+    demoHosts = await startDemoHosts();
+    yamlText = demoConfigYaml({ listener: cli.demoPort, ...demoPorts(demoHosts) });
   }
   const stopHosts = () => Promise.all(demoHosts.map((h) => h.close()));
 
@@ -274,6 +261,8 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
       security: { token: cli.token, allowOrigins: cli.allowOrigins },
       hub,
       recordings,
+      // host_fault controls exist only for the built-in demo's hosts.
+      demoHosts: cli.config ? undefined : demoHosts,
     });
   } catch (e) {
     await abandon();

@@ -56,6 +56,10 @@ describe('proxyscope replay', () => {
 
     // Nothing to control in a replay; the connection goes on.
     expect(await probe.request({ type: 'control', id: 'c', action: 'drain_listeners' })).toMatchObject({ type: 'error', code: 'not_supported', id: 'c' });
+    expect(await probe.request({ type: 'send_request', id: 's', method: 'GET', authority: 'a.example', path: '/' })).toMatchObject({ type: 'error', code: 'not_supported', id: 's' });
+    expect(await probe.request({ type: 'host_fault', id: 'h', host: 'web-2', fault: { down: true } })).toMatchObject({ type: 'error', code: 'not_supported', id: 'h' });
+    expect(hello.hosts).toBeUndefined();
+    expect(hello.limits.sendRequest).toBeUndefined();
     // A new subscription with history replays the trace through it.
     const from = probe.events.length;
     const fromMessage = probe.messages.length;

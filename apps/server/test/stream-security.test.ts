@@ -100,7 +100,8 @@ describe('admin and stream security', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
       const port = await until('the admin line', () => /admin\s+http:\/\/0\.0\.0\.0:(\d+)\//.exec(out)?.[1]);
-      expect(out).toContain('token required');
+      // The stream line follows the admin line in a separate write.
+      await until('the stream line', () => (/stream .*token required/.test(out) ? true : undefined));
       expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(401);
       expect((await fetch(`http://127.0.0.1:${port}/ready`, { headers: { authorization: 'Bearer tok-123' } })).status).toBe(200);
     } finally {

@@ -36,7 +36,7 @@ describe('WebSocket event stream', () => {
     live.hub.addConsumer((events) => seen.push(...events));
     const probe = await WsProbe.connect(live.wsUrl);
     const hello = await probe.next('hello', 0);
-    expect(hello).toMatchObject({ protocol: 1, mode: 'live', controls: ['drain_listeners', 'healthcheck_fail', 'healthcheck_ok'] });
+    expect(hello).toMatchObject({ protocol: 1, mode: 'live', controls: ['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request'] });
     expect(hello.topology.listeners[0]).toMatchObject({ name: 'ingress', address: `127.0.0.1:${live.proxy.port}` });
     expect(hello.topology.clusters).toEqual([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: [`127.0.0.1:${live.upstream.port}`] }]);
     await probe.next('history_end', 0);
@@ -198,7 +198,7 @@ describe('WebSocket event stream', () => {
   });
 
   it('refuses malformed and unknown messages with an error and stays usable', async () => {
-    const live = await startLive({ admin: { stream: { maxMessageBytes: 1024 } } });
+    const live = await startLive({ admin: { stream: { maxMessageBytes: 1024, maxSendRequestBytes: 2048 } } });
     const probe = await WsProbe.connect(`${live.wsUrl}?subscribe=none`);
     await probe.next('hello', 0);
     const errorFor = async (message: string | Buffer, binary = false) => {
@@ -222,7 +222,15 @@ describe('WebSocket event stream', () => {
     expect(await probe.request({ type: 'ping', id: 'still-there' })).toMatchObject({ type: 'ack', request: 'ping', id: 'still-there' });
     expect(probe.closed).toBeUndefined();
 
-    // Far past the limit the socket itself is closed (1009, message too big).
+    // Only a send_request may be larger (up to maxSendRequestBytes).
+    expect(await errorFor(JSON.stringify({ type: 'ping', id: 'big', pad: 'x'.repeat(1500) }))).toMatchObject({ code: 'too_large' });
+    expect(await errorFor(JSON.stringify({ type: 'send_request', id: 'big', method: 'GET', authority: 'a.example', path: '/', listener: 'x'.repeat(1500) }))).toMatchObject({
+      code: 'invalid_message',
+      field: 'listener',
+    });
+    expect(await errorFor(JSON.stringify({ type: 'send_request', id: 'bigger', method: 'POST', authority: 'a.example', path: '/', body: 'x'.repeat(3000) }))).toMatchObject({ code: 'too_large' });
+
+    // Far past the limits the socket itself is closed (1009, message too big).
     probe.ws.send('x'.repeat(8192));
     await until('the close', () => probe.closed);
     expect(probe.closed!.code).toBe(1009);

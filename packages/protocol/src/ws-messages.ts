@@ -23,6 +23,106 @@ export type StreamMode = 'live' | 'replay';
 export const CONTROL_ACTIONS = ['drain_listeners', 'healthcheck_fail', 'healthcheck_ok'] as const;
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
+/**
+ * Everything a server may accept besides subscriptions, as `hello.controls` lists it: the
+ * `control` actions, `send_request` (live servers) and `host_fault` (the built-in demo).
+ */
+export const CONTROLS = [...CONTROL_ACTIONS, 'send_request', 'host_fault'] as const;
+export type ControlName = (typeof CONTROLS)[number];
+
+// ---------------------------------------------------------------------------------------
+// send_request: a real request through the proxy's own listener
+
+/** The request header the server adds so the request can be found in the trace. */
+export const REQUEST_TAG_HEADER = 'x-proxyscope-tag';
+
+export const SEND_REQUEST_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'] as const;
+export type SendRequestMethod = (typeof SEND_REQUEST_METHODS)[number];
+
+/**
+ * Headers a `send_request` may not set: the server derives them (`host` from `authority`,
+ * `content-length` from the body, the tag), or they would change how the connection is
+ * framed or kept.
+ */
+export const RESERVED_REQUEST_HEADERS = [
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+  'http2-settings',
+  REQUEST_TAG_HEADER,
+] as const;
+
+/** Bounds of `send_request` and its `request_result` (announced in `hello.limits.sendRequest`). */
+export const SEND_REQUEST_LIMITS = {
+  /** a `send_request` message may be this large (bytes); every other message `maxMessageBytes` */
+  maxMessageBytes: 2 * 1024 * 1024,
+  /** request body, bytes after decoding */
+  maxBodyBytes: 1024 * 1024,
+  maxHeaders: 64,
+  maxHeaderNameLength: 256,
+  maxHeaderValueLength: 8192,
+  /** all names and values together, characters */
+  maxHeaderBytes: 32 * 1024,
+  maxPathLength: 8192,
+  /** response body bytes carried in `request_result`; the rest is read, counted and dropped */
+  maxResponseBodyBytes: 64 * 1024,
+  defaultTimeoutMs: 10_000,
+  maxTimeoutMs: 60_000,
+  /** requests one client may have in flight */
+  maxInFlight: 8,
+} as const;
+export type SendRequestLimits = { -readonly [K in keyof typeof SEND_REQUEST_LIMITS]: number };
+
+/** Why a `send_request` got no (complete) response. */
+export const REQUEST_ERROR_CODES = ['connection_refused', 'connection_reset', 'timeout', 'failed'] as const;
+export type RequestErrorCode = (typeof REQUEST_ERROR_CODES)[number];
+
+// ---------------------------------------------------------------------------------------
+// host_fault: the built-in demo's upstream hosts
+
+/**
+ * One change to a demo upstream host: fail a share of requests with a status, add latency,
+ * reset every request's connection, stop listening (connections refused), listen again,
+ * or go back to the host's initial behaviour.
+ */
+export type HostFault =
+  | { fail: { status: number; rate: number } }
+  | { latency: { ms: number } }
+  | { reset: true }
+  | { down: true }
+  | { up: true }
+  | { clear: true };
+export const HOST_FAULT_KINDS = ['fail', 'latency', 'reset', 'down', 'up', 'clear'] as const;
+
+/** A demo upstream host and how it behaves now (`hello.hosts`, `hosts`). */
+export interface DemoHostInfo {
+  name: string;
+  /** the cluster it belongs to */
+  service: string;
+  port: number;
+  /** `ip:port`, as the topology's cluster hosts name it */
+  address: string;
+  behaviour: {
+    /** mean added latency, ms (each request: ±50%) */
+    latencyMs: number;
+    /** share of requests answered with `errorStatus` */
+    errorRate: number;
+    errorStatus: number;
+    /** every request's connection is destroyed when the request arrives */
+    reset: boolean;
+    /** not listening: connections are refused */
+    down: boolean;
+  };
+  /** the behaviour differs from the host's initial one */
+  faulted: boolean;
+}
+
 // ---------------------------------------------------------------------------------------
 // Subscriptions
 
@@ -92,8 +192,42 @@ export interface PingMessage {
   id?: MessageId;
 }
 
-export type ClientMessage = SubscribeMessage | UnsubscribeMessage | ControlMessage | PingMessage;
-export const CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'control', 'ping'] as const;
+/**
+ * Sends one HTTP/1.1 request through the proxy's own listener on loopback, as any
+ * downstream client would. Answered with an `ack` carrying the tag, then a `request_result`.
+ */
+export interface SendRequestMessage {
+  type: 'send_request';
+  id?: MessageId;
+  method: SendRequestMethod;
+  /** the Host header */
+  authority: string;
+  /** origin-form: `/path?query` */
+  path: string;
+  /** extra request headers (not the reserved ones) */
+  headers?: Record<string, string>;
+  body?: string;
+  /** how `body` is written in the message (default utf8) */
+  bodyEncoding?: 'utf8' | 'base64';
+  /** the listener to send it to (default: the first) */
+  listener?: string;
+  /** the `x-proxyscope-tag` value (default: one the server makes up) */
+  tag?: string;
+  /** give up (and reset the request) after this long; default 10 s */
+  timeoutMs?: number;
+}
+
+/** Changes how one demo upstream host behaves (built-in demo only). */
+export interface HostFaultMessage {
+  type: 'host_fault';
+  id?: MessageId;
+  /** the demo host's name, e.g. `web-2` */
+  host: string;
+  fault: HostFault;
+}
+
+export type ClientMessage = SubscribeMessage | UnsubscribeMessage | ControlMessage | PingMessage | SendRequestMessage | HostFaultMessage;
+export const CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'control', 'ping', 'send_request', 'host_fault'] as const;
 
 // ---------------------------------------------------------------------------------------
 // Server -> client
@@ -110,11 +244,20 @@ export interface HelloMessage {
   subscription: Subscription | null;
   /** the history the server is about to send (live: its ring buffer; replay: the whole trace) */
   history: { events: number; firstSeq?: number; lastSeq?: number };
-  /** the `control` actions this server accepts */
-  controls: ControlAction[];
-  limits: { maxMessageBytes: number; batchMs: number; maxBatchEvents: number; maxQueuedEvents: number };
+  /** the `control` actions, and `send_request` / `host_fault`, this server accepts */
+  controls: ControlName[];
+  limits: {
+    maxMessageBytes: number;
+    batchMs: number;
+    maxBatchEvents: number;
+    maxQueuedEvents: number;
+    /** bounds of `send_request` (when it is accepted) */
+    sendRequest?: SendRequestLimits;
+  };
   /** replay: the trace file served */
   trace?: { file: string; events: number };
+  /** the built-in demo: its upstream hosts, which `host_fault` changes */
+  hosts?: DemoHostInfo[];
 }
 
 /** A time-and-size-bounded batch of events in the compact encoding (see event-batch.ts). */
@@ -202,7 +345,7 @@ export interface DroppedMessage {
   reason: 'slow_client';
 }
 
-/** The reply to a client message that carried out (subscribe, unsubscribe, control, ping). */
+/** The reply to a client message that was carried out (for `send_request`: accepted; the result follows). */
 export interface AckMessage {
   type: 'ack';
   id?: MessageId;
@@ -210,6 +353,52 @@ export interface AckMessage {
   /** the newest seq the server had traced when it applied the request */
   seq: number;
   detail?: Record<string, unknown>;
+}
+
+/**
+ * The outcome of a `send_request`: the response (body cut at `limits.sendRequest.maxResponseBodyBytes`),
+ * or the error that prevented one, and the engine's stream id, found in the trace by the tag.
+ */
+export interface RequestResultMessage {
+  type: 'request_result';
+  /** the `send_request`'s id, when it had one */
+  id?: MessageId;
+  tag: string;
+  listener: string;
+  /** from sending the request to the end of the response (or the error), ms */
+  durationMs: number;
+  /** `ids.stream` of the request in the trace (subscribe with `filter.requests: [stream]`), and its connection */
+  stream?: number;
+  cx?: number;
+  status?: number;
+  /** response headers as received, in order */
+  headers?: Array<[name: string, value: string]>;
+  body?: string;
+  bodyEncoding?: 'utf8' | 'base64';
+  /** response body bytes received in all */
+  bodyBytes?: number;
+  /** the body was longer than what `body` holds */
+  truncated?: boolean;
+  /** from the stream's `stream.access_log` fact */
+  accessLog?: RequestAccessLog;
+  /** no (complete) response: refused, reset, timed out */
+  error?: { code: RequestErrorCode; message: string };
+}
+
+export interface RequestAccessLog {
+  status: number;
+  /** Envoy response flags, `-` for none */
+  flags: string;
+  durationMs: number;
+  upstreamHost: string | null;
+  cluster: string | null;
+  route: string | null;
+}
+
+/** The demo's upstream hosts, after one of them changed (`host_fault`). */
+export interface HostsMessage {
+  type: 'hosts';
+  hosts: DemoHostInfo[];
 }
 
 export const ERROR_CODES = [
@@ -221,6 +410,7 @@ export const ERROR_CODES = [
   'not_supported',
   'control_failed',
   'trace_error',
+  'busy',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -243,7 +433,9 @@ export type ServerMessage =
   | TopologyMessage
   | DroppedMessage
   | AckMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | RequestResultMessage
+  | HostsMessage;
 
 // ---------------------------------------------------------------------------------------
 // Validators
@@ -271,6 +463,106 @@ export const samplingSchema = z
 
 export const subscriptionSchema = z.object({ filter: eventFilterSchema.optional(), sample: samplingSchema.optional() }).strict();
 
+/** RFC 9110 token: header names. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What node:http lets through in a header value: no CR, LF, NUL or other controls but tab. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** reg-name or IP literal, with an optional port */
+const AUTHORITY = /^(?:(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+/** origin-form: starts with "/", visible ASCII only */
+const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const RESERVED_HEADER_SET: ReadonlySet<string> = new Set(RESERVED_REQUEST_HEADERS);
+
+/** UTF-8 length of a string without encoding it. */
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Bytes a `send_request` body stands for (base64: decoded). */
+export function sendRequestBodyBytes(body: string, encoding: 'utf8' | 'base64' = 'utf8'): number {
+  if (encoding === 'utf8') return utf8Length(body);
+  const padding = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+  return (body.length / 4) * 3 - padding;
+}
+
+const L = SEND_REQUEST_LIMITS;
+
+// (zod drops a `__proto__` key from a record: it never reaches the request.)
+const requestHeadersSchema = z.record(z.string(), z.string()).superRefine((headers, ctx) => {
+  const entries = Object.entries(headers);
+  if (entries.length > L.maxHeaders) {
+    ctx.addIssue({ code: 'custom', message: `at most ${L.maxHeaders} headers, got ${entries.length}` });
+    return;
+  }
+  let size = 0;
+  for (const [name, value] of entries) {
+    const shown = JSON.stringify(name.slice(0, 64));
+    if (name.length > L.maxHeaderNameLength || !TOKEN.test(name)) {
+      ctx.addIssue({ code: 'custom', message: `${shown} is not a valid header name (an RFC 9110 token of at most ${L.maxHeaderNameLength} characters)`, path: [name] });
+      return;
+    }
+    if (RESERVED_HEADER_SET.has(name.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', message: `${shown} is set by the server (reserved: ${RESERVED_REQUEST_HEADERS.join(', ')})`, path: [name] });
+      return;
+    }
+    if (value.length > L.maxHeaderValueLength || !HEADER_VALUE.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `the value of ${shown} must be at most ${L.maxHeaderValueLength} characters, with no control characters but tab`, path: [name] });
+      return;
+    }
+    size += name.length + value.length;
+  }
+  if (size > L.maxHeaderBytes) ctx.addIssue({ code: 'custom', message: `headers of ${size} characters in all; at most ${L.maxHeaderBytes}` });
+});
+
+export const sendRequestSchema = z
+  .object({
+    type: z.literal('send_request'),
+    id: messageId.optional(),
+    method: z.enum(SEND_REQUEST_METHODS),
+    authority: z.string().min(1).max(255).regex(AUTHORITY, 'a host name or IP literal, with an optional :port'),
+    path: z.string().max(L.maxPathLength).regex(ORIGIN_FORM, 'an origin-form path: "/" then visible ASCII characters (percent-encode the rest)'),
+    headers: requestHeadersSchema.optional(),
+    body: z.string().optional(),
+    bodyEncoding: z.enum(['utf8', 'base64']).optional(),
+    listener: z.string().min(1).max(256).optional(),
+    tag: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, '1 to 64 of A-Z a-z 0-9 . _ : -').optional(),
+    timeoutMs: z.number().int().min(1).max(L.maxTimeoutMs).optional(),
+  })
+  .strict()
+  .superRefine((message, ctx) => {
+    if (message.body === undefined) return;
+    const encoding = message.bodyEncoding ?? 'utf8';
+    if (encoding === 'base64' && !BASE64.test(message.body)) {
+      ctx.addIssue({ code: 'custom', message: 'not valid base64 (A-Z a-z 0-9 + /, padded with =)', path: ['body'] });
+      return;
+    }
+    const bytes = sendRequestBodyBytes(message.body, encoding);
+    if (bytes > L.maxBodyBytes) ctx.addIssue({ code: 'custom', message: `a body of ${bytes} bytes is larger than ${L.maxBodyBytes}`, path: ['body'] });
+  });
+
+export const hostFaultSchema = z
+  .object({
+    fail: z.object({ status: z.number().int().min(400).max(599), rate: z.number().min(0).max(1) }).strict().optional(),
+    latency: z.object({ ms: z.number().int().min(0).max(60_000) }).strict().optional(),
+    reset: z.literal(true).optional(),
+    down: z.literal(true).optional(),
+    up: z.literal(true).optional(),
+    clear: z.literal(true).optional(),
+  })
+  .strict()
+  .refine((fault) => Object.keys(fault).length === 1, `exactly one of ${HOST_FAULT_KINDS.join(', ')}`);
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z
     .object({
@@ -284,7 +576,29 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('unsubscribe'), id: messageId.optional() }).strict(),
   z.object({ type: z.literal('control'), id: messageId.optional(), action: z.enum(CONTROL_ACTIONS) }).strict(),
   z.object({ type: z.literal('ping'), id: messageId.optional() }).strict(),
+  sendRequestSchema,
+  z
+    .object({
+      type: z.literal('host_fault'),
+      id: messageId.optional(),
+      host: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'a demo host name such as web-2'),
+      fault: hostFaultSchema,
+    })
+    .strict(),
 ]);
+
+const demoHostInfoSchema = z.object({
+  name: z.string(),
+  service: z.string(),
+  port: z.number().int(),
+  address: z.string(),
+  behaviour: z.object({ latencyMs: z.number(), errorRate: z.number(), errorStatus: z.number().int(), reset: z.boolean(), down: z.boolean() }),
+  faulted: z.boolean(),
+});
+
+const sendRequestLimitsSchema = z.object(
+  Object.fromEntries(Object.keys(SEND_REQUEST_LIMITS).map((k) => [k, z.number().int().nonnegative()])) as Record<keyof SendRequestLimits, z.ZodNumber>,
+);
 
 const topologySchema = z
   .object({
@@ -308,9 +622,16 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     topology: topologySchema,
     subscription: subscriptionSchema.nullable(),
     history: z.object({ events: z.number().int().nonnegative(), firstSeq: z.number().int().optional(), lastSeq: z.number().int().optional() }),
-    controls: z.array(z.enum(CONTROL_ACTIONS)),
-    limits: z.object({ maxMessageBytes: z.number().int(), batchMs: z.number(), maxBatchEvents: z.number().int(), maxQueuedEvents: z.number().int() }),
+    controls: z.array(z.enum(CONTROLS)),
+    limits: z.object({
+      maxMessageBytes: z.number().int(),
+      batchMs: z.number(),
+      maxBatchEvents: z.number().int(),
+      maxQueuedEvents: z.number().int(),
+      sendRequest: sendRequestLimitsSchema.optional(),
+    }),
     trace: z.object({ file: z.string(), events: z.number().int() }).optional(),
+    hosts: z.array(demoHostInfoSchema).optional(),
   }),
   z.object({
     type: z.literal('events'),
@@ -355,6 +676,33 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     detail: z.record(z.string(), z.unknown()).optional(),
   }),
   z.object({ type: z.literal('error'), code: z.enum(ERROR_CODES), message: z.string(), field: z.string().optional(), id: messageId.optional() }),
+  z.object({
+    type: z.literal('request_result'),
+    id: messageId.optional(),
+    tag: z.string(),
+    listener: z.string(),
+    durationMs: z.number().nonnegative(),
+    stream: z.number().int().positive().optional(),
+    cx: z.number().int().nonnegative().optional(),
+    status: z.number().int().min(100).max(999).optional(),
+    headers: z.array(z.tuple([z.string(), z.string()])).optional(),
+    body: z.string().optional(),
+    bodyEncoding: z.enum(['utf8', 'base64']).optional(),
+    bodyBytes: z.number().int().nonnegative().optional(),
+    truncated: z.boolean().optional(),
+    accessLog: z
+      .object({
+        status: z.number().int(),
+        flags: z.string(),
+        durationMs: z.number(),
+        upstreamHost: z.string().nullable(),
+        cluster: z.string().nullable(),
+        route: z.string().nullable(),
+      })
+      .optional(),
+    error: z.object({ code: z.enum(REQUEST_ERROR_CODES), message: z.string() }).optional(),
+  }),
+  z.object({ type: z.literal('hosts'), hosts: z.array(demoHostInfoSchema) }),
 ]);
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: ErrorMessage };
@@ -377,6 +725,11 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
   } catch (err) {
     return { ok: false, error: { type: 'error', code: 'bad_json', message: `not valid JSON (${(err as Error).message})` } };
   }
+  return validateClientMessage(value);
+}
+
+/** Validates an already parsed client message (see parseClientMessage). */
+export function validateClientMessage(value: unknown): ParseResult<ClientMessage> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, error: { type: 'error', code: 'invalid_message', message: 'a message must be a JSON object with a "type"', field: '' } };
   }

@@ -18,6 +18,26 @@ describe('client messages', () => {
       { type: 'control', action: 'healthcheck_fail' },
       { type: 'control', action: 'healthcheck_ok' },
       { type: 'ping', id: 1 },
+      { type: 'send_request', method: 'GET', authority: 'shop.example.com', path: '/' },
+      {
+        type: 'send_request',
+        id: 's',
+        method: 'POST',
+        authority: '127.0.0.1:10000',
+        path: '/api/cart?x=1',
+        headers: { 'content-type': 'application/json', 'X-Custom': 'a\tb' },
+        body: '{"qty":1}',
+        listener: 'ingress',
+        tag: 'cart-1',
+        timeoutMs: 5000,
+      },
+      { type: 'send_request', method: 'PUT', authority: '[::1]:8080', path: '/b', body: 'AAEC/w==', bodyEncoding: 'base64' },
+      { type: 'host_fault', id: 'h', host: 'web-2', fault: { fail: { status: 503, rate: 0.5 } } },
+      { type: 'host_fault', host: 'web-2', fault: { latency: { ms: 250 } } },
+      { type: 'host_fault', host: 'api-1', fault: { reset: true } },
+      { type: 'host_fault', host: 'api-1', fault: { down: true } },
+      { type: 'host_fault', host: 'api-1', fault: { up: true } },
+      { type: 'host_fault', host: 'api-1', fault: { clear: true } },
     ];
     for (const message of ok) expect(parseClientMessage(JSON.stringify(message))).toEqual({ ok: true, message });
     expect(new Set(ok.map((m) => m.type))).toEqual(new Set(CLIENT_MESSAGE_TYPES));
@@ -38,6 +58,38 @@ describe('client messages', () => {
     expect(refusal('{"type":"ping","id":{"a":1}}')).toMatchObject({ code: 'invalid_message', field: 'id' });
     expect(refusal(`{"type":"subscribe","filter":{"requests":[${Array(1001).fill(1).join(',')}]}}`)).toMatchObject({ field: 'filter.requests' });
     expect(refusal('{"type":"ping","__proto__":{"polluted":true}}')).toMatchObject({ code: 'invalid_message' });
+    const send = (extra: Record<string, unknown>) => refusal(JSON.stringify({ type: 'send_request', id: 'r', method: 'GET', authority: 'a.example', path: '/', ...extra }));
+    expect(send({ method: 'get' })).toMatchObject({ field: 'method', id: 'r' });
+    expect(send({ authority: '' })).toMatchObject({ field: 'authority' });
+    expect(send({ authority: 'a.example/x' })).toMatchObject({ field: 'authority' });
+    expect(send({ path: '/a b' })).toMatchObject({ field: 'path' });
+    expect(send({ path: '/' + 'a'.repeat(8192) })).toMatchObject({ field: 'path' });
+    expect(send({ headers: { 'x-a': 'ok', 'x:b': 'v' } })).toMatchObject({ field: 'headers.x:b' });
+    expect(send({ headers: { 'Content-Length': '5' } })).toMatchObject({ field: 'headers.Content-Length' });
+    expect(send({ headers: { 'Transfer-Encoding': 'chunked' } })).toMatchObject({ field: 'headers.Transfer-Encoding' });
+    expect(send({ headers: { 'x-a': 'v\u0000' } })).toMatchObject({ field: 'headers.x-a' });
+    expect(send({ headers: { 'x-a': '\u20ac' } })).toMatchObject({ field: 'headers.x-a' });
+    expect(send({ headers: { 'x-a': 'v'.repeat(8193) } })).toMatchObject({ field: 'headers.x-a' });
+    expect(send({ headers: { 'x-a': 1 } })).toMatchObject({ field: 'headers.x-a' });
+    expect(send({ headers: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`x-${i}`, 'v'.repeat(8000)])) })).toMatchObject({ field: 'headers', message: expect.stringContaining('characters in all') });
+    expect(send({ body: '\u20ac'.repeat(349_526) })).toMatchObject({ field: 'body' }); // 1,048,578 bytes of UTF-8
+    expect(send({ body: 'A'.repeat(1_398_104), bodyEncoding: 'base64' })).toMatchObject({ field: 'body' }); // 1,048,578 bytes decoded
+    expect(send({ body: 'AAA', bodyEncoding: 'base64' })).toMatchObject({ field: 'body' });
+    expect(send({ bodyEncoding: 'hex' })).toMatchObject({ field: 'bodyEncoding' });
+    expect(send({ tag: 'has space' })).toMatchObject({ field: 'tag' });
+    expect(send({ timeoutMs: 0 })).toMatchObject({ field: 'timeoutMs' });
+    expect(send({ timeoutMs: 60_001 })).toMatchObject({ field: 'timeoutMs' });
+    expect(send({ listener: 7 })).toMatchObject({ field: 'listener' });
+    const fault = (host: unknown, f: unknown) => refusal(JSON.stringify({ type: 'host_fault', host, fault: f }));
+    expect(fault('web-2', {})).toMatchObject({ field: 'fault', message: expect.stringContaining('exactly one of fail, latency, reset, down, up, clear') });
+    expect(fault('web-2', { down: true, up: true })).toMatchObject({ field: 'fault' });
+    expect(fault('web-2', { reset: false })).toMatchObject({ field: 'fault.reset' });
+    expect(fault('web-2', { fail: { status: 200, rate: 1 } })).toMatchObject({ field: 'fault.fail.status' });
+    expect(fault('web-2', { fail: { status: 503 } })).toMatchObject({ field: 'fault.fail.rate' });
+    expect(fault('web-2', { latency: { ms: -1 } })).toMatchObject({ field: 'fault.latency.ms' });
+    expect(fault('web-2', { latency: { ms: 10 }, extra: 1 })).toMatchObject({ field: 'fault' });
+    expect(fault('../../etc/passwd', { down: true })).toMatchObject({ field: 'host' });
+    expect(fault(undefined, { down: true })).toMatchObject({ field: 'host' });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
@@ -68,7 +120,39 @@ describe('server messages', () => {
       { type: 'topology', topology: { workers: 2, listeners: [], routeConfigs: [], clusters: [] } },
       { type: 'dropped', count: 5, total: 9, fromSeq: 10, toSeq: 20, reason: 'slow_client' },
       { type: 'ack', id: 'x', request: 'ping', seq: 3 },
+      { type: 'ack', id: 'r', request: 'send_request', seq: 3, detail: { tag: 't', listener: 'ingress', address: '127.0.0.1:10000' } },
       { type: 'error', code: 'bad_json', message: 'no' },
+      { type: 'error', code: 'busy', message: 'too many', id: 3 },
+      {
+        type: 'request_result',
+        id: 'r',
+        tag: 't',
+        listener: 'ingress',
+        durationMs: 12.5,
+        stream: 4,
+        cx: 2,
+        status: 503,
+        headers: [['content-length', '2'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']],
+        body: 'no',
+        bodyEncoding: 'utf8',
+        bodyBytes: 2,
+        truncated: false,
+        accessLog: { status: 503, flags: 'UF', durationMs: 3, upstreamHost: '127.0.0.1:8081', cluster: 'web', route: 'static' },
+      },
+      { type: 'request_result', tag: 't2', listener: 'ingress', durationMs: 1, error: { code: 'connection_refused', message: 'refused' } },
+      {
+        type: 'hosts',
+        hosts: [
+          {
+            name: 'web-2',
+            service: 'web',
+            port: 8082,
+            address: '127.0.0.1:8082',
+            behaviour: { latencyMs: 35, errorRate: 1, errorStatus: 503, reset: false, down: false },
+            faulted: true,
+          },
+        ],
+      },
     ];
     for (const m of messages) expect(parseServerMessage(JSON.stringify(m))).toEqual(m);
     expect(() => parseServerMessage('{"type":"dropped","count":0,"total":1,"fromSeq":1,"toSeq":1,"reason":"slow_client"}')).toThrow(/field count/);

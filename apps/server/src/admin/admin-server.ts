@@ -1,8 +1,10 @@
 import { ENGINE_VERSION, renderStatsJson, renderStatsPrometheus, renderStatsText, type ProxyEngine, type StatsRenderOptions } from '@proxyscope/engine';
 import { WS_PATH } from '@proxyscope/protocol';
+import type { DemoHost } from '../demo/upstreams';
 import type { RecordingManager } from '../recording/recordings';
 import { EventHub } from '../stream/event-hub';
 import { LiveSource } from '../stream/live-source';
+import type { SenderLimits } from '../stream/request-sender';
 import type { ClientLimits } from '../stream/stream-client';
 import { StreamEndpoint } from '../stream/ws-endpoint';
 import { json, startAdminHttp, text, type AdminServer as HttpAdminServer, type Endpoint } from './admin-http';
@@ -28,7 +30,19 @@ export interface AdminOptions {
   hub?: EventHub;
   /** POST /recording/start, /recording/stop, GET /recording */
   recordings?: RecordingManager;
-  stream?: { limits?: Partial<ClientLimits>; maxMessageBytes?: number; statsIntervalMs?: number; heartbeatMs?: number; maxClients?: number };
+  stream?: {
+    limits?: Partial<ClientLimits>;
+    maxMessageBytes?: number;
+    /** a `send_request` message may be this large */
+    maxSendRequestBytes?: number;
+    /** bounds of `send_request` besides the schema's (in flight, response body kept, default timeout) */
+    sendRequest?: SenderLimits;
+    statsIntervalMs?: number;
+    heartbeatMs?: number;
+    maxClients?: number;
+  };
+  /** the built-in demo's upstream hosts: `host_fault` controls them, `hello` lists them */
+  demoHosts?: readonly DemoHost[];
 }
 
 export interface AdminServer extends HttpAdminServer {
@@ -43,12 +57,18 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   const security = new AdminSecurity(options.security ?? {});
   const hub = options.hub ?? new EventHub({ tracer: engine.tracer });
   const recordings = options.recordings;
-  const live = new LiveSource(hub, engine, { statsIntervalMs: options.stream?.statsIntervalMs, recording: recordings && (() => recordings.status()) });
+  const live = new LiveSource(hub, engine, {
+    statsIntervalMs: options.stream?.statsIntervalMs,
+    recording: recordings && (() => recordings.status()),
+    demoHosts: options.demoHosts,
+    sendRequest: options.stream?.sendRequest,
+  });
   const stream = new StreamEndpoint({
     source: live,
     security,
     limits: options.stream?.limits,
     maxMessageBytes: options.stream?.maxMessageBytes,
+    maxSendRequestBytes: options.stream?.maxSendRequestBytes,
     heartbeatMs: options.stream?.heartbeatMs,
     maxClients: options.stream?.maxClients,
   });

@@ -63,6 +63,7 @@ static_resources:
                             retry_policy:
                               retry_on: 5xx,reset,connect-failure
                               num_retries: 2
+                              host_selection_retry_max_attempts: 3
                               retry_host_predicate:
                                 - name: envoy.retry_host_predicates.previous_hosts
                                   typed_config:

@@ -1,6 +1,19 @@
 import { ENGINE_VERSION, type ProxyEngine } from '@proxyscope/engine';
-import { CONTROL_ACTIONS, type ControlAction, type StatsMessage, type Subscription, type TraceEvent } from '@proxyscope/protocol';
+import {
+  CONTROL_ACTIONS,
+  type ControlAction,
+  type ControlName,
+  type HostFaultMessage,
+  type SendRequestLimits,
+  type SendRequestMessage,
+  type StatsMessage,
+  type Subscription,
+  type TraceEvent,
+} from '@proxyscope/protocol';
+import type { DemoHost } from '../demo/upstreams';
+import { ControlError } from './control-error';
 import type { EventHub } from './event-hub';
+import { RequestSender, type SenderLimits } from './request-sender';
 import type { StreamClient } from './stream-client';
 import type { StreamSource } from './ws-endpoint';
 
@@ -13,6 +26,10 @@ export interface LiveSourceOptions {
   statsIntervalMs?: number;
   /** the recording's state, for `stats` */
   recording?: () => NonNullable<StatsMessage['recording']>;
+  /** the built-in demo's upstream hosts, for `host_fault` (absent with --config) */
+  demoHosts?: readonly DemoHost[];
+  /** bounds the `send_request` sender enforces (defaults: SEND_REQUEST_LIMITS) */
+  sendRequest?: SenderLimits;
 }
 
 /**
@@ -30,6 +47,9 @@ export class LiveSource implements StreamSource {
   private lastTick = { at: Date.now(), received: 0, eventsPerSec: 0 };
   private readonly keyStat = new Map<string, boolean>();
   private readonly removeConsumer: () => void;
+  private readonly sender: RequestSender;
+  private readonly demoHosts: readonly DemoHost[] | undefined;
+  private readonly removeHostListeners: Array<() => void> = [];
 
   constructor(
     readonly hub: EventHub,
@@ -38,21 +58,31 @@ export class LiveSource implements StreamSource {
   ) {
     this.topologyJson = JSON.stringify(engine.topology());
     this.removeConsumer = hub.addConsumer(this.onEvents);
+    this.sender = new RequestSender(engine, hub, options.sendRequest);
+    this.demoHosts = options.demoHosts && options.demoHosts.length > 0 ? options.demoHosts : undefined;
+    for (const host of this.demoHosts ?? []) this.removeHostListeners.push(host.onChange(this.onHostChange));
   }
 
   get batchMs(): number {
     return this.hub.batchMs;
   }
 
+  get sendRequestLimits(): SendRequestLimits {
+    return this.sender.limits;
+  }
+
   hello() {
     const topology = this.engine.topology();
     this.topologyJson = JSON.stringify(topology);
+    const controls: ControlName[] = [...CONTROL_ACTIONS, 'send_request'];
+    if (this.demoHosts) controls.push('host_fault');
     return {
       engineVersion: ENGINE_VERSION,
       startedAt: new Date(this.engine.startedAt).toISOString(),
       topology,
       history: this.hub.historyRange(),
-      controls: [...CONTROL_ACTIONS],
+      controls,
+      ...(this.demoHosts ? { hosts: this.demoHosts.map((h) => h.info()) } : {}),
     };
   }
 
@@ -67,6 +97,7 @@ export class LiveSource implements StreamSource {
   }
 
   detach(client: StreamClient): void {
+    this.sender.abandon(client);
     this.clients.delete(client);
     this.releases.get(client)?.();
     this.releases.delete(client);
@@ -98,6 +129,30 @@ export class LiveSource implements StreamSource {
     }
     return { action, state: this.engine.state };
   }
+
+  sendRequest(client: StreamClient, message: SendRequestMessage): Record<string, unknown> {
+    const ack = this.sender.send(message, client, (result) => client.send(result));
+    return { ...ack };
+  }
+
+  async hostFault(message: HostFaultMessage): Promise<Record<string, unknown>> {
+    if (!this.demoHosts) {
+      throw new ControlError('not_supported', 'host_fault: only the built-in demo has upstream hosts to control (this proxy runs from --config)');
+    }
+    const host = this.demoHosts.find((h) => h.name === message.host);
+    if (!host) {
+      throw new ControlError('invalid_message', `host_fault: host: no demo host named '${message.host}' (hosts: ${this.demoHosts.map((h) => h.name).join(', ')})`, 'host');
+    }
+    await host.apply(message.fault);
+    return { host: host.info() };
+  }
+
+  /** A demo host changed: every client gets the hosts as they are now. */
+  private readonly onHostChange = (): void => {
+    if (!this.demoHosts) return;
+    const hosts = this.demoHosts.map((h) => h.info());
+    for (const client of this.clients) client.send({ type: 'hosts', hosts });
+  };
 
   private sendHistory(client: StreamClient): void {
     const sent = client.offer(this.hub.history(), true);
@@ -157,6 +212,8 @@ export class LiveSource implements StreamSource {
   }
 
   close(): void {
+    this.sender.close();
+    for (const remove of this.removeHostListeners) remove();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const release of this.releases.values()) release();

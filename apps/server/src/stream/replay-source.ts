@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { ControlAction, Subscription } from '@proxyscope/protocol';
 import { readTraceFile, type TraceFileInfo } from '../recording/trace-io';
+import { ControlError } from './control-error';
 import type { StreamClient } from './stream-client';
 import type { StreamSource } from './ws-endpoint';
 
@@ -50,7 +51,15 @@ export class ReplaySource implements StreamSource {
   }
 
   control(action: ControlAction): Record<string, unknown> {
-    throw Object.assign(new Error(`${action}: this is a replay of ${path.basename(this.file)}; there is no proxy to control`), { code: 'not_supported' });
+    throw new ControlError('not_supported', `${action}: this is a replay of ${path.basename(this.file)}; there is no proxy to control`);
+  }
+
+  sendRequest(): Record<string, unknown> {
+    throw new ControlError('not_supported', `send_request: this is a replay of ${path.basename(this.file)}; there is no proxy to send a request through`);
+  }
+
+  hostFault(): Promise<Record<string, unknown>> {
+    return Promise.reject(new ControlError('not_supported', `host_fault: this is a replay of ${path.basename(this.file)}; there are no upstream hosts`));
   }
 
   private async replay(client: StreamClient): Promise<void> {

@@ -2,16 +2,24 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   DEFAULT_MAX_CLIENT_MESSAGE_BYTES,
-  parseClientMessage,
+  ERROR_CODES,
+  SEND_REQUEST_LIMITS,
+  validateClientMessage,
   WS_PROTOCOL_VERSION,
   type ClientMessage,
   type ControlAction,
+  type ErrorCode,
   type ErrorMessage,
   type HelloMessage,
+  type HostFaultMessage,
+  type MessageId,
+  type SendRequestLimits,
+  type SendRequestMessage,
   type Subscription,
 } from '@proxyscope/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AdminSecurity } from '../admin/security';
+import { ControlError } from './control-error';
 import { DEFAULT_CLIENT_LIMITS, StreamClient, type ClientLimits } from './stream-client';
 
 /**
@@ -22,9 +30,11 @@ import { DEFAULT_CLIENT_LIMITS, StreamClient, type ClientLimits } from './stream
 export interface StreamSource {
   readonly mode: HelloMessage['mode'];
   /** the parts of `hello` the source knows */
-  hello(): Pick<HelloMessage, 'engineVersion' | 'startedAt' | 'topology' | 'history' | 'controls' | 'trace'>;
+  hello(): Pick<HelloMessage, 'engineVersion' | 'startedAt' | 'topology' | 'history' | 'controls' | 'trace' | 'hosts'>;
   /** batching interval announced in `hello` */
   readonly batchMs: number;
+  /** bounds of `send_request`, when the source accepts it (announced in `hello.limits`) */
+  readonly sendRequestLimits?: SendRequestLimits;
   /** a client connected (after its `hello`): start sending (history first, if it wants it) */
   attach(client: StreamClient, history: boolean): void;
   detach(client: StreamClient): void;
@@ -32,8 +42,12 @@ export interface StreamSource {
   resubscribe(client: StreamClient, subscription: Subscription | null, history: boolean): void;
   /** newest seq known, for acks */
   lastSeq(): number;
-  /** carries out a control action; returns details for the ack, or throws */
+  /** carries out a control action; returns details for the ack, or throws (a ControlError names the code) */
   control(action: ControlAction): Record<string, unknown>;
+  /** starts a `send_request`; returns details for the ack (the `request_result` reaches the client later), or throws. Absent: not supported */
+  sendRequest?(client: StreamClient, message: SendRequestMessage): Record<string, unknown>;
+  /** applies a `host_fault`; resolves with details for the ack, or rejects. Absent: not supported */
+  hostFault?(message: HostFaultMessage): Promise<Record<string, unknown>>;
 }
 
 export interface StreamEndpointOptions {
@@ -42,6 +56,8 @@ export interface StreamEndpointOptions {
   limits?: Partial<ClientLimits>;
   /** client messages above this (bytes) get a `too_large` error; 4x this closes the socket (1009) */
   maxMessageBytes?: number;
+  /** a `send_request` may be this large (it carries a body); default SEND_REQUEST_LIMITS.maxMessageBytes */
+  maxSendRequestBytes?: number;
   maxClients?: number;
   /** WebSocket ping interval; a client that misses two pongs is closed (0: no pings) */
   heartbeatMs?: number;
@@ -57,6 +73,7 @@ export class StreamEndpoint {
   private readonly wss: WebSocketServer;
   private readonly limits: ClientLimits;
   private readonly maxMessageBytes: number;
+  private readonly maxSendRequestBytes: number;
   private readonly maxClients: number;
   private nextId = 1;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -65,8 +82,11 @@ export class StreamEndpoint {
   constructor(private readonly options: StreamEndpointOptions) {
     this.limits = { ...DEFAULT_CLIENT_LIMITS, ...options.limits };
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_CLIENT_MESSAGE_BYTES;
+    this.maxSendRequestBytes = options.maxSendRequestBytes ?? SEND_REQUEST_LIMITS.maxMessageBytes;
     this.maxClients = options.maxClients ?? 64;
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxMessageBytes * 4, perMessageDeflate: false, clientTracking: false });
+    // Frames beyond this are not read at all: the socket is closed (1009).
+    const maxPayload = Math.max(this.maxMessageBytes * 4, this.maxSendRequestBytes);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false });
     const heartbeatMs = options.heartbeatMs ?? 15_000;
     if (heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.ping(), heartbeatMs);
@@ -108,6 +128,7 @@ export class StreamEndpoint {
     });
     const sendHistory = history && subscription !== null;
     const hello = source.hello();
+    const sendRequest = source.sendRequestLimits && { ...source.sendRequestLimits, maxMessageBytes: this.maxSendRequestBytes };
     client.send({
       type: 'hello',
       protocol: WS_PROTOCOL_VERSION,
@@ -116,7 +137,13 @@ export class StreamEndpoint {
       // What is about to come: nothing when the client opted out.
       history: sendHistory ? hello.history : { events: 0 },
       subscription,
-      limits: { maxMessageBytes: this.maxMessageBytes, batchMs: source.batchMs, maxBatchEvents: this.limits.maxBatchEvents, maxQueuedEvents: this.limits.maxQueuedEvents },
+      limits: {
+        maxMessageBytes: this.maxMessageBytes,
+        batchMs: source.batchMs,
+        maxBatchEvents: this.limits.maxBatchEvents,
+        maxQueuedEvents: this.limits.maxQueuedEvents,
+        ...(sendRequest ? { sendRequest } : {}),
+      },
     });
     source.attach(client, sendHistory);
   }
@@ -125,9 +152,29 @@ export class StreamEndpoint {
     const reply = (error: ErrorMessage) => client.send(error);
     if (isBinary) return reply({ type: 'error', code: 'binary_not_supported', message: 'messages are JSON text frames' });
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
-    if (bytes > this.maxMessageBytes) return reply({ type: 'error', code: 'too_large', message: `message of ${bytes} bytes is larger than ${this.maxMessageBytes}` });
+    const tooLarge = (value?: unknown): void => {
+      // The id, when the message could be read, so the client knows which one was refused.
+      const id = (value as { id?: unknown } | null | undefined)?.id;
+      const known = (typeof id === 'string' && id.length <= 64) || (typeof id === 'number' && Number.isInteger(id));
+      reply({
+        type: 'error',
+        code: 'too_large',
+        message: `message of ${bytes} bytes is larger than ${this.maxMessageBytes} (a send_request may have ${this.maxSendRequestBytes})`,
+        ...(known ? { id: id as MessageId } : {}),
+      });
+    };
+    if (bytes > Math.max(this.maxMessageBytes, this.maxSendRequestBytes)) return tooLarge();
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
-    const parsed = parseClientMessage(text);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      if (bytes > this.maxMessageBytes) return tooLarge();
+      return reply({ type: 'error', code: 'bad_json', message: `not valid JSON (${(err as Error).message})` });
+    }
+    // Only a send_request (it carries a request body) may be larger than maxMessageBytes.
+    if (bytes > this.maxMessageBytes && (bytes > this.maxSendRequestBytes || (value as { type?: unknown } | null)?.type !== 'send_request')) return tooLarge(value);
+    const parsed = validateClientMessage(value);
     if (!parsed.ok) return reply(parsed.error);
     this.dispatch(client, parsed.message);
   }
@@ -158,11 +205,27 @@ export class StreamEndpoint {
         try {
           detail = source.control(message.action);
         } catch (err) {
-          const code = (err as { code?: string }).code === 'not_supported' ? 'not_supported' : 'control_failed';
-          return client.send({ type: 'error', code, message: (err as Error).message, ...(message.id !== undefined ? { id: message.id } : {}) });
+          return client.send(errorReply(err, message.id));
         }
         return ack(detail);
       }
+      case 'send_request': {
+        let detail: Record<string, unknown>;
+        try {
+          if (!source.sendRequest) throw new ControlError('not_supported', 'send_request: this server has no proxy to send requests through');
+          detail = source.sendRequest(client, message);
+        } catch (err) {
+          return client.send(errorReply(err, message.id));
+        }
+        return ack(detail);
+      }
+      case 'host_fault':
+        if (!source.hostFault) return client.send(errorReply(new ControlError('not_supported', 'host_fault: this server has no demo hosts'), message.id));
+        source.hostFault(message).then(
+          (detail) => ack(detail),
+          (err: unknown) => client.send(errorReply(err, message.id)),
+        );
+        return;
     }
   }
 
@@ -187,6 +250,19 @@ export class StreamEndpoint {
       setTimeout(() => client.ws.terminate(), 1000).unref();
     }
   }
+}
+
+/** The `error` for a control that was refused or failed: a ControlError's code and field, else control_failed. */
+function errorReply(err: unknown, id: MessageId | undefined): ErrorMessage {
+  const { code, field } = err as { code?: unknown; field?: unknown };
+  const known = typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code);
+  return {
+    type: 'error',
+    code: known ? (code as ErrorCode) : 'control_failed',
+    message: err instanceof Error ? err.message : String(err),
+    ...(typeof field === 'string' ? { field } : {}),
+    ...(id !== undefined ? { id } : {}),
+  };
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */

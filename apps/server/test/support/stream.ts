@@ -12,7 +12,10 @@ import { decodeEventBatch, parseServerMessage, TRACE_FORMAT, TRACE_FORMAT_VERSIO
 import { onTestFinished } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { singleClusterConfig, startProxy, startUpstream, type RunningProxy, type Upstream, type UpstreamOptions } from '../../../../packages/engine/test/support/upstreams';
+import { loadBootstrap } from '@proxyscope/engine/config';
 import { startAdmin, type AdminOptions, type AdminServer } from '../../src/admin/admin-server';
+import { demoConfigYaml } from '../../src/demo/demo-config';
+import { DEMO_HOSTS, demoPorts, startDemoHosts, type DemoHost, type DemoHostSpec } from '../../src/demo/upstreams';
 import { RecordingManager } from '../../src/recording/recordings';
 import { EventHub, type EventHubOptions } from '../../src/stream/event-hub';
 
@@ -67,6 +70,42 @@ export async function startLive(
     hub.close();
   });
   return { proxy, upstream, hub, admin, recordings, base: `http://127.0.0.1:${admin.port}`, wsUrl: `ws://127.0.0.1:${admin.port}/ws`, dir };
+}
+
+export interface DemoLive {
+  proxy: RunningProxy;
+  hosts: DemoHost[];
+  host(name: string): DemoHost;
+  hub: EventHub;
+  admin: AdminServer;
+  wsUrl: string;
+}
+
+/**
+ * The built-in demo in this process: its six upstream hosts (same names and clusters, but
+ * no random errors and 5 ms latency unless `hosts` says otherwise), the demo's Envoy
+ * config through the YAML loader, the proxy, and the admin server with the demo hosts.
+ */
+export async function startDemoLive(options: { hosts?: DemoHostSpec[]; admin?: Partial<Pick<AdminOptions, 'stream'>> } = {}): Promise<DemoLive> {
+  const specs = options.hosts ?? DEMO_HOSTS.map((h) => ({ ...h, behaviour: { ...h.behaviour, latencyMs: 5, errorRate: 0 } }));
+  const hosts = await startDemoHosts(specs);
+  onTestFinished(async () => {
+    await Promise.all(hosts.map((h) => h.close()));
+  });
+  const { config } = loadBootstrap(demoConfigYaml({ listener: 0, ...demoPorts(hosts) }), '<built-in demo>');
+  const proxy = await startProxy(config, { trace: false });
+  const hub = new EventHub({ tracer: proxy.engine.tracer });
+  const admin = await startAdmin({ host: '127.0.0.1', port: 0, engine: proxy.engine, rawConfig: {}, commandLine: [], hub, demoHosts: hosts, ...options.admin });
+  onTestFinished(async () => {
+    await admin.close();
+    hub.close();
+  });
+  const host = (name: string) => {
+    const found = hosts.find((h) => h.name === name);
+    if (!found) throw new Error(`no demo host ${name}`);
+    return found;
+  };
+  return { proxy, hosts, host, hub, admin, wsUrl: `ws://127.0.0.1:${admin.port}/ws` };
 }
 
 /** Polls until `probe` returns something (bounded). */
