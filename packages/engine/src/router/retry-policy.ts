@@ -6,7 +6,7 @@
  * `RetryStateImpl::create`). No lifecycle here: the retry machine
  * (`retry.machine.ts`) keeps the state of one request's retries.
  *
- * Semantics: /work/shared/design/envoy-semantics.md §1.1 and §1.2; docs/resilience.md.
+ * Semantics: the Envoy semantics reference, §1.1 and §1.2; docs/resilience.md.
  */
 import type { HeaderMatcher, RetryPolicy, RetryResetHeader } from '../config/types';
 import type { HeaderMap, RequestHead, ResponseHead } from '../http/headers';
