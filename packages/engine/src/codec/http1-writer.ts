@@ -12,9 +12,14 @@ const encoder = new TextEncoder();
 const CRLF = encoder.encode('\r\n');
 const LAST_CHUNK = encoder.encode('0\r\n\r\n');
 
-export function serializeHead(startLine: string, headers: HeaderMap): string {
+/** `host`, when given, is written first (HTTP/1 carries :authority as Host) and any other Host header is skipped. */
+export function serializeHead(startLine: string, headers: HeaderMap, host?: string): string {
   let out = startLine + '\r\n';
-  for (const [name, value] of headers.entries()) out += `${name}: ${value}\r\n`;
+  if (host !== undefined) out += `host: ${host}\r\n`;
+  for (const [name, value] of headers.entries()) {
+    if (host !== undefined && name === 'host') continue;
+    out += `${name}: ${value}\r\n`;
+  }
   return out + '\r\n';
 }
 

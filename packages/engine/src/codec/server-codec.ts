@@ -243,7 +243,6 @@ export class ServerCodec {
     if (this.failed) return;
     this.failed = true;
     this.actor.send({ type: 'codec.error', code });
-    this.engine.tracer.fact(this.meta, 'codec.error', { status, code, reason }, 'Http1::ServerConnectionImpl::sendProtocolError');
     this.callbacks.onCodecError(status, code, reason);
   }
 }

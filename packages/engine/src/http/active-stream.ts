@@ -43,6 +43,8 @@ const DECODE_BUFFER_LIMIT = 1024 * 1024;
 export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallbacks {
   readonly actor: Actor<typeof streamMachine>;
   /** built when the request head arrives (a route may switch filters off) */
+  /** every filter once, in configured order (for onDestroy) */
+  private filters: StreamFilter[] = [];
   private decoders: StreamDecoderFilter[] = [];
   private encoders: StreamEncoderFilter[] = [];
   /** index of the decoder filter that stopped header iteration, or -1 */
@@ -226,6 +228,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   /** The HCM's filter chain for this request; decoders in order, encoders in reverse. */
   private createFilterChain(): void {
     const filters = this.createFilters(this);
+    this.filters = filters;
     this.decoders = filters.filter((f): f is StreamFilter & StreamDecoderFilter => typeof f.decodeHeaders === 'function');
     this.encoders = filters.filter((f): f is StreamFilter & StreamEncoderFilter => typeof f.encodeHeaders === 'function').reverse();
     // A filter needs only the callbacks of the directions it handles.
@@ -360,7 +363,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       this.owner.readDisable(false);
     }
     this.streamInfo.endAt = this.owner.engine.clock.now();
-    for (const f of new Set<StreamFilter>([...this.decoders, ...this.encoders])) f.onDestroy?.();
+    for (const f of this.filters) f.onDestroy?.();
     stopTraced(this.owner.engine, this.actor);
   }
 }

@@ -224,7 +224,6 @@ export class ConnectionManager implements StreamOwner {
     (remote ? stats.downstream_cx_destroy_remote : stats.downstream_cx_destroy_local).inc();
     stats.downstream_cx_active.dec();
     stats.downstream_cx_http1_active.dec();
-    stats.downstream_cx_tx_bytes_total.inc(0);
     const stream = this.stream;
     if (stream) {
       stats.downstream_cx_destroy_active_rq.inc();

@@ -105,7 +105,7 @@ export class CodecClient implements RequestEncoder {
     let framing: Framing = 'empty';
     if (!endStream) framing = head.headers.has('content-length') ? 'content-length' : 'chunked';
     if (framing === 'chunked') head.headers.set('transfer-encoding', 'chunked');
-    const text = serializeHead(`${head.method} ${head.path} HTTP/1.1`, withHost(head));
+    const text = serializeHead(`${head.method} ${head.path} HTTP/1.1`, head.headers, head.authority);
     this.requestComplete = endStream;
     return this.writer.writeHead(text, framing, endStream);
   }
@@ -208,12 +208,4 @@ export class CodecClient implements RequestEncoder {
     this.decoder = undefined;
     decoder?.onResetStream(reason, detail);
   }
-}
-
-function withHost(head: RequestHead): HeaderMap {
-  // HTTP/1 carries :authority as the Host header, first.
-  const headers = new HeaderMap();
-  headers.add('host', head.authority);
-  for (const [name, value] of head.headers.entries()) if (name !== 'host') headers.add(name, value);
-  return headers;
 }
