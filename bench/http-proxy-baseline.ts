@@ -8,6 +8,7 @@
  * Binds 127.0.0.1 only and prints `LISTENING 127.0.0.1:PORT` once ready.
  */
 import http from 'node:http';
+import { serveForBench } from './child-server';
 import httpProxy from 'http-proxy';
 
 const upstream = process.argv[2];
@@ -29,22 +30,4 @@ proxy.on('error', (err, _req, res) => {
 });
 
 const server = http.createServer((req, res) => proxy.web(req, res));
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 125_000;
-server.requestTimeout = 0;
-
-const port = Number(process.argv[3] ?? 0);
-server.listen(port, '127.0.0.1', () => {
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('unexpected listen address');
-  process.stdout.write(`LISTENING ${addr.address}:${addr.port}\n`);
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-  agent.destroy();
-  setTimeout(() => process.exit(0), 1000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+serveForBench(server, Number(process.argv[3] ?? 0), () => agent.destroy());

@@ -6,6 +6,7 @@
  * Binds 127.0.0.1 only and prints `LISTENING 127.0.0.1:PORT` once ready.
  */
 import http from 'node:http';
+import { serveForBench } from './child-server';
 
 const BODY = Buffer.from('hello from the bench upstream\n');
 const HEADERS = { 'content-type': 'text/plain', 'content-length': String(BODY.length) };
@@ -18,22 +19,5 @@ const server = http.createServer((req, res) => {
     res.end(BODY);
   });
 });
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 125_000;
-server.requestTimeout = 0;
 server.maxRequestsPerSocket = 0;
-
-const port = Number(process.argv[2] ?? 0);
-server.listen(port, '127.0.0.1', () => {
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('unexpected listen address');
-  process.stdout.write(`LISTENING ${addr.address}:${addr.port}\n`);
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-  setTimeout(() => process.exit(0), 1000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+serveForBench(server, Number(process.argv[2] ?? 0));

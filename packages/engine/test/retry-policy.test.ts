@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { RetryPolicy } from '../src/config/types';
 import { HeaderMap, type RequestHead, type ResponseHead } from '../src/http/headers';
 import { isInternalAddress, isInternalRequest } from '../src/http/forwarding';
+import { retryPolicy } from './support/config-builders';
 import {
   jitteredLowerBound,
   JitteredExponentialBackOff,
@@ -33,24 +34,10 @@ const request = (headers: Record<string, string> = {}): RequestHead => ({
   headers: HeaderMap.from(Object.entries(headers)),
 });
 
-function policy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
-  return {
-    retry_on: ['5xx'],
-    num_retries: 1,
-    per_try_timeout: 0,
-    retry_back_off: { base_interval: 25, max_interval: 250 },
-    retriable_status_codes: [],
-    retriable_headers: [],
-    retriable_request_headers: [],
-    previous_hosts: false,
-    host_selection_retry_max_attempts: 1,
-    ...overrides,
-  };
-}
 
 /** The request policy for `retry_on` tokens, with nothing from headers. */
 function effective(retryOn: string, overrides: Partial<RetryPolicy> = {}): RequestRetryPolicy {
-  return requestRetryPolicy(policy({ retry_on: retryOn.split(','), ...overrides }), 'route', request(), null)!;
+  return requestRetryPolicy(retryPolicy({ retry_on: retryOn.split(','), ...overrides }), 'route', request(), null)!;
 }
 
 /** A Random stand-in that returns the given u32 values in turn. */
@@ -269,7 +256,7 @@ describe('router control headers', () => {
 describe('requestRetryPolicy', () => {
   it('no retry_on from the policy or the headers: no retry state', () => {
     expect(requestRetryPolicy(undefined, 'route', request(), null)).toBeNull();
-    expect(requestRetryPolicy(policy({ retry_on: [] }), 'route', request(), null)).toBeNull();
+    expect(requestRetryPolicy(retryPolicy({ retry_on: [] }), 'route', request(), null)).toBeNull();
   });
 
   it('x-envoy-retry-on on a route without a policy implies num_retries 1 and the default back-off', () => {
@@ -278,19 +265,19 @@ describe('requestRetryPolicy', () => {
   });
 
   it('header conditions are ORed in; x-envoy-max-retries overrides num_retries', () => {
-    const p = requestRetryPolicy(policy({ retry_on: ['5xx'], num_retries: 2 }), 'virtual_host', request(), { 'x-envoy-retry-on': 'connect-failure', 'x-envoy-max-retries': '5' })!;
+    const p = requestRetryPolicy(retryPolicy({ retry_on: ['5xx'], num_retries: 2 }), 'virtual_host', request(), { 'x-envoy-retry-on': 'connect-failure', 'x-envoy-max-retries': '5' })!;
     expect(p.retryOn).toBe(RETRY_ON['5xx'] | RETRY_ON['connect-failure']);
     expect(p.numRetries).toBe(5);
     expect(p.headers).toEqual(['x-envoy-retry-on', 'x-envoy-max-retries']);
   });
 
   it('x-envoy-retriable-status-codes appends to retriable_status_codes', () => {
-    const p = requestRetryPolicy(policy({ retry_on: ['retriable-status-codes'], retriable_status_codes: [418] }), 'route', request(), { 'x-envoy-retriable-status-codes': '409, 425,x' })!;
+    const p = requestRetryPolicy(retryPolicy({ retry_on: ['retriable-status-codes'], retriable_status_codes: [418] }), 'route', request(), { 'x-envoy-retriable-status-codes': '409, 425,x' })!;
     expect(p.retriableStatusCodes).toEqual([418, 409, 425]);
   });
 
   it('retriable_request_headers gate the policy: no match, no retries', () => {
-    const gated = policy({ retriable_request_headers: [{ name: ':method', invert_match: false, string_match: { exact: 'GET', ignore_case: false } }] });
+    const gated = retryPolicy({ retriable_request_headers: [{ name: ':method', invert_match: false, string_match: { exact: 'GET', ignore_case: false } }] });
     expect(requestRetryPolicy(gated, 'route', request(), null)).not.toBeNull();
     expect(requestRetryPolicy(gated, 'route', { ...request(), method: 'POST' }, null)).toBeNull();
   });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Bootstrap, Cluster, RetryPolicy } from '../src/config/types';
-import { bootstrap, cluster, listener, route, vhost } from './support/config-builders';
+import { bootstrap, cluster, listener, retryPolicy as defaultRetryPolicy, route, vhost } from './support/config-builders';
 import {
   closedPort,
   eventually,
@@ -20,20 +20,8 @@ import {
   type UpstreamResponse,
 } from './support/upstreams';
 
-function retryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
-  return {
-    retry_on: ['5xx'],
-    num_retries: 2,
-    per_try_timeout: 0,
-    retry_back_off: { base_interval: 25, max_interval: 250 },
-    retriable_status_codes: [],
-    retriable_headers: [],
-    retriable_request_headers: [],
-    previous_hosts: false,
-    host_selection_retry_max_attempts: 1,
-    ...overrides,
-  };
-}
+/** The scenarios of §9 use two retries. */
+const retryPolicy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => defaultRetryPolicy({ num_retries: 2, ...overrides });
 
 /** One `*` virtual host routing everything to cluster `backend` with `policy`. */
 function config(backend: Cluster, policy: RetryPolicy, vhostExtra: { include_attempt_count_in_response?: boolean } = {}): Bootstrap {

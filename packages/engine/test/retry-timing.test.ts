@@ -17,20 +17,6 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 30; i++) await Promise.resolve();
 };
 
-function retryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
-  return {
-    retry_on: ['5xx'],
-    num_retries: 1,
-    per_try_timeout: 0,
-    retry_back_off: { base_interval: 25, max_interval: 250 },
-    retriable_status_codes: [],
-    retriable_headers: [],
-    retriable_request_headers: [],
-    previous_hosts: false,
-    host_selection_retry_max_attempts: 1,
-    ...overrides,
-  };
-}
 
 interface Options {
   route?: Partial<RouteAction>;
@@ -101,7 +87,7 @@ const GET = 'GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n';
 
 describe('back-off', () => {
   it('waits random % interval before each retry: [0,25), [0,50), [0,100) ms with the defaults', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy({ num_retries: 3 }) }, answer: (r) => ({ status: r.index < 3 ? 503 : 200 }), seed: 3 });
+    const s = await start({ route: { retry_policy: b.retryPolicy({ num_retries: 3 }) }, answer: (r) => ({ status: r.index < 3 ? 503 : 200 }), seed: 3 });
     const client = s.send(GET);
     const { response } = await s.until(client);
     expect(response.status).toBe(200);
@@ -122,7 +108,7 @@ describe('back-off', () => {
   });
 
   it('a rate-limited answer waits its reset header instead, jittered to [interval, 1.5 x interval)', async () => {
-    const policy = retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
+    const policy = b.retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
     const s = await start({ route: { retry_policy: policy }, answer: (r) => (r.index === 0 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 200 }) });
     const client = s.send(GET);
     const { response } = await s.until(client);
@@ -138,7 +124,7 @@ describe('back-off', () => {
 
 describe('per-try timeout', () => {
   it('resets the attempt exactly when it elapses and retries it (5xx covers the local reset)', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy({ per_try_timeout: 1000 }) }, answer: (r) => (r.index === 0 ? 'hang' : { status: 200, body: 'second' }) });
+    const s = await start({ route: { retry_policy: b.retryPolicy({ per_try_timeout: 1000 }) }, answer: (r) => (r.index === 0 ? 'hang' : { status: 200, body: 'second' }) });
     const client = s.send(GET);
     const { response } = await s.until(client);
     expect(response.status).toBe(200);
@@ -155,7 +141,7 @@ describe('per-try timeout', () => {
   });
 
   it('is not retried under connect-failure alone: 504 UT "upstream request timeout"', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy({ retry_on: ['connect-failure'], per_try_timeout: 1000 }) }, answer: () => 'hang' });
+    const s = await start({ route: { retry_policy: b.retryPolicy({ retry_on: ['connect-failure'], per_try_timeout: 1000 }) }, answer: () => 'hang' });
     const client = s.send(GET);
     const { response, at } = await s.until(client);
     expect(at).toBe(1000);
@@ -169,7 +155,7 @@ describe('per-try timeout', () => {
   });
 
   it('starts only when the whole request has arrived', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy({ retry_on: [], per_try_timeout: 1000 }) }, answer: () => 'hang' });
+    const s = await start({ route: { retry_policy: b.retryPolicy({ retry_on: [], per_try_timeout: 1000 }) }, answer: () => 'hang' });
     const client = s.send('POST /x HTTP/1.1\r\nHost: example.com\r\ncontent-length: 5\r\n\r\n');
     await s.run(500);
     client.write('hello');
@@ -179,7 +165,7 @@ describe('per-try timeout', () => {
   });
 
   it('applies without retries too: a route policy with only per_try_timeout bounds the one attempt', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy({ retry_on: [], per_try_timeout: 300 }) }, answer: () => 'hang' });
+    const s = await start({ route: { retry_policy: b.retryPolicy({ retry_on: [], per_try_timeout: 300 }) }, answer: () => 'hang' });
     const { response, at } = await s.until(s.send(GET));
     expect([response.status, at]).toEqual([504, 300]);
     expect(s.facts('retry.policy')).toEqual([]);
@@ -189,7 +175,7 @@ describe('per-try timeout', () => {
 
 describe('scenario D: per_try_timeout 1s, num_retries 2, upstream never answers', () => {
   it('route timeout 4s: attempts end at 1.0 s, <= 2.025 s, <= 3.075 s; 504 UT,URX; no upstream_rq_timeout', async () => {
-    const s = await start({ route: { timeout: 4000, retry_policy: retryPolicy({ num_retries: 2, per_try_timeout: 1000 }) }, answer: () => 'hang' });
+    const s = await start({ route: { timeout: 4000, retry_policy: b.retryPolicy({ num_retries: 2, per_try_timeout: 1000 }) }, answer: () => 'hang' });
     const client = s.send(GET);
     const { response, at } = await s.until(client);
     const starts = s.upstream.requests.map((r) => r.at);
@@ -210,7 +196,7 @@ describe('scenario D: per_try_timeout 1s, num_retries 2, upstream never answers'
   });
 
   it('route timeout 2.5s: the route timeout fires during attempt 3 at exactly 2.5 s; flags UT', async () => {
-    const s = await start({ route: { timeout: 2500, retry_policy: retryPolicy({ num_retries: 2, per_try_timeout: 1000 }) }, answer: () => 'hang' });
+    const s = await start({ route: { timeout: 2500, retry_policy: b.retryPolicy({ num_retries: 2, per_try_timeout: 1000 }) }, answer: () => 'hang' });
     const client = s.send(GET);
     const { response, at } = await s.until(client);
     expect(at).toBe(2500);
@@ -231,7 +217,7 @@ describe('scenario D: per_try_timeout 1s, num_retries 2, upstream never answers'
 
 describe('route timeout', () => {
   it('fires during a back-off: 504 UT, the retry never goes out, no upstream_rq_timeout', async () => {
-    const policy = retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
+    const policy = b.retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
     const s = await start({ route: { timeout: 3000, retry_policy: policy }, answer: () => ({ status: 503, headers: { 'retry-after': '10' } }) });
     const client = s.send(GET);
     const { response, at } = await s.until(client);
@@ -250,7 +236,7 @@ describe('route timeout', () => {
 
 describe('policy source', () => {
   it("a virtual host's policy applies to routes without one", async () => {
-    const s = await start({ vhost: { retry_policy: retryPolicy() }, answer: (r) => ({ status: r.index === 0 ? 503 : 200 }) });
+    const s = await start({ vhost: { retry_policy: b.retryPolicy() }, answer: (r) => ({ status: r.index === 0 ? 503 : 200 }) });
     const { response } = await s.until(s.send(GET));
     expect(response.status).toBe(200);
     expect(s.facts('retry.policy')).toMatchObject([{ source: 'virtual_host' }]);
@@ -259,8 +245,8 @@ describe('policy source', () => {
 
   it("a route's policy replaces the virtual host's whole: connect-failure alone does not retry a 503", async () => {
     const s = await start({
-      vhost: { retry_policy: retryPolicy({ num_retries: 3 }) },
-      route: { retry_policy: retryPolicy({ retry_on: ['connect-failure'] }) },
+      vhost: { retry_policy: b.retryPolicy({ num_retries: 3 }) },
+      route: { retry_policy: b.retryPolicy({ retry_on: ['connect-failure'] }) },
       answer: () => ({ status: 503 }),
     });
     const { response } = await s.until(s.send(GET));
@@ -274,7 +260,7 @@ describe('policy source', () => {
 
 describe('downstream going away', () => {
   it('during a back-off: the retry never goes out and the retry resource is given back', async () => {
-    const policy = retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
+    const policy = b.retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
     const s = await start({ route: { retry_policy: policy }, answer: () => ({ status: 503, headers: { 'retry-after': '1' } }) });
     const client = s.send(GET);
     await s.run(10);
@@ -351,7 +337,7 @@ describe('attempt count headers', () => {
   it('include_request_attempt_count numbers each attempt upstream; include_attempt_count_in_response reports the total', async () => {
     const s = await start({
       vhost: { include_request_attempt_count: true, include_attempt_count_in_response: true },
-      route: { retry_policy: retryPolicy({ num_retries: 2 }) },
+      route: { retry_policy: b.retryPolicy({ num_retries: 2 }) },
       answer: (r) => ({ status: r.index < 2 ? 503 : 200 }),
     });
     const { response } = await s.until(s.send(GET));
@@ -361,7 +347,7 @@ describe('attempt count headers', () => {
   });
 
   it('a local reply after retries carries the count too, and says it was retried', async () => {
-    const s = await start({ port: 8081, vhost: { include_attempt_count_in_response: true }, route: { retry_policy: retryPolicy({ retry_on: ['connect-failure'] }) }, answer: () => ({ status: 200 }) });
+    const s = await start({ port: 8081, vhost: { include_attempt_count_in_response: true }, route: { retry_policy: b.retryPolicy({ retry_on: ['connect-failure'] }) }, answer: () => ({ status: 200 }) });
     const { response } = await s.until(s.send(GET));
     expect(response.status).toBe(503);
     expect(response.headers['x-envoy-attempt-count']).toBe('2');
@@ -373,7 +359,7 @@ describe('attempt count headers', () => {
   });
 
   it('without the flags neither side sees x-envoy-attempt-count', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy() }, answer: (r) => ({ status: r.index === 0 ? 503 : 200 }) });
+    const s = await start({ route: { retry_policy: b.retryPolicy() }, answer: (r) => ({ status: r.index === 0 ? 503 : 200 }) });
     const { response } = await s.until(s.send(GET));
     expect(s.upstream.requests.map((r) => r.headers['x-envoy-attempt-count'])).toEqual([undefined, undefined]);
     expect(response.headers['x-envoy-attempt-count']).toBeUndefined();
@@ -383,7 +369,7 @@ describe('attempt count headers', () => {
 
 describe('request body and retries', () => {
   it('the body is replayed to the retry', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy() }, answer: (r) => ({ status: r.index === 0 ? 503 : 200 }) });
+    const s = await start({ route: { retry_policy: b.retryPolicy() }, answer: (r) => ({ status: r.index === 0 ? 503 : 200 }) });
     const { response } = await s.until(s.send('POST /x HTTP/1.1\r\nHost: example.com\r\ncontent-length: 11\r\n\r\nhello world'));
     expect(response.status).toBe(200);
     expect(s.upstream.requests.map((r) => r.body)).toEqual(['hello world', 'hello world']);
@@ -392,7 +378,7 @@ describe('request body and retries', () => {
 
   it('a body over 1 MiB abandons retries (retry_or_shadow_abandoned); the 503 passes through', async () => {
     const size = 1024 * 1024 + 10;
-    const s = await start({ route: { retry_policy: retryPolicy() }, answer: () => ({ status: 503 }) });
+    const s = await start({ route: { retry_policy: b.retryPolicy() }, answer: () => ({ status: 503 }) });
     const client = s.send(`POST /x HTTP/1.1\r\nHost: example.com\r\ncontent-length: ${size}\r\n\r\n`);
     client.write('a'.repeat(size));
     const { response } = await s.until(client);
@@ -407,7 +393,7 @@ describe('request body and retries', () => {
 
   it('a body that passes 1 MiB during the back-off fails the request with 507', async () => {
     const size = 1024 * 1024 + 10;
-    const policy = retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
+    const policy = b.retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
     const s = await start({ route: { retry_policy: policy }, onHead: true, answer: () => ({ status: 503, headers: { 'retry-after': '5' } }) });
     const client = s.send(`POST /x HTTP/1.1\r\nHost: example.com\r\ncontent-length: ${size}\r\n\r\n`);
     await s.run(1);
@@ -424,7 +410,7 @@ describe('request body and retries', () => {
 
 describe('trace', () => {
   it('reports each decision with its reason, the back-off, and the retry machine transitions', async () => {
-    const s = await start({ route: { retry_policy: retryPolicy({ num_retries: 1 }) }, answer: () => ({ status: 503 }) });
+    const s = await start({ route: { retry_policy: b.retryPolicy({ num_retries: 1 }) }, answer: () => ({ status: 503 }) });
     await s.until(s.send(GET));
     await s.run(1);
     expect(s.facts('retry.decision')).toMatchObject([

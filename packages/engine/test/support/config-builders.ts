@@ -1,4 +1,4 @@
-import type { Bootstrap, Cluster, HttpConnectionManager, Listener, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost } from '../../src/config/types';
+import type { RetryPolicy, Bootstrap, Cluster, HttpConnectionManager, Listener, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost } from '../../src/config/types';
 
 /** Normalized config objects with Envoy's defaults, for tests that skip the YAML loader. */
 const noMutations = { request_headers_to_add: [], request_headers_to_remove: [], response_headers_to_add: [], response_headers_to_remove: [] };
@@ -73,4 +73,20 @@ export function cluster(name: string, ports: number[], overrides: Partial<Cluste
 
 export function bootstrap(listeners: Listener[], clusters: Cluster[]): Bootstrap {
   return { static_resources: { listeners, clusters } };
+}
+
+/** A route retry_policy with Envoy's defaults (retry on 5xx, one retry, 25 ms / 250 ms back-off). */
+export function retryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
+  return {
+    retry_on: ['5xx'],
+    num_retries: 1,
+    per_try_timeout: 0,
+    retry_back_off: { base_interval: 25, max_interval: 250 },
+    retriable_status_codes: [],
+    retriable_headers: [],
+    retriable_request_headers: [],
+    previous_hosts: false,
+    host_selection_retry_max_attempts: 1,
+    ...overrides,
+  };
 }
