@@ -79,7 +79,7 @@ test('a page sends a request through the proxy and changes a demo host over the 
       }),
     wsUrl,
   );
-  expect(seen.controls).toEqual(['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request', 'host_fault']);
+  expect(seen.controls).toEqual(['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request', 'breakpoints', 'step', 'resume', 'host_fault']);
   expect(seen.hostNames).toEqual(['web-1', 'web-2', 'web-3', 'web-canary-1', 'api-1', 'api-2']);
   expect(seen.ack).toMatchObject({ tag: 'from-the-page', listener: 'ingress' });
   expect(seen.result).toMatchObject({ tag: 'from-the-page', status: 200, body: 'ok\n', accessLog: { status: 200, flags: '-', route: 'healthz' } });

@@ -58,6 +58,8 @@ describe('proxyscope replay', () => {
     expect(await probe.request({ type: 'control', id: 'c', action: 'drain_listeners' })).toMatchObject({ type: 'error', code: 'not_supported', id: 'c' });
     expect(await probe.request({ type: 'send_request', id: 's', method: 'GET', authority: 'a.example', path: '/' })).toMatchObject({ type: 'error', code: 'not_supported', id: 's' });
     expect(await probe.request({ type: 'host_fault', id: 'h', host: 'web-2', fault: { down: true } })).toMatchObject({ type: 'error', code: 'not_supported', id: 'h' });
+    expect(await probe.request({ type: 'step', id: 'st', stream: 1 })).toMatchObject({ type: 'error', code: 'not_supported', id: 'st', message: expect.stringContaining('move the time cursor') });
+    expect(await probe.request({ type: 'breakpoints', id: 'bp', breakpoints: [] })).toMatchObject({ type: 'error', code: 'not_supported', id: 'bp' });
     expect(hello.hosts).toBeUndefined();
     expect(hello.limits.sendRequest).toBeUndefined();
     // A new subscription with history replays the trace through it.

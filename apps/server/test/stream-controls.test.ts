@@ -34,7 +34,7 @@ describe('send_request', () => {
     const live = await startLive();
     const probe = await WsProbe.connect(live.wsUrl);
     const hello = await probe.next('hello', 0);
-    expect(hello.controls).toEqual(['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request']);
+    expect(hello.controls).toEqual(['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request', 'breakpoints', 'step', 'resume']);
     expect(hello.limits.sendRequest).toEqual(SEND_REQUEST_LIMITS);
     expect(hello.hosts).toBeUndefined();
     await probe.next('history_end', 0);

@@ -36,7 +36,7 @@ describe('WebSocket event stream', () => {
     live.hub.addConsumer((events) => seen.push(...events));
     const probe = await WsProbe.connect(live.wsUrl);
     const hello = await probe.next('hello', 0);
-    expect(hello).toMatchObject({ protocol: 1, mode: 'live', controls: ['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request'] });
+    expect(hello).toMatchObject({ protocol: 1, mode: 'live', controls: ['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request', 'breakpoints', 'step', 'resume'] });
     expect(hello.topology.listeners[0]).toMatchObject({ name: 'ingress', address: `127.0.0.1:${live.proxy.port}` });
     expect(hello.topology.clusters).toEqual([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: [`127.0.0.1:${live.upstream.port}`] }]);
     await probe.next('history_end', 0);

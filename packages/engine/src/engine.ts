@@ -4,7 +4,13 @@ import { isKnownHttpFilter } from './http/filter-registry';
 import { Listener } from './listener/listener';
 import { realClock, type Clock } from './seams/clock';
 import { seededRandom, type Random } from './seams/random';
+import type { SteppableMachine } from '@proxyscope/protocol';
+import { StepController } from './seams/step';
 import { Tracer } from './seams/tracer';
+import { streamMachine } from './http/stream.machine';
+import { routerMachine } from './router/router.machine';
+import { upstreamRequestMachine } from './router/upstream-request.machine';
+import { retryMachine } from './router/retry.machine';
 import type { Transport } from './seams/transport';
 import { StatsStore } from './stats/stats';
 import { ClusterManager } from './upstream/cluster-manager';
@@ -24,6 +30,14 @@ export interface EngineOptions {
   accessLog?: (line: string, path: string | undefined) => void;
 }
 
+/** The states a breakpoint may name, read from the machines themselves. */
+const STEPPABLE_STATES: Record<SteppableMachine, readonly string[]> = {
+  stream: Object.keys(streamMachine.config.states ?? {}),
+  router: Object.keys(routerMachine.config.states ?? {}),
+  upstream_request: Object.keys(upstreamRequestMachine.config.states ?? {}),
+  retry: Object.keys(retryMachine.config.states ?? {}),
+};
+
 /** Envoy's server states, as `/ready` and `server.state` report them. */
 export type ServerState = 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING';
 const STATE_GAUGE: Record<ServerState, number> = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 };
@@ -36,6 +50,8 @@ export class ProxyEngine {
   readonly stats = new StatsStore();
   readonly tracer: Tracer;
   readonly clock: Clock;
+  /** step mode: breakpoints that hold live requests (seams/step.ts) */
+  readonly stepper: StepController;
   readonly random: Random;
   readonly clusterManager: ClusterManager;
   readonly workers: Worker[];
@@ -48,7 +64,8 @@ export class ProxyEngine {
     this.clock = options.clock ?? realClock;
     this.random = seededRandom(options.seed ?? 1);
     this.tracer = new Tracer(this.clock);
-    const engineContext = { clock: this.clock, tracer: this.tracer };
+    this.stepper = new StepController(this.tracer, STEPPABLE_STATES);
+    const engineContext = { clock: this.clock, tracer: this.tracer, stepper: this.stepper };
     const concurrency = Math.max(1, options.concurrency ?? 1);
     this.workers = Array.from({ length: concurrency }, (_, i) => new Worker(i, engineContext, options.transport, this.random));
     this.clusterManager = new ClusterManager(options.config.static_resources.clusters, this.stats);
@@ -73,7 +90,7 @@ export class ProxyEngine {
   /** Resolve clusters, bind every listener; resolves with their bound addresses once LIVE. */
   async start(): Promise<Array<{ name: string; address: string }>> {
     this.setState('INITIALIZING');
-    const engineContext = { clock: this.clock, tracer: this.tracer };
+    const engineContext = { clock: this.clock, tracer: this.tracer, stepper: this.stepper };
     // Health checking runs on the engine's clock and transport; warm-up waits for its first round.
     this.clusterManager.onHostHealthFailure = (host) => {
       for (const worker of this.workers) worker.drainHost(host);

@@ -3,6 +3,7 @@ export type { Bootstrap } from './config/types';
 export * from './seams/clock';
 export * from './seams/random';
 export * from './seams/tracer';
+export { StepController, StepError, type HeldStream, type StepResult } from './seams/step';
 export type * from './seams/transport';
 export { registerHttpFilter, type HttpFilterFactory, type FilterFactoryContext } from './http/filter-registry';
 export type * from './http/filter';

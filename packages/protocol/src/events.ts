@@ -128,6 +128,9 @@ export const FACT_NAMES = [
   'retry.backoff',
   'retry.abandoned',
   'router.timeout',
+  // step mode (docs/step-mode.md): a request held at a breakpoint, and let go again
+  'step.held',
+  'step.released',
 ] as const;
 export type FactName = (typeof FACT_NAMES)[number];
 

@@ -27,7 +27,7 @@ export type ControlAction = (typeof CONTROL_ACTIONS)[number];
  * Everything a server may accept besides subscriptions, as `hello.controls` lists it: the
  * `control` actions, `send_request` (live servers) and `host_fault` (the built-in demo).
  */
-export const CONTROLS = [...CONTROL_ACTIONS, 'send_request', 'host_fault'] as const;
+export const CONTROLS = [...CONTROL_ACTIONS, 'send_request', 'host_fault', 'breakpoints', 'step', 'resume'] as const;
 export type ControlName = (typeof CONTROLS)[number];
 
 // ---------------------------------------------------------------------------------------
@@ -226,8 +226,59 @@ export interface HostFaultMessage {
   fault: HostFault;
 }
 
-export type ClientMessage = SubscribeMessage | UnsubscribeMessage | ControlMessage | PingMessage | SendRequestMessage | HostFaultMessage;
-export const CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'control', 'ping', 'send_request', 'host_fault'] as const;
+// ---------------------------------------------------------------------------------------
+// Step mode (docs/step-mode.md): breakpoints that hold live requests
+
+/** The machines of one request, where a breakpoint can hold it. */
+export const STEPPABLE_MACHINES = ['stream', 'router', 'upstream_request', 'retry'] as const satisfies readonly MachineKind[];
+export type SteppableMachine = (typeof STEPPABLE_MACHINES)[number];
+/** Breakpoints a server keeps. */
+export const MAX_BREAKPOINTS = 32;
+
+export interface Breakpoint {
+  machine: SteppableMachine;
+  /** a state of that machine, e.g. `route_matched` */
+  state: string;
+}
+
+/**
+ * Replace the server's breakpoints (shared by every viewer) and switch "pause all".
+ * Requests that start from now on are held when one of their machines enters a
+ * breakpoint's state (with pause all: at once). Acked with the new `step_state`.
+ */
+export interface BreakpointsMessage {
+  type: 'breakpoints';
+  id?: MessageId;
+  breakpoints: Breakpoint[];
+  pauseAll?: boolean;
+}
+
+/** Let a held request make exactly one more state change. Acked with what the step did. */
+export interface StepMessage {
+  type: 'step';
+  id?: MessageId;
+  /** `ids.stream` of a held request */
+  stream: number;
+}
+
+/** Let a held request (or, without `stream`, every held request) run free. */
+export interface ResumeMessage {
+  type: 'resume';
+  id?: MessageId;
+  stream?: number;
+}
+
+export type ClientMessage =
+  | SubscribeMessage
+  | UnsubscribeMessage
+  | ControlMessage
+  | PingMessage
+  | SendRequestMessage
+  | HostFaultMessage
+  | BreakpointsMessage
+  | StepMessage
+  | ResumeMessage;
+export const CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'control', 'ping', 'send_request', 'host_fault', 'breakpoints', 'step', 'resume'] as const;
 
 // ---------------------------------------------------------------------------------------
 // Server -> client
@@ -258,6 +309,8 @@ export interface HelloMessage {
   trace?: { file: string; events: number };
   /** the built-in demo: its upstream hosts, which `host_fault` changes */
   hosts?: DemoHostInfo[];
+  /** step mode's breakpoints and held requests (live servers) */
+  step?: Omit<StepStateMessage, 'type'>;
 }
 
 /** A time-and-size-bounded batch of events in the compact encoding (see event-batch.ts). */
@@ -425,6 +478,33 @@ export interface ErrorMessage {
   id?: MessageId;
 }
 
+/** A request held by step mode. */
+export interface HeldRequest {
+  stream: number;
+  /** the stream's actor path */
+  actor: string;
+  /** the machine (and its actor) and state it is held at */
+  machine: MachineKind;
+  machineActor: string;
+  state: string;
+  /** how it came to be held: a breakpoint, pause all, or the latest step */
+  reason: 'breakpoint' | 'pause_all' | 'step';
+  /** work waiting: the held continuation and what arrived for the request since */
+  parked: number;
+  /** timers frozen with it (route and per-try timeouts, retry back-off) */
+  timers: number;
+  /** state changes the latest step made */
+  lastStep?: number;
+}
+
+/** Step mode as it is now: sent in `hello` and whenever breakpoints or held requests change. */
+export interface StepStateMessage {
+  type: 'step_state';
+  breakpoints: Breakpoint[];
+  pauseAll: boolean;
+  held: HeldRequest[];
+}
+
 export type ServerMessage =
   | HelloMessage
   | EventsMessage
@@ -435,7 +515,8 @@ export type ServerMessage =
   | AckMessage
   | ErrorMessage
   | RequestResultMessage
-  | HostsMessage;
+  | HostsMessage
+  | StepStateMessage;
 
 // ---------------------------------------------------------------------------------------
 // Validators
@@ -585,7 +666,38 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
       fault: hostFaultSchema,
     })
     .strict(),
+  z
+    .object({
+      type: z.literal('breakpoints'),
+      id: messageId.optional(),
+      breakpoints: z
+        .array(z.object({ machine: z.enum(STEPPABLE_MACHINES), state: z.string().min(1).max(64).regex(/^[a-z_]+$/, 'a state name such as route_matched') }).strict())
+        .max(MAX_BREAKPOINTS),
+      pauseAll: z.boolean().optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('step'), id: messageId.optional(), stream: z.number().int().positive() }).strict(),
+  z.object({ type: z.literal('resume'), id: messageId.optional(), stream: z.number().int().positive().optional() }).strict(),
 ]);
+
+const breakpointSchema = z.object({ machine: z.enum(STEPPABLE_MACHINES), state: z.string() });
+const stepStateSchema = z.object({
+  breakpoints: z.array(breakpointSchema),
+  pauseAll: z.boolean(),
+  held: z.array(
+    z.object({
+      stream: z.number().int(),
+      actor: z.string(),
+      machine: z.enum(MACHINE_KINDS),
+      machineActor: z.string(),
+      state: z.string(),
+      reason: z.enum(['breakpoint', 'pause_all', 'step']),
+      parked: z.number().int().nonnegative(),
+      timers: z.number().int().nonnegative(),
+      lastStep: z.number().int().nonnegative().optional(),
+    }),
+  ),
+});
 
 const demoHostInfoSchema = z.object({
   name: z.string(),
@@ -632,6 +744,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     }),
     trace: z.object({ file: z.string(), events: z.number().int() }).optional(),
     hosts: z.array(demoHostInfoSchema).optional(),
+    step: stepStateSchema.optional(),
   }),
   z.object({
     type: z.literal('events'),
@@ -703,6 +816,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     error: z.object({ code: z.enum(REQUEST_ERROR_CODES), message: z.string() }).optional(),
   }),
   z.object({ type: z.literal('hosts'), hosts: z.array(demoHostInfoSchema) }),
+  stepStateSchema.extend({ type: z.literal('step_state') }),
 ]);
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: ErrorMessage };

@@ -1,9 +1,11 @@
-import { ENGINE_VERSION, type ProxyEngine } from '@proxyscope/engine';
+import { ENGINE_VERSION, StepError, type ProxyEngine } from '@proxyscope/engine';
 import {
   CONTROL_ACTIONS,
   type ControlAction,
   type ControlName,
+  type BreakpointsMessage,
   type HostFaultMessage,
+  type StepStateMessage,
   type SendRequestLimits,
   type SendRequestMessage,
   type StatsMessage,
@@ -50,6 +52,8 @@ export class LiveSource implements StreamSource {
   private readonly sender: RequestSender;
   private readonly demoHosts: readonly DemoHost[] | undefined;
   private readonly removeHostListeners: Array<() => void> = [];
+  private readonly removeStepListener: () => void;
+  private stepStateQueued = false;
 
   constructor(
     readonly hub: EventHub,
@@ -61,6 +65,7 @@ export class LiveSource implements StreamSource {
     this.sender = new RequestSender(engine, hub, options.sendRequest);
     this.demoHosts = options.demoHosts && options.demoHosts.length > 0 ? options.demoHosts : undefined;
     for (const host of this.demoHosts ?? []) this.removeHostListeners.push(host.onChange(this.onHostChange));
+    this.removeStepListener = engine.stepper.onChange(this.onStepChange);
   }
 
   get batchMs(): number {
@@ -74,7 +79,7 @@ export class LiveSource implements StreamSource {
   hello() {
     const topology = this.engine.topology();
     this.topologyJson = JSON.stringify(topology);
-    const controls: ControlName[] = [...CONTROL_ACTIONS, 'send_request'];
+    const controls: ControlName[] = [...CONTROL_ACTIONS, 'send_request', 'breakpoints', 'step', 'resume'];
     if (this.demoHosts) controls.push('host_fault');
     return {
       engineVersion: ENGINE_VERSION,
@@ -83,6 +88,7 @@ export class LiveSource implements StreamSource {
       history: this.hub.historyRange(),
       controls,
       ...(this.demoHosts ? { hosts: this.demoHosts.map((h) => h.info()) } : {}),
+      step: this.stepState(),
     };
   }
 
@@ -146,6 +152,63 @@ export class LiveSource implements StreamSource {
     await host.apply(message.fault);
     return { host: host.info() };
   }
+
+  /** `breakpoints`: replace the engine's breakpoints (shared by every viewer). */
+  setBreakpoints(message: BreakpointsMessage): Record<string, unknown> {
+    const stepper = this.engine.stepper;
+    try {
+      stepper.setBreakpoints(message.breakpoints);
+    } catch (err) {
+      if (err instanceof StepError) throw new ControlError('invalid_message', `breakpoints: ${err.message}`, err.message.split(':')[0]!.replace(/\[(\d+)\]/g, '.$1'));
+      throw err;
+    }
+    if (message.pauseAll !== undefined) stepper.setPauseAll(message.pauseAll);
+    return { ...this.stepState() };
+  }
+
+  /** `step`: one state change of a held request. */
+  step(stream: number): Record<string, unknown> {
+    try {
+      const result = this.engine.stepper.step(stream);
+      // The step's transitions reach clients before the step_state that follows them.
+      this.hub.flush();
+      return { ...result };
+    } catch (err) {
+      if (err instanceof StepError) throw new ControlError('invalid_message', `step: stream: ${err.message}`, 'stream');
+      throw err;
+    }
+  }
+
+  /** `resume`: a held request (or all of them) runs free. */
+  resume(stream: number | undefined): Record<string, unknown> {
+    try {
+      return { resumed: this.engine.stepper.resume(stream) };
+    } catch (err) {
+      if (err instanceof StepError) throw new ControlError('invalid_message', `resume: stream: ${err.message}`, 'stream');
+      throw err;
+    }
+  }
+
+  private stepState(): Omit<StepStateMessage, 'type'> {
+    const stepper = this.engine.stepper;
+    return { breakpoints: [...stepper.breakpointList], pauseAll: stepper.pauseAll, held: stepper.held() };
+  }
+
+  /**
+   * Breakpoints or held requests changed. Many changes in one turn of the event loop (a
+   * burst of requests meeting a breakpoint) make one `step_state`, sent after the events
+   * that led to it.
+   */
+  private readonly onStepChange = (): void => {
+    if (this.stepStateQueued) return;
+    this.stepStateQueued = true;
+    setImmediate(() => {
+      this.stepStateQueued = false;
+      this.hub.flush();
+      const message: StepStateMessage = { type: 'step_state', ...this.stepState() };
+      for (const client of this.clients) client.send(message);
+    });
+  };
 
   /** A demo host changed: every client gets the hosts as they are now. */
   private readonly onHostChange = (): void => {
@@ -214,6 +277,7 @@ export class LiveSource implements StreamSource {
   close(): void {
     this.sender.close();
     for (const remove of this.removeHostListeners) remove();
+    this.removeStepListener();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const release of this.releases.values()) release();

@@ -6,6 +6,7 @@ import {
   SEND_REQUEST_LIMITS,
   validateClientMessage,
   WS_PROTOCOL_VERSION,
+  type BreakpointsMessage,
   type ClientMessage,
   type ControlAction,
   type ErrorCode,
@@ -48,6 +49,10 @@ export interface StreamSource {
   sendRequest?(client: StreamClient, message: SendRequestMessage): Record<string, unknown>;
   /** applies a `host_fault`; resolves with details for the ack, or rejects. Absent: not supported */
   hostFault?(message: HostFaultMessage): Promise<Record<string, unknown>>;
+  /** step mode (live only): `breakpoints`, `step`, `resume`; each returns details for the ack, or throws */
+  setBreakpoints?(message: BreakpointsMessage): Record<string, unknown>;
+  step?(stream: number): Record<string, unknown>;
+  resume?(stream: number | undefined): Record<string, unknown>;
 }
 
 export interface StreamEndpointOptions {
@@ -214,6 +219,21 @@ export class StreamEndpoint {
         try {
           if (!source.sendRequest) throw new ControlError('not_supported', 'send_request: this server has no proxy to send requests through');
           detail = source.sendRequest(client, message);
+        } catch (err) {
+          return client.send(errorReply(err, message.id));
+        }
+        return ack(detail);
+      }
+      case 'breakpoints':
+      case 'step':
+      case 'resume': {
+        let detail: Record<string, unknown>;
+        try {
+          if (!source.setBreakpoints || !source.step || !source.resume) {
+            throw new ControlError('not_supported', `${message.type}: step mode holds live requests; this server replays a recording (move the time cursor instead)`);
+          }
+          detail =
+            message.type === 'breakpoints' ? source.setBreakpoints(message) : message.type === 'step' ? source.step(message.stream) : source.resume(message.stream);
         } catch (err) {
           return client.send(errorReply(err, message.id));
         }

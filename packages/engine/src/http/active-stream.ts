@@ -2,6 +2,7 @@ import type { Actor } from 'xstate';
 import type { RouteResult } from '../router/route-matcher';
 import { applyLayeredHeaderMutations } from '../router/header-mutations';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { StreamSteps } from '../seams/step';
 import type { ActorMeta } from '../seams/tracer';
 import type {
   DecoderFilterCallbacks,
@@ -42,6 +43,8 @@ const DECODE_BUFFER_LIMIT = 1024 * 1024;
  */
 export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallbacks {
   readonly actor: Actor<typeof streamMachine>;
+  /** the connection's engine context, on this request's own clock when it can be held */
+  readonly engine: EngineContext;
   /** built when the request head arrives (a route may switch filters off) */
   /** every filter once, in configured order (for onDestroy) */
   private filters: StreamFilter[] = [];
@@ -71,8 +74,11 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     private readonly createFilters: (stream: ActiveStream) => StreamFilter[],
     /** the stream's random value: weighted clusters and runtime fractions use it */
     readonly randomValue: number,
+    /** step mode's hold points (seams/step.ts) */
+    readonly steps: StreamSteps,
   ) {
-    this.actor = startTraced(owner.engine, streamMachine, { input: undefined, path: meta.actor, kind: 'stream', ids: meta.ids });
+    this.engine = steps.clock === owner.engine.clock ? owner.engine : { ...owner.engine, clock: steps.clock };
+    this.actor = startTraced(this.engine, streamMachine, { input: undefined, path: meta.actor, kind: 'stream', ids: meta.ids });
   }
 
 
@@ -83,24 +89,32 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   // --- decode path (from the codec) --------------------------------------------------
 
   decodeHeaders(head: RequestHead, endStream: boolean): void {
-    const tracer = this.owner.engine.tracer;
+    const tracer = this.engine.tracer;
     if (tracer.enabled) {
       tracer.fact(this.meta, 'codec.request_headers', { method: head.method, path: head.path, authority: head.authority, protocol: head.protocol, headers: head.headers.toObject(), endStream }, 'ConnectionManagerImpl::ActiveStream::decodeHeaders');
     }
     this.head = head;
     this.streamInfo.request = head;
     this.requestComplete = endStream;
-    if (endStream) this.streamInfo.requestCompleteAt = this.owner.engine.clock.now();
-    this.createFilterChain();
-    this.iterateDecodeHeaders(0, endStream);
+    if (endStream) this.streamInfo.requestCompleteAt = this.engine.clock.now();
+    // The stream was just spawned in decoding_headers: a breakpoint there holds it before any filter runs.
+    this.steps.after(this.meta, this.actor, () => {
+      if (this.phase === 'done') return;
+      this.createFilterChain();
+      this.iterateDecodeHeaders(0, endStream);
+    });
   }
 
   decodeData(chunk: Uint8Array, endStream: boolean): void {
+    this.steps.run(() => this.decodeDataNow(chunk, endStream));
+  }
+
+  private decodeDataNow(chunk: Uint8Array, endStream: boolean): void {
     if (this.phase === 'done') return;
     this.streamInfo.bytesReceived += chunk.byteLength;
     if (endStream) {
       this.requestComplete = true;
-      this.streamInfo.requestCompleteAt = this.owner.engine.clock.now();
+      this.streamInfo.requestCompleteAt = this.engine.clock.now();
     }
     // Once a local reply is decided, the rest of the body is read and dropped.
     if (this.localReplySent) return;
@@ -128,7 +142,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     const stoppedAt = this.headersStoppedAt;
     if (stoppedAt >= 0 && stoppedAt < last) {
       this.headersStoppedAt = -1;
-      const tracer = this.owner.engine.tracer;
+      const tracer = this.engine.tracer;
       if (tracer.enabled) {
         tracer.fact(this.meta, 'stream.decoder_filter', { filter: this.decoders[stoppedAt]!.name, index: stoppedAt, phase: 'headers', call: 'continue', heldBytes: this.heldBytes }, 'ActiveStreamDecoderFilter::continueDecoding');
       }
@@ -141,6 +155,11 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   }
 
   sendLocalReply(status: number, body: string, options: LocalReplyOptions): void {
+    this.steps.run(() => this.sendLocalReplyNow(status, body, options));
+  }
+
+  private sendLocalReplyNow(status: number, body: string, options: LocalReplyOptions): void {
+    if (this.phase === 'done') return;
     if (this.responseStarted) {
       this.resetStream(`local reply ${status} after response started`);
       return;
@@ -149,7 +168,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     const info = this.streamInfo;
     if (options.flag) info.setFlag(options.flag);
     info.responseCodeDetails = options.details;
-    this.owner.engine.tracer.fact(this.meta, 'stream.local_reply', { status, flag: options.flag ?? null, details: options.details, body }, 'FilterManager::sendLocalReply');
+    this.engine.tracer.fact(this.meta, 'stream.local_reply', { status, flag: options.flag ?? null, details: options.details, body }, 'FilterManager::sendLocalReply');
     const headers = new HeaderMap();
     for (const [name, value] of options.headers ?? []) headers.add(name, value);
     options.modifyHeaders?.(headers);
@@ -166,10 +185,14 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   }
 
   encodeHeaders(head: ResponseHead, endStream: boolean): void {
-    this.encodeHeadersInternal(head, endStream, false);
+    this.steps.run(() => this.encodeHeadersInternal(head, endStream, false));
   }
 
   encodeData(chunk: Uint8Array, endStream: boolean): void {
+    this.steps.run(() => this.encodeDataNow(chunk, endStream));
+  }
+
+  private encodeDataNow(chunk: Uint8Array, endStream: boolean): void {
     if (this.phase === 'done') return;
     for (const filter of this.encoders) {
       const status = filter.encodeData ? filter.encodeData(chunk, endStream) : 'Continue';
@@ -183,7 +206,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     }
     if (endStream) {
       this.actor.send({ type: 'stream.encode.complete' });
-      this.onEncodeComplete();
+      this.steps.after(this.meta, this.actor, () => this.onEncodeComplete());
     }
   }
 
@@ -238,7 +261,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
 
   private iterateDecodeHeaders(from: number, endStream: boolean): void {
     const head = this.head!;
-    const tracer = this.owner.engine.tracer;
+    const tracer = this.engine.tracer;
     for (let i = from; i < this.decoders.length; i++) {
       const filter = this.decoders[i]!;
       // Reported on the way in and on the way out: what the filter did happens between.
@@ -252,11 +275,20 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       if (this.localReplySent || this.phase !== 'decoding') return;
       if (status === 'StopIteration') {
         this.headersStoppedAt = i;
-        if (i === this.decoders.length - 1) this.actor.send({ type: 'stream.decode.headers.done', endStream });
+        if (i === this.decoders.length - 1) this.decodeHeadersDone(endStream);
         return;
       }
     }
-    this.actor.send({ type: 'stream.decode.headers.done', endStream });
+    this.decodeHeadersDone(endStream);
+  }
+
+  /** Behind whatever a filter parked on the way (the router holding at a breakpoint). */
+  private decodeHeadersDone(endStream: boolean): void {
+    this.steps.run(() => {
+      if (this.phase !== 'decoding') return;
+      this.actor.send({ type: 'stream.decode.headers.done', endStream });
+      this.steps.after(this.meta, this.actor);
+    });
   }
 
   /**
@@ -283,7 +315,13 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       this.hold(i, chunk, endStream, status);
       return;
     }
-    if (endStream) this.actor.send({ type: 'stream.decode.complete' });
+    if (endStream) {
+      this.steps.run(() => {
+        if (this.phase !== 'decoding') return;
+        this.actor.send({ type: 'stream.decode.complete' });
+        this.steps.after(this.meta, this.actor);
+      });
+    }
   }
 
   /** Keep a chunk for the filter at `index`; past the buffer limit, 413 or stop reading. */
@@ -329,7 +367,12 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     this.phase = 'encoding';
     this.responseStarted = true;
     this.actor.send({ type: 'stream.encode.headers', local });
-    const tracer = this.owner.engine.tracer;
+    this.steps.after(this.meta, this.actor, () => this.runEncodeHeaders(head, endStream));
+  }
+
+  private runEncodeHeaders(head: ResponseHead, endStream: boolean): void {
+    if (this.phase === 'done') return;
+    const tracer = this.engine.tracer;
     for (let i = 0; i < this.encoders.length; i++) {
       const filter = this.encoders[i]!;
       const status = filter.encodeHeaders(head, endStream);
@@ -341,10 +384,12 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     const info = this.streamInfo;
     info.response = head;
     info.responseCode = head.status;
-    info.firstResponseByteAt = this.owner.engine.clock.now();
+    info.firstResponseByteAt = this.engine.clock.now();
     this.owner.writeResponseHeaders(this, head, endStream);
     this.actor.send({ type: 'stream.encode.headers.done', endStream });
-    if (endStream) this.onEncodeComplete();
+    this.steps.after(this.meta, this.actor, () => {
+      if (endStream) this.onEncodeComplete();
+    });
   }
 
   private onEncodeComplete(): void {
@@ -362,8 +407,9 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       this.readDisabledForBuffer = false;
       this.owner.readDisable(false);
     }
-    this.streamInfo.endAt = this.owner.engine.clock.now();
+    this.streamInfo.endAt = this.engine.clock.now();
     for (const f of this.filters) f.onDestroy?.();
-    stopTraced(this.owner.engine, this.actor);
+    this.steps.end();
+    stopTraced(this.engine, this.actor);
   }
 }

@@ -2,6 +2,7 @@ import type { HttpConnectionManager } from '../config/types';
 import { ServerCodec } from '../codec/server-codec';
 import type { EngineContext } from '../seams/actors';
 import type { TimerId } from '../seams/clock';
+import { directSteps, type StreamSteps } from '../seams/step';
 import { DeadlineTimer } from '../seams/deadline-timer';
 import type { Random } from '../seams/random';
 import type { ActorMeta } from '../seams/tracer';
@@ -148,6 +149,7 @@ export class ConnectionManager implements StreamOwner {
   private readonly idleTimer: DeadlineTimer | undefined;
   private durationTimer: TimerId | undefined;
   private drainTimer: TimerId | undefined;
+  private direct: StreamSteps | undefined;
 
   constructor(
     private readonly shared: HttpConnectionManagerConfig,
@@ -183,6 +185,11 @@ export class ConnectionManager implements StreamOwner {
 
   get engine(): EngineContext {
     return this.deps.engine;
+  }
+
+  /** Requests that no breakpoint can hold run straight through (seams/step.ts). */
+  private get directSteps(): StreamSteps {
+    return (this.direct ??= directSteps(this.deps.engine.clock));
   }
 
   get hasActiveStream(): boolean {
@@ -267,7 +274,8 @@ export class ConnectionManager implements StreamOwner {
     appendForwardedFor(head.headers, transport.remoteAddress, config.use_remote_address);
     ensureForwardedProto(head.headers, 'http', { useRemoteAddress: config.use_remote_address, xffNumTrustedHops: config.xff_num_trusted_hops });
     if (config.generate_request_id) ensureRequestId(head.headers, random);
-    const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32());
+    const steps = engine.stepper?.armed ? engine.stepper.stepsFor(id, meta, engine.clock) : this.directSteps;
+    const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32(), steps);
     this.stream = stream;
     this.onStreamStart(endStream);
     stream.decodeHeaders(head, endStream);
@@ -300,7 +308,7 @@ export class ConnectionManager implements StreamOwner {
       const info = new StreamInfo(Date.now(), this.deps.engine.clock.now(), `${transport.remoteAddress}:${transport.remotePort}`, `${transport.localAddress}:${transport.localPort}`);
       stats.downstream_rq_total.inc();
       stats.downstream_rq_active.inc();
-      stream = new ActiveStream(this, meta, info, () => [], 0);
+      stream = new ActiveStream(this, meta, info, () => [], 0, this.directSteps);
       this.stream = stream;
       stream.streamInfo.request = head;
     }
@@ -397,7 +405,8 @@ export class ConnectionManager implements StreamOwner {
       if (filter.name === ROUTER) {
         filters.push(
           new RouterFilter({
-            engine: this.deps.engine,
+            engine: stream.engine,
+            steps: stream.steps,
             worker: this.deps.worker,
             clusterManager: this.deps.clusterManager,
             hcm: config,
@@ -412,7 +421,7 @@ export class ConnectionManager implements StreamOwner {
         this.deps.engine.tracer.fact(meta, 'stream.decoder_filter', { filter: filter.name, index, phase: 'headers', call: 'disabled' }, 'FilterManager::createFilterChain');
         return;
       }
-      ctx ??= { engine: this.deps.engine, stream: meta, random: this.deps.random, stats: shared.store, statPrefix: config.stat_prefix, shared: shared.shared };
+      ctx ??= { engine: stream.engine, stream: meta, random: this.deps.random, stats: shared.store, statPrefix: config.stat_prefix, shared: shared.shared };
       filters.push(createHttpFilter(filter, ctx));
     });
     return filters;

@@ -2,6 +2,7 @@ import type { Actor } from 'xstate';
 import type { ResponseHead } from '../http/headers';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import type { TimerId } from '../seams/clock';
+import type { StreamSteps } from '../seams/step';
 import type { ActorMeta } from '../seams/tracer';
 import type { ClusterInfo } from '../upstream/cluster-manager';
 import type { StreamResetReason } from '../upstream/codec-client';
@@ -54,6 +55,7 @@ export class RetryState {
 
   constructor(
     private readonly engine: EngineContext,
+    steps: StreamSteps,
     readonly policy: RequestRetryPolicy,
     private readonly cluster: ClusterInfo,
     random: U32Source,
@@ -75,10 +77,14 @@ export class RetryState {
       ids: this.meta.ids,
     });
     this.actor.on('retry.do_retry', () => {
-      this.retryTimer = engine.clock.setTimeout(() => {
-        this.retryTimer = undefined;
-        this.doRetry();
-      }, 0);
+      // The back-off is over (backoff -> retrying): a breakpoint there holds the request before the next pick.
+      steps.after(this.meta, this.actor, () => {
+        if (this.stopped) return;
+        this.retryTimer = engine.clock.setTimeout(() => {
+          this.retryTimer = undefined;
+          this.doRetry();
+        }, 0);
+      });
     });
     if (engine.tracer.enabled) {
       engine.tracer.fact(

@@ -5,6 +5,7 @@ import type { RequestHead, ResponseHead } from '../http/headers';
 import { setExpectedRequestTimeout } from '../http/forwarding';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import type { TimerId } from '../seams/clock';
+import type { StreamSteps } from '../seams/step';
 import type { ActorMeta } from '../seams/tracer';
 import type { ClusterInfo, ClusterManager } from '../upstream/cluster-manager';
 import type { StreamResetReason } from '../upstream/codec-client';
@@ -42,6 +43,8 @@ const EMPTY = new Uint8Array(0);
 
 export interface RouterFilterContext {
   engine: EngineContext;
+  /** the stream's hold points (step mode) */
+  steps: StreamSteps;
   worker: Worker;
   clusterManager: ClusterManager;
   hcm: HttpConnectionManager;
@@ -116,18 +119,26 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.matched = result;
     info.routeName = result.route.name;
     this.actor.send({ type: 'router.route.matched' });
+    this.ctx.steps.after(this.meta, this.actor, () => this.onRouteMatched(head, endStream, result));
+    return 'StopIteration';
+  }
 
+  /** Router::Filter::decodeHeaders, once the route is known: direct answers, or the cluster. */
+  private onRouteMatched(head: RequestHead, endStream: boolean, result: RouteMatched): void {
+    if (this.finished) return;
+    const { engine, stats } = this.ctx;
+    const info = this.callbacks.streamInfo;
     const { route, vhost } = result;
     if (route.direct_response) {
       stats.rq_direct_response.inc();
       this.localReply(route.direct_response.status, route.direct_response.body ?? '', undefined, 'direct_response');
-      return 'StopIteration';
+      return;
     }
     if (route.redirect) {
       stats.rq_redirect.inc();
       const location = buildRedirectLocation(head, route.redirect, result.matchedPrefix);
       this.localReply(route.redirect.response_code, '', undefined, 'via_route_redirect', [['location', location]]);
-      return 'StopIteration';
+      return;
     }
 
     const action = route.route!;
@@ -137,19 +148,36 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (!cluster) {
       stats.no_cluster.inc();
       this.localReply(action.cluster_not_found_response_code, '', 'NC', 'cluster_not_found');
-      return 'StopIteration';
+      return;
     }
     this.cluster = cluster;
     info.upstreamCluster = cluster.name;
     this.actor.send({ type: 'router.cluster.selected' });
+    this.ctx.steps.after(this.meta, this.actor, () => this.onClusterSelected(head, endStream, result, cluster));
+  }
 
+  /** ClusterEntry::httpConnPoolImpl: the load balancer's pick, then the first attempt. */
+  private onClusterSelected(head: RequestHead, endStream: boolean, result: RouteMatched, cluster: ClusterInfo): void {
+    if (this.finished) return;
+    const { engine } = this.ctx;
     const choice = this.chooseHost(cluster);
     if (!choice.host) {
       this.noHealthyUpstream(cluster, choice);
-      return 'StopIteration';
+      return;
     }
     engine.tracer.fact(this.meta, 'lb.host_selected', { cluster: cluster.name, host: choice.host.key, reason: choice.reason }, 'LoadBalancer::chooseHost');
     this.actor.send({ type: 'router.host.selected' });
+    const host = choice.host;
+    this.ctx.steps.after(this.meta, this.actor, () => this.onHostSelected(head, endStream, result, cluster, host));
+  }
+
+  /** Router::Filter::decodeHeaders, last part: timeouts, header rewrites, retry state, the upstream request. */
+  private onHostSelected(head: RequestHead, endStream: boolean, result: RouteMatched, cluster: ClusterInfo, host: Host): void {
+    if (this.finished) return;
+    const { engine } = this.ctx;
+    const info = this.callbacks.streamInfo;
+    const { route, vhost } = result;
+    const action = route.route!;
 
     // x-envoy-* control headers: read only for an internal request, always removed
     // (FilterUtility::finalTimeout, RetryStateImpl::create).
@@ -173,16 +201,19 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (policy !== undefined || controls !== null) {
       const retryPolicy = requestRetryPolicy(policy, action.retry_policy ? 'route' : 'virtual_host', head, controls);
       if (retryPolicy !== null) {
-        this.retry = new RetryState(engine, retryPolicy, cluster, this.ctx.random, this.meta, () => this.doRetry());
+        this.retry = new RetryState(engine, this.ctx.steps, retryPolicy, cluster, this.ctx.random, this.meta, () => this.doRetry());
         this.retryBody = [];
       }
     }
-    this.retry?.onHostAttempted(choice.host);
+    this.retry?.onHostAttempted(host);
 
-    const upstream = this.createAttempt(choice.host);
-    if (endStream) this.onRequestComplete();
-    upstream.start();
-    return 'StopIteration';
+    const upstream = this.createAttempt(host);
+    this.ctx.steps.after(this.meta, this.actor, () => {
+      if (this.finished) return;
+      // The body may have ended while the request was held here.
+      if (endStream || this.downstreamEnded) this.onRequestComplete();
+      upstream.start();
+    });
   }
 
   decodeData(chunk: Uint8Array, endStream: boolean): FilterDataStatus {
@@ -247,26 +278,42 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   /** Router::Filter::onUpstreamHeaders */
   onUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
-    const cluster = this.cluster!;
     // Every attempt's status counts for outlier detection, retried or not (putHttpResponseCode).
     this.reportOutlier(request.host, head.status);
-    if (this.retry !== null) {
-      const status = this.retry.shouldRetryHeaders(head, request.attempt);
-      if (status === 'Yes') {
-        // A retried response is charged to retry.upstream_rq_<code> only, and to its host as an error.
-        const { code, klass } = cluster.retryResponseCodeCounters(head.status);
-        code.inc();
-        klass.inc();
-        request.host.stats.rq_error++;
-        this.clearPerTryTimer();
-        this.upstream = undefined;
-        // An unfinished exchange leaves the HTTP/1 connection unusable.
-        if (!endStream || !request.requestComplete) request.reset();
-        this.actor.send({ type: 'router.retry' });
-        return;
-      }
-      this.onRetryRefused(status);
+    const retry = this.retry;
+    if (retry === null) {
+      this.acceptUpstreamHeaders(request, head, endStream);
+      return;
     }
+    const status = retry.shouldRetryHeaders(head, request.attempt);
+    this.ctx.steps.after(retry.meta, retry.actor, () => this.onRetryDecision(request, head, endStream, status));
+  }
+
+  /** The retry state's answer to an attempt's response: retry it, or send it downstream. */
+  private onRetryDecision(request: UpstreamRequest, head: ResponseHead, endStream: boolean, status: RetryStatus): void {
+    if (this.finished) return;
+    const cluster = this.cluster!;
+    if (status === 'Yes') {
+      // A retried response is charged to retry.upstream_rq_<code> only, and to its host as an error.
+      const { code, klass } = cluster.retryResponseCodeCounters(head.status);
+      code.inc();
+      klass.inc();
+      request.host.stats.rq_error++;
+      this.clearPerTryTimer();
+      this.upstream = undefined;
+      // An unfinished exchange leaves the HTTP/1 connection unusable.
+      if (!endStream || !request.requestComplete) request.reset();
+      this.actor.send({ type: 'router.retry' });
+      this.ctx.steps.after(this.meta, this.actor);
+      return;
+    }
+    this.onRetryRefused(status);
+    this.acceptUpstreamHeaders(request, head, endStream);
+  }
+
+  /** The attempt's response is the response: counted, finished and sent through the encoders. */
+  private acceptUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
+    const cluster = this.cluster!;
     this.clearPerTryTimer();
     // The response goes downstream: no retry is possible any more, so no copy of the body.
     this.retryBody = null;
@@ -277,18 +324,31 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     else request.host.stats.rq_success++;
     this.responseStarted = true;
     this.actor.send({ type: 'router.upstream.headers' });
+    this.ctx.steps.after(this.meta, this.actor, () => this.forwardUpstreamHeaders(request, head, endStream));
+  }
+
+  /** Router::Filter::onUpstreamHeaders, last part: response headers finished and handed to the encoders. */
+  private forwardUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
     if (request.sentAt !== undefined && request.responseHeadersAt !== undefined) {
       head.headers.set('x-envoy-upstream-service-time', String(Math.round(request.responseHeadersAt - request.sentAt)));
     }
     if (this.matched?.vhost.include_attempt_count_in_response) head.headers.set('x-envoy-attempt-count', String(this.attempts));
     applyLayeredHeaderMutations(head.headers, 'response', { route: this.matched?.route, vhost: this.matched?.vhost, routeConfig: this.ctx.hcm.route_config });
-    if (endStream) this.onUpstreamComplete(request);
-    this.callbacks.encodeHeaders(head, endStream);
+    if (!endStream) {
+      this.callbacks.encodeHeaders(head, false);
+      return;
+    }
+    this.onUpstreamComplete(request);
+    this.ctx.steps.after(this.meta, this.actor, () => this.callbacks.encodeHeaders(head, true));
   }
 
   onUpstreamData(request: UpstreamRequest, chunk: Uint8Array, endStream: boolean): void {
-    if (endStream) this.onUpstreamComplete(request);
-    this.callbacks.encodeData(chunk, endStream);
+    if (!endStream) {
+      this.callbacks.encodeData(chunk, false);
+      return;
+    }
+    this.onUpstreamComplete(request);
+    this.ctx.steps.after(this.meta, this.actor, () => this.callbacks.encodeData(chunk, true));
   }
 
   /** Router::Filter::onUpstreamReset (and onPoolFailure, which ends the same way) */
@@ -297,7 +357,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.upstream = undefined;
     // An overflow is the cluster's circuit breaker, not the host's fault.
     if (reason !== 'Overflow') this.reportOutlier(request.host, 'local_origin_failure');
-    if (this.maybeRetryReset(request, reason)) return;
+    this.maybeRetryReset(request, reason, () => this.failUpstream(request, reason, detail));
+  }
+
+  /** No retry for a reset attempt: reset downstream, or answer with the reset's status and flag. */
+  private failUpstream(request: UpstreamRequest, reason: StreamResetReason, detail: string | undefined): void {
     this.clearTimer();
     const cluster = this.cluster!;
     const reply = RESET_REPLY[reason];
@@ -333,7 +397,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (this.matched!.vhost.include_request_attempt_count) head.headers.set('x-envoy-attempt-count', String(this.attempts));
     const body = this.attempts > 1 ? this.retryBody : null;
     const headersOnly = this.downstreamEnded && (this.attempts === 1 || body === null || body.length === 0);
-    const upstream = new UpstreamRequest(this.ctx.engine, this, this.ctx.worker.pool(cluster, host), host, head, headersOnly, this.ctx.stream, this.attempts);
+    const upstream = new UpstreamRequest(this.ctx.engine, this.ctx.steps, this, this.ctx.worker.pool(cluster, host), host, head, headersOnly, this.ctx.stream, this.attempts);
     this.upstream = upstream;
     if (body !== null && !headersOnly) {
       for (const chunk of body) upstream.encodeData(chunk, false);
@@ -361,24 +425,32 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     const remaining = global > 0 ? Math.max(1, global - elapsed) : 0;
     setExpectedRequestTimeout(this.upstreamHead!.headers, perTry > 0 && (remaining === 0 || perTry < remaining) ? perTry : remaining);
     const upstream = this.createAttempt(choice.host);
-    if (this.downstreamEnded) this.armPerTryTimer();
-    upstream.start();
+    this.ctx.steps.after(this.meta, this.actor, () => {
+      if (this.finished) return;
+      if (this.downstreamEnded) this.armPerTryTimer();
+      upstream.start();
+    });
   }
 
   /**
    * Router::Filter::maybeRetryReset: an attempt ended without a response (reset, pool
    * failure, per-try timeout). True when a retry is armed.
    */
-  private maybeRetryReset(request: UpstreamRequest, reason: StreamResetReason): boolean {
-    if (this.retry === null || this.responseStarted) return false;
-    const status = this.retry.shouldRetryReset(reason, request.sentAt !== undefined, request.attempt);
-    if (status !== 'Yes') {
-      this.onRetryRefused(status);
-      return false;
-    }
-    request.host.stats.rq_error++;
-    this.actor.send({ type: 'router.retry' });
-    return true;
+  private maybeRetryReset(request: UpstreamRequest, reason: StreamResetReason, otherwise: () => void): void {
+    const retry = this.retry;
+    if (retry === null || this.responseStarted) return otherwise();
+    const status = retry.shouldRetryReset(reason, request.sentAt !== undefined, request.attempt);
+    this.ctx.steps.after(retry.meta, retry.actor, () => {
+      if (this.finished) return;
+      if (status !== 'Yes') {
+        this.onRetryRefused(status);
+        otherwise();
+        return;
+      }
+      request.host.stats.rq_error++;
+      this.actor.send({ type: 'router.retry' });
+      this.ctx.steps.after(this.meta, this.actor);
+    });
   }
 
   /** The response flag for a retriable outcome that was not retried. */
@@ -479,9 +551,10 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.ctx.engine.tracer.fact(this.meta, 'router.timeout', { kind: 'per_try', ms: this.timeouts.perTry, attempt: request.attempt }, 'Router::Filter::onPerTryTimeout');
     this.upstream = undefined;
     request.reset();
-    if (this.maybeRetryReset(request, 'LocalReset')) return;
-    this.clearTimer();
-    this.timeoutReply(cluster, 'upstream_per_try_timeout');
+    this.maybeRetryReset(request, 'LocalReset', () => {
+      this.clearTimer();
+      this.timeoutReply(cluster, 'upstream_per_try_timeout');
+    });
   }
 
   /**
@@ -536,7 +609,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       headers = [...(headers ?? []), ['x-envoy-attempt-count', String(this.attempts)]];
     }
     this.actor.send({ type: 'router.local_reply', status, flag });
-    this.callbacks.sendLocalReply(status, body, { flag, details, headers });
+    this.ctx.steps.after(this.meta, this.actor, () => this.callbacks.sendLocalReply(status, body, { flag, details, headers }));
   }
 
   /** Router::Filter::updateOutlierDetection: the attempt's result, for the cluster's outlier detector (if any). */

@@ -1,6 +1,7 @@
 import type { Actor } from 'xstate';
 import type { RequestHead, ResponseHead } from '../http/headers';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import type { StreamSteps } from '../seams/step';
 import type { ActorMeta } from '../seams/tracer';
 import type { CodecClient, RequestEncoder, ResponseDecoder, StreamResetReason } from '../upstream/codec-client';
 import type { Cancellable, Http1ConnPool, PoolCallbacks, PoolFailureReason } from '../upstream/conn-pool';
@@ -45,6 +46,8 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
 
   constructor(
     private readonly engine: EngineContext,
+    /** the request's hold points (step mode): pool and response callbacks wait while it is held */
+    private readonly steps: StreamSteps,
     private readonly owner: UpstreamRequestOwner,
     private readonly pool: Http1ConnPool,
     readonly host: Host,
@@ -107,7 +110,16 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
     if (this.done) return;
     this.client = client;
     this.encoder = client.newStream(this);
-    this.actor.send({ type: 'upstream.pool.ready' });
+    this.steps.run(() => {
+      if (this.done) return;
+      this.actor.send({ type: 'upstream.pool.ready' });
+      this.steps.after(this.meta, this.actor, () => this.sendRequest(info));
+    });
+  }
+
+  /** UpstreamRequest::onPoolReady, last part: the headers and any body buffered so far go upstream. */
+  private sendRequest(info: { clientId: number; reused: boolean; waitedMs: number }): void {
+    if (this.done || !this.encoder) return;
     this.sentAt = this.engine.clock.now();
     const endStream = this.bufferedEnd && this.buffered.length === 0;
     this.encoder.encodeHeaders(this.head, endStream);
@@ -131,40 +143,48 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
     this.cancellable = null;
     if (this.done) return;
     this.done = true;
-    this.actor.send({ type: 'upstream.pool.failure', reason });
-    stopTraced(this.engine, this.actor);
-    this.owner.onUpstreamReset(this, POOL_FAILURE_TO_RESET[reason], transportFailureReason);
+    this.steps.run(() => {
+      this.actor.send({ type: 'upstream.pool.failure', reason });
+      stopTraced(this.engine, this.actor);
+      this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamReset(this, POOL_FAILURE_TO_RESET[reason], transportFailureReason));
+    });
   }
 
   // --- response direction ------------------------------------------------------------
 
   decodeHeaders(head: ResponseHead, endStream: boolean): void {
-    if (this.done) return;
-    this.responseHeadersAt = this.engine.clock.now();
-    this.engine.tracer.fact(this.meta, 'upstream.response_headers', { status: head.status, endStream }, 'UpstreamRequest::decodeHeaders');
-    this.actor.send({ type: 'upstream.headers', endStream });
-    if (endStream) this.finish();
-    this.owner.onUpstreamHeaders(this, head, endStream);
+    this.steps.run(() => {
+      if (this.done) return;
+      this.responseHeadersAt = this.engine.clock.now();
+      this.engine.tracer.fact(this.meta, 'upstream.response_headers', { status: head.status, endStream }, 'UpstreamRequest::decodeHeaders');
+      this.actor.send({ type: 'upstream.headers', endStream });
+      if (endStream) this.finish();
+      this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamHeaders(this, head, endStream));
+    });
   }
 
   decodeData(chunk: Uint8Array, endStream: boolean): void {
-    if (this.done && !endStream) return;
-    if (endStream && !this.done) {
+    this.steps.run(() => {
+      if (this.done) return;
+      if (!endStream) {
+        this.owner.onUpstreamData(this, chunk, false);
+        return;
+      }
       this.actor.send({ type: 'upstream.complete' });
       this.finish();
-    } else if (endStream) {
-      return;
-    }
-    this.owner.onUpstreamData(this, chunk, endStream);
+      this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamData(this, chunk, true));
+    });
   }
 
   onResetStream(reason: StreamResetReason, detail?: string): void {
-    if (this.done) return;
-    this.done = true;
-    this.engine.tracer.fact(this.meta, 'upstream.reset', { reason, detail: detail ?? null }, 'UpstreamRequest::onResetStream');
-    this.actor.send({ type: 'upstream.reset', reason });
-    stopTraced(this.engine, this.actor);
-    this.owner.onUpstreamReset(this, reason, detail);
+    this.steps.run(() => {
+      if (this.done) return;
+      this.done = true;
+      this.engine.tracer.fact(this.meta, 'upstream.reset', { reason, detail: detail ?? null }, 'UpstreamRequest::onResetStream');
+      this.actor.send({ type: 'upstream.reset', reason });
+      stopTraced(this.engine, this.actor);
+      this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamReset(this, reason, detail));
+    });
   }
 
   onBelowWriteBufferLowWatermark(): void {
@@ -175,6 +195,7 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
     this.requestComplete = true;
     this.engine.tracer.fact(this.meta, 'upstream.request_sent', { bytes: this.client?.requestBytesWritten ?? 0 }, 'UpstreamRequest::encodeData');
     this.actor.send({ type: 'upstream.request.sent' });
+    this.steps.after(this.meta, this.actor);
   }
 
   private finish(): void {

@@ -1,11 +1,14 @@
 import type { CorrelationIds, MachineKind } from '@proxyscope/protocol';
 import { createActor, type Actor, type AnyStateMachine, type InputFrom } from 'xstate';
 import type { Clock } from './clock';
+import type { StepController } from './step';
 import { envoyNames, type Tracer } from './tracer';
 
 export interface EngineContext {
   clock: Clock;
   tracer: Tracer;
+  /** step mode (breakpoints on live traffic); absent where nothing can be held */
+  stepper?: StepController;
 }
 
 export interface TracedActorOptions<M extends AnyStateMachine> {
