@@ -296,5 +296,7 @@ describe('WebSocket event stream', () => {
     expect(engine.topology().listeners).toEqual([
       { name: 'ingress', address: '127.0.0.1:0', filterChains: [{ name: 'filter_chain_0', statPrefix: 'ingress_http', routeConfig: 'local_route', httpFilters: ['envoy.filters.http.router'] }] },
     ]);
+    // and the configured hosts, so a viewer of the recording can draw them
+    expect(engine.topology().clusters).toEqual([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: ['127.0.0.1:8080'] }]);
   });
 });

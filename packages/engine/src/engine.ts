@@ -14,6 +14,7 @@ import { retryMachine } from './router/retry.machine';
 import type { Transport } from './seams/transport';
 import { StatsStore } from './stats/stats';
 import { ClusterManager } from './upstream/cluster-manager';
+import { hostKey } from './upstream/host';
 import { Worker } from './worker';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -170,7 +171,8 @@ export class ProxyEngine {
         name: c.name,
         type: c.config.type,
         lbPolicy: c.config.lb_policy,
-        hosts: c.hosts.map((h) => h.key),
+        // Before start (a recording's header) the hosts are the configured endpoints, as Host keys name them.
+        hosts: this.state === 'PRE_INITIALIZING' ? c.config.endpoints.map((ep) => hostKey(ep.address.address, ep.address.port_value)) : c.hosts.map((h) => h.key),
       })),
       pools: this.workers.flatMap((w) => w.allPools().map((p) => ({ worker: w.id, cluster: p.cluster.name, host: p.host.key, actor: p.meta.actor }))),
     };

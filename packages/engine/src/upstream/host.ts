@@ -70,7 +70,7 @@ export class Host {
     readonly weight: number,
     readonly hostname: string | undefined,
   ) {
-    this.key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    this.key = hostKey(address, port);
     this.healthMeta = { actor: `cluster:${cluster}/host:${this.key}`, machine: 'host_health', ids: { cluster, host: this.key }, envoy: {} };
   }
 
@@ -118,4 +118,9 @@ export class Host {
     this.healthState = state;
     this.healthy = state === 'healthy';
   }
+}
+
+/** How a host is named in stats, traces and /clusters: `ip:port`, IPv6 in brackets. */
+export function hostKey(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
