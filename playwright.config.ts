@@ -32,10 +32,11 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `node apps/server/bin/proxyscope.mjs --demo-port 0 --demo-rps 20 --admin 127.0.0.1:${ADMIN_PORT}`,
+    // The web UI is served from apps/web/dist: build it first when it is missing or stale.
+    command: `node apps/web/scripts/ensure-built.mjs && node apps/server/bin/proxyscope.mjs --demo-port 0 --demo-rps 20 --admin 127.0.0.1:${ADMIN_PORT}`,
     url: `http://127.0.0.1:${ADMIN_PORT}/ready`,
     reuseExistingServer: false,
-    timeout: 30_000,
+    timeout: 90_000,
     stdout: 'ignore',
     stderr: 'pipe',
   },

@@ -57,7 +57,7 @@ describe('admin and stream security', () => {
     expect((await fetch(`${live.base}/ready?token=s3cret-token`)).status).toBe(200);
     expect((await fetch(`${live.base}/recording/start`, { method: 'POST' })).status).toBe(401);
     // The home page carries the token on to its links.
-    expect(await (await fetch(`${live.base}/?token=s3cret-token`)).text()).toContain('href="/stats?token=s3cret-token"');
+    expect(await (await fetch(`${live.base}/admin?token=s3cret-token`)).text()).toContain('href="/stats?token=s3cret-token"');
 
     expect(await WsProbe.refusedStatus(live.wsUrl)).toBe(401);
     expect(await WsProbe.refusedStatus(`${live.wsUrl}?token=nope`)).toBe(401);

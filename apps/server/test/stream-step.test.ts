@@ -94,3 +94,18 @@ describe('step mode over the stream', () => {
     expect((await httpRequest(live.proxy.port, { path: '/' })).status).toBe(200);
   });
 });
+
+describe('step mode with nobody watching', () => {
+  it('clears breakpoints and lets held requests go when the last viewer leaves', async () => {
+    const live = await startLive();
+    const probe = await WsProbe.connect(live.wsUrl);
+    await probe.next('hello', 0);
+    await probe.request({ type: 'breakpoints', id: 'bp', breakpoints: [{ machine: 'router', state: 'host_selected' }] });
+    const response = httpRequest(live.proxy.port, { path: '/left-behind' });
+    await until('a held request', () => lastStepState(probe)?.held.length === 1);
+    probe.ws.close();
+    expect((await response).status).toBe(200);
+    expect(live.proxy.engine.stepper.breakpointList).toEqual([]);
+    expect(live.proxy.engine.stepper.held()).toEqual([]);
+  });
+});

@@ -38,6 +38,11 @@ describe('client messages', () => {
       { type: 'host_fault', host: 'api-1', fault: { down: true } },
       { type: 'host_fault', host: 'api-1', fault: { up: true } },
       { type: 'host_fault', host: 'api-1', fault: { clear: true } },
+      { type: 'breakpoints', id: 'b', breakpoints: [{ machine: 'router', state: 'route_matched' }, { machine: 'retry', state: 'backoff' }], pauseAll: false },
+      { type: 'breakpoints', breakpoints: [] },
+      { type: 'step', id: 'st', stream: 42 },
+      { type: 'resume', stream: 42 },
+      { type: 'resume' },
     ];
     for (const message of ok) expect(parseClientMessage(JSON.stringify(message))).toEqual({ ok: true, message });
     expect(new Set(ok.map((m) => m.type))).toEqual(new Set(CLIENT_MESSAGE_TYPES));
@@ -56,6 +61,10 @@ describe('client messages', () => {
     expect(refusal('{"type":"subscribe","sample":{}}')).toMatchObject({ code: 'invalid_message', field: 'sample.percent' });
     expect(refusal('{"type":"control","action":"send_request"}')).toMatchObject({ code: 'invalid_message', field: 'action' });
     expect(refusal('{"type":"ping","id":{"a":1}}')).toMatchObject({ code: 'invalid_message', field: 'id' });
+    expect(refusal('{"type":"breakpoints","breakpoints":[{"machine":"pool","state":"active"}]}')).toMatchObject({ code: 'invalid_message', field: 'breakpoints.0.machine' });
+    expect(refusal('{"type":"breakpoints","breakpoints":[{"machine":"router","state":"Route Matched"}]}')).toMatchObject({ code: 'invalid_message', field: 'breakpoints.0.state' });
+    expect(refusal(`{"type":"breakpoints","breakpoints":[${Array(33).fill('{"machine":"router","state":"complete"}').join(',')}]}`)).toMatchObject({ field: 'breakpoints' });
+    expect(refusal('{"type":"step","stream":0}')).toMatchObject({ code: 'invalid_message', field: 'stream' });
     expect(refusal(`{"type":"subscribe","filter":{"requests":[${Array(1001).fill(1).join(',')}]}}`)).toMatchObject({ field: 'filter.requests' });
     expect(refusal('{"type":"ping","__proto__":{"polluted":true}}')).toMatchObject({ code: 'invalid_message' });
     const send = (extra: Record<string, unknown>) => refusal(JSON.stringify({ type: 'send_request', id: 'r', method: 'GET', authority: 'a.example', path: '/', ...extra }));

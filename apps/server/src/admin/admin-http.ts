@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { refuse } from '../stream/ws-endpoint';
 import type { AdminSecurity } from './security';
+import { StaticUi } from './static-ui';
 
 /**
  * The admin HTTP server shared by the live proxy and `proxyscope replay`: routing, the
@@ -35,6 +36,8 @@ export interface AdminHttpOptions {
   upgrades?: Record<string, UpgradeHandler>;
   /** runs first when the server closes (close WebSocket clients, stop timers) */
   onClose?: () => void | Promise<void>;
+  /** where the built web UI is (default apps/web/dist, or PROXYSCOPE_WEB_DIST) */
+  webDist?: string;
 }
 
 export interface AdminServer {
@@ -50,6 +53,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 
 export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminServer> {
   const { endpoints, security } = options;
+  const ui = new StaticUi(options.webDist);
 
 
   function helpText(): string {
@@ -61,7 +65,7 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminSe
     const token = security.tokenRequired ? url.searchParams.get('token') : null;
     const withToken = (path: string) => escapeHtml(token ? `${path}?token=${encodeURIComponent(token)}` : path);
     const rows = Object.entries(ordered)
-      .filter(([path]) => path !== '/')
+      .filter(([path]) => path !== '/admin')
       .map(([path, e]) =>
         e.mutating
           ? `<li><form method="post" action="${withToken(path)}"><button>${escapeHtml(path)}</button> ${escapeHtml(e.help)}</form></li>`
@@ -71,9 +75,10 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminSe
     return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(options.title)}</title></head><body><h1>${escapeHtml(options.title)}</h1><ul>\n${rows}\n</ul></body></html>\n`;
   }
 
-  // '/' and '/help' come first in listings.
+  // '/', '/admin' and '/help' come first in listings.
   const ordered: Record<string, Endpoint> = {
-    '/': { help: 'Admin home page', mutating: false, handle: (url) => ({ type: 'text/html; charset=UTF-8', body: homePage(url) }) },
+    '/': { help: 'the ProxyScope web UI', mutating: false, handle: () => ui.index() },
+    '/admin': { help: 'Admin home page', mutating: false, handle: (url) => ({ type: 'text/html; charset=UTF-8', body: homePage(url) }) },
     '/help': { help: 'print out list of admin commands', mutating: false, handle: () => text(helpText()) },
     ...endpoints,
   };
@@ -86,7 +91,12 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminSe
     const url = new URL(req.url ?? '/', 'http://admin');
     let reply: AdminReply | undefined;
     const endpoint = ordered[url.pathname];
-    if (!security.authorized(req, url)) {
+    // The UI bundle holds no data, so it loads without the token; index.html and every
+    // endpoint still need it (the page passes its ?token= on to /ws).
+    const asset = url.pathname.startsWith('/assets/') && (req.method === 'GET' || req.method === 'HEAD') ? ui.asset(url.pathname) : undefined;
+    if (asset) {
+      reply = asset;
+    } else if (!security.authorized(req, url)) {
       reply = { ...text('a valid token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n', 401), headers: { 'www-authenticate': 'Bearer realm="proxyscope"' } };
     } else if (!endpoint) {
       reply = text(`invalid path. ${helpText()}`, 404);

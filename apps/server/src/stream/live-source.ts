@@ -105,6 +105,9 @@ export class LiveSource implements StreamSource {
   detach(client: StreamClient): void {
     this.sender.abandon(client);
     this.clients.delete(client);
+    // Nobody is left to step or resume: held requests go on and breakpoints are cleared,
+    // so a closed tab does not leave the proxy holding every request.
+    if (this.clients.size === 0) this.engine.stepper.clear();
     this.releases.get(client)?.();
     this.releases.delete(client);
     if (this.clients.size === 0 && this.timer) {

@@ -55,6 +55,9 @@ export interface StepResult {
 
 export class StepError extends Error {}
 
+/** Requests step mode watches at once; later ones run free until some end. */
+export const MAX_WATCHED_REQUESTS = 1000;
+
 
 /**
  * Owns the breakpoints, the "pause all" switch and every held request of one engine.
@@ -107,6 +110,14 @@ export class StepController {
     this.changed();
   }
 
+  /** No breakpoints, no pause all, nothing held: the state with nobody at the controls. */
+  clear(): void {
+    this.breakpoints = [];
+    this.pauseAllOn = false;
+    this.resume();
+    this.changed();
+  }
+
   held(): HeldStream[] {
     const out: HeldStream[] = [];
     for (const gate of this.gates.values()) {
@@ -141,9 +152,13 @@ export class StepController {
     return () => this.listeners.delete(listener);
   }
 
-  /** A gate for a new request, or direct steps when nothing could hold it. */
+  /**
+   * A gate for a new request, or direct steps when nothing could hold it. Past
+   * MAX_WATCHED_REQUESTS watched at once (pause all left on under load), new requests run
+   * free: held requests keep their connections, and that must not grow without bound.
+   */
   stepsFor(stream: number, meta: ActorMeta, clock: Clock): StreamSteps {
-    if (!this.armed) return directSteps(clock);
+    if (!this.armed || this.gates.size >= MAX_WATCHED_REQUESTS) return directSteps(clock);
     const gate = new StreamGate(this, stream, meta, new StreamClock(clock), this.tracer);
     this.gates.set(stream, gate);
     return gate;

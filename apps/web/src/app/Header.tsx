@@ -1,0 +1,79 @@
+import type { ConnectionState } from '../net/live-connection';
+import type { SourceMode } from '../model/types';
+import { PHASE_COLOURS } from './RequestDetail';
+
+interface Props {
+  mode: SourceMode | null;
+  connectionState: ConnectionState | null;
+  fileName: string | null;
+  theme: 'light' | 'dark';
+  onToggleTheme(): void;
+  onOpenFile(): void;
+  onConnect(): void;
+  onReconnect(): void;
+  onHelp(): void;
+}
+
+export function connectionText(state: ConnectionState | null): { dot: string; text: string } {
+  if (!state) return { dot: '', text: 'no server connection' };
+  switch (state.status) {
+    case 'connecting':
+      return { dot: 'connecting', text: state.attempt > 1 ? `connecting (attempt ${state.attempt})…` : 'connecting…' };
+    case 'open':
+      return { dot: 'open', text: state.historyDone ? `connected · ${state.hello.mode}` : 'connected · loading history…' };
+    case 'waiting':
+      return {
+        dot: 'down',
+        text: `${state.everConnected ? 'disconnected' : 'no server'}: ${state.reason}${state.retryInMs === null ? '' : `; retrying in ${Math.ceil(state.retryInMs / 1000)} s`}`,
+      };
+  }
+}
+
+export function Header({ mode, connectionState, fileName, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp }: Props) {
+  const conn = connectionText(connectionState);
+  return (
+    <header className="ps-header">
+      <span className="ps-brand">ProxyScope</span>
+      {mode && (
+        <span className={`ps-badge ${mode}`} data-testid="mode">
+          {mode}
+        </span>
+      )}
+      {fileName !== null ? (
+        <span className="ps-conn" title={fileName}>
+          <span className="mono">{fileName}</span>
+          <button className="ps-btn" onClick={onConnect}>
+            Back to server
+          </button>
+        </span>
+      ) : (
+        <span className="ps-conn" data-testid="connection" role="status">
+          <span className={`ps-dot ${conn.dot}`} />
+          {conn.text}
+          {connectionState?.status === 'waiting' && (
+            <button className="ps-btn" onClick={onReconnect}>
+              Reconnect
+            </button>
+          )}
+        </span>
+      )}
+      <span className="ps-legend" aria-label="Phase colours">
+        {Object.entries(PHASE_COLOURS).map(([phase, colour]) => (
+          <span key={phase}>
+            <i style={{ background: colour }} />
+            {phase}
+          </span>
+        ))}
+      </span>
+      <button className="ps-btn" onClick={onOpenFile} title="Open a .ndjson or .ndjson.gz trace (or drop it on the page)">
+        Open a trace file
+      </button>
+      <button className="ps-btn" onClick={onToggleTheme} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
+        {theme === 'dark' ? '☀ Light' : '☾ Dark'}
+      </button>
+      <button className="ps-btn" onClick={onHelp} aria-label="Keyboard shortcuts">
+        ?
+      </button>
+    </header>
+  );
+}

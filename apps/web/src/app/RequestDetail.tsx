@@ -1,0 +1,226 @@
+import { useEffect, useMemo, useRef } from 'react';
+import type { TraceEvent } from '@proxyscope/protocol';
+import type { EventStoreImpl } from '../model/event-store';
+import { relatedEvents, waterfall, type WaterfallPhase } from '../model/request-detail';
+import { formatMs } from './RequestList';
+
+/**
+ * One request in depth: what it asked, what the proxy decided and why, the waterfall of
+ * its phases, and every state transition and fact of each machine involved, labelled with
+ * the Envoy function it mirrors. Clicking a row or bar moves the cursor to that event.
+ */
+
+export const PHASE_COLOURS: Record<WaterfallPhase, string> = {
+  'downstream read': 'var(--ps-phase-read)',
+  'decoder filters': 'var(--ps-phase-decode)',
+  route: 'var(--ps-phase-route)',
+  'pool wait': 'var(--ps-phase-pool)',
+  connect: 'var(--ps-phase-connect)',
+  'upstream request': 'var(--ps-phase-upstream)',
+  response: 'var(--ps-phase-response)',
+  backoff: 'var(--ps-phase-backoff)',
+  encode: 'var(--ps-phase-encode)',
+};
+
+interface Props {
+  store: EventStoreImpl;
+  version: number;
+  cursor: number;
+  stream: number;
+  onSeek(index: number): void;
+}
+
+function describe(e: TraceEvent): { what: string; data?: string } {
+  switch (e.type) {
+    case 'spawn':
+      return { what: `spawn → ${e.state}` };
+    case 'stop':
+      return { what: `stop (${e.state})` };
+    case 'transition':
+      return { what: `${e.from} → ${e.to}`, data: e.event };
+    case 'fact':
+      return { what: e.fact, data: summarise(e.data) };
+  }
+}
+
+function summarise(data: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(data)) {
+    if (k === 'headers' || k === 'body') continue;
+    if (v === null || v === undefined) continue;
+    parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
+  return parts.join('  ');
+}
+
+function shortActor(actor: string): string {
+  const parts = actor.split('/');
+  return parts.slice(-2).join('/');
+}
+
+export function RequestDetail({ store, version, cursor, stream, onSeek }: Props) {
+  const summary = store.requestAt(stream, Math.max(cursor, store.eventsOfRequest(stream)[0] ?? cursor));
+  const final = store.requestAt(stream, store.length - 1);
+  const related = useMemo(() => (final ? relatedEvents(store, final) : []), [store, final, version]); // eslint-disable-line react-hooks/exhaustive-deps
+  const bars = useMemo(() => (final ? waterfall(store, final, related, cursor) : []), [store, final, related, cursor]);
+  const atCursorRow = useRef<HTMLTableRowElement>(null);
+
+  // Keep the event at the cursor in view while stepping, scrolling only the panel itself.
+  useEffect(() => {
+    const row = atCursorRow.current;
+    const panel = row?.closest('.ps-area-body');
+    if (!row || !panel) return;
+    const r = row.getBoundingClientRect();
+    const p = panel.getBoundingClientRect();
+    if (r.top < p.top) panel.scrollTop -= p.top - r.top + 8;
+    else if (r.bottom > p.bottom) panel.scrollTop += r.bottom - p.bottom + 8;
+  }, [cursor]);
+
+  if (!summary || !final) return <div className="ps-empty">Request {stream} has not started at the cursor.</div>;
+  const started = summary.firstIndex > cursor;
+  const headersEvent = related.find((r) => store.factAt(r.index) === 'codec.request_headers');
+  const requestHeaders = headersEvent && headersEvent.index <= cursor ? (store.dataAt(headersEvent.index)?.headers as Record<string, string> | undefined) : undefined;
+  const reasons = related.filter((r) => r.index <= cursor && typeof store.dataAt(r.index)?.reason === 'string');
+
+  const t0 = final.startT;
+  const endT = Math.max(final.endT ?? store.tAt(Math.min(cursor, store.length - 1)), ...bars.map((b) => b.endT ?? 0), t0 + 0.001);
+  const nowT = cursor >= 0 ? store.tAt(cursor) : t0;
+  const span = endT - t0;
+  const pct = (t: number) => `${(((t - t0) / span) * 100).toFixed(2)}%`;
+
+  return (
+    <div className="ps-detail" data-testid="request-detail">
+      <div style={{ display: 'flex', gap: 8, alignItems: 'baseline', flexWrap: 'wrap' }}>
+        <strong className="mono" style={{ fontSize: 13 }}>
+          {summary.method ?? '?'} {summary.authority ?? ''}
+          {summary.path ?? ''}
+        </strong>
+        <span className={summary.status ? `s${Math.floor(summary.status / 100)}` : 'muted'}>{summary.status ?? (summary.done ? '' : 'in flight')}</span>
+        {summary.flags && summary.flags !== '-' && <span className="flag-bad">{summary.flags}</span>}
+        <span className="muted">{summary.phase.replace('_', ' ')}</span>
+      </div>
+      {started && <p className="muted">The cursor is before this request starts.</p>}
+      <dl className="ps-kv" style={{ marginTop: 6 }}>
+        <dt>stream</dt>
+        <dd>
+          {summary.stream} (cx {summary.cx}, worker {summary.worker}, listener {summary.listener})
+        </dd>
+        {summary.vhost && (
+          <>
+            <dt>virtual host</dt>
+            <dd>{summary.vhost}</dd>
+          </>
+        )}
+        {summary.route && (
+          <>
+            <dt>route → cluster</dt>
+            <dd>
+              {summary.route} → {summary.cluster ?? '?'}
+            </dd>
+          </>
+        )}
+        {summary.attempts.map((a) => (
+          <FragmentRow key={a.n} label={`attempt ${a.n}`} value={`${a.host ?? '?'}${a.ucx !== undefined ? ` via ucx:${a.ucx}` : ''} — ${a.state}${a.status ? ` ${a.status}` : ''}${a.reset ? ` (${a.reset})` : ''}${a.endT !== undefined ? `, ${formatMs(a.endT - a.startT)}` : ''}`} />
+        ))}
+        {summary.localReply && <FragmentRow label="local reply" value={`${summary.localReply.status}${summary.localReply.flag ? ` ${summary.localReply.flag}` : ''}${summary.localReply.details ? ` (${summary.localReply.details})` : ''}`} />}
+        {summary.tag && <FragmentRow label="tag" value={summary.tag} />}
+        <FragmentRow label="duration" value={summary.endT !== undefined ? formatMs(summary.endT - summary.startT) : `${formatMs(nowT - summary.startT)} so far`} />
+      </dl>
+
+      <h3>Waterfall</h3>
+      <div className="ps-waterfall" data-testid="waterfall">
+        {bars.length === 0 && <div className="muted">No phases yet.</div>}
+        {bars.map((b, k) => {
+          const end = b.endT ?? nowT;
+          return (
+            <div key={k} className="ps-wf-row" onClick={() => onSeek(b.index)} title={`${b.label}: ${formatMs(end - b.startT)}${b.endT === undefined ? ' (running)' : ''}`}>
+              <span>{b.label}</span>
+              <div className="ps-wf-track">
+                <div className={`ps-wf-bar${b.endT === undefined ? ' running' : ''}`} style={{ left: pct(b.startT), width: `max(2px, calc(${pct(end)} - ${pct(b.startT)}))`, background: PHASE_COLOURS[b.phase] }} />
+              </div>
+              <span className="mono" style={{ textAlign: 'right' }}>
+                {formatMs(end - b.startT)}
+              </span>
+            </div>
+          );
+        })}
+      </div>
+
+      {reasons.length > 0 && (
+        <>
+          <h3>Decisions</h3>
+          <dl className="ps-kv">
+            {reasons.map((r) => (
+              <FragmentRow key={r.index} label={store.factAt(r.index) ?? ''} value={String(store.dataAt(r.index)!.reason)} />
+            ))}
+          </dl>
+        </>
+      )}
+
+      {requestHeaders && (
+        <>
+          <h3>Request headers</h3>
+          <dl className="ps-kv">
+            {Object.entries(requestHeaders).map(([k, v]) => (
+              <FragmentRow key={k} label={k} value={String(v)} />
+            ))}
+          </dl>
+        </>
+      )}
+
+      <h3>
+        Events <span className="muted">({related.length}, every machine of this request; greyed: after the cursor)</span>
+      </h3>
+      <table className="ps-events" data-testid="request-events">
+        <colgroup>
+          <col className="seq" />
+          <col className="t" />
+          <col className="actor" />
+          <col />
+        </colgroup>
+        <tbody>
+          {related.map((r) => {
+            const e = store.get(r.index);
+            const { what, data } = describe(e);
+            const future = r.index > cursor;
+            const envoy = e.type === 'transition' || e.type === 'fact' ? e.envoy : undefined;
+            return (
+              <tr
+                key={r.index}
+                ref={r.index === cursor ? atCursorRow : undefined}
+                className={future ? 'future' : r.index === cursor ? 'at-cursor' : undefined}
+                onClick={() => onSeek(r.index)}
+                data-seq={e.seq}
+                data-testid="event-row"
+              >
+                <td className="mono muted">{e.seq}</td>
+                <td className="mono muted" style={{ textAlign: 'right' }}>
+                  {e.t - t0 < 0 ? '−' : '+'}
+                  {Math.abs(e.t - t0).toFixed(2)}
+                </td>
+                <td>
+                  <span className="mono">{shortActor(e.actor)}</span>
+                  {r.via && <div className="via">via {r.via}</div>}
+                </td>
+                <td>
+                  <div>{what}</div>
+                  {envoy && <div className="envoy">{envoy}</div>}
+                  {data && <div className="data">{data}</div>}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function FragmentRow({ label, value }: { label: string; value: string }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{value}</dd>
+    </>
+  );
+}

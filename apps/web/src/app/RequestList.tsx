@@ -1,0 +1,209 @@
+import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { EventStoreImpl } from '../model/event-store';
+import { durationOf, matchesFilter, parseFilter, sortRequests, type SortKey } from '../model/request-filter';
+import type { RequestSummary } from '../model/types';
+
+/**
+ * The request list, as a browser's network panel shows requests: one row per request as
+ * of the cursor, filterable and sortable, virtualised (only the rows in view are in the
+ * DOM) so thousands stay smooth. It sticks to the newest row while scrolled to the bottom.
+ */
+
+const ROW = 22;
+const OVERSCAN = 12;
+
+const COLUMNS: Array<{ key: SortKey; label: string; width: number; title?: string }> = [
+  { key: 'start', label: '#', width: 52, title: 'stream id (sort: by start)' },
+  { key: 'method', label: 'Method', width: 58 },
+  { key: 'authority', label: 'Authority', width: 130 },
+  { key: 'path', label: 'Path', width: 170 },
+  { key: 'status', label: 'Status', width: 52 },
+  { key: 'flags', label: 'Flags', width: 48, title: 'Envoy response flags' },
+  { key: 'route', label: 'Route', width: 84 },
+  { key: 'cluster', label: 'Cluster', width: 84 },
+  { key: 'host', label: 'Host', width: 118 },
+  { key: 'attempts', label: 'Tries', width: 42, title: 'upstream attempts' },
+  { key: 'duration', label: 'Time', width: 64 },
+  { key: 'phase', label: 'State', width: 86 },
+];
+
+export function requestsAt(store: EventStoreImpl, cursor: number): RequestSummary[] {
+  const ids = store.requestIds();
+  // Requests are listed in order of their first event: the ones started by the cursor are a prefix.
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (store.eventsOfRequest(ids[mid]!)[0]! <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: RequestSummary[] = new Array(lo);
+  for (let k = 0; k < lo; k++) out[k] = store.requestAt(ids[k]!, cursor)!;
+  return out;
+}
+
+function statusClass(status: number | undefined): string {
+  return status === undefined ? '' : `s${Math.floor(status / 100)}`;
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+interface Props {
+  store: EventStoreImpl;
+  version: number;
+  cursor: number;
+  selected: number | null;
+  onSelect(stream: number | null): void;
+}
+
+export function RequestList({ store, version, cursor, selected, onSelect }: Props) {
+  const [filterText, setFilterText] = useState('');
+  const filterValue = useDeferredValue(filterText);
+  const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: 'start', desc: false });
+  const [scrollTop, setScrollTop] = useState(0);
+  const [height, setHeight] = useState(400);
+  const scroller = useRef<HTMLDivElement>(null);
+  const atBottom = useRef(true);
+
+  const nowT = cursor >= 0 && store.length ? store.tAt(cursor) : 0;
+  const all = useMemo(() => requestsAt(store, cursor), [store, version, cursor]); // eslint-disable-line react-hooks/exhaustive-deps
+  const filter = useMemo(() => parseFilter(filterValue), [filterValue]);
+  const rows = useMemo(() => {
+    const filtered = filter.terms.length ? all.filter((r) => matchesFilter(r, filter)) : all;
+    return sort.key === 'start' && !sort.desc ? filtered : sortRequests(filtered, sort.key, sort.desc, nowT);
+  }, [all, filter, sort, nowT]);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() => setHeight(el.clientHeight));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  // Follow new rows while the user sits at the bottom, as DevTools does.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && atBottom.current) {
+      el.scrollTop = el.scrollHeight;
+      setScrollTop(el.scrollTop);
+    }
+  }, [rows.length]);
+
+  const first = Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW) + OVERSCAN);
+  const selectedIndex = selected === null ? -1 : rows.findIndex((r) => r.stream === selected);
+
+  const moveSelection = (delta: number) => {
+    if (rows.length === 0) return;
+    const next = Math.max(0, Math.min(rows.length - 1, (selectedIndex < 0 ? (delta > 0 ? -1 : rows.length) : selectedIndex) + delta));
+    onSelect(rows[next]!.stream);
+    const el = scroller.current;
+    if (el) {
+      const top = next * ROW;
+      if (top < el.scrollTop) el.scrollTop = top;
+      else if (top + ROW * 2 > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW * 2 - el.clientHeight;
+    }
+  };
+
+  return (
+    <>
+      <div className="ps-filter">
+        <input
+          type="search"
+          placeholder="Filter: text, id:12, status:5xx, flag:UF, cluster:api, method:POST, host:…, -route:healthz"
+          aria-label="Filter requests"
+          value={filterText}
+          onChange={(e) => setFilterText(e.target.value)}
+          onKeyDown={(e) => e.stopPropagation()}
+          data-testid="request-filter"
+        />
+        <span className="muted" style={{ fontSize: 11, whiteSpace: 'nowrap' }} data-testid="request-count">
+          {rows.length === all.length ? `${all.length} requests` : `${rows.length} of ${all.length}`}
+        </span>
+      </div>
+      {filter.unknownKeys.length > 0 && (
+        <div className="muted" style={{ fontSize: 11, padding: '0 8px' }}>
+          unknown filter key {filter.unknownKeys.map((k) => `"${k}:"`).join(', ')} (searched as text); keys: id, status, flag, cluster, route, method, host, path, authority, phase, tag, attempts
+        </div>
+      )}
+      <div
+        className="ps-list"
+        ref={scroller}
+        tabIndex={0}
+        role="grid"
+        aria-label="Requests"
+        aria-rowcount={rows.length}
+        data-testid="request-list"
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          setScrollTop(el.scrollTop);
+          atBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW;
+        }}
+        onKeyDown={(e) => {
+          if (e.key === 'ArrowDown' || e.key === 'j') {
+            e.preventDefault();
+            e.stopPropagation();
+            moveSelection(1);
+          } else if (e.key === 'ArrowUp' || e.key === 'k') {
+            e.preventDefault();
+            e.stopPropagation();
+            moveSelection(-1);
+          } else if (e.key === 'Escape') onSelect(null);
+        }}
+      >
+        <table>
+          <colgroup>
+            {COLUMNS.map((c) => (
+              <col key={c.key} style={{ width: c.width }} />
+            ))}
+          </colgroup>
+          <thead>
+            <tr>
+              {COLUMNS.map((c) => (
+                <th
+                  key={c.key}
+                  title={c.title ?? `sort by ${c.label.toLowerCase()}`}
+                  aria-sort={sort.key === c.key ? (sort.desc ? 'descending' : 'ascending') : 'none'}
+                  onClick={() => setSort((s) => ({ key: c.key, desc: s.key === c.key ? !s.desc : false }))}
+                >
+                  {c.label}
+                  {sort.key === c.key ? (sort.desc ? ' ▾' : ' ▴') : ''}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {first > 0 && <tr style={{ height: first * ROW }} aria-hidden="true" />}
+            {rows.slice(first, last).map((r) => {
+              const host = r.attempts[r.attempts.length - 1]?.host;
+              const flagBad = r.flags !== undefined && r.flags !== '-';
+              return (
+                <tr key={r.stream} className="row" aria-selected={r.stream === selected} data-stream={r.stream} onClick={() => onSelect(r.stream === selected ? null : r.stream)}>
+                  <td className="mono muted">{r.stream}</td>
+                  <td>{r.method ?? ''}</td>
+                  <td title={r.authority}>{r.authority ?? ''}</td>
+                  <td title={r.path} className="mono">{r.path ?? ''}</td>
+                  <td className={statusClass(r.status)} data-testid="status">{r.status ?? (r.done ? '—' : '…')}</td>
+                  <td className={flagBad ? 'flag-bad' : 'muted'}>{r.flags ?? r.localReply?.flag ?? ''}</td>
+                  <td>{r.route ?? ''}</td>
+                  <td>{r.cluster ?? ''}</td>
+                  <td className="mono" title={host}>{host ?? ''}</td>
+                  <td style={{ textAlign: 'right' }}>{r.attempts.length || ''}</td>
+                  <td style={{ textAlign: 'right' }}>{formatMs(durationOf(r, nowT))}</td>
+                  <td className="phase-pill">{r.phase.replace('_', ' ')}</td>
+                </tr>
+              );
+            })}
+            {last < rows.length && <tr style={{ height: (rows.length - last) * ROW }} aria-hidden="true" />}
+          </tbody>
+        </table>
+        {all.length === 0 && <div className="ps-empty">No requests yet.</div>}
+      </div>
+    </>
+  );
+}

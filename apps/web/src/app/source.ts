@@ -1,0 +1,128 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { EventStoreImpl } from '../model/event-store';
+import { defaultWsUrl, LiveConnection, type ConnectionState } from '../net/live-connection';
+import { openTraceFile, type LoadProgress, type LoadResult } from '../net/open-trace-file';
+
+/**
+ * Where the events come from: the server's WebSocket (live proxy or `proxyscope replay`),
+ * or a trace file opened in the browser. Each source gets its own store, so switching
+ * never mixes traces.
+ */
+
+export interface FileLoad {
+  name: string;
+  size: number;
+  progress: LoadProgress | null;
+  result: LoadResult | null;
+}
+
+export interface Source {
+  store: EventStoreImpl;
+  connection: LiveConnection | null;
+  connectionState: ConnectionState | null;
+  file: FileLoad | null;
+  problems: string[];
+  /** bumps when the store is replaced (a file opened, another server run) */
+  generation: number;
+  openFile(file: File): void;
+  connectLive(): void;
+  /** try the current connection again now */
+  reconnect(): void;
+  dismissProblems(): void;
+}
+
+const MAX_PROBLEMS = 6;
+
+export function useSource(): Source {
+  const [store, setStore] = useState(() => new EventStoreImpl(null));
+  const [connection, setConnection] = useState<LiveConnection | null>(null);
+  const [connectionState, setConnectionState] = useState<ConnectionState | null>(null);
+  const [file, setFile] = useState<FileLoad | null>(null);
+  const [problems, setProblems] = useState<string[]>([]);
+  const [generation, setGeneration] = useState(0);
+  const storeRef = useRef(store);
+  storeRef.current = store;
+  const connectionRef = useRef<LiveConnection | null>(null);
+  const loadId = useRef(0);
+
+  const problem = useCallback((message: string) => setProblems((p) => [...p.slice(-(MAX_PROBLEMS - 1)), message]), []);
+
+  const replaceStore = useCallback((next: EventStoreImpl) => {
+    storeRef.current = next;
+    setStore(next);
+    setGeneration((g) => g + 1);
+  }, []);
+
+  const connectLive = useCallback(() => {
+    connectionRef.current?.close();
+    loadId.current++;
+    setFile(null);
+    // The mode is known once the server says hello (live proxy or replay).
+    const first = new EventStoreImpl(null);
+    replaceStore(first);
+    const live = new LiveConnection(defaultWsUrl(), {
+      onHello(hello, fresh) {
+        // Another server run: its seqs start over, so its events go in a new store.
+        const target = fresh || storeRef.current.length > 0 && storeRef.current.startedAt !== hello.startedAt ? new EventStoreImpl(hello.mode) : storeRef.current;
+        target.setSource({ mode: hello.mode, topology: hello.topology, startedAt: hello.startedAt, demoHosts: hello.hosts ?? [] });
+        if (target !== storeRef.current) replaceStore(target);
+      },
+      onEvents(events) {
+        storeRef.current.append(events);
+      },
+      onState: setConnectionState,
+      onProblem: problem,
+    });
+    live.on('topology', (m) => storeRef.current.setSource({ topology: m.topology }));
+    live.on('hosts', (m) => storeRef.current.setSource({ demoHosts: m.hosts }));
+    connectionRef.current = live;
+    setConnection(live);
+  }, [problem, replaceStore]);
+
+  const openFile = useCallback(
+    (picked: File) => {
+      connectionRef.current?.close();
+      connectionRef.current = null;
+      setConnection(null);
+      setConnectionState(null);
+      const id = ++loadId.current;
+      const next = new EventStoreImpl('file');
+      replaceStore(next);
+      setProblems([]);
+      setFile({ name: picked.name, size: picked.size, progress: null, result: null });
+      let lastProgress = 0;
+      openTraceFile(picked, next, {
+        header: (header) => next.setSource({ topology: header.topology, startedAt: header.startedAt }),
+        progress: (progress) => {
+          if (id !== loadId.current) return;
+          const now = performance.now();
+          // React need not hear of every chunk.
+          if (now - lastProgress < 50 && progress.bytesRead < progress.totalBytes) return;
+          lastProgress = now;
+          setFile((f) => (f ? { ...f, progress } : f));
+        },
+      })
+        .then((result) => {
+          if (id !== loadId.current) return;
+          setFile((f) => (f ? { ...f, result } : f));
+          if (result.problem) problem(`${picked.name}: ${result.problem.message}${result.problem.events ? ` — the ${result.problem.events} events before it are loaded` : ''}`);
+        })
+        .catch((err: Error) => {
+          if (id === loadId.current) problem(`${picked.name}: ${err.message}`);
+        });
+    },
+    [problem, replaceStore],
+  );
+
+  useEffect(() => {
+    connectLive();
+    return () => connectionRef.current?.close();
+  }, [connectLive]);
+
+  const reconnect = useCallback(() => {
+    if (connectionRef.current) connectionRef.current.reconnect();
+    else connectLive();
+  }, [connectLive]);
+
+  return { store, connection, connectionState, file, problems, generation, openFile, connectLive, reconnect, dismissProblems: () => setProblems([]) };
+}

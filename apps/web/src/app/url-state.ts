@@ -1,0 +1,35 @@
+/**
+ * The shareable part of the view lives in the hash: `#req=<stream>&seq=<seq>`. The query
+ * stays for the server (`?token=`), so the hash survives a reload and never reaches it.
+ */
+
+export interface UrlState {
+  req: number | null;
+  seq: number | null;
+}
+
+function positiveInt(value: string | null): number | null {
+  if (value === null || !/^\d+$/.test(value)) return null;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+export function readUrlState(hash: string = window.location.hash): UrlState {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  return { req: positiveInt(params.get('req')), seq: positiveInt(params.get('seq')) };
+}
+
+export function formatUrlState(state: UrlState): string {
+  const params = new URLSearchParams();
+  if (state.req !== null) params.set('req', String(state.req));
+  if (state.seq !== null) params.set('seq', String(state.seq));
+  const text = params.toString();
+  return text ? `#${text}` : '';
+}
+
+export function writeUrlState(state: UrlState): void {
+  const hash = formatUrlState(state);
+  if (hash === window.location.hash || (hash === '' && window.location.hash === '')) return;
+  // replaceState: scrubbing must not fill the history with one entry per event.
+  history.replaceState(null, '', `${window.location.pathname}${window.location.search}${hash}`);
+}

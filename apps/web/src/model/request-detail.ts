@@ -1,0 +1,160 @@
+import { countAtOrBefore, type EventStoreImpl } from './event-store';
+import { SPAWN, TRANSITION } from './columns';
+import type { RequestSummary } from './types';
+
+/**
+ * What the request detail panel shows: every event of the machines involved in one
+ * request, and the waterfall of its phases. The request's own actors carry its stream id;
+ * the downstream codec is tied by connection id, and the pool and upstream connection by
+ * pool id and time (the pool's decisions while an attempt waited, then the client that
+ * carried it).
+ */
+
+export interface RelatedEvent {
+  index: number;
+  /** why it is here when it does not carry the stream id */
+  via?: 'connection' | 'pool' | 'upstream connection';
+}
+
+function between(list: readonly number[], from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let k = countAtOrBefore(list, from - 1); k < list.length && list[k]! <= to; k++) out.push(list[k]!);
+  return out;
+}
+
+export function relatedEvents(store: EventStoreImpl, summary: RequestSummary): RelatedEvent[] {
+  const own = store.eventsOfRequest(summary.stream);
+  if (own.length === 0) return [];
+  const first = own[0]!;
+  const last = own[own.length - 1]!;
+  const seen = new Set<number>(own);
+  const extra: RelatedEvent[] = [];
+  const add = (index: number, via: RelatedEvent['via']) => {
+    if (seen.has(index)) return;
+    seen.add(index);
+    extra.push({ index, via });
+  };
+
+  // The downstream codec parses this request's bytes while the stream lives.
+  const codec = `listener:${summary.listener}/cx:${summary.cx}/codec`;
+  for (const i of between(store.eventsOfActor(codec), Math.max(0, first - 40), last)) add(i, 'connection');
+
+  for (const attempt of summary.attempts) {
+    if (!attempt.pool) continue;
+    const attemptEvents = store.eventsOfActor(attempt.actor);
+    if (attemptEvents.length === 0) continue;
+    const start = attemptEvents[0]!;
+    const end = attemptEvents[attemptEvents.length - 1]!;
+    // While it waits for a connection: the pool's decisions up to the attach.
+    let ready = end;
+    for (const i of attemptEvents) {
+      if (store.kindAt(i) === TRANSITION && store.stateAt(i) === 'sending') {
+        ready = i;
+        break;
+      }
+    }
+    const poolPath = store.poolActor(summary.worker >= 0 ? summary.worker : undefined, attempt.pool);
+    if (poolPath) {
+      const poolEvents = store.eventsOfActor(poolPath);
+      // The pool may be spawned just before the attempt (its first request).
+      for (const i of between(poolEvents, Math.max(0, start - 4), ready)) {
+        if (i < start && store.kindAt(i) !== SPAWN) continue;
+        add(i, 'pool');
+      }
+    }
+    if (attempt.ucx !== undefined && poolPath) {
+      const client = `${poolPath}/ucx:${attempt.ucx}`;
+      for (const i of between(store.eventsOfActor(client), start, end)) add(i, 'upstream connection');
+      for (const i of between(store.eventsOfActor(`${client}/codec`), start, end)) add(i, 'upstream connection');
+    }
+  }
+
+  const all: RelatedEvent[] = own.map((index) => ({ index }));
+  for (const e of extra) all.push(e);
+  all.sort((a, b) => a.index - b.index);
+  return all;
+}
+
+export type WaterfallPhase = 'downstream read' | 'decoder filters' | 'route' | 'pool wait' | 'connect' | 'upstream request' | 'response' | 'backoff' | 'encode';
+
+export interface WaterfallBar {
+  phase: WaterfallPhase;
+  label: string;
+  startT: number;
+  /** absent while the phase is still running at the cursor */
+  endT?: number;
+  /** the event that started it (clicking the bar moves the cursor there) */
+  index: number;
+}
+
+/** The phases of a request as of the cursor, from the related events. */
+export function waterfall(store: EventStoreImpl, summary: RequestSummary, related: readonly RelatedEvent[], cursor: number): WaterfallBar[] {
+  const bars: WaterfallBar[] = [];
+  const open = new Map<string, WaterfallBar>();
+  const begin = (key: string, phase: WaterfallPhase, label: string, i: number) => {
+    if (open.has(key)) return;
+    const bar: WaterfallBar = { phase, label, startT: store.tAt(i), index: i };
+    open.set(key, bar);
+    bars.push(bar);
+  };
+  const end = (key: string, i: number) => {
+    const bar = open.get(key);
+    if (bar && bar.endT === undefined) bar.endT = store.tAt(i);
+  };
+  const attemptOf = (actor: string) => /\/upstream:(\d+)$/.exec(actor)?.[1];
+
+  for (const { index: i } of related) {
+    if (i > cursor) break;
+    const machine = store.machineAt(i);
+    const state = store.stateAt(i);
+    const fact = store.factAt(i);
+    const kind = store.kindAt(i);
+    const actor = store.actorAt(i);
+    if (machine === 'codec' && kind === TRANSITION && state === 'headers' && !open.has('read')) begin('read', 'downstream read', 'downstream read', i);
+    if (machine === 'stream' && kind === SPAWN) {
+      end('read', i);
+      begin('decode', 'decoder filters', 'decoder filters', i);
+    }
+    if (fact === 'route.virtual_host' || fact === 'route.no_match') {
+      end('decode', i);
+      begin('route', 'route', 'route', i);
+    }
+    if (machine === 'stream' && state === 'decoding_body') end('read', i);
+    if (machine === 'upstream_request') {
+      const n = attemptOf(actor) ?? '?';
+      if (kind === SPAWN) {
+        end('route', i);
+        end('decode', i);
+        end('backoff', i);
+        begin(`pool${n}`, 'pool wait', `pool wait #${n}`, i);
+      } else if (state === 'sending') {
+        end(`pool${n}`, i);
+        begin(`up${n}`, 'upstream request', `upstream request #${n}`, i);
+      } else if (fact === 'upstream.response_headers') {
+        end(`up${n}`, i);
+        begin(`resp${n}`, 'response', `response #${n}`, i);
+      } else if (state === 'done' || state === 'failed') {
+        end(`pool${n}`, i);
+        end(`up${n}`, i);
+        end(`resp${n}`, i);
+      }
+    }
+    if (machine === 'client') {
+      const ucx = /\/ucx:(\d+)$/.exec(actor)?.[1] ?? '?';
+      if (kind === SPAWN && state === 'connecting') begin(`connect${ucx}`, 'connect', `connect ucx:${ucx}`, i);
+      else if (kind === TRANSITION) end(`connect${ucx}`, i);
+    }
+    if (machine === 'retry' && state === 'backoff') begin('backoff', 'backoff', 'retry backoff', i);
+    if (machine === 'retry' && state !== undefined && state !== 'backoff') end('backoff', i);
+    if (machine === 'stream' && state === 'encoding_headers') {
+      end('route', i);
+      end('decode', i);
+      begin('encode', 'encode', 'encode', i);
+    }
+    if (machine === 'stream' && (state === 'complete' || state === 'reset')) {
+      for (const key of open.keys()) end(key, i);
+    }
+  }
+  void summary;
+  return bars;
+}

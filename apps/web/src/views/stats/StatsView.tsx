@@ -1,0 +1,54 @@
+import { useEffect, useMemo, useReducer, useRef } from 'react';
+import type { ViewProps } from '../../model/types';
+import { BUCKET_MS, StatsTracker } from './series';
+import { Sparkline, type Series } from './Sparkline';
+import '../topology/views-theme.css';
+import './stats.css';
+
+const HOST_COLORS = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc2626', '#db2777', '#65a30d', '#7c3aed', '#ea580c'];
+
+export function StatsView({ store, cursor }: ViewProps) {
+  const [, bump] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => store.subscribe(bump), [store]);
+  const tracker = useRef(new StatsTracker());
+  const version = store.version;
+  const stats = useMemo(() => tracker.current.at(store, cursor), [store, version, cursor]);
+  const times = useMemo(() => stats.buckets.map((b) => b.t), [stats]);
+  const one = (name: string, color: string, pick: (b: (typeof stats.buckets)[number]) => number): Series[] => [{ name, color, values: stats.buckets.map(pick) }];
+  const cxSeries: Series[] = stats.hosts.map((h, i) => ({ name: h, color: HOST_COLORS[i % HOST_COLORS.length], values: stats.buckets.map((b) => b.cx[h] ?? 0) }));
+  const activeCx = Object.values(stats.cx).reduce((a, b) => a + b, 0);
+  const last = stats.buckets[stats.buckets.length - 1];
+  if (stats.buckets.length === 0) return <div className="pss-stats pst-empty">No events yet.</div>;
+  return (
+    <div className="pss-stats" data-testid="stats-view">
+      <dl className="pss-counters">
+        <Counter label="requests" value={stats.totals.rq} />
+        <Counter label="2xx" value={stats.totals.s2xx} />
+        <Counter label="4xx" value={stats.totals.s4xx} />
+        <Counter label="5xx" value={stats.totals.s5xx} tone={stats.totals.s5xx ? 'bad' : undefined} />
+        <Counter label="retries" value={stats.totals.retries} tone={stats.totals.retries ? 'warn' : undefined} />
+        <Counter label="pending overflow" value={stats.totals.overflow} tone={stats.totals.overflow ? 'bad' : undefined} />
+        <Counter label="upstream connections" value={activeCx} />
+      </dl>
+      <p className="pss-note">
+        per {BUCKET_MS / 1000} s of trace time, up to t = {(stats.t / 1000).toFixed(1)} s{last ? ' (the last bucket is partial)' : ''}
+      </p>
+      <div className="pss-grid">
+        <Sparkline title="requests / s" times={times} bucketMs={BUCKET_MS} series={one('rq', '#2563eb', (b) => b.rq)} />
+        <Sparkline title="5xx / s" times={times} bucketMs={BUCKET_MS} series={one('5xx', '#dc2626', (b) => b.s5xx)} />
+        <Sparkline title="retries / s" times={times} bucketMs={BUCKET_MS} series={one('retries', '#d97706', (b) => b.retries)} />
+        <Sparkline title="pending overflow / s" times={times} bucketMs={BUCKET_MS} series={one('overflow', '#9333ea', (b) => b.overflow)} />
+        <Sparkline title="active upstream connections per host" times={times} bucketMs={BUCKET_MS} series={cxSeries.length ? cxSeries : [{ name: 'none yet', color: '#94a3b8', values: times.map(() => 0) }]} width={540} />
+      </div>
+    </div>
+  );
+}
+
+function Counter({ label, value, tone }: { label: string; value: number; tone?: 'bad' | 'warn' }) {
+  return (
+    <div className={tone ? `pss-counter pss-${tone}` : 'pss-counter'} data-counter={label}>
+      <dt>{label}</dt>
+      <dd>{value.toLocaleString()}</dd>
+    </div>
+  );
+}

@@ -1,0 +1,305 @@
+import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { select } from 'd3-selection';
+import { zoom, zoomIdentity, type ZoomBehavior } from 'd3-zoom';
+import type { ViewProps } from '../../model/types';
+import { CatalogTracker } from './catalog';
+import { HOST_POOL_TOP, layoutTopology, type Layout, type LayoutNode } from './layout';
+import { LEGEND } from './palette';
+import { TokenCanvas } from './token-canvas';
+import { isFailing, WorldTracker, type PoolState, type World } from './world';
+import './topology.css';
+
+/** Re-renders when the store changes (live appends, a new file). */
+function useStoreVersion(store: ViewProps['store']): number {
+  const [, bump] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => store.subscribe(bump), [store]);
+  return store.version;
+}
+
+export function TopologyView({ store, cursor, selected, onSelect }: ViewProps) {
+  const version = useStoreVersion(store);
+  const trackers = useRef({ world: new WorldTracker(), catalog: new CatalogTracker() });
+  const catalog = useMemo(() => trackers.current.catalog.update(store), [store, version]);
+  const topology = store.topology;
+  const layout = useMemo(
+    () => (topology ? layoutTopology(topology, { hosts: catalog.hosts, routeClusters: catalog.routeClusters, workers: Math.max(topology.workers, catalog.workers) }) : null),
+    // catalog.key changes only when a host or route->cluster pair appears
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [topology, catalog.key],
+  );
+  const world = useMemo(() => trackers.current.world.at(store, cursor), [store, version, cursor]);
+
+  const wrapRef = useRef<HTMLDivElement>(null);
+  const gRef = useRef<SVGGElement>(null);
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const tokensRef = useRef<TokenCanvas | null>(null);
+  const zoomRef = useRef<ZoomBehavior<HTMLDivElement, unknown> | null>(null);
+  const [size, setSize] = useState({ w: 800, h: 500 });
+
+  useLayoutEffect(() => {
+    const wrap = wrapRef.current;
+    const canvas = canvasRef.current;
+    if (!wrap || !canvas) return;
+    const tokens = new TokenCanvas(canvas);
+    tokensRef.current = tokens;
+    const ro = new ResizeObserver(() => {
+      const r = wrap.getBoundingClientRect();
+      setSize({ w: r.width, h: r.height });
+      tokens.resize(r.width, r.height);
+    });
+    ro.observe(wrap);
+    const z = zoom<HTMLDivElement, unknown>()
+      .scaleExtent([0.2, 4])
+      .on('zoom', (ev) => {
+        gRef.current?.setAttribute('transform', ev.transform.toString());
+        tokens.setTransform(ev.transform);
+      });
+    zoomRef.current = z;
+    select(wrap).call(z).on('dblclick.zoom', null);
+    return () => {
+      ro.disconnect();
+      select(wrap).on('.zoom', null);
+      tokens.dispose();
+      tokensRef.current = null;
+    };
+  }, []);
+
+  const fit = () => {
+    const wrap = wrapRef.current;
+    if (!layout || !wrap || !zoomRef.current) return;
+    const k = Math.min(1.4, Math.min(size.w / layout.width, (size.h - 10) / layout.height));
+    const t = zoomIdentity.translate((size.w - layout.width * k) / 2, Math.max(0, (size.h - layout.height * k) / 2)).scale(k);
+    select(wrap).call(zoomRef.current.transform, t);
+  };
+  // fit the whole map when the layout's extent or the panel's size changes
+  const fitKey = layout ? `${layout.width}x${layout.height}@${Math.round(size.w)}x${Math.round(size.h)}` : '';
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(fit, [fitKey]);
+
+  useEffect(() => {
+    if (layout) tokensRef.current?.update(world, layout);
+  }, [world, layout, cursor, version]);
+  useEffect(() => tokensRef.current?.setSelected(selected), [selected]);
+
+  const onClick = (ev: React.MouseEvent) => {
+    const tokens = tokensRef.current;
+    const wrap = wrapRef.current;
+    if (!tokens || !wrap) return;
+    const r = wrap.getBoundingClientRect();
+    const hit = tokens.hit(ev.clientX - r.left, ev.clientY - r.top);
+    if (hit !== null) onSelect(hit);
+  };
+
+  const inFlight = countInFlight(world);
+  return (
+    <div className="pst-topology" data-inflight={inFlight}>
+      <div className="pst-topology-bar">
+        <span className="pst-topology-stat">
+          <b>{inFlight}</b> in flight · t = {(world.t / 1000).toFixed(2)} s
+        </span>
+        <Legend />
+        <button type="button" className="pst-btn" onClick={fit} title="Drag to pan, scroll to zoom; this fits the whole map">
+          fit
+        </button>
+      </div>
+      <div className="pst-topology-map" ref={wrapRef} onClick={onClick} data-testid="topology-map">
+        {!layout && <div className="pst-empty">No topology yet: connect to a server or load a trace file.</div>}
+        <svg className="pst-topology-svg" width="100%" height="100%" role="img" aria-label="proxy topology">
+          <defs>
+            <marker id="pst-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+              <path d="M0,0 L8,4 L0,8 z" className="pst-arrowhead" />
+            </marker>
+          </defs>
+          <g ref={gRef}>{layout && <TopologyMap layout={layout} world={world} />}</g>
+        </svg>
+        <canvas ref={canvasRef} className="pst-topology-canvas" data-testid="token-canvas" />
+      </div>
+    </div>
+  );
+}
+
+function countInFlight(world: World): number {
+  let n = 0;
+  for (const r of world.requests.values()) if (r.phase !== 'done') n++;
+  return n;
+}
+
+function Legend() {
+  return (
+    <ul className="pst-legend" aria-label="legend">
+      {LEGEND.map((l) => (
+        <li key={l.label}>
+          <span className={l.ring ? 'pst-swatch pst-swatch-ring' : 'pst-swatch'} style={l.ring ? { borderColor: l.color } : { background: l.color }} />
+          {l.label}
+        </li>
+      ))}
+      <li>
+        <span className="pst-swatch pst-swatch-selected" />
+        selected
+      </li>
+      <li className="pst-legend-sep">
+        <span className="pst-dot pst-cx-connecting" />
+        connecting
+        <span className="pst-dot pst-cx-ready" />
+        ready
+        <span className="pst-dot pst-cx-busy" />
+        busy
+      </li>
+    </ul>
+  );
+}
+
+function edgePath(a: LayoutNode, b: LayoutNode): string {
+  const x1 = a.x + a.w;
+  const y1 = a.y + a.h / 2;
+  const x2 = b.x;
+  const y2 = b.y + Math.min(b.h / 2, 20);
+  const mx = (x1 + x2) / 2;
+  return `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2 - 2},${y2}`;
+}
+
+function TopologyMap({ layout, world }: { layout: Layout; world: World }) {
+  const poolsByHost = useMemo(() => {
+    const m = new Map<string, PoolState[]>();
+    for (const p of world.pools.values()) {
+      const k = `${p.cluster}/${p.host}`;
+      const list = m.get(k) ?? [];
+      list.push(p);
+      m.set(k, list);
+    }
+    for (const list of m.values()) list.sort((a, b) => a.worker - b.worker);
+    return m;
+  }, [world, world.index]);
+  return (
+    <>
+      {layout.columns.map((c) => (
+        <text key={c.title} x={c.x} y={18} className="pst-col-title" textAnchor="middle">
+          {c.title}
+        </text>
+      ))}
+      {layout.edges.map((e) => {
+        const a = layout.byId.get(e.from);
+        const b = layout.byId.get(e.to);
+        return a && b ? <path key={e.id} d={edgePath(a, b)} className="pst-edge" markerEnd="url(#pst-arrow)" /> : null;
+      })}
+      {layout.nodes.map((n) => (n.kind === 'host' ? <HostNode key={n.id} node={n} world={world} pools={poolsByHost.get(`${n.cluster}/${n.host}`) ?? []} /> : <PlainNode key={n.id} node={n} world={world} />))}
+    </>
+  );
+}
+
+function PlainNode({ node, world }: { node: LayoutNode; world: World }) {
+  return (
+    <g className={`pst-node pst-node-${node.kind}`} data-node={node.id} transform={`translate(${node.x},${node.y})`}>
+      <rect width={node.w} height={node.h} rx={6} />
+      <text x={8} y={15} className="pst-node-label">
+        {clip(node.label, 26)}
+      </text>
+      {node.kind === 'downstream' && world.connections.size > 0 && (
+        <text x={8} y={29} className="pst-node-sub">
+          {world.connections.size} open connection{world.connections.size === 1 ? '' : 's'}
+        </text>
+      )}
+      {node.sub && (
+        <text x={8} y={29} className="pst-node-sub">
+          {clip(node.sub, 30)}
+        </text>
+      )}
+      {node.filters?.map((f, i) => (
+        <text key={f} x={8} y={29 + i * 14} className="pst-node-sub">
+          {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), 24)}
+        </text>
+      ))}
+      <title>{[node.label, node.sub, ...(node.filters ?? [])].filter(Boolean).join('\n')}</title>
+    </g>
+  );
+}
+
+function HostNode({ node, world, pools }: { node: LayoutNode; world: World; pools: PoolState[] }) {
+  const h = world.hosts.get(`${node.cluster}/${node.host}`);
+  const ejected = h?.health === 'ejected' || h?.health === 'unhealthy_ejected';
+  const unhealthy = h?.health === 'unhealthy' || h?.health === 'unhealthy_ejected';
+  const failing = h ? isFailing(h, world.t) : false;
+  const status = ejected ? 'ejected' : unhealthy ? 'unhealthy' : failing ? 'failing' : h?.health === 'pending' ? 'pending HC' : 'healthy';
+  const statusClass = ejected || unhealthy ? 'bad' : failing ? 'warn' : 'ok';
+  const workers = Math.max(1, Math.round((node.h - HOST_POOL_TOP + 8) / 16));
+  return (
+    <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`}>
+      <rect width={node.w} height={node.h} rx={6} />
+      <text x={8} y={15} className="pst-node-label">
+        {node.host}
+      </text>
+      <text x={node.w - 8} y={15} className={`pst-health pst-health-${statusClass}`} textAnchor="end">
+        {status}
+      </text>
+      <text x={6} y={27} className="pst-slot-label">
+        pending
+      </text>
+      <text x={node.w / 2 + 4} y={27} className="pst-slot-label">
+        on a connection
+      </text>
+      <line x1={node.w / 2} x2={node.w / 2} y1={20} y2={HOST_POOL_TOP - 14} className="pst-pool-sep" />
+      {Array.from({ length: workers }, (_, w) => {
+        const p = pools.find((x) => x.worker === w);
+        return <PoolRow key={w} pool={p} worker={w} y={HOST_POOL_TOP + w * 16} width={node.w} />;
+      })}
+      <title>
+        {`${node.cluster} / ${node.host}\nhealth: ${h?.health ?? 'no health checks'}${failing ? `\n${h!.consecutiveFailures} failed attempt(s) in a row` : ''}`}
+      </title>
+    </g>
+  );
+}
+
+function PoolRow({ pool, worker, y, width }: { pool?: PoolState; worker: number; y: number; width: number }) {
+  const counts = { connecting: 0, ready: 0, busy: 0, draining: 0 };
+  for (const s of pool?.clients.values() ?? []) if (s in counts) counts[s as keyof typeof counts]++;
+  const cb = pool && Object.entries(pool.limits).map(([k, v]) => `${k.replace(/^max_/, '')} ≤ ${v}`).join(', ');
+  const dots: Array<[string, number]> = [
+    ['connecting', counts.connecting],
+    ['ready', counts.ready],
+    ['busy', counts.busy],
+    ['draining', counts.draining],
+  ];
+  let x = 34;
+  return (
+    <g transform={`translate(0,${y})`} className="pst-pool-row">
+      <line x1={4} x2={width - 4} y1={-11} y2={-11} className="pst-pool-sep" />
+      <text x={6} y={0} className="pst-pool-label">
+        w{worker}
+      </text>
+      {pool ? (
+        <>
+          {dots.map(([state, n]) => {
+            const shown = Math.min(n, 6);
+            const el = (
+              <g key={state}>
+                {Array.from({ length: shown }, (_, i) => (
+                  <circle key={i} cx={x + i * 8} cy={-4} r={3} className={`pst-dot pst-cx-${state}`} />
+                ))}
+                {n > 6 && (
+                  <text x={x + shown * 8} y={0} className="pst-pool-label">
+                    +{n - 6}
+                  </text>
+                )}
+              </g>
+            );
+            x += shown * 8 + (n > 6 ? 18 : 0) + (shown ? 4 : 0);
+            return el;
+          })}
+          <text x={width - 6} y={0} textAnchor="end" className={pool.pending > 0 ? 'pst-pool-label pst-pending' : 'pst-pool-label'}>
+            {pool.pending > 0 ? `${pool.pending} pending` : `${pool.clients.size} cx`}
+            {pool.overflows > 0 ? ` · ${pool.overflows} overflow` : ''}
+          </text>
+          <title>{`worker ${worker} pool: ${counts.connecting} connecting, ${counts.ready} ready, ${counts.busy} busy, ${counts.draining} draining; ${pool.pending} pending${cb ? `; circuit breakers ${cb}` : ''}${pool.lastDecision ? `; last decision ${pool.lastDecision}` : ''}`}</title>
+        </>
+      ) : (
+        <text x={34} y={0} className="pst-pool-label pst-muted">
+          no pool yet
+        </text>
+      )}
+    </g>
+  );
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}

@@ -1,0 +1,173 @@
+import type { Topology } from '@proxyscope/protocol';
+
+/**
+ * Deterministic layered layout of the proxy: one column per layer of the request path, nodes
+ * in topology order within a column. No force simulation, so the same topology always lands
+ * on the same coordinates and a node never jumps while the user watches traffic.
+ */
+
+export type NodeKind = 'downstream' | 'listener' | 'chain' | 'filters' | 'route' | 'cluster' | 'host';
+
+export interface LayoutNode {
+  id: string;
+  kind: NodeKind;
+  label: string;
+  sub?: string;
+  /** top-left corner */
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  /** host nodes: which cluster and ip:port */
+  cluster?: string;
+  host?: string;
+  /** filters nodes: the HTTP filter names, in order */
+  filters?: string[];
+}
+
+export interface LayoutEdge {
+  id: string;
+  from: string;
+  to: string;
+}
+
+export interface Layout {
+  nodes: LayoutNode[];
+  edges: LayoutEdge[];
+  byId: Map<string, LayoutNode>;
+  width: number;
+  height: number;
+  /** column headings, with the x of each column's centre */
+  columns: Array<{ title: string; x: number }>;
+}
+
+/** What events add to the static topology: hosts the header did not list, route -> cluster picks. */
+export interface LayoutExtras {
+  hosts: ReadonlyArray<{ cluster: string; host: string }>;
+  routeClusters: ReadonlyArray<{ route: string; cluster: string }>;
+  /** pool rows per host (defaults to the topology's worker count) */
+  workers?: number;
+}
+
+export const COLUMN_TITLES = ['downstream', 'listeners', 'filter chains', 'HTTP filters', 'routes', 'clusters', 'hosts · pools'];
+const COL_W = 210;
+const NODE_W = 170;
+const GAP = 14;
+const TOP = 40;
+
+export const nodeId = {
+  listener: (l: string) => `listener:${l}`,
+  chain: (l: string, c: string) => `chain:${l}/${c}`,
+  filters: (l: string, c: string) => `filters:${l}/${c}`,
+  route: (rc: string, vh: string, r: string) => `route:${rc}/${vh}/${r}`,
+  cluster: (c: string) => `cluster:${c}`,
+  host: (c: string, h: string) => `host:${c}/${h}`,
+};
+
+/** Sorts ip:port strings by address then port numerically, so 10.0.0.10 follows 10.0.0.9. */
+export function compareHosts(a: string, b: string): number {
+  const pa = a.split(/[.:]/).map((p) => (/^\d+$/.test(p) ? p.padStart(5, '0') : p));
+  const pb = b.split(/[.:]/).map((p) => (/^\d+$/.test(p) ? p.padStart(5, '0') : p));
+  return pa.join('.') < pb.join('.') ? -1 : pa.join('.') > pb.join('.') ? 1 : 0;
+}
+
+/** Where a host box's pool rows start: below the title, the slot labels and two token rows. */
+export const HOST_POOL_TOP = 66;
+
+/** Height of a host box: a title line, a two-row token strip, and one pool row per worker. */
+export function hostHeight(workers: number): number {
+  return HOST_POOL_TOP + 16 * Math.max(1, workers) - 8;
+}
+
+export function layoutTopology(topology: Topology, extras: LayoutExtras = { hosts: [], routeClusters: [] }): Layout {
+  const columns: LayoutNode[][] = COLUMN_TITLES.map(() => []);
+  const edges: LayoutEdge[] = [];
+  const edgeIds = new Set<string>();
+  const addEdge = (from: string, to: string) => {
+    const id = `${from}->${to}`;
+    if (edgeIds.has(id)) return;
+    edgeIds.add(id);
+    edges.push({ id, from, to });
+  };
+  const node = (col: number, n: Omit<LayoutNode, 'x' | 'y' | 'w'> & { w?: number }) => {
+    columns[col].push({ ...n, x: 0, y: 0, w: n.w ?? NODE_W });
+  };
+
+  node(0, { id: 'downstream', kind: 'downstream', label: 'downstream clients', h: 48 });
+  const routeConfigs = new Map(topology.routeConfigs.map((rc) => [rc.name, rc]));
+  const routeIdsByName = new Map<string, string[]>();
+  const seenRoutes = new Set<string>();
+  const routeActions = new Map<string, string>();
+  for (const l of topology.listeners) {
+    node(1, { id: nodeId.listener(l.name), kind: 'listener', label: l.name, sub: l.address, h: 48 });
+    addEdge('downstream', nodeId.listener(l.name));
+    for (const fc of l.filterChains) {
+      const chainId = nodeId.chain(l.name, fc.name);
+      node(2, { id: chainId, kind: 'chain', label: fc.name, sub: `HCM · ${fc.statPrefix}`, h: 48 });
+      addEdge(nodeId.listener(l.name), chainId);
+      const filtersId = nodeId.filters(l.name, fc.name);
+      node(3, { id: filtersId, kind: 'filters', label: 'HTTP filters', filters: fc.httpFilters, h: 34 + 14 * Math.max(1, fc.httpFilters.length) });
+      addEdge(chainId, filtersId);
+      const rc = routeConfigs.get(fc.routeConfig);
+      for (const vh of rc?.virtualHosts ?? []) {
+        for (const r of vh.routes) {
+          const id = nodeId.route(rc!.name, vh.name, r.name);
+          addEdge(filtersId, id);
+          if (seenRoutes.has(id)) continue;
+          seenRoutes.add(id);
+          node(4, { id, kind: 'route', label: `${vh.name} / ${r.name}`, sub: `${r.match} → ${r.action}`, h: 48 });
+          routeActions.set(id, r.action);
+          const list = routeIdsByName.get(r.name) ?? [];
+          list.push(id);
+          routeIdsByName.set(r.name, list);
+        }
+      }
+    }
+  }
+
+  const clusterNames = topology.clusters.map((c) => c.name);
+  for (const h of extras.hosts) if (!clusterNames.includes(h.cluster)) clusterNames.push(h.cluster);
+  for (const rcl of extras.routeClusters) if (!clusterNames.includes(rcl.cluster)) clusterNames.push(rcl.cluster);
+  for (const c of clusterNames) {
+    const def = topology.clusters.find((x) => x.name === c);
+    node(5, { id: nodeId.cluster(c), kind: 'cluster', label: c, sub: def ? `${def.type} · ${def.lbPolicy}` : 'seen in events', h: 48 });
+  }
+
+  // Route -> cluster: the topology's action names the cluster for plain routes; weighted
+  // routes only show their clusters through events.
+  for (const [id, action] of routeActions) if (clusterNames.includes(action)) addEdge(id, nodeId.cluster(action));
+  for (const rcl of extras.routeClusters) for (const id of routeIdsByName.get(rcl.route) ?? []) addEdge(id, nodeId.cluster(rcl.cluster));
+
+  const workers = Math.max(1, extras.workers ?? topology.workers ?? 1);
+  const hostsByCluster = new Map<string, Set<string>>(clusterNames.map((c) => [c, new Set<string>()]));
+  for (const c of topology.clusters) for (const h of c.hosts) hostsByCluster.get(c.name)!.add(h);
+  for (const p of topology.pools ?? []) hostsByCluster.get(p.cluster)?.add(p.host);
+  for (const h of extras.hosts) hostsByCluster.get(h.cluster)?.add(h.host);
+  for (const c of clusterNames) {
+    for (const h of [...hostsByCluster.get(c)!].sort(compareHosts)) {
+      const id = nodeId.host(c, h);
+      node(6, { id, kind: 'host', label: h, cluster: c, host: h, h: hostHeight(workers), w: NODE_W + 30 });
+      addEdge(nodeId.cluster(c), id);
+    }
+  }
+
+  const heights = columns.map((col) => col.reduce((s, n) => s + n.h, 0) + GAP * Math.max(0, col.length - 1));
+  const maxH = Math.max(...heights);
+  columns.forEach((col, i) => {
+    let y = TOP + (maxH - heights[i]) / 2;
+    for (const n of col) {
+      n.x = i * COL_W + (COL_W - n.w) / 2;
+      n.y = y;
+      y += n.h + GAP;
+    }
+  });
+  const nodes = columns.flat();
+  return {
+    nodes,
+    edges,
+    byId: new Map(nodes.map((n) => [n.id, n])),
+    width: COLUMN_TITLES.length * COL_W,
+    height: TOP + maxH + 20,
+    columns: COLUMN_TITLES.map((title, i) => ({ title, x: i * COL_W + COL_W / 2 })),
+  };
+}
