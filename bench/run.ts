@@ -18,6 +18,10 @@
  * (shaped like a real request's) through the server's stream code at a fixed rate to one
  * bench/ws-client.ts, which reports the events/s it decoded and any it was told it lost.
  *
+ * Last, the web UI in headless Chromium (bench/browser-load.ts, bench/browser-frames.ts): the
+ * time to load a 1,000,000-event trace until it is scrubbable and a seek, and frame times
+ * while 1,000 requests are in flight.
+ *
  * Everything binds 127.0.0.1. All children are killed at the end, also on error or ^C.
  *
  * Knobs (environment):
@@ -26,7 +30,8 @@
  *   BENCH_CONNECTIONS=50  autocannon connections
  *   BENCH_PIPELINING=1    autocannon pipelining factor
  *   BENCH_MICRO_N=200000  parser micro benchmark iterations (0 = skip)
- *   BENCH_ONLY=micro      run only the micro benchmark (or: direct,baseline,off,record,ring,ws,stalled,wscap)
+ *   BENCH_ONLY=micro      run only the micro benchmark (or: direct,baseline,off,record,ring,ws,stalled,wscap,browser)
+ *   BENCH_TRACE_EVENTS=1000000  events in the trace the web UI loads (browser)
  *   BENCH_WS_RATE=250000  events/s the stream capacity run offers (and a second run at 4x)
  *   BENCH_WS_SECONDS=5    seconds of each stream capacity run
  *   BENCH_CPU_PROF=1      run "ProxyScope, tracing off" under `node --cpu-prof` and print
@@ -67,7 +72,7 @@ const PIPELINING = Math.floor(envNumber('BENCH_PIPELINING', 1, 1));
 const MICRO_N = Math.floor(envNumber('BENCH_MICRO_N', 200_000, 0));
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 const KEEP = process.env.BENCH_KEEP === '1' || CPU_PROF;
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'micro,direct,baseline,off,record,ring,ws,stalled,wscap').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'micro,direct,baseline,off,record,ring,ws,stalled,wscap,browser').split(',').map((s) => s.trim()));
 const WS_RATE = Math.floor(envNumber('BENCH_WS_RATE', 250_000, 1));
 const WS_SECONDS = envNumber('BENCH_WS_SECONDS', 5, 1);
 const START_TIMEOUT_MS = 30_000;
@@ -769,7 +774,11 @@ async function main(): Promise<number> {
 
   if (ONLY.has('micro') && MICRO_N > 0) microParser(MICRO_N);
   const wanted = ['direct', 'baseline', 'off', 'ring', 'ws', 'stalled', 'record'].filter((t) => ONLY.has(t));
-  if (wanted.length === 0) return ONLY.has('wscap') ? await capacityOnly() : 0;
+  if (wanted.length === 0) {
+    const code = ONLY.has('wscap') ? await capacityOnly() : 0;
+    if (ONLY.has('browser')) await browserFigures();
+    return code;
+  }
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-bench-'));
   tmpDir = tmp;
@@ -986,8 +995,21 @@ async function main(): Promise<number> {
     if (KEEP) log(`\n  kept ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });
   }
+  if (ONLY.has('browser')) await browserFigures();
   log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return exitCode;
+}
+
+/** The web UI in headless Chromium: a big trace's load and seek, and frame times under load. */
+async function browserFigures(): Promise<void> {
+  const { benchTraceLoad } = await import('./browser-load.ts');
+  const { benchFrames } = await import('./browser-frames.ts');
+  log('\nWeb UI (headless Chromium, the production build):');
+  const load = await benchTraceLoad({ events: envNumber('BENCH_TRACE_EVENTS', 1_000_000, 1) });
+  log(`  trace load: ${load.events.toLocaleString('en-US')} events read, indexed and scrubbable in ${fmt(load.loadMs / 1000, 1)} s; a seek took ${fmt(load.seekMs, 1)} ms`);
+  const frames = await benchFrames();
+  log(`  frames with ${frames.inFlight.toLocaleString('en-US')} requests in flight (playback at 1x): ${frames.frames} frames in 5 s, interval p50 ${fmt(frames.p50Ms, 1)} ms, p95 ${fmt(frames.p95Ms, 1)} ms, ${frames.longTasks} long tasks`);
+  log(`  target: p95 frame under 16.7 ms (rAF intervals come in whole frames: 16.7 is 60 fps, 33.3 a dropped frame) -> ${frames.p95Ms < 17 ? 'MET at 60 fps' : 'NOT MET'}`);
 }
 
 /** Stream capacity: the event stream alone, faster than the proxy makes events. */

@@ -2,6 +2,7 @@ import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from 're
 import type { EventStoreImpl } from '../model/event-store';
 import { durationOf, matchesFilter, parseFilter, sortRequests, type SortKey } from '../model/request-filter';
 import type { RequestSummary } from '../model/types';
+import { useThrottled } from './use-throttled';
 
 /**
  * The request list, as a browser's network panel shows requests: one row per request as
@@ -60,7 +61,13 @@ interface Props {
   onSelect(stream: number | null): void;
 }
 
-export function RequestList({ store, version, cursor, selected, onSelect }: Props) {
+/** How often the list follows a moving cursor (playback, live): 10 times a second, like DevTools' network panel. */
+const LIST_REFRESH_MS = 100;
+
+export function RequestList({ store, version: liveVersion, cursor: liveCursor, selected, onSelect }: Props) {
+  // Thousands of rows re-laid out every frame would cost the topology its frames.
+  const cursor = useThrottled(liveCursor, LIST_REFRESH_MS);
+  const version = useThrottled(liveVersion, LIST_REFRESH_MS);
   const [filterText, setFilterText] = useState('');
   const filterValue = useDeferredValue(filterText);
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: 'start', desc: false });
