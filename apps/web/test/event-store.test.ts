@@ -33,6 +33,28 @@ describe('EventStoreImpl', () => {
     expect(store.get(store.length - 1)).toEqual(fixture.events[fixture.events.length - 1]);
   });
 
+  it('keeps the newest events of a live store, indexed as if they had come alone', () => {
+    const store = loaded();
+    store.setSource({ mode: 'live', topology: fixture.header.topology, startedAt: fixture.header.startedAt });
+    const keep = 500;
+    const newest = store.newest(keep);
+    const tail = fixture.events.slice(-keep);
+    expect(newest.length).toBe(keep);
+    expect(newest.mode).toBe('live');
+    expect(newest.topology).toEqual(fixture.header.topology);
+    expect(newest.get(0)).toEqual(tail[0]);
+    expect(newest.get(keep - 1)).toEqual(tail[keep - 1]);
+    // Requests are those with events among the kept ones; a request's summary uses only those.
+    const streams = new Set(tail.map((e) => e.ids.stream).filter((s): s is number => s !== undefined));
+    expect(new Set(newest.requestIds())).toEqual(streams);
+    const last = tail[keep - 1]!;
+    if (last.ids.stream !== undefined) expect(newest.requestAt(last.ids.stream, keep - 1)?.stream).toBe(last.ids.stream);
+    // New events go on after it as on the old store.
+    const more = { ...last, seq: last.seq + 1, t: last.t + 1 } as TraceEvent;
+    newest.append([more]);
+    expect(newest.length).toBe(keep + 1);
+  });
+
   it('finds the index of a seq by binary search', () => {
     const store = loaded();
     const e = fixture.events[100]!;

@@ -32,6 +32,10 @@ export interface Source {
 }
 
 const MAX_PROBLEMS = 6;
+/** A live page holds at most this many events (about 40 bytes each in columns, plus fact data)... */
+const LIVE_MAX_EVENTS = 1_500_000;
+/** ...and then keeps the newest this many. */
+const LIVE_KEEP_EVENTS = 1_000_000;
 
 export function useSource(): Source {
   const [store, setStore] = useState(() => new EventStoreImpl(null));
@@ -68,7 +72,16 @@ export function useSource(): Source {
         if (target !== storeRef.current) replaceStore(target);
       },
       onEvents(events) {
-        storeRef.current.append(events);
+        const current = storeRef.current;
+        current.append(events);
+        // A page left open on a busy proxy would fill the tab's memory: past the limit keep the newest part.
+        if (current.length > LIVE_MAX_EVENTS) {
+          const dropped = current.length - LIVE_KEEP_EVENTS;
+          replaceStore(current.newest(LIVE_KEEP_EVENTS));
+          problem(
+            `This page keeps the newest ${LIVE_KEEP_EVENTS.toLocaleString('en-US')} events: the ${dropped.toLocaleString('en-US')} before them were let go. Record a trace to keep everything (POST /recording/start).`,
+          );
+        }
       },
       onState: setConnectionState,
       onProblem: problem,

@@ -32,6 +32,19 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
   const cursorRef = useRef(cursor);
   cursorRef.current = cursor;
 
+  // A live store that let its oldest events go is the same stream: a paused cursor stays on its event.
+  const seen = useRef({ store, seq: -1 });
+  if (seen.current.store !== store) {
+    const before = seen.current;
+    seen.current = { store, seq: -1 };
+    if (!state.following && before.seq >= 0 && store.mode === 'live' && store.length > 0 && store.seqAt(0) <= before.seq) {
+      const index = store.indexAtOrBefore(before.seq);
+      setState((s) => ({ ...s, cursor: index }));
+    }
+  } else if (cursor >= 0 && cursor < length) {
+    seen.current.seq = store.seqAt(cursor);
+  }
+
   const seek = useCallback((index: number) => {
     setState((s) => ({ ...s, following: false, playing: false, cursor: Math.max(-1, Math.min(index, store.length - 1)) }));
   }, [store]);

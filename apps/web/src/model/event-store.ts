@@ -85,6 +85,25 @@ export class EventStoreImpl implements EventStore {
     this.changed();
   }
 
+  /**
+   * A new store with the newest `keep` events of this one (and its source details), for a
+   * live page that must not grow without bound. Its indexes are rebuilt from those events.
+   */
+  newest(keep: number): EventStoreImpl {
+    const next = new EventStoreImpl(this.mode);
+    next.topology = this.topology;
+    next.startedAt = this.startedAt;
+    next.demoHosts = this.demoHosts;
+    const from = Math.max(0, this.length - keep);
+    const BATCH = 10_000;
+    for (let i = from; i < this.length; i += BATCH) {
+      const batch: TraceEvent[] = [];
+      for (let k = i; k < Math.min(this.length, i + BATCH); k++) batch.push(this.get(k));
+      next.append(batch);
+    }
+    return next;
+  }
+
   /** Appends events (in seq order); ones whose seq does not follow the last are skipped. */
   append(events: readonly TraceEvent[]): void {
     if (events.length === 0) return;
