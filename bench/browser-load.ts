@@ -81,6 +81,8 @@ export async function benchTraceLoad(options: { events?: number } = {}): Promise
         new MutationObserver(() => requestAnimationFrame(() => setTimeout(() => resolve(performance.now() - t0), 0)))
           .observe(document.querySelector('[data-testid=cursor-info]'), { attributes: true, attributeFilter: ['data-index'] });
       });
+      // (the value of this script must not be the promise: evaluate would wait for it before the click)
+      undefined;
     `);
     await page.mouse.click(box.x + box.width * 0.37, box.y + box.height / 2);
     const seekMs = (await page.evaluate('window.seekDone')) as number;
