@@ -27,7 +27,8 @@ export class BatchFormatError extends Error {
   }
 }
 
-function sameIds(a: CorrelationIds, b: CorrelationIds): boolean {
+/** Two correlation-id objects name the same ids (the same keys with the same values). */
+export function sameIds(a: CorrelationIds, b: CorrelationIds): boolean {
   if (a === b) return true;
   const ka = Object.keys(a) as Array<keyof CorrelationIds>;
   if (ka.length !== Object.keys(b).length) return false;

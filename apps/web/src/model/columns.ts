@@ -1,4 +1,4 @@
-import type { CorrelationIds, MachineKind, TraceEvent } from '@proxyscope/protocol';
+import { sameIds, type CorrelationIds, type MachineKind, type TraceEvent } from '@proxyscope/protocol';
 
 /**
  * Events held as columns of typed arrays plus interned string and actor tables, so a
@@ -43,14 +43,6 @@ export interface ColumnChunk {
 
 export function chunkTransferables(chunk: ColumnChunk): ArrayBuffer[] {
   return [chunk.seq, chunk.t, chunk.kind, chunk.actor, chunk.a, chunk.b, chunk.c, chunk.d].map((a) => a.buffer as ArrayBuffer);
-}
-
-function sameIds(a: CorrelationIds, b: CorrelationIds): boolean {
-  if (a === b) return true;
-  const ka = Object.keys(a) as Array<keyof CorrelationIds>;
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (a[k] !== b[k]) return false;
-  return true;
 }
 
 /** Interns strings and actors and turns event objects into chunks. */

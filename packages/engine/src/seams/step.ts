@@ -249,7 +249,7 @@ export class StreamGate implements StreamSteps {
     if (this.mode !== 'held') {
       this.mode = 'held';
       this.clock.pause();
-      this.tracer.fact(this.meta, 'step.held', { machine: meta.machine, state, actor: meta.actor, reason }, 'ProxyScope step mode');
+      this.tracer.fact(this.meta, 'step.held', { machine: meta.machine, state, actor: meta.actor, reason });
     }
     if (this.parkedNow === null) this.controller.changed();
   }
@@ -289,7 +289,7 @@ export class StreamGate implements StreamSteps {
     this.mode = 'free';
     this.at = undefined;
     this.clock.resume();
-    if (!this.ended) this.tracer.fact(this.meta, 'step.released', { parked: this.queue.length }, 'ProxyScope step mode');
+    if (!this.ended) this.tracer.fact(this.meta, 'step.released', { parked: this.queue.length });
     // Work runs in order; a breakpoint met on the way holds the request again, and what
     // was still waiting stays behind the new hold.
     const waiting = this.queue;
