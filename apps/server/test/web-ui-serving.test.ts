@@ -13,7 +13,7 @@ import { tempDir } from './support/stream';
 function fakeDist(): string {
   const dist = path.join(tempDir(), 'dist');
   fs.mkdirSync(path.join(dist, 'assets'), { recursive: true });
-  fs.writeFileSync(path.join(dist, 'index.html'), '<!doctype html><title>ProxyScope</title><script type="module" src="./assets/index-abc.js"></script>');
+  fs.writeFileSync(path.join(dist, 'index.html'), '<!doctype html><html><head><title>ProxyScope</title><script type="module" src="./assets/index-abc.js"></script></head></html>');
   fs.writeFileSync(path.join(dist, 'assets', 'index-abc.js'), 'console.log("ui")');
   fs.writeFileSync(path.join(dist, 'assets', 'index-abc.css'), 'body{}');
   fs.writeFileSync(path.join(dist, '..', 'secret.txt'), 'do not serve');
@@ -41,7 +41,10 @@ describe('the web UI on the admin port', () => {
     expect(index.status).toBe(200);
     expect(index.headers.get('content-type')).toBe('text/html; charset=UTF-8');
     expect(index.headers.get('content-security-policy')).toContain("connect-src 'self'");
-    expect(await index.text()).toContain('./assets/index-abc.js');
+    const html = await index.text();
+    expect(html).toContain('./assets/index-abc.js');
+    // marked as served by ProxyScope, so the page connects to /ws (a static copy does not)
+    expect(html).toContain('<head>\n    <meta name="proxyscope-server" content="admin" />');
     const js = await fetch(`${base}/assets/index-abc.js`);
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=UTF-8');

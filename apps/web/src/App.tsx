@@ -116,7 +116,7 @@ export function App() {
   const openPicker = () => fileInput.current?.click();
   // While a file loads, the views wait: redrawing them for every chunk would slow the load.
   const loading = file !== null && file.result === null;
-  const noServer = file === null && connectionState?.status === 'waiting' && !connectionState.everConnected;
+  const noServer = file === null && ((source.standalone && connection === null) || (connectionState?.status === 'waiting' && !connectionState.everConnected));
 
   return (
     <div className="ps-app" data-theme-mode={theme}>
@@ -153,14 +153,28 @@ export function App() {
           <div className="ps-area-body">
             {noServer && store.length === 0 ? (
               <div className="ps-empty" data-testid="no-server">
-                <strong>No ProxyScope server is reachable from this page.</strong>
-                <span>
-                  The live stream at <span className="mono">/ws</span> did not answer ({connectionState.reason}). Start one with{' '}
-                  <span className="mono">npm start</span>, or look at a recorded trace.
-                </span>
+                {connectionState?.status === 'waiting' ? (
+                  <>
+                    <strong>No ProxyScope server is reachable from this page.</strong>
+                    <span>
+                      The live stream at <span className="mono">/ws</span> did not answer ({connectionState.reason}). Start one with{' '}
+                      <span className="mono">npm start</span>, or look at a recorded trace.
+                    </span>
+                  </>
+                ) : (
+                  <>
+                    <strong>This copy of ProxyScope has no server behind it.</strong>
+                    <span>Open a recorded trace to replay it here: everything runs in this page.</span>
+                  </>
+                )}
                 <button className="ps-btn primary" onClick={openPicker}>
                   Open a trace file
                 </button>
+                {source.standalone && connection === null && (
+                  <button className="ps-btn" onClick={source.connectLive} data-testid="connect-anyway">
+                    Connect to a live server on this host
+                  </button>
+                )}
                 <span style={{ fontSize: 12 }}>…or drop a .ndjson / .ndjson.gz file anywhere on the page.</span>
               </div>
             ) : loading ? (

@@ -66,7 +66,9 @@ export class StaticUi {
           `<p>The admin endpoints work meanwhile: <a href="/admin">/admin</a>.</p></body></html>\n`,
       };
     }
-    return { type: 'text/html; charset=UTF-8', body, headers: { 'content-security-policy': UI_CSP, 'referrer-policy': 'no-referrer' } };
+    // The page connects to /ws only when a ProxyScope server served it (apps/web/src/app/source.ts).
+    const marked = Buffer.from(body.toString('utf8').replace('<head>', '<head>\n    <meta name="proxyscope-server" content="admin" />'));
+    return { type: 'text/html; charset=UTF-8', body: marked, headers: { 'content-security-policy': UI_CSP, 'referrer-policy': 'no-referrer' } };
   }
 
   /** A file under `/assets/`, or undefined when there is no such file. */

@@ -24,6 +24,8 @@ export interface Source {
   problems: string[];
   /** bumps when the store is replaced (a file opened, another server run) */
   generation: number;
+  /** the page came from a static host, not a ProxyScope server: it does not try /ws until asked */
+  standalone: boolean;
   openFile(file: File): void;
   connectLive(): void;
   /** try the current connection again now */
@@ -37,7 +39,17 @@ const LIVE_MAX_EVENTS = 1_500_000;
 /** ...and then keeps the newest this many. */
 const LIVE_KEEP_EVENTS = 1_000_000;
 
+/**
+ * The admin server marks the index.html it serves (a `proxyscope-server` meta tag). A copy
+ * of the build on a static host has no such tag, so it does not knock on a /ws that is not
+ * there (the browser would log every attempt as an error) and offers the trace file at once.
+ */
+function servedByProxyScope(): boolean {
+  return import.meta.env.DEV || document.querySelector('meta[name="proxyscope-server"]') !== null;
+}
+
 export function useSource(): Source {
+  const [standalone] = useState(() => !servedByProxyScope());
   const [store, setStore] = useState(() => new EventStoreImpl(null));
   const [connection, setConnection] = useState<LiveConnection | null>(null);
   const [connectionState, setConnectionState] = useState<ConnectionState | null>(null);
@@ -128,14 +140,14 @@ export function useSource(): Source {
   );
 
   useEffect(() => {
-    connectLive();
+    if (!standalone) connectLive();
     return () => connectionRef.current?.close();
-  }, [connectLive]);
+  }, [connectLive, standalone]);
 
   const reconnect = useCallback(() => {
     if (connectionRef.current) connectionRef.current.reconnect();
     else connectLive();
   }, [connectLive]);
 
-  return { store, connection, connectionState, file, problems, generation, openFile, connectLive, reconnect, dismissProblems: () => setProblems([]) };
+  return { store, connection, connectionState, file, problems, generation, standalone, openFile, connectLive, reconnect, dismissProblems: () => setProblems([]) };
 }
