@@ -53,6 +53,7 @@ test('live requests, request detail with Envoy names, pause and step', async ({ 
   await expect(events).toContainText('ConnPoolImplBase::attachStreamToClient');
   await expect(events).toContainText('decoding_headers → awaiting_response');
   await expect(page.getByTestId('waterfall')).toContainText('upstream request #1');
+  await expect(page.getByTestId('response-headers')).toContainText('content-type');
   await shot(page, testInfo, 'request-detail');
 
   // Pause: the cursor stops following the head although events keep coming.

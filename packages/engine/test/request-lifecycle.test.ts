@@ -93,6 +93,9 @@ describe('the life of a request in the trace', () => {
     // The first request on a new pool never reuses a client.
     expect(proxy.events.filter(fact('pool.decision')).map((e) => (e as FactEvent).data.decision)).toEqual(['queue_pending', 'open_connection']);
     expect(proxy.events.find(fact('pool.attach'))).toMatchObject({ data: { reused: false } });
+    // The upstream's response headers as it sent them, for the request detail.
+    const response = proxy.events.find(fact('upstream.response_headers')) as FactEvent;
+    expect(response.data).toMatchObject({ status: 200, headers: { 'content-length': expect.any(String) } });
   });
 
   it('a second request on the same client connection reuses the ready upstream client', async () => {

@@ -81,6 +81,10 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
   const headersEvent = related.find((r) => store.factAt(r.index) === 'codec.request_headers');
   const requestHeaders = headersEvent && headersEvent.index <= cursor ? (store.dataAt(headersEvent.index)?.headers as Record<string, string> | undefined) : undefined;
   const reasons = related.filter((r) => r.index <= cursor && typeof store.dataAt(r.index)?.reason === 'string');
+  // The latest attempt's response as the upstream sent it (before the router's response header mutations).
+  const responseEvent = related.filter((r) => r.index <= cursor && store.factAt(r.index) === 'upstream.response_headers').at(-1);
+  const responseData = responseEvent ? store.dataAt(responseEvent.index) : null;
+  const responseHeaders = responseData?.headers as Record<string, string> | undefined;
 
   const t0 = final.startT;
   const endT = Math.max(final.endT ?? store.tAt(Math.min(cursor, store.length - 1)), ...bars.map((b) => b.endT ?? 0), t0 + 0.001);
@@ -162,6 +166,19 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
           <h3>Request headers</h3>
           <dl className="ps-kv">
             {Object.entries(requestHeaders).map(([k, v]) => (
+              <FragmentRow key={k} label={k} value={String(v)} />
+            ))}
+          </dl>
+        </>
+      )}
+
+      {responseHeaders && (
+        <>
+          <h3>
+            Response headers <span className="muted">(from {store.actorAt(responseEvent!.index).split('/').at(-1)}, status {String(responseData?.status)})</span>
+          </h3>
+          <dl className="ps-kv" data-testid="response-headers">
+            {Object.entries(responseHeaders).map(([k, v]) => (
               <FragmentRow key={k} label={k} value={String(v)} />
             ))}
           </dl>

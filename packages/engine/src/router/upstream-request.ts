@@ -156,7 +156,10 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
     this.steps.run(() => {
       if (this.done) return;
       this.responseHeadersAt = this.engine.clock.now();
-      this.engine.tracer.fact(this.meta, 'upstream.response_headers', { status: head.status, endStream }, 'UpstreamRequest::decodeHeaders');
+      const tracer = this.engine.tracer;
+      if (tracer.enabled) {
+        tracer.fact(this.meta, 'upstream.response_headers', { status: head.status, endStream, headers: head.headers.toObject() }, 'UpstreamRequest::decodeHeaders');
+      }
       this.actor.send({ type: 'upstream.headers', endStream });
       if (endStream) this.finish();
       this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamHeaders(this, head, endStream));
