@@ -51,6 +51,8 @@ test('topology, moving tokens, stats, and a host failure retried on another host
   // The trace header lists no hosts; all six demo hosts come from the events.
   await expect.poll(() => map.locator('[data-node^="host:"]').count(), { timeout: 15_000 }).toBe(6);
   await expect(map.locator('[data-node^="host:api/"]')).toHaveCount(2);
+  // Named as the demo (and its fault controls) name them.
+  for (const name of ['web-1', 'web-2', 'web-3', 'web-canary-1', 'api-1', 'api-2']) await expect(map.locator('[data-node^="host:"]', { hasText: `${name} :` })).toHaveCount(1);
 
   // Tokens are drawn on the canvas while traffic flows.
   await expect.poll(() => page.getByTestId('token-canvas').getAttribute('data-tokens').then(Number), { timeout: 10_000 }).toBeGreaterThan(0);

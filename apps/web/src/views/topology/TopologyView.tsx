@@ -28,6 +28,8 @@ export function TopologyView({ store, cursor, selected, onSelect }: ViewProps) {
     [topology, catalog.key],
   );
   const world = useMemo(() => trackers.current.world.at(store, cursor), [store, version, cursor]);
+  // The built-in demo names its hosts (web-2, api-1): show the names the fault controls use.
+  const hostNames = useMemo(() => new Map(store.demoHosts.map((h) => [h.address, h.name])), [store, store.demoHosts]);
 
   const wrapRef = useRef<HTMLDivElement>(null);
   const gRef = useRef<SVGGElement>(null);
@@ -110,7 +112,7 @@ export function TopologyView({ store, cursor, selected, onSelect }: ViewProps) {
               <path d="M0,0 L8,4 L0,8 z" className="pst-arrowhead" />
             </marker>
           </defs>
-          <g ref={gRef}>{layout && <TopologyMap layout={layout} world={world} />}</g>
+          <g ref={gRef}>{layout && <TopologyMap layout={layout} world={world} hostNames={hostNames} />}</g>
         </svg>
         <canvas ref={canvasRef} className="pst-topology-canvas" data-testid="token-canvas" />
       </div>
@@ -158,7 +160,7 @@ function edgePath(a: LayoutNode, b: LayoutNode): string {
   return `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2 - 2},${y2}`;
 }
 
-function TopologyMap({ layout, world }: { layout: Layout; world: World }) {
+function TopologyMap({ layout, world, hostNames }: { layout: Layout; world: World; hostNames: ReadonlyMap<string, string> }) {
   const poolsByHost = useMemo(() => {
     const m = new Map<string, PoolState[]>();
     for (const p of world.pools.values()) {
@@ -182,7 +184,13 @@ function TopologyMap({ layout, world }: { layout: Layout; world: World }) {
         const b = layout.byId.get(e.to);
         return a && b ? <path key={e.id} d={edgePath(a, b)} className="pst-edge" markerEnd="url(#pst-arrow)" /> : null;
       })}
-      {layout.nodes.map((n) => (n.kind === 'host' ? <HostNode key={n.id} node={n} world={world} pools={poolsByHost.get(`${n.cluster}/${n.host}`) ?? []} /> : <PlainNode key={n.id} node={n} world={world} />))}
+      {layout.nodes.map((n) =>
+        n.kind === 'host' ? (
+          <HostNode key={n.id} node={n} world={world} pools={poolsByHost.get(`${n.cluster}/${n.host}`) ?? []} name={hostNames.get(n.host ?? '')} />
+        ) : (
+          <PlainNode key={n.id} node={n} world={world} />
+        ),
+      )}
     </>
   );
 }
@@ -214,7 +222,7 @@ function PlainNode({ node, world }: { node: LayoutNode; world: World }) {
   );
 }
 
-function HostNode({ node, world, pools }: { node: LayoutNode; world: World; pools: PoolState[] }) {
+function HostNode({ node, world, pools, name }: { node: LayoutNode; world: World; pools: PoolState[]; name?: string }) {
   const h = world.hosts.get(`${node.cluster}/${node.host}`);
   const ejected = h?.health === 'ejected' || h?.health === 'unhealthy_ejected';
   const unhealthy = h?.health === 'unhealthy' || h?.health === 'unhealthy_ejected';
@@ -226,7 +234,8 @@ function HostNode({ node, world, pools }: { node: LayoutNode; world: World; pool
     <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`}>
       <rect width={node.w} height={node.h} rx={6} />
       <text x={8} y={15} className="pst-node-label">
-        {node.host}
+        {name ? `${name} :${node.host?.split(':').at(-1)}` : node.host}
+        <title>{name ? `${name}: ${node.host}` : node.host}</title>
       </text>
       <text x={node.w - 8} y={15} className={`pst-health pst-health-${statusClass}`} textAnchor="end">
         {status}
