@@ -33,6 +33,10 @@ test('a breakpoint from the UI holds a live request; N steps it one state change
   const row = held.locator(`tr[data-stream="${id}"]`);
   await row.click();
   await expect(row).toHaveClass(/psb-selected/);
+  // The request list says it is held.
+  await page.getByTestId('request-filter').fill(`id:${id}`);
+  await page.getByTestId('request-filter').blur();
+  await expect(page.locator(`[data-testid=request-list] tr.row[data-stream="${id}"] [data-testid=held-badge]`)).toHaveText('⏸ held');
   const save = async (name: string) => {
     const path = testInfo.outputPath(`${name}.png`);
     await page.screenshot({ path });
@@ -55,6 +59,7 @@ test('a breakpoint from the UI holds a live request; N steps it one state change
 
   await row.getByRole('button', { name: 'Resume' }).click();
   await expect(row).toHaveCount(0);
+  await expect(page.locator(`[data-testid=request-list] tr.row[data-stream="${id}"] [data-testid=held-badge]`)).toHaveCount(0);
   // Whatever else was held goes too, and the proxy serves as before.
   if (await panel.getByRole('button', { name: 'Resume all' }).isVisible()) await panel.getByRole('button', { name: 'Resume all' }).click();
   const health = await page.request.get('/ready');

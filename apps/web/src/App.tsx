@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { TopologyView } from './views/topology/TopologyView';
 import { MachineView } from './views/machines/MachineView';
 import { StatsView } from './views/stats/StatsView';
@@ -35,7 +35,8 @@ export function App() {
   const liveConnection = connection?.connected ? connection : null;
   const stepMode = useStepMode(liveConnection, connectionState?.status === 'open' ? connectionState.hello.step : null);
   const stepState = stepMode.state;
-  const heldSelected = selected !== null && stepState.held.some((h) => h.stream === selected);
+  const heldStreams = useMemo(() => new Set(stepState.held.map((h) => h.stream)), [stepState.held]);
+  const heldSelected = selected !== null && heldStreams.has(selected);
 
   // A shared address names an event: go there once the source has it (or has everything).
   const historyDone = file ? file.result !== null : connectionState?.status === 'open' && connectionState.historyDone;
@@ -206,7 +207,7 @@ export function App() {
           </div>
         </aside>
         <section className="ps-area" aria-label="Requests" style={{ gridColumn: 1, gridRow: 2 }}>
-          {loading ? <div className="ps-empty">The requests appear when the file is read.</div> : <RequestList store={store} version={version} cursor={time.cursor} selected={selected} onSelect={onSelect} />}
+          {loading ? <div className="ps-empty">The requests appear when the file is read.</div> : <RequestList store={store} version={version} cursor={time.cursor} selected={selected} onSelect={onSelect} held={heldStreams} />}
         </section>
       </main>
       <section className="ps-stats" aria-label="Stats">

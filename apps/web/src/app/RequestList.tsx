@@ -59,12 +59,14 @@ interface Props {
   cursor: number;
   selected: number | null;
   onSelect(stream: number | null): void;
+  /** requests the server holds in step mode */
+  held?: ReadonlySet<number>;
 }
 
 /** How often the list follows a moving cursor (playback, live): 10 times a second, like DevTools' network panel. */
 const LIST_REFRESH_MS = 100;
 
-export function RequestList({ store, version: liveVersion, cursor: liveCursor, selected, onSelect }: Props) {
+export function RequestList({ store, version: liveVersion, cursor: liveCursor, selected, onSelect, held }: Props) {
   // Thousands of rows re-laid out every frame would cost the topology its frames.
   const cursor = useThrottled(liveCursor, LIST_REFRESH_MS);
   const version = useThrottled(liveVersion, LIST_REFRESH_MS);
@@ -202,7 +204,15 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
                   <td className="mono" title={host}>{host ?? ''}</td>
                   <td style={{ textAlign: 'right' }}>{r.attempts.length || ''}</td>
                   <td style={{ textAlign: 'right' }}>{formatMs(durationOf(r, nowT))}</td>
-                  <td className="phase-pill">{r.phase.replace('_', ' ')}</td>
+                  <td className="phase-pill">
+                    {held?.has(r.stream) && !r.done ? (
+                      <span className="held" title="held by step mode (the Step mode tab steps or resumes it)" data-testid="held-badge">
+                        ⏸ held
+                      </span>
+                    ) : (
+                      r.phase.replace('_', ' ')
+                    )}
+                  </td>
                 </tr>
               );
             })}
