@@ -50,10 +50,13 @@ Exit codes:
   0 stopped cleanly   1 runtime failure   2 bad command line   3 invalid config or trace file
   4 address in use
 
+The web UI is at the admin address's / (http://127.0.0.1:9901/ by default); the Envoy-style
+admin home page is at /admin.
 Admin endpoints: /ready /stats /stats/prometheus /clusters /config_dump /listeners
 /server_info /stream /recording /help, POST /healthcheck/fail /healthcheck/ok /drain_listeners
 /recording/start /recording/stop, and the WebSocket event stream on ${WS_PATH} (docs/ws-protocol.md),
-which also takes controls: send_request through a listener, host_fault on the demo's hosts.
+which also takes controls: send_request through a listener, host_fault on the demo's hosts,
+and step mode's breakpoints, step and resume (docs/step-mode.md).
 `;
 
 interface Cli {
@@ -273,7 +276,8 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
   log(`proxyscope ${ENGINE_VERSION}${cli.config ? ` with ${cli.config}` : ' - built-in demo'} (${engine.workers.length} worker${engine.workers.length > 1 ? 's' : ''})`);
   for (const b of bound) log(`  listener ${b.name.padEnd(12)} http://${b.address}`);
   const adminHost = admin.address.includes(':') ? `[${admin.address}]` : admin.address;
-  log(`  admin    ${''.padEnd(12)} http://${adminHost}:${admin.port}/  (ready, stats, clusters, config_dump)`);
+  log(`  web UI   ${''.padEnd(12)} http://${adminHost}:${admin.port}/${cli.token ? '?token=TOKEN' : ''}  <- open this in a browser`);
+  log(`  admin    ${''.padEnd(12)} http://${adminHost}:${admin.port}/admin  (ready, stats, clusters, config_dump)`);
   log(`  stream   ${''.padEnd(12)} ws://${adminHost}:${admin.port}${WS_PATH}  (tracing ${tracing}, history ${cli.history} events${cli.token ? ', token required' : ''})`);
   for (const h of demoHosts) log(`  upstream ${h.name.padEnd(12)} http://127.0.0.1:${h.port}  (cluster ${h.service}, ~${h.behaviour.latencyMs} ms, ${Math.round(h.behaviour.errorRate * 100)}% errors)`);
   if (recordings.current) log(`  recording to ${recordings.current.path}`);

@@ -182,7 +182,8 @@ export async function replayMain(argv: string[], log: (line: string) => void, er
   const host = admin.address.includes(':') ? `[${admin.address}]` : admin.address;
   log(`proxyscope ${ENGINE_VERSION} - replay of ${cli.file}`);
   log(`  trace    ${info.events} events (seq ${info.firstSeq ?? '-'}..${info.lastSeq || '-'}), recorded by proxyscope ${info.header.engineVersion} at ${info.header.startedAt}`);
-  log(`  admin    http://${host}:${admin.port}/  (trace download: /trace)`);
+  log(`  web UI   http://${host}:${admin.port}/${cli.token ? '?token=TOKEN' : ''}  <- open this in a browser`);
+  log(`  admin    http://${host}:${admin.port}/admin  (trace download: /trace)`);
   log(`  stream   ws://${host}:${admin.port}${WS_PATH}  (mode replay${cli.token ? ', token required' : ''})`);
   log('Ctrl-C stops.');
   return new Promise<number>((resolve) => {
