@@ -2,7 +2,7 @@
  * Frame times of the web UI with 1,000 requests in flight, in headless Chromium.
  *
  * Generates a trace with a steady population of ~1,000 requests in flight (the views
- * harness's synthetic trace, shaped like the demo's), opens it in the real UI (the built
+ * views' synthetic trace, shaped like the demo's), opens it in the real UI (the built
  * app, served as the admin server serves it), moves the cursor into the steady state and
  * plays it at 1x: every frame the cursor advances, the world at the cursor is updated, the
  * topology, list, stats and token canvas redraw. Measured over a few seconds:
@@ -21,7 +21,7 @@ import { TRACE_FORMAT, TRACE_FORMAT_VERSION, TraceStreamWriter } from '@proxysco
 import { chromium } from 'playwright-core';
 import { startAdminHttp } from '../apps/server/src/admin/admin-http.ts';
 import { AdminSecurity } from '../apps/server/src/admin/security.ts';
-import { syntheticTrace } from '../apps/web/test/views/harness/synthetic.ts';
+import { syntheticTrace } from './synthetic-trace.ts';
 
 export interface FrameFigures {
   /** requests the token canvas drew as in flight while measuring */

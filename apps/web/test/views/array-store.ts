@@ -2,7 +2,7 @@ import type { TraceEvent, Topology } from '@proxyscope/protocol';
 import type { EventStore, RequestSummary } from '../../src/model/types';
 
 /**
- * A plain array-backed EventStore for the view tests and the harness page, so they exercise
+ * A plain array-backed EventStore for the view tests, so they exercise
  * the views' own derivations on real events without depending on the app's store.
  */
 export class ArrayStore implements EventStore {

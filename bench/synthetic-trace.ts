@@ -2,7 +2,7 @@ import type { CorrelationIds, MachineKind, Topology, TraceEvent } from '@proxysc
 
 /**
  * A generated trace with a steady population of requests in flight (arrival rate x mean
- * duration), shaped like the demo's: for the frame-time benchmark and the harness page.
+ * duration), shaped like the demo's: for the frame-time benchmark (bench/browser-frames.ts).
  * Deterministic: the same options give the same events.
  */
 export interface SyntheticOptions {
