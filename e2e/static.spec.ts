@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import os from 'node:os';
 import { expect, test } from '@playwright/test';
+import { generateTrace } from '../bench/browser-load';
 
 /**
  * The built UI on a plain static host, with no ProxyScope server: it says so (without
@@ -44,5 +46,32 @@ test('replays a trace file from the static build with no server', async ({ page 
     expect(errors).toEqual([]);
   } finally {
     server.close();
+  }
+});
+
+test('reads a big trace file as two halves at once, with every event and request', async ({ page }) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-e2e-'));
+  const file = path.join(dir, 'big.ndjson');
+  try {
+    // ~40,000 events: over the size (8 MiB) at which the page reads with two workers
+    const events = generateTrace(file, 40_000);
+    expect(fs.statSync(file).size).toBeGreaterThan(8 * 1024 * 1024);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto('/');
+    await page.getByTestId('file-input').setInputFiles(file);
+    const status = page.locator('[data-testid=load-status][data-done=true]');
+    await expect(status).toBeAttached({ timeout: 30_000 });
+    await expect(status).toHaveAttribute('data-workers', '2');
+    await expect(status).toContainText(`${events.toLocaleString('en-US')} events loaded`);
+    await expect(page.getByTestId('cursor-info')).toContainText(`/${events}`);
+    // A request from the second half has its whole life, its ids renumbered right.
+    await page.getByTestId('request-filter').fill('status:200 phase:complete');
+    const last = page.locator('[data-testid=request-list] tr.row').last();
+    await last.click();
+    await expect(page.getByTestId('request-events')).toContainText('ConnectionManagerImpl::doEndStream');
+    expect(errors).toEqual([]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -55,7 +55,7 @@ export function LoadBanner({ file, events }: { file: FileLoad; events: number })
   const done = file.result !== null;
   const fraction = done ? 1 : p && p.totalBytes ? p.bytesRead / p.totalBytes : 0;
   return (
-    <div className="ps-banner info" data-testid="load-status" data-done={done ? 'true' : 'false'}>
+    <div className="ps-banner info" data-testid="load-status" data-done={done ? 'true' : 'false'} data-workers={done ? file.result!.workers : undefined}>
       {!done && (
         <div className="ps-progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(fraction * 100)} aria-label={`Loading ${file.name}`}>
           <div style={{ width: `${(fraction * 100).toFixed(1)}%` }} />
@@ -63,7 +63,7 @@ export function LoadBanner({ file, events }: { file: FileLoad; events: number })
       )}
       <span>
         {done
-          ? `${file.name}: ${events.toLocaleString()} events loaded in ${formatMs(file.result!.ms)}${file.result!.gzip ? ' (gzip)' : ''}${file.result!.problem ? ' — stopped early, see below' : ''}`
+          ? `${file.name}: ${events.toLocaleString()} events loaded in ${formatMs(file.result!.ms)}${file.result!.gzip ? ' (gzip)' : ''}${file.result!.workers === 2 ? ' (read as two halves at once)' : ''}${file.result!.problem ? ' — stopped early, see below' : ''}`
           : `Reading ${file.name}… ${formatBytes(p?.bytesRead ?? 0)} of ${formatBytes(file.size)}, ${(p?.events ?? events).toLocaleString()} events`}
       </span>
     </div>

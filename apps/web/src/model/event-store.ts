@@ -1,4 +1,4 @@
-import type { CorrelationIds, DemoHostInfo, FactName, MachineKind, Topology, TraceEvent } from '@proxyscope/protocol';
+import { sameIds, type CorrelationIds, type DemoHostInfo, type FactName, type MachineKind, type Topology, type TraceEvent } from '@proxyscope/protocol';
 import { ChunkEncoder, FACT, KIND_NAMES, SPAWN, STOP, TRANSITION, type ActorEntry, type ColumnChunk } from './columns';
 import { RequestFolder } from './request-fold';
 import type { EventStore, RequestSummary, SourceMode } from './types';
@@ -37,6 +37,12 @@ function grow<T extends Float64Array | Int32Array | Uint8Array>(array: T, need: 
   return next;
 }
 
+/** One foreign encoder's numbering of strings and actors, in a store's numbering. */
+export class ChunkRemap {
+  readonly strings: number[] = [];
+  readonly actors: number[] = [];
+}
+
 export class EventStoreImpl implements EventStore {
   version = 0;
   mode: SourceMode | null;
@@ -58,6 +64,10 @@ export class EventStoreImpl implements EventStore {
   private data: Array<Record<string, unknown> | null> = [];
 
   private readonly strings: string[] = [];
+  /** string -> index, built when a chunk from a second encoder first needs it */
+  private stringIndex: Map<string, number> | undefined;
+  /** actor path -> actor table indexes, built likewise */
+  private actorsByPath: Map<string, number[]> | undefined;
   private readonly actorTable: ActorInfo[] = [];
   private readonly byActorPath = new Map<string, number[]>();
   private readonly byStream = new Map<number, number[]>();
@@ -132,8 +142,37 @@ export class EventStoreImpl implements EventStore {
     if (chunk.stringBase !== this.strings.length || chunk.actorBase !== this.actorTable.length) {
       throw new Error(`chunk tables start at ${chunk.stringBase}/${chunk.actorBase}, the store holds ${this.strings.length}/${this.actorTable.length}`);
     }
-    for (const s of chunk.strings) this.strings.push(s);
+    for (const s of chunk.strings) this.addString(s);
     for (const entry of chunk.actors) this.addActor(entry);
+    this.appendColumns(chunk);
+  }
+
+  /**
+   * Appends a chunk from another encoder (the second half of a file, read by a second
+   * worker): its strings and actors are looked up in this store's tables, `remap` keeps
+   * that encoder's numbering, and the chunk's columns are renumbered in place.
+   */
+  appendRemapped(chunk: ColumnChunk, remap: ChunkRemap): void {
+    if (chunk.stringBase !== remap.strings.length || chunk.actorBase !== remap.actors.length) {
+      throw new Error(`chunk tables start at ${chunk.stringBase}/${chunk.actorBase}, the remap holds ${remap.strings.length}/${remap.actors.length}`);
+    }
+    this.stringIndex ??= new Map(this.strings.map((s, i) => [s, i]));
+    for (const s of chunk.strings) remap.strings.push(this.stringIndex.get(s) ?? this.addString(s));
+    for (const entry of chunk.actors) remap.actors.push(this.findActor(entry) ?? this.addActor(entry));
+    const strings = remap.strings;
+    const { a, b, c, d, actor } = chunk;
+    for (let i = 0; i < chunk.n; i++) {
+      actor[i] = remap.actors[actor[i]!]!;
+      // -1 marks a column an event kind does not use
+      if (a[i]! >= 0) a[i] = strings[a[i]!]!;
+      if (b[i]! >= 0) b[i] = strings[b[i]!]!;
+      if (c[i]! >= 0) c[i] = strings[c[i]!]!;
+      if (d[i]! >= 0) d[i] = strings[d[i]!]!;
+    }
+    this.appendColumns(chunk);
+  }
+
+  private appendColumns(chunk: ColumnChunk): void {
     const start = this.length;
     const end = start + chunk.n;
     this.seqs = grow(this.seqs, end);
@@ -173,9 +212,32 @@ export class EventStoreImpl implements EventStore {
     this.changed();
   }
 
-  private addActor([path, machine, ids]: ActorEntry): void {
-    this.actorTable.push({ path, machine, ids, stream: typeof ids.stream === 'number' ? ids.stream : -1 });
+  private addString(s: string): number {
+    const i = this.strings.push(s) - 1;
+    this.stringIndex?.set(s, i);
+    return i;
+  }
+
+  private addActor([path, machine, ids]: ActorEntry): number {
+    const i = this.actorTable.push({ path, machine, ids, stream: typeof ids.stream === 'number' ? ids.stream : -1 }) - 1;
     if (machine === 'pool' && ids.pool !== undefined) this.poolActors.set(`${ids.worker ?? ''}|${ids.pool}`, path);
+    const list = this.actorsByPath?.get(path);
+    if (list) list.push(i);
+    else this.actorsByPath?.set(path, [i]);
+    return i;
+  }
+
+  /** The actor table's entry for this actor (same path, machine and ids), if there is one. */
+  private findActor([path, machine, ids]: ActorEntry): number | undefined {
+    if (!this.actorsByPath) {
+      this.actorsByPath = new Map();
+      this.actorTable.forEach((a, i) => {
+        const list = this.actorsByPath!.get(a.path);
+        if (list) list.push(i);
+        else this.actorsByPath!.set(a.path, [i]);
+      });
+    }
+    return this.actorsByPath.get(path)?.find((i) => this.actorTable[i]!.machine === machine && sameIds(this.actorTable[i]!.ids, ids));
   }
 
   private changed(): void {

@@ -27,6 +27,8 @@ export interface TraceReadProblem {
   /** 1-based line of the file, when the problem is in a line */
   line?: number;
   field?: string;
+  /** the problem without its place, to restate the line of a part read on its own */
+  reason?: string;
   /** events read (and handed on) before the problem */
   events: number;
 }
@@ -35,12 +37,14 @@ export interface TraceReadResult {
   events: number;
   firstSeq?: number;
   lastSeq: number;
+  /** lines read, the header's included */
+  lines: number;
   gzip: boolean;
   /** set when reading stopped early; everything before it was kept */
   problem?: TraceReadProblem;
 }
 
-async function isGzip(blob: Blob): Promise<boolean> {
+export async function isGzip(blob: Blob): Promise<boolean> {
   const head = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
   return head.length === 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
@@ -52,10 +56,13 @@ class LineParser {
   firstSeq: number | undefined;
   lastSeq = 0;
 
+  /** `headerless`: a later part of a file, events from its first line on */
+  constructor(private readonly headerless: boolean) {}
+
   line(raw: string): TraceEvent | undefined {
     const text = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
     const n = ++this.lines;
-    if (n === 1) {
+    if (n === 1 && !this.headerless) {
       if (text === '') throw new TraceFormatError(1, '', 'empty trace: the header line is missing');
       this.header = parseTraceHeader(text, 1);
       return undefined;
@@ -75,7 +82,14 @@ class LineParser {
   }
 }
 
-export async function readTraceFile(blob: Blob, sink: TraceReadSink, options: { yieldEveryChunk?: boolean; maxLineBytes?: number } = {}): Promise<TraceReadResult> {
+export interface TraceReadOptions {
+  yieldEveryChunk?: boolean;
+  maxLineBytes?: number;
+  /** the blob is a later part of a trace file: no header, events from the first line (line numbers count from it) */
+  headerless?: boolean;
+}
+
+export async function readTraceFile(blob: Blob, sink: TraceReadSink, options: TraceReadOptions = {}): Promise<TraceReadResult> {
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_TRACE_LINE_BYTES;
   const gzip = await isGzip(blob);
   const total = blob.size;
@@ -89,7 +103,7 @@ export async function readTraceFile(blob: Blob, sink: TraceReadSink, options: { 
     }),
   );
   const stream = gzip ? counted.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>) : counted;
-  const parser = new LineParser();
+  const parser = new LineParser(options.headerless === true);
   const encoder = new ChunkEncoder();
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let pending: TraceEvent[] = [];
@@ -167,18 +181,18 @@ export async function readTraceFile(blob: Blob, sink: TraceReadSink, options: { 
       line(carry);
     }
     carry = '';
-    if (!parser.header) throw new TraceFormatError(1, '', 'empty trace: the header line is missing');
+    if (!parser.header && !options.headerless) throw new TraceFormatError(1, '', 'empty trace: the header line is missing');
     await flush();
     sink.progress(total, total, handed);
-    return { events: handed, firstSeq: parser.firstSeq, lastSeq: parser.lastSeq, gzip };
+    return { events: handed, firstSeq: parser.firstSeq, lastSeq: parser.lastSeq, lines: parser.lines, gzip };
   } catch (err) {
     // Keep what was read before the bad line: those events are valid.
     await flush();
     source.cancel().catch(() => {});
     const problem: TraceReadProblem =
       err instanceof TraceFormatError
-        ? { message: err.message, line: err.line, field: err.field || undefined, events: handed }
+        ? { message: err.message, line: err.line, field: err.field || undefined, reason: err.reason, events: handed }
         : { message: (err as Error).message ?? String(err), events: handed };
-    return { events: handed, firstSeq: parser.firstSeq, lastSeq: parser.lastSeq, gzip, problem };
+    return { events: handed, firstSeq: parser.firstSeq, lastSeq: parser.lastSeq, lines: parser.lines, gzip, problem };
   }
 }

@@ -4,6 +4,8 @@ import type { TraceReadResult } from './trace-reader';
 
 export interface WorkerRequest {
   file: Blob;
+  /** a later part of a trace file: events from its first line, no header */
+  headerless?: boolean;
 }
 
 export type WorkerReply =

@@ -8,16 +8,16 @@ const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (reply: WorkerReply, transfer: Transferable[] = []) => scope.postMessage(reply, transfer);
 
 scope.onmessage = async (message: MessageEvent<WorkerRequest>) => {
-  const { file } = message.data;
+  const { file, headerless } = message.data;
   try {
     const result = await readTraceFile(file, {
       header: (header) => post({ type: 'header', header }),
       chunk: (chunk) => post({ type: 'chunk', chunk }, chunkTransferables(chunk)),
       progress: (bytesRead, totalBytes, events) => post({ type: 'progress', bytesRead, totalBytes, events }),
-    });
+    }, { headerless });
     post({ type: 'done', result });
   } catch (err) {
-    post({ type: 'done', result: { events: 0, lastSeq: 0, gzip: false, problem: { message: (err as Error).message ?? String(err), events: 0 } } });
+    post({ type: 'done', result: { events: 0, lastSeq: 0, lines: 0, gzip: false, problem: { message: (err as Error).message ?? String(err), events: 0 } } });
   }
 };
 post({ type: 'ready' });
