@@ -39,6 +39,18 @@ function connect(url: string) {
   return { store, problems, states, hellos, connection };
 }
 
+/** A real server's hello, and a ws server of our own to misbehave with it. */
+async function misbehavingServer() {
+  const live = await startLive();
+  const real = connect(`${live.wsUrl}?subscribe=none`);
+  await until('it', () => real.hellos.length === 1);
+  const hello = real.hellos[0]!.hello;
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+  return { hello, server };
+}
+
 describe('LiveConnection', () => {
   it('subscribes with history and keeps receiving live events from a real server', async () => {
     const live = await startLive();
@@ -60,14 +72,7 @@ describe('LiveConnection', () => {
   });
 
   it('reports a bad frame precisely, skips it and keeps the connection', async () => {
-    const live = await startLive();
-    const real = connect(`${live.wsUrl}?subscribe=none`);
-    await until('it', () => real.hellos.length === 1);
-    const hello = real.hellos[0]!.hello;
-
-    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    const { hello, server } = await misbehavingServer();
     const event = (seq: number): TraceEvent => ({ type: 'spawn', seq, t: seq, actor: `listener:l/cx:1/stream:${seq}`, machine: 'stream', ids: { cx: 1, stream: seq }, state: 'decoding_headers' });
     server.on('connection', (socket) => {
       socket.send(JSON.stringify(hello));
@@ -89,13 +94,7 @@ describe('LiveConnection', () => {
   });
 
   it('retries when the server goes away and continues the same store after the next hello', async () => {
-    const live = await startLive();
-    const real = connect(`${live.wsUrl}?subscribe=none`);
-    await until('it', () => real.hellos.length === 1);
-    const hello = real.hellos[0]!.hello;
-    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    const { hello, server } = await misbehavingServer();
     let n = 0;
     server.on('connection', (socket) => {
       n++;
