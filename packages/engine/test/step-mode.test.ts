@@ -16,12 +16,12 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 30; i++) await Promise.resolve();
 };
 
-async function start(answer: (request: MemoryRequest) => MemoryAnswer, route: Partial<RouteAction> = {}) {
+async function start(answer: (request: MemoryRequest) => MemoryAnswer, route: Partial<RouteAction> = {}, hcm: Parameters<typeof b.hcm>[1] = {}) {
   const clock = new ManualClock();
   const upstream = new MemoryUpstream(clock, answer);
   const transport = memoryTransportTo(new Map([[8080, upstream]]));
   const vhost = b.vhost('all', ['*'], [b.route({ name: 'all', match: { prefix: '/' }, route: { cluster: 'backend', ...route } })]);
-  const config = b.bootstrap([b.listener(b.hcm(b.routeConfig([vhost])), 10000)], [b.cluster('backend', [8080])]);
+  const config = b.bootstrap([b.listener(b.hcm(b.routeConfig([vhost]), hcm), 10000)], [b.cluster('backend', [8080])]);
   const engine = new ProxyEngine({ config, transport, clock, seed: 1 });
   const events: TraceEvent[] = [];
   engine.tracer.attach((e) => events.push(e));
@@ -131,6 +131,28 @@ describe('step mode', () => {
     expect(p.responseOf(client)).toBeUndefined();
     await p.run(20);
     expect(p.responseOf(client)?.status).toBe(504);
+    await p.engine.stop();
+  });
+
+  it("freezes the stream's own idle timer too, while the next request on the connection times out as usual", async () => {
+    const p = await start(() => 'hang', {}, { stream_idle_timeout: 200 });
+    p.engine.stepper.setBreakpoints([{ machine: 'upstream_request', state: 'awaiting_headers' }]);
+    const held = p.send('/held');
+    await p.run(5);
+    expect(p.engine.stepper.held()).toHaveLength(1);
+    await p.run(1000);
+    expect(p.responseOf(held)).toBeUndefined();
+    // A request no breakpoint holds gets its 504 after stream_idle_timeout.
+    p.engine.stepper.setBreakpoints([]);
+    const free = p.send('/free');
+    await p.run(250);
+    expect(p.responseOf(free)?.status).toBe(504);
+    // Released, the held one has its 200 ms from where it stopped.
+    p.engine.stepper.resume();
+    await p.run(150);
+    expect(p.responseOf(held)).toBeUndefined();
+    await p.run(100);
+    expect(p.responseOf(held)?.status).toBe(504);
     await p.engine.stop();
   });
 

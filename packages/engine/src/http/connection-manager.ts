@@ -1,7 +1,7 @@
 import type { HttpConnectionManager } from '../config/types';
 import { ServerCodec } from '../codec/server-codec';
 import type { EngineContext } from '../seams/actors';
-import type { TimerId } from '../seams/clock';
+import type { Clock, TimerId } from '../seams/clock';
 import { directSteps, type StreamSteps } from '../seams/step';
 import { DeadlineTimer } from '../seams/deadline-timer';
 import type { Random } from '../seams/random';
@@ -144,7 +144,10 @@ export class ConnectionManager implements StreamOwner {
   /** stream_idle_timeout in force for the current stream (the route's idle_timeout may replace it) */
   private streamIdleMs = 0;
   private streamIdleTimer: DeadlineTimer | undefined;
+  /** the clock streamIdleTimer runs on (a held request's timers are on its own clock) */
+  private streamIdleClock: Clock | undefined;
   private requestTimer: TimerId | undefined;
+  private requestTimerClock: Clock | undefined;
   /** connection idle_timeout: runs while no stream is active */
   private readonly idleTimer: DeadlineTimer | undefined;
   private durationTimer: TimerId | undefined;
@@ -285,11 +288,8 @@ export class ConnectionManager implements StreamOwner {
     const stream = this.stream;
     if (!stream) return;
     this.touchStream();
-    if (endStream && this.requestTimer !== undefined) {
-      // The whole request is in: request_timeout no longer applies.
-      this.deps.engine.clock.clearTimeout(this.requestTimer);
-      this.requestTimer = undefined;
-    }
+    // The whole request is in: request_timeout no longer applies.
+    if (endStream) this.clearRequestTimer();
     stream.decodeData(chunk, endStream);
   }
 
@@ -324,7 +324,7 @@ export class ConnectionManager implements StreamOwner {
     const result = this.shared.routeMatcher.route(head, stream.randomValue);
     // RouteAction.idle_timeout replaces stream_idle_timeout for this stream (refreshIdleTimeout).
     const routeIdle = result.route?.route?.idle_timeout;
-    if (routeIdle !== undefined && stream === this.stream) this.setStreamIdleTimeout(routeIdle);
+    if (routeIdle !== undefined && stream === this.stream) this.setStreamIdleTimeout(routeIdle, stream.engine.clock);
     const tracer = this.deps.engine.tracer;
     if (tracer.enabled) {
       tracer.fact(stream.meta, 'route.virtual_host', { vhost: result.vhost?.name ?? null, reason: result.vhostReason }, 'RouteMatcher::findVirtualHost');
@@ -429,24 +429,42 @@ export class ConnectionManager implements StreamOwner {
 
   // --- timers (ConnectionManagerImpl / ActiveStream timeouts) --------------------------
 
-  /** A stream began: the connection is no longer idle; the stream timers start. */
+  /**
+   * A stream began: the connection is no longer idle; the stream timers start. They are
+   * the stream's (ActiveStream::stream_idle_timer_, request_timer_), so they run on its
+   * clock: frozen while step mode holds it.
+   */
   private onStreamStart(endStream: boolean): void {
     const { config } = this.shared;
+    const clock = this.stream?.engine.clock ?? this.deps.engine.clock;
     this.idleTimer?.clear();
-    this.setStreamIdleTimeout(config.stream_idle_timeout);
+    this.setStreamIdleTimeout(config.stream_idle_timeout, clock);
     if (config.request_timeout > 0 && !endStream) {
-      this.requestTimer = this.deps.engine.clock.setTimeout(() => this.onRequestTimeout(), config.request_timeout);
+      this.requestTimerClock = clock;
+      this.requestTimer = clock.setTimeout(() => this.onRequestTimeout(), config.request_timeout);
     }
   }
 
-  private setStreamIdleTimeout(ms: number): void {
+  private setStreamIdleTimeout(ms: number, clock: Clock): void {
     this.streamIdleMs = ms;
     if (ms <= 0) {
       this.streamIdleTimer?.clear();
       return;
     }
-    this.streamIdleTimer ??= new DeadlineTimer(this.deps.engine.clock, () => this.onStreamIdleTimeout());
+    // One timer for the connection's streams while they share the engine clock (no timer
+    // churn on keep-alive); a held stream's clock gets a timer of its own.
+    if (!this.streamIdleTimer || this.streamIdleClock !== clock) {
+      this.streamIdleTimer?.stop();
+      this.streamIdleTimer = new DeadlineTimer(clock, () => this.onStreamIdleTimeout());
+      this.streamIdleClock = clock;
+    }
     this.streamIdleTimer.setFromNow(ms);
+  }
+
+  private clearRequestTimer(): void {
+    if (this.requestTimer === undefined) return;
+    this.requestTimerClock!.clearTimeout(this.requestTimer);
+    this.requestTimer = undefined;
   }
 
   /** ActiveStream::resetIdleTimer: bytes moved for the stream. */
@@ -518,8 +536,9 @@ export class ConnectionManager implements StreamOwner {
     const clock = this.deps.engine.clock;
     this.idleTimer?.stop();
     this.streamIdleTimer?.stop();
-    for (const timer of [this.requestTimer, this.durationTimer, this.drainTimer]) if (timer !== undefined) clock.clearTimeout(timer);
-    this.requestTimer = this.durationTimer = this.drainTimer = undefined;
+    this.clearRequestTimer();
+    for (const timer of [this.durationTimer, this.drainTimer]) if (timer !== undefined) clock.clearTimeout(timer);
+    this.durationTimer = this.drainTimer = undefined;
   }
 
   /** Stats and access log for a finished (or reset) stream. */
@@ -527,10 +546,7 @@ export class ConnectionManager implements StreamOwner {
     if (this.stream !== stream) return;
     this.stream = undefined;
     this.streamIdleTimer?.clear();
-    if (this.requestTimer !== undefined) {
-      this.deps.engine.clock.clearTimeout(this.requestTimer);
-      this.requestTimer = undefined;
-    }
+    this.clearRequestTimer();
     if (!this.closed) this.idleTimer?.setFromNow(this.shared.config.idle_timeout);
     const { stats, accessLoggers } = this.shared;
     const info = stream.streamInfo;
