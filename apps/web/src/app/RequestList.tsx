@@ -1,3 +1,4 @@
+import { bisector } from 'd3-array';
 import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { EventStoreImpl } from '../model/event-store';
 import { durationOf, matchesFilter, parseFilter, sortRequests, type SortKey } from '../model/request-filter';
@@ -31,13 +32,7 @@ const COLUMNS: Array<{ key: SortKey; label: string; width: number; title?: strin
 export function requestsAt(store: EventStoreImpl, cursor: number): RequestSummary[] {
   const ids = store.requestIds();
   // Requests are listed in order of their first event: the ones started by the cursor are a prefix.
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (store.eventsOfRequest(ids[mid]!)[0]! <= cursor) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = bisector((id: number) => store.eventsOfRequest(id)[0]!).right(ids, cursor);
   const out: RequestSummary[] = new Array(lo);
   for (let k = 0; k < lo; k++) out[k] = store.requestAt(ids[k]!, cursor)!;
   return out;

@@ -1,3 +1,4 @@
+import { bisectRight } from 'd3-array';
 import { sameIds, type CorrelationIds, type DemoHostInfo, type FactName, type MachineKind, type Topology, type TraceEvent } from '@proxyscope/protocol';
 import { ChunkEncoder, FACT, KIND_NAMES, SPAWN, STOP, TRANSITION, type ActorEntry, type ColumnChunk } from './columns';
 import { RequestFolder } from './request-fold';
@@ -270,17 +271,7 @@ export class EventStoreImpl implements EventStore {
   }
 
   indexAtOrBefore(seq: number): number {
-    let lo = 0;
-    let hi = this.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.seqs[mid]! <= seq) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
+    return bisectRight(this.seqs, seq, 0, this.length) - 1;
   }
 
   requestIds(): readonly number[] {
@@ -360,17 +351,7 @@ export class EventStoreImpl implements EventStore {
   }
   /** index of the last event with t <= `t`, or -1 */
   indexAtOrBeforeT(t: number): number {
-    let lo = 0;
-    let hi = this.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.times[mid]! <= t) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
+    return bisectRight(this.times, t, 0, this.length) - 1;
   }
   /** the first and last event time held */
   timeRange(): [number, number] {
@@ -385,12 +366,5 @@ function increasing(events: readonly TraceEvent[]): boolean {
 
 /** how many entries of an ascending list are <= at */
 export function countAtOrBefore(list: readonly number[], at: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! <= at) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return bisectRight(list, at);
 }
