@@ -3,6 +3,7 @@ import type { Breakpoint, SteppableMachine } from '@proxyscope/protocol';
 import type { EventStore, ServerConnection } from '../../model/types';
 import { describeHeld, EMPTY_STEP_STATE, envoyOf, MACHINES, PRESETS, sameBreakpoint, statesOf, toggleBreakpoint, type StepState } from './step-state';
 import './breakpoints.css';
+import { serverErrorText } from '../../net/server-error';
 
 interface Props {
   store: EventStore;
@@ -27,12 +28,6 @@ export interface StepMode {
   resume(stream?: number): void;
 }
 
-function errorText(err: unknown): string {
-  const e = err as { code?: string; message?: string; field?: string } | null;
-  if (e && typeof e.message === 'string') return `${e.code ? `${e.code}: ` : ''}${e.message}`;
-  return String(err);
-}
-
 function describeStep(stream: number, detail: Record<string, unknown> | undefined): string {
   const d = detail as { transitions?: number; ran?: string; ended?: boolean } | undefined;
   if (d?.ended) return `#${stream} ended`;
@@ -55,7 +50,7 @@ export function useStepMode(connection: ServerConnection | null, initial: StepSt
     const enabled = !!connection?.connected && connection.controls.includes('breakpoints');
     const act = (run: () => Promise<void>) => {
       setError(null);
-      run().catch((err: unknown) => setError(errorText(err)));
+      run().catch((err: unknown) => setError(serverErrorText(err)));
     };
     return {
       enabled,

@@ -12,6 +12,7 @@ import {
 import type { EventStore, ServerConnection } from '../../model/types';
 import '../topology/views-theme.css';
 import './controls.css';
+import { serverErrorText } from '../../net/server-error';
 
 interface Props {
   connection: ServerConnection | null;
@@ -25,14 +26,6 @@ const CONTROL_LABELS: Record<ControlAction, { label: string; help: string }> = {
   healthcheck_fail: { label: 'Fail health check', help: 'POST /healthcheck/fail: the proxy reports itself unhealthy to its load balancer' },
   healthcheck_ok: { label: 'Health check OK', help: 'POST /healthcheck/ok: undo healthcheck_fail' },
 };
-
-function errorText(err: unknown): string {
-  if (err && typeof err === 'object' && 'message' in err) {
-    const e = err as { code?: string; message: string; field?: string };
-    return `${e.code ? `${e.code}: ` : ''}${e.message}${e.field ? ` (field ${e.field})` : ''}`;
-  }
-  return String(err);
-}
 
 export function ControlsPanel({ connection, store, onSelect }: Props) {
   const [, bump] = useReducer((n: number) => n + 1, 0);
@@ -53,7 +46,7 @@ export function ControlsPanel({ connection, store, onSelect }: Props) {
     try {
       await fn();
     } catch (err) {
-      setError(`${what} failed — ${errorText(err)}`);
+      setError(`${what} failed — ${serverErrorText(err)}`);
     }
   };
   return (
@@ -169,7 +162,7 @@ function Composer({ connection, topology, onSelect, onError }: { connection: Ser
     } catch (err) {
       setBusy((b) => Math.max(0, b - 1));
       setSent((list) => list.filter((s) => s.tag !== tag));
-      onError(`send_request failed — ${errorText(err)}`);
+      onError(`send_request failed — ${serverErrorText(err)}`);
     }
   };
 
