@@ -162,7 +162,7 @@ export class LiveSource implements StreamSource {
     try {
       stepper.setBreakpoints(message.breakpoints);
     } catch (err) {
-      if (err instanceof StepError) throw new ControlError('invalid_message', `breakpoints: ${err.message}`, err.message.split(':')[0]!.replace(/\[(\d+)\]/g, '.$1'));
+      if (err instanceof StepError) throw new ControlError('invalid_message', `breakpoints: ${err.message}`, err.field);
       throw err;
     }
     if (message.pauseAll !== undefined) stepper.setPauseAll(message.pauseAll);
@@ -177,7 +177,7 @@ export class LiveSource implements StreamSource {
       this.hub.flush();
       return { ...result };
     } catch (err) {
-      if (err instanceof StepError) throw new ControlError('invalid_message', `step: stream: ${err.message}`, 'stream');
+      if (err instanceof StepError) throw new ControlError('invalid_message', `step: stream: ${err.message}`, err.field);
       throw err;
     }
   }
@@ -187,7 +187,7 @@ export class LiveSource implements StreamSource {
     try {
       return { resumed: this.engine.stepper.resume(stream) };
     } catch (err) {
-      if (err instanceof StepError) throw new ControlError('invalid_message', `resume: stream: ${err.message}`, 'stream');
+      if (err instanceof StepError) throw new ControlError('invalid_message', `resume: stream: ${err.message}`, err.field);
       throw err;
     }
   }

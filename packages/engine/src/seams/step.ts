@@ -53,7 +53,16 @@ export interface StepResult {
   held?: HeldStream;
 }
 
-export class StepError extends Error {}
+/** A step-mode request refused; `field` names what was wrong (dotted, as the stream's errors do). */
+export class StepError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StepError';
+  }
+}
 
 /** Requests step mode watches at once; later ones run free until some end. */
 export const MAX_WATCHED_REQUESTS = 1000;
@@ -90,14 +99,14 @@ export class StepController {
 
   /** Replace the breakpoints (validated: steppable machine, a state it has). */
   setBreakpoints(list: readonly Breakpoint[]): void {
-    if (list.length > MAX_BREAKPOINTS) throw new StepError(`at most ${MAX_BREAKPOINTS} breakpoints (got ${list.length})`);
+    if (list.length > MAX_BREAKPOINTS) throw new StepError('breakpoints', `at most ${MAX_BREAKPOINTS} breakpoints (got ${list.length})`);
     for (const [i, bp] of list.entries()) {
       const states = this.statesOf[bp.machine as SteppableMachine];
       if (!states) {
-        throw new StepError(`breakpoints[${i}].machine: ${bp.machine} is not one of a request's machines (${STEPPABLE_MACHINES.join(', ')})`);
+        throw new StepError(`breakpoints.${i}.machine`, `breakpoints[${i}].machine: ${bp.machine} is not one of a request's machines (${STEPPABLE_MACHINES.join(', ')})`);
       }
       if (!states.includes(bp.state)) {
-        throw new StepError(`breakpoints[${i}].state: ${bp.machine} has no state "${bp.state}" (it has ${states.join(', ')})`);
+        throw new StepError(`breakpoints.${i}.state`, `breakpoints[${i}].state: ${bp.machine} has no state "${bp.state}" (it has ${states.join(', ')})`);
       }
     }
     this.breakpoints = list.map((bp) => ({ machine: bp.machine, state: bp.state }));
@@ -183,7 +192,7 @@ export class StepController {
 
   private gateOf(stream: number): StreamGate {
     const gate = this.gates.get(stream);
-    if (!gate || !gate.isHeld) throw new StepError(`request ${stream} is not held`);
+    if (!gate || !gate.isHeld) throw new StepError('stream', `request ${stream} is not held`);
     return gate;
   }
 }
