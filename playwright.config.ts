@@ -1,9 +1,11 @@
 import { defineConfig } from '@playwright/test';
+import { chromiumLaunchOptions } from './e2e/support/chromium';
 
 /**
- * End-to-end tests in a real Chromium: Debian's /usr/bin/chromium (browser downloads are
- * not possible here; .ci/run installs the package). The server under test is the
- * `proxyscope` built-in demo.
+ * End-to-end tests in a real Chromium: `CHROMIUM_PATH`, a system Chromium, or the one
+ * shipped inside the `@sparticuz/chromium` npm package (unpacked on first use; nothing is
+ * downloaded). See e2e/support/chromium.ts. The server under test is the `proxyscope`
+ * built-in demo.
  */
 const ADMIN_PORT = Number(process.env.PROXYSCOPE_E2E_ADMIN_PORT ?? 19901);
 
@@ -17,19 +19,7 @@ export default defineConfig({
   use: {
     baseURL: `http://127.0.0.1:${ADMIN_PORT}`,
     screenshot: 'on',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    },
+    launchOptions: await chromiumLaunchOptions(),
   },
   webServer: {
     // The web UI is served from apps/web/dist: build it first when it is missing or stale.

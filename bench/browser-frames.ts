@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, TraceStreamWriter } from '@proxyscope/protocol';
 import { chromium } from 'playwright-core';
+import { chromiumLaunchOptions } from '../e2e/support/chromium';
 import { startAdminHttp } from '../apps/server/src/admin/admin-http.ts';
 import { AdminSecurity } from '../apps/server/src/admin/security.ts';
 import { syntheticTrace } from './synthetic-trace.ts';
@@ -61,7 +62,7 @@ export async function benchFrames(options: { inFlight?: number; seconds?: number
   fs.closeSync(fd);
 
   const admin = await startAdminHttp({ host: '127.0.0.1', port: 0, title: 'bench', security: new AdminSecurity({}), endpoints: {} });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox'] });
+  const browser = await chromium.launch(await chromiumLaunchOptions());
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const errors: string[] = [];

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { chromiumLaunchOptions } from '../e2e/support/chromium';
 import { parseTrace, TraceStreamWriter, type TraceEvent } from '@proxyscope/protocol';
 import { startAdminHttp } from '../apps/server/src/admin/admin-http';
 import { AdminSecurity } from '../apps/server/src/admin/security';
@@ -58,7 +59,7 @@ export async function benchTraceLoad(options: { events?: number } = {}): Promise
   const file = path.join(dir, 'big.ndjson');
   const events = generateTrace(file, total);
   const admin = await startAdminHttp({ host: '127.0.0.1', port: 0, title: 'bench', security: new AdminSecurity({}), endpoints: {} });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  const browser = await chromium.launch(await chromiumLaunchOptions());
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(`http://127.0.0.1:${admin.port}/`);

@@ -66,36 +66,38 @@ test('topology, moving tokens, stats, and a host failure retried on another host
   await stats.scrollIntoViewIfNeeded();
   await shot(page, testInfo, 'stats');
 
-  // Fail 90% of api-1's requests with 503: the api route retries 5xx on another host. (At
-  // 100% the active health check fails too and api-1 leaves the rotation: nothing to retry.)
+  // Fail every request api-1 serves with 503 (its /healthz keeps passing, so it stays in
+  // rotation): the api route retries 5xx, and previous_hosts sends the retry to api-2.
   await openTab(page, 'controls');
   const controls = page.getByTestId('controls-panel');
   const api1 = controls.locator('tr[data-host="api-1"]');
   await expect(api1).toBeVisible();
   const api1Address = /\d+\.\d+\.\d+\.\d+:\d+/.exec((await api1.locator('th small').textContent()) ?? '')![0];
-  await controls.getByLabel('fail rate percent').fill('90');
+  await controls.getByLabel('fail rate percent').fill('100');
   await api1.getByRole('button', { name: /^fail 503$/ }).click();
   await expect(api1).toHaveClass(/psc-faulted/);
-  await expect(api1.locator('.psc-behaviour')).toContainText('90% 503');
+  await expect(api1.locator('.psc-behaviour')).toContainText('100% 503');
   await shot(page, testInfo, 'controls');
 
-  // Send requests through the proxy until one was retried (least-request picks either host first).
+  // Every request whose first attempt lands on api-1 is one we want; least request picks the
+  // first host at random between two equally loaded hosts, so each send is a coin toss and
+  // 40 of them all landing on api-2 first would take odds of 1 in 10^12.
   await controls.getByLabel('path').fill('/api/products');
   let retried: number | null = null;
-  for (let attempt = 0; attempt < 12 && retried === null; attempt++) {
+  for (let attempt = 0; attempt < 40 && retried === null; attempt++) {
     await openTab(page, 'controls');
     await controls.getByRole('button', { name: 'Send' }).click();
     const row = controls.locator('[data-testid=request-results] tbody tr').first();
     const select = row.getByRole('button', { name: /^select #\d+$/ });
     await expect(select).toBeVisible({ timeout: 10_000 });
-    await expect(row).toHaveAttribute('data-status', '200');
     const stream = Number(/#(\d+)/.exec((await select.textContent()) ?? '')![1]);
+    await expect(row).toHaveAttribute('data-status', /^\d{3}$/, { timeout: 10_000 });
+    if ((await row.getAttribute('data-status')) !== '200') continue; // every attempt drew api-1
     await select.click();
     await openTab(page, 'machines');
     const machines = page.getByTestId('machine-view');
     await expect(machines).toHaveAttribute('data-request', String(stream));
     await expect(machines.locator('[data-machine="stream"]')).toHaveAttribute('data-current', 'complete', { timeout: 10_000 });
-    // (previous_hosts makes another host likely, not certain: LEAST_REQUEST may pick api-1 again)
     const poolActors = await machines.locator('[data-machine="pool"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-actor') ?? ''));
     if (poolActors.length >= 2 && poolActors[0].endsWith(api1Address) && poolActors.some((a) => !a.endsWith(api1Address))) retried = stream;
   }

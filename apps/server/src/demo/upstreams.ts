@@ -191,8 +191,10 @@ export class DemoHost {
     req.on('data', (chunk: Buffer) => (received += chunk.byteLength));
     req.on('end', () => {
       if (req.url === '/healthz') {
-        // Health checks see the host's state, not its random errors.
-        res.writeHead(this.behaviour.errorRate >= 1 ? this.behaviour.errorStatus : 200, { 'content-type': 'text/plain' });
+        // /healthz answers from the process, not from the app behind it: a host whose requests
+        // fail keeps passing its health checks (only down or reset fails them), which is the
+        // case outlier detection and retries exist for, and keeps such a host in rotation.
+        res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('ok\n');
         return;
       }
