@@ -1,4 +1,4 @@
-import { isLoopbackHost, normalizeOrigin } from './admin/security';
+import { isLoopbackHost, normalizeAllowedHost, normalizeOrigin } from './admin/security';
 
 /** Exit codes, documented in --help and docs/cli.md. */
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, BIND: 4 } as const;
@@ -19,8 +19,12 @@ export function parseInteger(value: string, flag: string, min: number, max = Num
   return n;
 }
 
-/** --token (or PROXYSCOPE_TOKEN) and --allow-origin, checked. */
-export function parseSecurity(token: string | undefined, origins: string[] | undefined): { token?: string; allowOrigins: string[] } {
+/** --token (or PROXYSCOPE_TOKEN), --allow-origin and --allow-host, checked. */
+export function parseSecurity(
+  token: string | undefined,
+  origins: string[] | undefined,
+  hosts: string[] | undefined = [],
+): { token?: string; allowOrigins: string[]; allowHosts: string[] } {
   const value = token ?? (process.env.PROXYSCOPE_TOKEN || undefined);
   if (value !== undefined && (value === '' || /\s/.test(value))) throw new UsageError('--token must be a non-empty string without spaces');
   const allowOrigins: string[] = [];
@@ -31,7 +35,15 @@ export function parseSecurity(token: string | undefined, origins: string[] | und
       throw new UsageError(`--allow-origin: ${(err as Error).message}`);
     }
   }
-  return { ...(value !== undefined ? { token: value } : {}), allowOrigins };
+  const allowHosts: string[] = [];
+  for (const h of hosts) {
+    try {
+      allowHosts.push(normalizeAllowedHost(h));
+    } catch (err) {
+      throw new UsageError(`--allow-host: ${(err as Error).message}`);
+    }
+  }
+  return { ...(value !== undefined ? { token: value } : {}), allowOrigins, allowHosts };
 }
 
 /**

@@ -25,6 +25,8 @@ Options:
       --admin HOST:PORT      admin address (default 127.0.0.1:9901); not loopback only with --token
       --token TOKEN          every request and the WebSocket must present it (or PROXYSCOPE_TOKEN)
       --allow-origin ORIGIN  a browser origin allowed to open the WebSocket; repeatable
+      --allow-host NAME      a host name answered besides the address, localhost and IP
+                             addresses (.example.com: and its subdomains); repeatable
   -h, --help                 show this help
 
 Exit codes:
@@ -37,6 +39,7 @@ interface ReplayCli {
   admin: { host: string; port: number };
   token?: string;
   allowOrigins: string[];
+  allowHosts: string[];
 }
 
 export function parseReplayCli(argv: string[]): ReplayCli | 'help' {
@@ -50,6 +53,7 @@ export function parseReplayCli(argv: string[]): ReplayCli | 'help' {
         admin: { type: 'string' },
         token: { type: 'string' },
         'allow-origin': { type: 'string', multiple: true },
+        'allow-host': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -58,7 +62,7 @@ export function parseReplayCli(argv: string[]): ReplayCli | 'help' {
   }
   if (parsed.values.help) return 'help';
   if (parsed.positionals.length !== 1) throw new UsageError(`replay expects one trace FILE, got ${parsed.positionals.length}`);
-  const security = parseSecurity(parsed.values.token, parsed.values['allow-origin']);
+  const security = parseSecurity(parsed.values.token, parsed.values['allow-origin'], parsed.values['allow-host']);
   const admin = parsed.values.admin === undefined ? { host: '127.0.0.1', port: 9901 } : parseHostPort(parsed.values.admin, '--admin');
   const problem = adminBindProblem(admin.host, admin.port, security.token);
   if (problem) throw new UsageError(problem);
@@ -79,11 +83,12 @@ export async function startReplay(options: {
   port: number;
   token?: string;
   allowOrigins?: string[];
+  allowHosts?: string[];
   limits?: Partial<ClientLimits>;
 }): Promise<RunningReplay> {
   const info = await readTraceFile(options.file, () => {});
   const source = new ReplaySource(options.file, info);
-  const security = new AdminSecurity({ token: options.token, allowOrigins: options.allowOrigins });
+  const security = new AdminSecurity({ token: options.token, allowOrigins: options.allowOrigins, allowHosts: options.allowHosts });
   const stream = new StreamEndpoint({ source, security, limits: options.limits });
   const name = path.basename(options.file);
   const admin = await startAdminHttp({
@@ -160,7 +165,7 @@ export async function replayMain(argv: string[], log: (line: string) => void, er
   }
   let running: RunningReplay;
   try {
-    running = await startReplay({ file: cli.file, host: cli.admin.host, port: cli.admin.port, token: cli.token, allowOrigins: cli.allowOrigins });
+    running = await startReplay({ file: cli.file, host: cli.admin.host, port: cli.admin.port, token: cli.token, allowOrigins: cli.allowOrigins, allowHosts: cli.allowHosts });
   } catch (e) {
     if (e instanceof TraceFormatError) {
       err(`proxyscope replay: ${cli.file}: ${e.message}`);

@@ -94,7 +94,9 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminSe
     // The UI bundle holds no data, so it loads without the token; index.html and every
     // endpoint still need it (the page passes its ?token= on to /ws).
     const asset = url.pathname.startsWith('/assets/') && (req.method === 'GET' || req.method === 'HEAD') ? ui.asset(url.pathname) : undefined;
-    if (asset) {
+    if (!security.hostAllowed(req.headers.host)) {
+      reply = text(security.hostRefusal(req.headers.host), 403);
+    } else if (asset) {
       reply = asset;
     } else if (!security.authorized(req, url)) {
       reply = { ...text('a valid token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n', 401), headers: { 'www-authenticate': 'Bearer realm="proxyscope"' } };
@@ -123,6 +125,7 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminSe
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (!security.hostAllowed(req.headers.host)) return refuse(socket, 403, security.hostRefusal(req.headers.host).trim());
     const handler = options.upgrades?.[url.pathname];
     if (!handler) return refuse(socket, 404, `no WebSocket endpoint at ${url.pathname}`);
     handler(req, socket, head, url);
@@ -134,6 +137,7 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminSe
   });
   const bound = server.address() as AddressInfo;
   security.port = bound.port;
+  security.boundHost = options.host;
   return {
     address: bound.address,
     port: bound.port,
