@@ -3,8 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENGINE_VERSION, ProxyEngine, type Bootstrap } from '@proxyscope/engine';
-import { ConfigError, formatDiagnostic, loadBootstrap } from '@proxyscope/engine/config';
+import { ConfigError, formatDiagnostic, loadBootstrap, redactSecrets } from '@proxyscope/engine/config';
 import { nodeTransport } from '@proxyscope/engine/node';
+import { nodeTlsMaterial } from '@proxyscope/engine/node-tls';
+import { nodeResolver } from '@proxyscope/engine/node-resolver';
+import { nodeCompression } from '@proxyscope/engine/node-compression';
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, WS_PATH } from '@proxyscope/protocol';
 import { parse as parseYaml } from 'yaml';
 import { startAdmin, type AdminServer } from './admin/admin-server';
@@ -14,6 +17,7 @@ import { startTraffic, type TrafficGenerator } from './demo/traffic';
 import { demoPorts, startDemoHosts, type DemoHost } from './demo/upstreams';
 import { RecordingError, RecordingManager } from './recording/recordings';
 import { replayMain } from './replay';
+import { validateMain } from './validate';
 import { EventHub } from './stream/event-hub';
 
 export { EXIT } from './cli-args';
@@ -25,6 +29,8 @@ Usage:
   proxyscope --config envoy.yaml       run a proxy from an Envoy v3 static bootstrap
   proxyscope replay FILE [options]     serve a recorded trace over the same stream, no proxy
                                        (proxyscope replay --help)
+  proxyscope validate --config FILE    check a bootstrap and print every warning and error,
+                                       start nothing; exit 0 if it would start, 3 if not
 
 Options:
   -c, --config FILE        Envoy v3 bootstrap YAML (static_resources: listeners, clusters)
@@ -34,8 +40,12 @@ Options:
                            (Authorization: Bearer TOKEN, or ?token=TOKEN); or set PROXYSCOPE_TOKEN
       --allow-origin ORIGIN  a browser origin (http://host:port) allowed to open the WebSocket
                            and POST, besides the admin's own; repeatable
+      --allow-host NAME    a host name the admin answers to besides its address, localhost and
+                           IP addresses (.example.com: the domain and its subdomains); repeatable.
+                           Any other Host gets 403, which keeps rebinding web pages out
       --concurrency N      logical workers, each with its own connection pools (default 1)
-      --seed N             seed for load balancing and weighted clusters (default 1)
+      --seed N             make load balancing, weighted clusters, retry jitter and x-request-id
+                           repeat run to run (default: fresh entropy every run, as Envoy)
       --record FILE        write every trace event to FILE (NDJSON; gzipped if FILE ends in .gz)
       --record-dir DIR     where POST /recording/start writes (default: <tmp>/proxyscope-recordings)
       --tracing MODE       always | on-demand: trace while nobody watches, to fill the history
@@ -64,8 +74,10 @@ interface Cli {
   admin: { host: string; port: number } | undefined;
   token?: string;
   allowOrigins: string[];
+  allowHosts: string[];
   concurrency: number;
-  seed: number;
+  /** absent: the engine draws from entropy */
+  seed?: number;
   record?: string;
   recordDir: string;
   tracing: 'always' | 'on-demand' | undefined;
@@ -86,6 +98,7 @@ export function parseCli(argv: string[]): Cli | 'help' | 'version' {
         admin: { type: 'string' },
         token: { type: 'string' },
         'allow-origin': { type: 'string', multiple: true },
+        'allow-host': { type: 'string', multiple: true },
         concurrency: { type: 'string' },
         seed: { type: 'string' },
         record: { type: 'string' },
@@ -107,7 +120,7 @@ export function parseCli(argv: string[]): Cli | 'help' | 'version' {
   const demoRps = v['demo-rps'] === undefined ? 5 : Number(v['demo-rps']);
   if (!Number.isFinite(demoRps) || demoRps < 0 || demoRps > 10_000) throw new UsageError(`--demo-rps expects a number 0..10000, got '${v['demo-rps']}'`);
   if (v.tracing !== undefined && v.tracing !== 'always' && v.tracing !== 'on-demand') throw new UsageError(`--tracing expects always or on-demand, got '${v.tracing}'`);
-  const security = parseSecurity(v.token, v['allow-origin']);
+  const security = parseSecurity(v.token, v['allow-origin'], v['allow-host']);
   const admin = v.admin === undefined ? undefined : parseHostPort(v.admin, '--admin');
   const problem = admin && adminBindProblem(admin.host, admin.port, security.token);
   if (problem) throw new UsageError(problem);
@@ -119,7 +132,7 @@ export function parseCli(argv: string[]): Cli | 'help' | 'version' {
     history: v.history === undefined ? 10_000 : parseInteger(v.history, '--history', 0, 1_000_000),
     recordDir: v['record-dir'] ?? path.join(os.tmpdir(), 'proxyscope-recordings'),
     concurrency: v.concurrency === undefined ? 1 : parseInteger(v.concurrency, '--concurrency', 1, 64),
-    seed: v.seed === undefined ? 1 : parseInteger(v.seed, '--seed', 0, 2 ** 32 - 1),
+    ...(v.seed !== undefined && { seed: parseInteger(v.seed, '--seed', 0, 2 ** 32 - 1) }),
     record: v.record,
     demoPort: v['demo-port'] === undefined ? 10000 : parseInteger(v['demo-port'], '--demo-port', 0, 65535),
     demoRps,
@@ -143,6 +156,11 @@ function describeBindError(err: unknown, what: string): string {
   return `${what}: ${e.message}`;
 }
 
+/** Exit 4 means exactly what --help says: the address is in use. Anything else failing at start is a runtime failure. */
+function startExitCode(err: unknown): number {
+  return (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? EXIT.BIND : EXIT.FAILURE;
+}
+
 async function run(cli: Cli, log: (line: string) => void, err: (line: string) => void): Promise<Running | number> {
   let yamlText: string;
   let file: string;
@@ -164,12 +182,14 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
 
   let config: Bootstrap;
   try {
-    const loaded = loadBootstrap(yamlText, file);
+    // Certificate files are read here, at load: a bad one is a config error, not a failed handshake later.
+    const loaded = loadBootstrap(yamlText, file, { tls: nodeTlsMaterial });
     config = loaded.config;
     for (const w of loaded.warnings) err(`proxyscope: warning: ${formatDiagnostic(w)}`);
   } catch (e) {
     await stopHosts();
     if (e instanceof ConfigError) {
+      for (const w of e.warnings) err(`proxyscope: warning: ${formatDiagnostic(w)}`);
       err(`proxyscope: invalid config:\n${e.message}`);
       return EXIT.CONFIG;
     }
@@ -192,7 +212,7 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
 
   let engine: ProxyEngine;
   try {
-    engine = new ProxyEngine({ config, transport: nodeTransport, concurrency: cli.concurrency, seed: cli.seed, accessLog });
+    engine = new ProxyEngine({ config, transport: nodeTransport, resolver: nodeResolver, compression: nodeCompression, concurrency: cli.concurrency, seed: cli.seed ?? 'entropy', accessLog });
   } catch (e) {
     await stopHosts();
     err(`proxyscope: invalid config: ${file}: ${(e as Error).message}`);
@@ -200,7 +220,8 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
   }
   for (const w of engine.warnings) err(`proxyscope: warning: ${w}`);
 
-  const rawConfig = parseYaml(yamlText) as unknown;
+  // What /config_dump and recordings show of the file: private keys redacted, as Envoy's admin does.
+  const rawConfig = redactSecrets(parseYaml(yamlText));
   const adminAddress = cli.admin ?? (config.admin ? { host: config.admin.address.address, port: config.admin.address.port_value } : { host: '127.0.0.1', port: 9901 });
   const bindProblem = adminBindProblem(adminAddress.host, adminAddress.port, cli.token);
   if (bindProblem) {
@@ -250,7 +271,13 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
   } catch (e) {
     await abandon();
     err(`proxyscope: ${describeBindError(e, 'cannot start listeners')}`);
-    return EXIT.BIND;
+    return startExitCode(e);
+  }
+
+  // A docker-compose config names services that do not resolve here: say so, and keep going.
+  for (const cluster of engine.clusterManager.clusters.values()) {
+    const reason = cluster.dns?.noHostsReason();
+    if (reason) err(`proxyscope: warning: ${reason}`);
   }
 
   let admin: AdminServer;
@@ -261,7 +288,7 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
       engine,
       rawConfig,
       commandLine: process.argv.slice(2),
-      security: { token: cli.token, allowOrigins: cli.allowOrigins },
+      security: { token: cli.token, allowOrigins: cli.allowOrigins, allowHosts: cli.allowHosts },
       hub,
       recordings,
       // host_fault controls exist only for the built-in demo's hosts.
@@ -270,11 +297,19 @@ async function run(cli: Cli, log: (line: string) => void, err: (line: string) =>
   } catch (e) {
     await abandon();
     err(`proxyscope: ${describeBindError(e, `cannot start admin on ${adminAddress.host}:${adminAddress.port}`)}`);
-    return EXIT.BIND;
+    return startExitCode(e);
   }
 
   log(`proxyscope ${ENGINE_VERSION}${cli.config ? ` with ${cli.config}` : ' - built-in demo'} (${engine.workers.length} worker${engine.workers.length > 1 ? 's' : ''})`);
-  for (const b of bound) log(`  listener ${b.name.padEnd(12)} http://${b.address}`);
+  // A listener whose every filter chain is TLS is an https:// address; one that only
+  // proxies TCP (tcp_proxy on every chain) is a tcp:// one.
+  const scheme = (name: string) => {
+    const l = config.static_resources.listeners.find((x) => x.name === name);
+    const chains = l ? [...l.filter_chains, ...(l.default_filter_chain ? [l.default_filter_chain] : [])] : [];
+    if (chains.length > 0 && chains.every((c) => c.tcp_proxy)) return 'tcp';
+    return chains.length > 0 && chains.every((c) => c.transport_socket) ? 'https' : 'http';
+  };
+  for (const b of bound) log(`  listener ${b.name.padEnd(12)} ${scheme(b.name)}://${b.address}`);
   const adminHost = admin.address.includes(':') ? `[${admin.address}]` : admin.address;
   log(`  web UI   ${''.padEnd(12)} http://${adminHost}:${admin.port}/${cli.token ? '?token=TOKEN' : ''}  <- open this in a browser`);
   log(`  admin    ${''.padEnd(12)} http://${adminHost}:${admin.port}/admin  (ready, stats, clusters, config_dump)`);
@@ -307,6 +342,7 @@ export async function main(argv: string[]): Promise<number> {
   const log = (line: string) => process.stdout.write(line + '\n');
   const err = (line: string) => process.stderr.write(line + '\n');
   if (argv[0] === 'replay') return replayMain(argv.slice(1), log, err);
+  if (argv[0] === 'validate') return validateMain(argv.slice(1), log, err);
   let cli: ReturnType<typeof parseCli>;
   try {
     cli = parseCli(argv);

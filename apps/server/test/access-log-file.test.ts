@@ -2,53 +2,23 @@
  * `envoy.access_loggers.file` through the CLI: a YAML config's custom text format is what
  * lands in the file at `path`, while a stdout logger's lines go to stdout.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../bin/proxyscope.mjs', import.meta.url));
-const cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const fn of cleanup.splice(0)) fn();
-});
-
-async function waitFor<T>(what: string, probe: () => T | undefined, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function get(port: number, pathname: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-  });
-}
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { httpGet, startCli, tempDir, waitFor, writeConfig } from './support/cli-process';
 
 describe('file access log from the CLI', () => {
   it('writes lines in the configured text format to the file at path', async () => {
     const upstream = http.createServer((_req, res) => res.end('hi'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => upstream.close());
+    onTestFinished(() => void upstream.close());
     const upstreamPort = (upstream.address() as AddressInfo).port;
 
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-log-'));
+    const dir = tempDir();
     const logFile = path.join(dir, 'access.log');
-    const configFile = path.join(dir, 'envoy.yaml');
-    fs.writeFileSync(
-      configFile,
+    const configFile = writeConfig(
       `static_resources:
   listeners:
   - name: ingress
@@ -70,7 +40,7 @@ describe('file access log from the CLI', () => {
           - name: envoy.access_loggers.stdout
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
-              log_format: { text_format: "stdout %RESPONSE_CODE%\\n" }
+              log_format: { text_format_source: { inline_string: "stdout %RESPONSE_CODE%\\n" } }
           http_filters:
           - name: envoy.filters.http.fault
             typed_config:
@@ -94,28 +64,15 @@ describe('file access log from the CLI', () => {
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${upstreamPort} } } }
 `,
+      dir,
     );
-    const child = spawn(process.execPath, [BIN, '--config', configFile, '--admin', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanup.push(() => child.kill('SIGKILL'));
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const port = await waitFor('the listener address', () => {
-      const m = /listener ingress\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      return m ? Number(m[1]) : undefined;
-    });
-    expect(err).toBe('');
+    const cli = startCli(['--config', configFile, '--admin', '127.0.0.1:0']);
+    const [, port] = await cli.waitForOutput(/listener ingress\s+http:\/\/127\.0\.0\.1:(\d+)/);
+    expect(cli.stderr()).toBe('');
 
-    expect(await get(port, '/hello')).toBe(200);
-    const aborted = await new Promise<number>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/broken', agent: false, headers: { 'x-envoy-fault-abort-request': '503' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-    });
-    expect(aborted).toBe(503);
+    expect((await httpGet(`http://127.0.0.1:${port}/hello`)).status).toBe(200);
+    const aborted = await httpGet(`http://127.0.0.1:${port}/broken`, { 'x-envoy-fault-abort-request': '503' });
+    expect(aborted.status).toBe(503);
 
     const lines = await waitFor('two lines in the log file', () => {
       const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
@@ -123,8 +80,8 @@ describe('file access log from the CLI', () => {
     });
     expect(lines).toBe('custom GET /hello -> 200 - via backend\ncustom GET /broken -> 503 FI via -\n');
     // stdout is a pipe: its bytes may still be on the way.
-    await waitFor('the stdout logger lines', () => (out.includes('stdout 503\n') ? true : undefined));
-    expect(out).toContain('stdout 200\nstdout 503\n');
-    expect(out).not.toContain('custom GET');
+    await cli.waitForOutput(/stdout 503\n/);
+    expect(cli.stdout()).toContain('stdout 200\nstdout 503\n');
+    expect(cli.stdout()).not.toContain('custom GET');
   });
 });

@@ -3,18 +3,16 @@
  * GET /recording, read back by the streaming reader to the same events the engine traced;
  * gzip; precise errors for truncated and corrupted files; Ctrl-C leaves a complete file.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseTrace, TraceFormatError, type FactEvent, type TraceEvent } from '@proxyscope/protocol';
 import { httpRequest, keepAliveAgent } from '../../../packages/engine/test/support/upstreams';
 import { loadTraceFile, readTraceFile } from '../src/recording/trace-io';
+import { startCli } from './support/cli-process';
 import { startLive, tempDir, until } from './support/stream';
 
-const BIN = fileURLToPath(new URL('../bin/proxyscope.mjs', import.meta.url));
 const accessLogs = (events: TraceEvent[]) => events.filter((e): e is FactEvent => e.type === 'fact' && e.fact === 'stream.access_log');
 const post = (url: string) => fetch(url, { method: 'POST' });
 
@@ -131,20 +129,13 @@ describe('recording', () => {
   it('--record FILE.gz: Ctrl-C flushes the file, ending with a complete line', async () => {
     const dir = tempDir();
     const trace = path.join(dir, 'demo.ndjson.gz');
-    const child = spawn(process.execPath, [BIN, '--demo-port', '0', '--admin', '127.0.0.1:0', '--demo-rps', '100', '--record', trace], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    try {
-      const admin = await until('the admin address', () => /admin\s+(http:\/\/[\d.]+:\d+)\//.exec(out)?.[1], 20_000);
-      await until('some requests', () => (out.match(/ "GET /g)?.length ?? 0) > 5, 20_000);
-      expect(out).toContain(`recording to ${trace}`);
-      const status = await (await fetch(`${admin}/stream`)).json();
-      expect(status).toMatchObject({ tracing: true, recording: { active: true } });
-    } finally {
-      child.kill('SIGINT');
-    }
-    expect(await exit).toBe(0);
+    const cli = startCli(['--demo-port', '0', '--admin', '127.0.0.1:0', '--demo-rps', '100', '--record', trace]);
+    const admin = await cli.adminUrl();
+    await until('some requests', () => (cli.stdout().match(/ "GET /g)?.length ?? 0) > 5, 20_000);
+    expect(cli.stdout()).toContain(`recording to ${trace}`);
+    const status = await (await fetch(`${admin}/stream`)).json();
+    expect(status).toMatchObject({ tracing: true, recording: { active: true } });
+    expect(await cli.stop()).toBe(0);
     const raw = gunzipSync(fs.readFileSync(trace)).toString('utf8');
     expect(raw.endsWith('\n')).toBe(true);
     const { header, events } = await loadTraceFile(trace);

@@ -3,19 +3,16 @@
  * mode "replay" (hello with the trace's topology, every event as history, history_end),
  * GET /trace for the file, controls refused, bounded memory for a client that reads slowly.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ENGINE_VERSION } from '@proxyscope/engine';
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, TraceFormatError, TraceStreamWriter, type TraceEvent } from '@proxyscope/protocol';
 import { httpRequest, keepAliveAgent } from '../../../packages/engine/test/support/upstreams';
 import { loadTraceFile } from '../src/recording/trace-io';
 import { startReplay } from '../src/replay';
+import { runCli, startCli } from './support/cli-process';
 import { startLive, tempDir, until, WsProbe } from './support/stream';
-
-const BIN = fileURLToPath(new URL('../bin/proxyscope.mjs', import.meta.url));
 
 async function recordedTrace(): Promise<string> {
   const live = await startLive();
@@ -120,33 +117,22 @@ describe('proxyscope replay', () => {
     await expect(startReplay({ file, host: '127.0.0.1', port: 0 })).rejects.toMatchObject({ line: 2, field: 'machine' });
     await expect(startReplay({ file, host: '127.0.0.1', port: 0 })).rejects.toBeInstanceOf(TraceFormatError);
 
-    const child = spawn(process.execPath, [BIN, 'replay', file, '--admin', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(3);
-    expect(err).toContain(`${file}: line 2, field machine`);
+    const cli = await runCli(['replay', file, '--admin', '127.0.0.1:0']);
+    expect(cli.code).toBe(3);
+    expect(cli.stderr).toContain(`${file}: line 2, field machine`);
   });
 
   it('runs from the command line until Ctrl-C', async () => {
     const file = await recordedTrace();
-    const help = spawn(process.execPath, [BIN, 'replay', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let helpOut = '';
-    help.stdout.on('data', (d: Buffer) => (helpOut += d.toString()));
-    expect(await new Promise((resolve) => help.on('exit', resolve))).toBe(0);
-    expect(helpOut).toContain('proxyscope replay FILE');
+    const help = await runCli(['replay', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('proxyscope replay FILE');
 
-    const child = spawn(process.execPath, [BIN, 'replay', file, '--admin', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exit = new Promise((resolve) => child.on('exit', resolve));
-    try {
-      const ws = await until('the stream address', () => /stream\s+(ws:\/\/\S+)/.exec(out)?.[1], 20_000);
-      const probe = await WsProbe.connect(ws);
-      expect((await probe.next('hello', 0)).mode).toBe('replay');
-      await probe.next('history_end', 0);
-    } finally {
-      child.kill('SIGINT');
-    }
-    expect(await exit).toBe(0);
+    const cli = startCli(['replay', file, '--admin', '127.0.0.1:0']);
+    const [, ws] = await cli.waitForOutput(/stream\s+(ws:\/\/\S+)/);
+    const probe = await WsProbe.connect(ws!);
+    expect((await probe.next('hello', 0)).mode).toBe('replay');
+    await probe.next('history_end', 0);
+    expect(await cli.stop()).toBe(0);
   });
 });

@@ -2,30 +2,15 @@
  * Who may use the admin port and its WebSocket: the Origin check on the upgrade (and on
  * POSTs), the token on every request, and the CLI's refusal to bind off loopback without one.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isLoopbackHost, normalizeOrigin } from '../src/admin/security';
-import { startLive, tempDir, until, WsProbe } from './support/stream';
+import { runCli, startCli } from './support/cli-process';
+import { startLive, tempDir, WsProbe } from './support/stream';
 
-const BIN = fileURLToPath(new URL('../bin/proxyscope.mjs', import.meta.url));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PROXYSCOPE_TOKEN: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Without PROXYSCOPE_TOKEN from the environment, so that "no token" means none. */
+const run = (args: string[]) => runCli(args, { env: { ...process.env, PROXYSCOPE_TOKEN: '' } });
 
 describe('admin and stream security', () => {
   it('accepts the upgrade with no Origin, the admin page origin, or an allowed one; refuses others', async () => {
@@ -94,20 +79,13 @@ describe('admin and stream security', () => {
     expect(fromConfig.stderr).toContain('is not loopback');
 
     // With a token it starts, and wants the token.
-    const child = spawn(process.execPath, [BIN, '--admin', '0.0.0.0:0', '--token', 'tok-123', '--demo-rps', '0', '--demo-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    try {
-      const port = await until('the admin line', () => /admin\s+http:\/\/0\.0\.0\.0:(\d+)\//.exec(out)?.[1]);
-      // The stream line follows the admin line in a separate write.
-      await until('the stream line', () => (/stream .*token required/.test(out) ? true : undefined));
-      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(401);
-      expect((await fetch(`http://127.0.0.1:${port}/ready`, { headers: { authorization: 'Bearer tok-123' } })).status).toBe(200);
-    } finally {
-      child.kill('SIGINT');
-    }
-    expect(await exited).toBe(0);
+    const cli = startCli(['--admin', '0.0.0.0:0', '--token', 'tok-123', '--demo-rps', '0', '--demo-port', '0']);
+    const [, port] = await cli.waitForOutput(/admin\s+http:\/\/0\.0\.0\.0:(\d+)\//);
+    // The stream line follows the admin line in a separate write.
+    await cli.waitForOutput(/stream .*token required/);
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${port}/ready`, { headers: { authorization: 'Bearer tok-123' } })).status).toBe(200);
+    expect(await cli.stop()).toBe(0);
 
     expect((await run(['--token', 'has space', '--demo-rps', '0'])).code).toBe(2);
     expect((await run(['--allow-origin', 'localhost:1', '--demo-rps', '0'])).stderr).toContain('--allow-origin');

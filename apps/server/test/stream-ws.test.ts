@@ -294,7 +294,16 @@ describe('WebSocket event stream', () => {
   it('lists the configured listeners in the topology before they are bound (a recording header is written before start)', () => {
     const engine = new ProxyEngine({ config: singleClusterConfig([8080]), transport: new MemoryTransport() });
     expect(engine.topology().listeners).toEqual([
-      { name: 'ingress', address: '127.0.0.1:0', filterChains: [{ name: 'filter_chain_0', statPrefix: 'ingress_http', routeConfig: 'local_route', httpFilters: ['envoy.filters.http.router'] }] },
+      { name: 'ingress', address: '127.0.0.1:0', filterChains: [
+          {
+            name: 'filter_chain_0',
+            statPrefix: 'ingress_http',
+            routeConfig: 'local_route',
+            httpFilters: ['envoy.filters.http.router'],
+            httpFilterDetails: [{ name: 'envoy.filters.http.router', modelled: true }],
+          },
+        ],
+      },
     ]);
     // and the configured hosts, so a viewer of the recording can draw them
     expect(engine.topology().clusters).toEqual([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: ['127.0.0.1:8080'] }]);

@@ -1,9 +1,12 @@
 import type { Topology } from '@proxyscope/protocol';
 import type { Bootstrap } from './config/types';
-import { isKnownHttpFilter } from './http/filter-registry';
+import { isModelledHttpFilter } from './http/filter-registry';
+import type { EngineContext } from './seams/actors';
+import type { CompressionProvider } from './seams/compression';
 import { Listener } from './listener/listener';
 import { realClock, type Clock } from './seams/clock';
-import { seededRandom, type Random } from './seams/random';
+import { entropyRandom, seededRandom, type Random } from './seams/random';
+import { RuntimeSnapshot } from './runtime/runtime';
 import type { SteppableMachine } from '@proxyscope/protocol';
 import { StepController } from './seams/step';
 import { Tracer } from './seams/tracer';
@@ -12,6 +15,7 @@ import { routerMachine } from './router/router.machine';
 import { upstreamRequestMachine } from './router/upstream-request.machine';
 import { retryMachine } from './router/retry.machine';
 import type { Transport } from './seams/transport';
+import { MemoryResolver, type Resolver } from './seams/resolver';
 import { StatsStore } from './stats/stats';
 import { ClusterManager } from './upstream/cluster-manager';
 import { hostKey } from './upstream/host';
@@ -22,13 +26,21 @@ export const ENGINE_VERSION = '0.1.0';
 export interface EngineOptions {
   config: Bootstrap;
   transport: Transport;
+  /** DNS for STRICT_DNS / LOGICAL_DNS clusters; default: a MemoryResolver that knows IP literals and localhost only */
+  resolver?: Resolver;
   clock?: Clock;
-  /** seed for the engine's one Random (load balancing, weighted clusters, request ids) */
-  seed?: number;
+  /**
+   * seed for the engine's one Random (load balancing, weighted clusters, jitter, request
+   * ids); 'entropy' draws from the platform's CSPRNG instead (live mode without --seed).
+   * Default 1, so simulation and tests are reproducible.
+   */
+  seed?: number | 'entropy';
   /** logical workers, each with its own pools and load-balancer state (default 1) */
   concurrency?: number;
   /** receives each access-log line; `path` is the file logger's path, undefined for stdout */
   accessLog?: (line: string, path: string | undefined) => void;
+  /** compression libraries for envoy.filters.http.compressor (Node: nodeCompression); absent: it cannot compress */
+  compression?: CompressionProvider;
 }
 
 /** The states a breakpoint may name, read from the machines themselves. */
@@ -54,34 +66,42 @@ export class ProxyEngine {
   /** step mode: breakpoints that hold live requests (seams/step.ts) */
   readonly stepper: StepController;
   readonly random: Random;
+  /** the bootstrap's layered_runtime, flattened (Runtime::Loader's snapshot; static here) */
+  readonly runtime: RuntimeSnapshot;
   readonly clusterManager: ClusterManager;
   readonly workers: Worker[];
   readonly listeners: Listener[] = [];
   readonly warnings: string[] = [];
   state: ServerState = 'PRE_INITIALIZING';
+  /** POST /healthcheck/fail until /healthcheck/ok: the health_check filter answers 503 */
+  private healthCheckFailed = false;
   readonly startedAt = Date.now();
 
   constructor(private readonly options: EngineOptions) {
     this.clock = options.clock ?? realClock;
-    this.random = seededRandom(options.seed ?? 1);
+    this.random = options.seed === 'entropy' ? entropyRandom() : seededRandom(options.seed ?? 1);
+    this.runtime = new RuntimeSnapshot(options.config.runtime ?? {});
     this.tracer = new Tracer(this.clock);
     this.stepper = new StepController(this.tracer, STEPPABLE_STATES);
-    const engineContext = { clock: this.clock, tracer: this.tracer, stepper: this.stepper };
+    const engineContext = this.engineContext();
     const concurrency = Math.max(1, options.concurrency ?? 1);
     this.workers = Array.from({ length: concurrency }, (_, i) => new Worker(i, engineContext, options.transport, this.random));
-    this.clusterManager = new ClusterManager(options.config.static_resources.clusters, this.stats);
+    this.clusterManager = new ClusterManager(options.config.static_resources.clusters, this.stats, this.runtime);
     this.warnings.push(...this.clusterManager.warnings);
-    for (const listener of options.config.static_resources.listeners) {
-      for (const chain of listener.filter_chains) {
-        for (const filter of chain.hcm.http_filters) {
-          if (!isKnownHttpFilter(filter.name)) {
-            throw new Error(`listener '${listener.name}', filter chain '${chain.name}': HTTP filter '${filter.name}' is not available in this engine`);
-          }
-        }
-      }
-    }
     this.stats.gauge('server.concurrency').set(concurrency);
     this.setState('PRE_INITIALIZING');
+  }
+
+  /** What every actor and filter of this engine shares (seams/actors.ts). */
+  private engineContext(): EngineContext {
+    return {
+      clock: this.clock,
+      tracer: this.tracer,
+      stepper: this.stepper,
+      compression: this.options.compression,
+      healthCheckFailed: () => this.healthCheckFailed,
+      runtime: this.runtime,
+    };
   }
 
   get config(): Bootstrap {
@@ -91,12 +111,16 @@ export class ProxyEngine {
   /** Resolve clusters, bind every listener; resolves with their bound addresses once LIVE. */
   async start(): Promise<Array<{ name: string; address: string }>> {
     this.setState('INITIALIZING');
-    const engineContext = { clock: this.clock, tracer: this.tracer, stepper: this.stepper };
+    const engineContext = this.engineContext();
     // Health checking runs on the engine's clock and transport; warm-up waits for its first round.
     this.clusterManager.onHostHealthFailure = (host) => {
       for (const worker of this.workers) worker.drainHost(host);
     };
-    await this.clusterManager.initialize(this.options.transport, { engine: engineContext, random: this.random });
+    this.clusterManager.onHostRemoved = (host) => {
+      for (const worker of this.workers) worker.removeHost(host);
+    };
+    const resolver = this.options.resolver ?? new MemoryResolver({ clock: this.clock });
+    await this.clusterManager.initialize(this.options.transport, { engine: engineContext, random: this.random }, resolver);
     const accessLog = this.options.accessLog ?? (() => {});
     for (const config of this.options.config.static_resources.listeners) {
       this.listeners.push(
@@ -107,6 +131,7 @@ export class ProxyEngine {
           workers: this.workers,
           clusterManager: this.clusterManager,
           random: this.random,
+          runtime: this.runtime,
           accessLog,
         }),
       );
@@ -128,6 +153,7 @@ export class ProxyEngine {
 
   /** POST /healthcheck/fail and /healthcheck/ok */
   setHealthCheckFailed(failed: boolean): void {
+    this.healthCheckFailed = failed;
     this.setState(failed ? 'DRAINING' : 'LIVE');
   }
 
@@ -148,15 +174,26 @@ export class ProxyEngine {
         address: this.listeners.find((b) => b.config === l)?.boundAddress ?? `${l.address.address}:${l.address.port_value}`,
         filterChains: l.filter_chains.map((c) => ({
           name: c.name,
-          statPrefix: c.hcm.stat_prefix,
-          routeConfig: c.hcm.route_config.name,
-          httpFilters: c.hcm.http_filters.map((f) => f.name),
+          ...(c.passthrough_filters && { passthroughFilters: c.passthrough_filters.map((f) => f.name) }),
+          ...(c.hcm
+            ? {
+                statPrefix: c.hcm.stat_prefix,
+                routeConfig: c.hcm.route_config.name,
+                httpFilters: c.hcm.http_filters.map((f) => f.name),
+                httpFilterDetails: c.hcm.http_filters.map((f) => ({ name: f.name, ...(f.type_url && { typeUrl: f.type_url }), modelled: isModelledHttpFilter(f) })),
+              }
+            : {
+                statPrefix: c.tcp_proxy!.stat_prefix,
+                routeConfig: '',
+                httpFilters: [],
+                tcpProxy: { clusters: c.tcp_proxy!.cluster !== undefined ? [c.tcp_proxy!.cluster] : (c.tcp_proxy!.weighted_clusters ?? []).map((w) => w.name) },
+              }),
         })),
       })),
       routeConfigs: config.listeners.flatMap((l) =>
-        l.filter_chains.map((c) => ({
-          name: c.hcm.route_config.name,
-          virtualHosts: c.hcm.route_config.virtual_hosts.map((v) => ({
+        l.filter_chains.flatMap((c) => (c.hcm ? [c.hcm] : [])).map((hcm) => ({
+          name: hcm.route_config.name,
+          virtualHosts: hcm.route_config.virtual_hosts.map((v) => ({
             name: v.name,
             domains: v.domains,
             routes: v.routes.map((r) => ({
@@ -171,8 +208,14 @@ export class ProxyEngine {
         name: c.name,
         type: c.config.type,
         lbPolicy: c.config.lb_policy,
-        // Before start (a recording's header) the hosts are the configured endpoints, as Host keys name them.
-        hosts: this.state === 'PRE_INITIALIZING' ? c.config.endpoints.map((ep) => hostKey(ep.address.address, ep.address.port_value)) : c.hosts.map((h) => h.key),
+        // Before start (a recording's header) a STATIC cluster's hosts are its endpoints, as Host
+        // keys name them; a DNS cluster has none until its names resolve.
+        hosts:
+          this.state !== 'PRE_INITIALIZING'
+            ? c.hosts.map((h) => h.key)
+            : c.config.type === 'STATIC'
+              ? c.config.endpoints.map((ep) => hostKey(ep.address.address, ep.address.port_value))
+              : [],
       })),
       pools: this.workers.flatMap((w) => w.allPools().map((p) => ({ worker: w.id, cluster: p.cluster.name, host: p.host.key, actor: p.meta.actor }))),
     };

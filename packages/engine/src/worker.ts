@@ -4,6 +4,7 @@ import type { Transport } from './seams/transport';
 import type { ClusterInfo } from './upstream/cluster-manager';
 import { Http1ConnPool } from './upstream/conn-pool';
 import type { Host } from './upstream/host';
+import type { ResourcePriority } from './upstream/resource-manager';
 import { createLoadBalancer, type LoadBalancer } from './upstream/load-balancer';
 
 /**
@@ -12,6 +13,8 @@ import { createLoadBalancer, type LoadBalancer } from './upstream/load-balancer'
  */
 export class Worker {
   private readonly pools = new Map<Host, Http1ConnPool>();
+  /** pools for HIGH priority requests (Envoy keys its pools by priority too) */
+  private readonly highPools = new Map<Host, Http1ConnPool>();
   private readonly balancers = new Map<ClusterInfo, LoadBalancer>();
   activeConnections = 0;
 
@@ -26,18 +29,19 @@ export class Worker {
   loadBalancer(cluster: ClusterInfo): LoadBalancer {
     let lb = this.balancers.get(cluster);
     if (!lb) {
-      lb = createLoadBalancer(cluster.config, cluster.hostSet, this.random);
+      lb = createLoadBalancer(cluster.config, cluster.hostSet, this.random, this.engine.runtime);
       this.balancers.set(cluster, lb);
     }
     return lb;
   }
 
-  /** ClusterEntry::httpConnPoolImpl: the pool for (this worker, host), made on first use. */
-  pool(cluster: ClusterInfo, host: Host): Http1ConnPool {
-    let pool = this.pools.get(host);
+  /** ClusterEntry::httpConnPoolImpl: the pool for (this worker, host, priority), made on first use. */
+  pool(cluster: ClusterInfo, host: Host, priority: ResourcePriority = 'default'): Http1ConnPool {
+    const pools = priority === 'high' ? this.highPools : this.pools;
+    let pool = pools.get(host);
     if (!pool) {
-      pool = new Http1ConnPool(this.engine, this.transport, cluster, host, this.id);
-      this.pools.set(host, pool);
+      pool = new Http1ConnPool(this.engine, this.transport, cluster, host, this.id, priority);
+      pools.set(host, pool);
     }
     return pool;
   }
@@ -48,13 +52,31 @@ export class Worker {
    */
   drainHost(host: Host): void {
     this.pools.get(host)?.drainConnections();
+    this.highPools.get(host)?.drainConnections();
+  }
+
+  /**
+   * The host left its cluster (a DNS answer no longer has it): its pool drains as on a
+   * health failure and is dropped, so a host that comes back later gets a new pool
+   * (ClusterManagerImpl::ThreadLocalClusterManagerImpl::drainOrCloseConnPools).
+   */
+  removeHost(host: Host): void {
+    const high = this.highPools.get(host);
+    if (high) {
+      this.highPools.delete(host);
+      high.drainConnections('host removed');
+    }
+    const pool = this.pools.get(host);
+    if (!pool) return;
+    this.pools.delete(host);
+    pool.drainConnections('host removed');
   }
 
   allPools(): Http1ConnPool[] {
-    return [...this.pools.values()];
+    return [...this.pools.values(), ...this.highPools.values()];
   }
 
   stop(): void {
-    for (const pool of this.pools.values()) pool.stop();
+    for (const pool of this.allPools()) pool.stop();
   }
 }

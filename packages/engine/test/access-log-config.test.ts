@@ -21,7 +21,7 @@ const accessLogs = [
       log_format: { text_format_source: { inline_string: '%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% route=%ROUTE_NAME% cluster=%UPSTREAM_CLUSTER%\n' } },
     },
   },
-  { name: 'envoy.access_loggers.stdout', typed_config: { '@type': STDOUT_LOGGER_TYPE, log_format: { text_format: 'details=%RESPONSE_CODE_DETAILS%\n' } } },
+  { name: 'envoy.access_loggers.stdout', typed_config: { '@type': STDOUT_LOGGER_TYPE, log_format: { text_format_source: { inline_string: 'details=%RESPONSE_CODE_DETAILS%\n' } } } },
 ];
 
 describe('access log formats from YAML', () => {

@@ -33,6 +33,7 @@ ${cluster
   .map((line) => `    ${line}`)
   .join('\n')}
     load_assignment:
+      cluster_name: service
       endpoints:
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 8080 } } }
@@ -145,15 +146,17 @@ describe('outlier_detection', () => {
 
 describe('load-balancer options', () => {
   it('loads the panic threshold and each policy’s options', () => {
+    // The three *_lb_config fields are one oneof in Envoy's Cluster: one per cluster.
     const cluster = clusterOf(`lb_policy: LEAST_REQUEST
 common_lb_config: { healthy_panic_threshold: { value: 25 } }
-least_request_lb_config: { choice_count: 3, active_request_bias: { default_value: 0.5 } }
-ring_hash_lb_config: { minimum_ring_size: 64 }
-maglev_lb_config: { table_size: 251 }`);
+least_request_lb_config: { choice_count: 3, active_request_bias: { default_value: 0.5, runtime_key: lb.bias } }`);
     expect(cluster.common_lb_config).toEqual({ healthy_panic_threshold: 25 });
-    expect(cluster.least_request_lb_config).toEqual({ choice_count: 3, active_request_bias: 0.5 });
-    expect(cluster.ring_hash_lb_config).toEqual({ minimum_ring_size: 64, maximum_ring_size: 8_388_608 });
-    expect(cluster.maglev_lb_config).toEqual({ table_size: 251 });
+    expect(cluster.least_request_lb_config).toEqual({ choice_count: 3, active_request_bias: 0.5, active_request_bias_runtime_key: 'lb.bias' });
+    expect(clusterOf('lb_policy: RING_HASH\nring_hash_lb_config: { minimum_ring_size: 64 }').ring_hash_lb_config).toEqual({
+      minimum_ring_size: 64,
+      maximum_ring_size: 8_388_608,
+    });
+    expect(clusterOf('lb_policy: MAGLEV\nmaglev_lb_config: { table_size: 251 }').maglev_lb_config).toEqual({ table_size: 251 });
   });
 
   it('leaves every option out when not configured', () => {
@@ -175,7 +178,7 @@ maglev_lb_config: { table_size: 251 }`);
 });
 
 describe('route hash_policy', () => {
-  const routeOf = (route: string) => load(config('lb_policy: RING_HASH', route)).config.static_resources.listeners[0]!.filter_chains[0]!.hcm.route_config.virtual_hosts[0]!.routes[0]!.route!;
+  const routeOf = (route: string) => load(config('lb_policy: RING_HASH', route)).config.static_resources.listeners[0]!.filter_chains[0]!.hcm!.route_config.virtual_hosts[0]!.routes[0]!.route!;
 
   it('loads every kind, terminal defaulting to false', () => {
     const action = routeOf(`route:

@@ -35,6 +35,7 @@ ROUTE_EXTRA
   clusters:
   - name: service
     load_assignment:
+      cluster_name: service
       endpoints:
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 8080 } } }
@@ -56,7 +57,7 @@ function load(yaml: string) {
 }
 
 function vhostOf(yaml: string) {
-  return load(yaml).config.static_resources.listeners[0]!.filter_chains[0]!.hcm.route_config.virtual_hosts[0]!;
+  return load(yaml).config.static_resources.listeners[0]!.filter_chains[0]!.hcm!.route_config.virtual_hosts[0]!;
 }
 
 function errorsOf(yaml: string): ConfigDiagnostic[] {
@@ -107,8 +108,8 @@ describe('retry policy: loading', () => {
     - { name: X-RateLimit-Reset, format: UNIX_TIMESTAMP }
     max_interval: 60s
   retriable_status_codes: [409, 418]
-  retriable_headers: [{ name: x-retry, exact_match: "yes" }]
-  retriable_request_headers: [{ name: ":method", exact_match: GET }]
+  retriable_headers: [{ name: x-retry, string_match: { exact: "yes" } }]
+  retriable_request_headers: [{ name: ":method", string_match: { exact: GET } }]
   retry_host_predicate:
   - name: envoy.retry_host_predicates.previous_hosts
     typed_config:
@@ -218,7 +219,7 @@ describe('retry policy: errors and warnings', () => {
     expect(warnings.map((w) => [w.line, w.path, w.message.split(' (known')[0]])).toEqual([
       [lineOf(yaml, 'gatway-error'), `${ROUTE_PATH}.retry_policy.retry_on`, "unknown retry_on condition 'gatway-error' is ignored"],
     ]);
-    expect(config.static_resources.listeners[0]!.filter_chains[0]!.hcm.route_config.virtual_hosts[0]!.routes[0]!.route!.retry_policy!.retry_on).toEqual(['5xx', 'gatway-error']);
+    expect(config.static_resources.listeners[0]!.filter_chains[0]!.hcm!.route_config.virtual_hosts[0]!.routes[0]!.route!.retry_policy!.retry_on).toEqual(['5xx', 'gatway-error']);
   });
 
   it('warns that per_try_idle_timeout and retry_priority are unsupported', () => {

@@ -176,7 +176,7 @@ describe('max_active_faults', () => {
 describe('which requests', () => {
   it('headers and upstream_cluster must match for a fault to apply', async () => {
     const p = await simulated({
-      httpFilters: [faultFilter({ abort: { http_status: 503, percentage: percent(100) }, headers: [{ name: 'x-chaos', exact_match: 'on' }], upstream_cluster: 'backend' })],
+      httpFilters: [faultFilter({ abort: { http_status: 503, percentage: percent(100) }, headers: [{ name: 'x-chaos', string_match: { exact: 'on' } }], upstream_cluster: 'backend' })],
     });
     const c = p.dial();
     c.write(GET('/plain'));

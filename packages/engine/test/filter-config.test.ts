@@ -8,7 +8,7 @@ import type { Bootstrap } from '../src/config/types';
 import { envoyConfig, envoyYaml, FAULT_TYPE, faultFilter, FILTER_CONFIG_TYPE, LOCAL_RATELIMIT_TYPE, percent, rateLimitFilter, type EnvoyConfigOptions } from './support/envoy-config';
 import { stringify } from 'yaml';
 
-const hcmOf = (config: Bootstrap) => config.static_resources.listeners[0]!.filter_chains[0]!.hcm;
+const hcmOf = (config: Bootstrap) => config.static_resources.listeners[0]!.filter_chains[0]!.hcm!;
 
 function load(options: EnvoyConfigOptions) {
   return loadBootstrap(envoyYaml(options), 'test.yaml');
@@ -36,6 +36,7 @@ describe('envoy.filters.http.fault config', () => {
     expect(hcmOf(config).http_filters[0]).toEqual({
       name: 'envoy.filters.http.fault',
       type_url: FAULT_TYPE,
+      extension: 'envoy.filters.http.fault',
       typed_config: {
         delay: { fixed_delay: 1500, header_delay: false, percentage: { numerator: 0, denominator: 100 } },
         abort: { header_abort: true, percentage: { numerator: 5, denominator: 10000 } },
@@ -51,16 +52,20 @@ describe('envoy.filters.http.fault config', () => {
       `${FILTER0}.delay: a fault delay needs one of fixed_delay, header_delay`,
     ]);
     expect(errors({ httpFilters: [faultFilter({ abort: { http_status: 700 } })] })).toEqual([`${FILTER0}.abort.http_status: expected an integer 200-599, got 700`]);
+    // The @type, not the name, says which filter it is: this is a local rate limit filter missing its stat_prefix.
     expect(errors({ httpFilters: [{ name: 'envoy.filters.http.fault', typed_config: { '@type': LOCAL_RATELIMIT_TYPE } }] })).toEqual([
-      `${FILTER0}["@type"]: expected "${FAULT_TYPE}", got "${LOCAL_RATELIMIT_TYPE}"`,
+      `${FILTER0}.stat_prefix: missing required field`,
     ]);
   });
 
   it('warns about the fields it does not implement, at their keys', () => {
-    const { warnings } = load({ httpFilters: [faultFilter({ response_rate_limit: { fixed_limit: { limit_kbps: 1 } }, abort: { grpc_status: 14, http_status: 503 } })] });
+    const { warnings } = load({ httpFilters: [faultFilter({ response_rate_limit: { fixed_limit: { limit_kbps: 1 } }, abort: { http_status: 503 } })] });
     expect(warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
       `${FILTER0}.response_rate_limit: unsupported field 'response_rate_limit' is ignored`,
-      `${FILTER0}.abort.grpc_status: unsupported field 'grpc_status' is ignored`,
+    ]);
+    // grpc_status and http_status are alternatives in Envoy's FaultAbort (oneof error_type).
+    expect(errors({ httpFilters: [faultFilter({ abort: { grpc_status: 14, http_status: 503 } })] })).toEqual([
+      `${FILTER0}.abort.http_status: 'grpc_status' and 'http_status' are both set, but they are alternatives (oneof error_type of FaultAbort); Envoy accepts only one`,
     ]);
   });
 });
@@ -72,8 +77,8 @@ describe('envoy.filters.http.local_ratelimit config', () => {
       stat_prefix: 'rl',
       status: 429,
       token_bucket: { max_tokens: 5, tokens_per_fill: 1, fill_interval: 500 },
-      filter_enabled: { numerator: 0, denominator: 100 },
-      filter_enforced: { numerator: 0, denominator: 100 },
+      filter_enabled: { runtime_key: '', default_value: { numerator: 0, denominator: 100 } },
+      filter_enforced: { runtime_key: '', default_value: { numerator: 0, denominator: 100 } },
       response_headers_to_add: [],
       request_headers_to_add_when_not_enforced: [],
     });
@@ -86,11 +91,12 @@ describe('envoy.filters.http.local_ratelimit config', () => {
     ]);
   });
 
-  it('warns that runtime keys and descriptors are not implemented', () => {
-    const { warnings } = load({
+  it('keeps runtime keys (they are read) and warns that descriptors are not implemented', () => {
+    const { config, warnings } = load({
       httpFilters: [rateLimitFilter({ stat_prefix: 'rl', filter_enabled: { default_value: percent(100), runtime_key: 'rl_enabled' }, descriptors: [] })],
     });
-    expect(warnings.map((w) => w.message)).toEqual(["unsupported field 'runtime_key' is ignored", "unsupported field 'descriptors' is ignored"]);
+    expect(warnings.map((w) => w.message)).toEqual(["unsupported field 'descriptors' is ignored"]);
+    expect(hcmOf(config).http_filters[0]!.typed_config).toMatchObject({ filter_enabled: { runtime_key: 'rl_enabled', default_value: { numerator: 100, denominator: 100 } } });
   });
 });
 
@@ -140,6 +146,7 @@ describe('timeouts', () => {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
         common_http_protocol_options: { idle_timeout: '10s', max_connection_duration: '120s' },
+        explicit_http_config: { http_protocol_options: {} },
       },
     };
     const { config, warnings } = loadBootstrap(stringify(base), 'test.yaml');

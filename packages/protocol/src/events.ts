@@ -19,6 +19,12 @@ export const MACHINE_KINDS = [
   'host_health',
   // retries (docs/resilience.md "Retries and timeouts"): RetryStateImpl, one per request with a retry policy
   'retry',
+  // DNS (docs/configuration.md "Cluster types and DNS"): DnsClusterImpl::ResolveTarget, one per name of a STRICT_DNS / LOGICAL_DNS cluster
+  'dns_resolution',
+  // L4 proxying (docs/configuration.md "TCP proxy"): TcpProxy::Filter, one per downstream connection on a tcp_proxy chain
+  'tcp_proxy',
+  // listener filters (docs/configuration.md "Listener filters"): ActiveTcpSocket, one per connection the TLS inspector holds before it has a filter chain
+  'active_tcp_socket',
 ] as const;
 export type MachineKind = (typeof MACHINE_KINDS)[number];
 
@@ -92,9 +98,15 @@ export const FACT_NAMES = [
   'connection.worker_assigned',
   'connection.network_filter',
   'connection.bytes_read',
+  // TLS (docs/configuration.md "TLS"): the inspector's peek, a finished or failed handshake
+  'tls.inspected',
+  'tls.handshake',
+  'tls.handshake_failed',
   'codec.request_headers',
   'codec.error',
   'codec.continue_sent',
+  // an upstream 1xx at the stream: sent on to the client (proxy_100_continue) or swallowed
+  'stream.1xx_headers',
   'stream.decoder_filter',
   'stream.encoder_filter',
   'stream.local_reply',
@@ -111,16 +123,30 @@ export const FACT_NAMES = [
   'pool.pending_failed',
   'upstream.request_sent',
   'upstream.response_headers',
+  'upstream.response_1xx_headers',
   'upstream.reset',
   // host health and load balancing (docs/resilience.md "Health and load balancing")
   'host.health_check',
   'host.ejected',
   'host.unejected',
   'host.ejection_skipped',
+  // DNS clusters: an answer, a failed query, and the host set it changed
+  'dns.resolved',
+  'dns.failed',
+  'cluster.hosts_changed',
   // HTTP filters and timers (docs/resilience.md "Filters and timeouts")
   'filter.fault',
   'filter.ratelimit',
   'filter.custom',
+  // the built-in filters of docs/filters.md
+  'filter.cors',
+  'filter.compressor',
+  'filter.health_check',
+  'filter.rbac',
+  'filter.buffer',
+  'filter.csrf',
+  // a filter ProxyScope does not implement let the request pass (docs/filters.md "Filters ProxyScope does not model")
+  'filter.not_modelled',
   'timer.fired',
   // retries and router timeouts (docs/resilience.md "Retries and timeouts")
   'retry.policy',
@@ -128,6 +154,16 @@ export const FACT_NAMES = [
   'retry.backoff',
   'retry.abandoned',
   'router.timeout',
+  // request mirroring (docs/configuration.md "Request mirroring"): a shadow sent or skipped
+  'router.shadow',
+  // protocol upgrades (docs/request-lifecycle.md "Upgrades and WebSocket tunnels")
+  'stream.upgrade',
+  'router.upgrade',
+  // tcp_proxy (docs/configuration.md "TCP proxy"): the upstream it connected to, and the connection's end
+  'tcp_proxy.cluster',
+  'tcp_proxy.upstream_connected',
+  'tcp_proxy.connect_failed',
+  'tcp_proxy.closed',
   // step mode (docs/step-mode.md): a request held at a breakpoint, and let go again
   'step.held',
   'step.released',

@@ -4,7 +4,26 @@ export interface Topology {
   listeners: Array<{
     name: string;
     address: string;
-    filterChains: Array<{ name: string; statPrefix: string; routeConfig: string; httpFilters: string[] }>;
+    filterChains: Array<{
+      name: string;
+      statPrefix: string;
+      routeConfig: string;
+      /** the HTTP filter names, in order */
+      httpFilters: string[];
+      /**
+       * The same filters with their typed_config `@type`; `modelled: false` for one ProxyScope
+       * does not implement, which requests pass through unchanged (fact `filter.not_modelled`).
+       * Absent in traces written before it was listed.
+       */
+      httpFilterDetails?: Array<{ name: string; typeUrl?: string; modelled: boolean }>;
+      /**
+       * Set when the chain ends in tcp_proxy rather than the HCM (then routeConfig is '' and
+       * httpFilters is empty): the clusters it connects to (one, or its weighted_clusters).
+       */
+      tcpProxy?: { clusters: string[] };
+      /** network filters before the terminal one that ProxyScope does not model (absent = none) */
+      passthroughFilters?: string[];
+    }>;
   }>;
   routeConfigs: Array<{
     name: string;

@@ -1,4 +1,4 @@
-import { ENGINE_VERSION, renderStatsJson, renderStatsPrometheus, renderStatsText, type ProxyEngine, type StatsRenderOptions } from '@proxyscope/engine';
+import { ENGINE_VERSION, renderStatsJson, renderStatsPrometheus, renderStatsText, type ProxyEngine, type StatsRenderOptions, type Bootstrap } from '@proxyscope/engine';
 import { WS_PATH } from '@proxyscope/protocol';
 import type { DemoHost } from '../demo/upstreams';
 import type { RecordingManager } from '../recording/recordings';
@@ -10,6 +10,7 @@ import { StreamEndpoint } from '../stream/ws-endpoint';
 import { json, startAdminHttp, text, type AdminServer as HttpAdminServer, type Endpoint } from './admin-http';
 import { renderClustersJson, renderClustersText } from './clusters';
 import { renderConfigDump } from './config-dump';
+import { renderRuntime } from './runtime';
 import { AdminSecurity, type SecurityOptions } from './security';
 
 /**
@@ -89,7 +90,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
           state: engine.state,
           hot_restart_version: 'disabled',
           command_line_options: { concurrency: engine.workers.length, argv: redactToken(options.commandLine) },
-          node: { id: 'proxyscope', cluster: 'proxyscope' },
+          node: nodeInfo(engine.config.node),
           uptime_current_epoch: `${uptime}s`,
           uptime_all_epochs: `${uptime}s`,
         });
@@ -122,6 +123,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       handle: (url) => (url.searchParams.get('format') === 'json' ? json(renderClustersJson(engine)) : text(renderClustersText(engine))),
     },
     '/config_dump': { help: 'dump current Envoy configs', mutating: false, handle: () => json(renderConfigDump(engine, options.rawConfig, loadedAt)) },
+    '/runtime': { help: 'print runtime values', mutating: false, handle: () => json(renderRuntime(engine)) },
     '/listeners': {
       help: 'print listener info',
       mutating: false,
@@ -203,6 +205,16 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     },
   });
   return { ...admin, hub, live, stream };
+}
+
+/** The bootstrap's node as /server_info shows it; unset id / cluster keep ProxyScope's own name. */
+function nodeInfo(node: Bootstrap['node']): Record<string, unknown> {
+  return {
+    id: node?.id || 'proxyscope',
+    cluster: node?.cluster || 'proxyscope',
+    ...(node?.metadata && { metadata: node.metadata }),
+    user_agent_name: 'proxyscope',
+  };
 }
 
 /** The command line as /server_info shows it, without the token's value. */

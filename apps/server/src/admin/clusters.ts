@@ -5,18 +5,19 @@ export function renderClustersText(engine: ProxyEngine): string {
   const lines: string[] = [];
   for (const cluster of engine.clusterManager.clusters.values()) {
     const name = cluster.name;
-    const cb = cluster.config.circuit_breakers;
     lines.push(`${name}::observability_name::${name}`);
     if (cluster.outlierDetector) {
       // ClustersHandler::addOutlierInfo; success-rate detection is not implemented, so there is never an average to show.
       lines.push(`${name}::outlier::success_rate_average::-1`, `${name}::outlier::success_rate_ejection_threshold::-1`);
       lines.push(`${name}::outlier::local_origin_success_rate_average::-1`, `${name}::outlier::local_origin_success_rate_ejection_threshold::-1`);
     }
-    for (const priority of ['default_priority', 'high_priority']) {
-      lines.push(`${name}::${priority}::max_connections::${cb.max_connections}`);
-      lines.push(`${name}::${priority}::max_pending_requests::${cb.max_pending_requests}`);
-      lines.push(`${name}::${priority}::max_requests::${cb.max_requests}`);
-      lines.push(`${name}::${priority}::max_retries::${cb.max_retries}`);
+    // addCircuitBreakerSettingsAsText: each priority's own ResourceManager, as it enforces them now.
+    for (const priority of ['default', 'high'] as const) {
+      const rm = cluster.resourceManager(priority);
+      lines.push(`${name}::${priority}_priority::max_connections::${rm.connections.max}`);
+      lines.push(`${name}::${priority}_priority::max_pending_requests::${rm.pending.max}`);
+      lines.push(`${name}::${priority}_priority::max_requests::${rm.requests.max}`);
+      lines.push(`${name}::${priority}_priority::max_retries::${rm.retries.max}`);
     }
     lines.push(`${name}::added_via_api::false`);
     for (const host of cluster.hosts) {
@@ -40,16 +41,18 @@ export function renderClustersJson(engine: ProxyEngine): unknown {
       name: cluster.name,
       observability_name: cluster.name,
       added_via_api: false,
+      // addCircuitBreakerSettingsAsJson, DEFAULT then HIGH
       circuit_breakers: {
-        thresholds: [
-          {
-            priority: 'DEFAULT',
-            max_connections: cluster.config.circuit_breakers.max_connections,
-            max_pending_requests: cluster.config.circuit_breakers.max_pending_requests,
-            max_requests: cluster.config.circuit_breakers.max_requests,
-            max_retries: cluster.config.circuit_breakers.max_retries,
-          },
-        ],
+        thresholds: (['default', 'high'] as const).map((priority) => {
+          const rm = cluster.resourceManager(priority);
+          return {
+            priority: priority === 'high' ? 'HIGH' : 'DEFAULT',
+            max_connections: rm.connections.max,
+            max_pending_requests: rm.pending.max,
+            max_requests: rm.requests.max,
+            max_retries: rm.retries.max,
+          };
+        }),
       },
       host_statuses: cluster.hosts.map((host) => ({
         address: { socket_address: { address: host.address, port_value: host.port } },

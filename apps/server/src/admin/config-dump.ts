@@ -21,7 +21,7 @@ export function renderConfigDump(engine: ProxyEngine, raw: unknown, loadedAt: st
       },
       {
         '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
-        static_route_configs: resources.listeners.flatMap((l) => l.filter_chains.map((c) => ({ route_config: c.hcm.route_config, last_updated: loadedAt }))),
+        static_route_configs: resources.listeners.flatMap((l) => l.filter_chains.flatMap((c) => (c.hcm ? [{ route_config: c.hcm.route_config, last_updated: loadedAt }] : []))),
         dynamic_route_configs: [],
       },
     ],

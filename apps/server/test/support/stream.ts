@@ -3,10 +3,7 @@
  * event hub in this process, and a `ws` client that validates every server message and
  * decodes every batch. Each helper registers its cleanup with `onTestFinished`.
  */
-import fs from 'node:fs';
 import type { Socket } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { ENGINE_VERSION, type Bootstrap } from '@proxyscope/engine';
 import { decodeEventBatch, parseServerMessage, TRACE_FORMAT, TRACE_FORMAT_VERSION, type ServerMessage, type TraceEvent } from '@proxyscope/protocol';
 import { onTestFinished } from 'vitest';
@@ -18,6 +15,7 @@ import { demoConfigYaml } from '../../src/demo/demo-config';
 import { DEMO_HOSTS, demoPorts, startDemoHosts, type DemoHost, type DemoHostSpec } from '../../src/demo/upstreams';
 import { RecordingManager } from '../../src/recording/recordings';
 import { EventHub, type EventHubOptions } from '../../src/stream/event-hub';
+import { tempDir as cliTempDir, waitFor } from './cli-process';
 
 export interface Live {
   proxy: RunningProxy;
@@ -30,11 +28,8 @@ export interface Live {
   dir: string;
 }
 
-export function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-stream-'));
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+/** A temp directory removed when the test finishes. */
+export const tempDir = (): string => cliTempDir('proxyscope-stream-');
 
 /** Upstream + proxy + hub (on the engine's tracer) + admin with the stream and recordings. */
 export async function startLive(
@@ -109,15 +104,7 @@ export async function startDemoLive(options: { hosts?: DemoHostSpec[]; admin?: P
 }
 
 /** Polls until `probe` returns something (bounded). */
-export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export const until = <T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> => waitFor(what, probe, timeoutMs, 5);
 
 /** A stream client: every message validated against the protocol, every batch decoded. */
 export class WsProbe {

@@ -81,6 +81,8 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
   const headersEvent = related.find((r) => store.factAt(r.index) === 'codec.request_headers');
   const requestHeaders = headersEvent && headersEvent.index <= cursor ? (store.dataAt(headersEvent.index)?.headers as Record<string, string> | undefined) : undefined;
   const reasons = related.filter((r) => r.index <= cursor && typeof store.dataAt(r.index)?.reason === 'string');
+  // Filters ProxyScope does not model: the request passed them untouched, and the panel says so.
+  const notModelled = related.filter((r) => r.index <= cursor && store.factAt(r.index) === 'filter.not_modelled').map((r) => store.dataAt(r.index));
   // The latest attempt's response as the upstream sent it (before the router's response header mutations).
   const responseEvent = related.filter((r) => r.index <= cursor && store.factAt(r.index) === 'upstream.response_headers').at(-1);
   const responseData = responseEvent ? store.dataAt(responseEvent.index) : null;
@@ -128,6 +130,12 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
         ))}
         {summary.localReply && <FragmentRow label="local reply" value={`${summary.localReply.status}${summary.localReply.flag ? ` ${summary.localReply.flag}` : ''}${summary.localReply.details ? ` (${summary.localReply.details})` : ''}`} />}
         {summary.tag && <FragmentRow label="tag" value={summary.tag} />}
+        {notModelled.length > 0 && (
+          <FragmentRow
+            label="not modelled"
+            value={`passed through ${notModelled.map((d) => `${String(d?.filter)}${d?.type_url ? ` (${String(d.type_url).replace(/^type\.googleapis\.com\//, '')})` : ''}`).join(', ')} without running ${notModelled.length === 1 ? 'it' : 'them'}`}
+          />
+        )}
         <FragmentRow label="duration" value={summary.endT !== undefined ? formatMs(summary.endT - summary.startT) : `${formatMs(nowT - summary.startT)} so far`} />
       </dl>
 

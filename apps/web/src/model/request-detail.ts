@@ -142,7 +142,8 @@ export function waterfall(store: EventStoreImpl, summary: RequestSummary, relate
     if (machine === 'client') {
       const ucx = /\/ucx:(\d+)$/.exec(actor)?.[1] ?? '?';
       if (kind === SPAWN && state === 'connecting') begin(`connect${ucx}`, 'connect', `connect ucx:${ucx}`, i);
-      else if (kind === TRANSITION) end(`connect${ucx}`, i);
+      // The connect bar covers the TLS handshake too: connect_timeout runs until it is done.
+      else if (kind === TRANSITION && state !== 'handshaking') end(`connect${ucx}`, i);
     }
     if (machine === 'retry' && state === 'backoff') begin('backoff', 'backoff', 'retry backoff', i);
     if (machine === 'retry' && state !== undefined && state !== 'backoff') end('backoff', i);

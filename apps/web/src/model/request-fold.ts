@@ -63,6 +63,8 @@ export class RequestFolder {
 
   private applyAttempt(i: number, kind: number, state: string | undefined, t: number): void {
     const actor = this.store.actorAt(i);
+    // A mirrored copy (request_mirror_policies) is not one of the request's attempts.
+    if (actor.includes('/shadow:')) return;
     let attempt = this.attemptByActor.get(actor);
     if (!attempt) {
       const ids = this.store.idsAt(i);

@@ -9,6 +9,9 @@ import { retryMachine } from '../../../../packages/engine/src/router/retry.machi
 import { poolMachine } from '../../../../packages/engine/src/upstream/pool.machine.ts';
 import { clientMachine } from '../../../../packages/engine/src/upstream/client.machine.ts';
 import { hostHealthMachine } from '../../../../packages/engine/src/upstream/host-health.machine.ts';
+import { dnsResolutionMachine } from '../../../../packages/engine/src/upstream/dns-resolution.machine.ts';
+import { tcpProxyMachine } from '../../../../packages/engine/src/tcp/tcp-proxy.machine.ts';
+import { activeTcpSocketMachine } from '../../../../packages/engine/src/listener/active-tcp-socket.machine.ts';
 import type { AnyStateMachine } from 'xstate';
 
 export const ENGINE_MACHINES: Record<string, AnyStateMachine> = {
@@ -23,4 +26,7 @@ export const ENGINE_MACHINES: Record<string, AnyStateMachine> = {
   client: clientMachine,
   client_codec: clientCodecMachine,
   host_health: hostHealthMachine,
+  dns_resolution: dnsResolutionMachine,
+  tcp_proxy: tcpProxyMachine,
+  active_tcp_socket: activeTcpSocketMachine,
 };

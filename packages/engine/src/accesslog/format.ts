@@ -50,8 +50,16 @@ export interface AccessLogContext {
   downstreamRemoteAddress?: string;
   downstreamLocalAddress?: string;
   upstreamTransportFailureReason?: string;
+  /** the SNI of a TLS downstream, and what its handshake settled */
+  requestedServerName?: string;
+  downstreamTlsVersion?: string;
+  downstreamTlsCipher?: string;
+  downstreamPeerSubject?: string;
+  downstreamPeerUriSan?: string;
   /** upstream attempts made (1 + retries); absent means 0 */
   attemptCount?: number;
+  /** the body of the local reply being formatted (%LOCAL_REPLY_BODY%); only local_reply_config sets it */
+  localReplyBody?: string;
 }
 
 export type AccessLogFormatter = (ctx: AccessLogContext) => string;
@@ -113,7 +121,18 @@ const OPERATORS: Record<string, Operator> = {
   // Recent Envoy swaps spaces for underscores so the reason stays one token in a log line.
   UPSTREAM_TRANSPORT_FAILURE_REASON: simple((c) => text(c.upstreamTransportFailureReason)?.replaceAll(' ', '_')),
   UPSTREAM_REQUEST_ATTEMPT_COUNT: simple((c) => String(c.attemptCount ?? 0)),
+  REQUESTED_SERVER_NAME: simple((c) => text(c.requestedServerName)),
+  DOWNSTREAM_TLS_VERSION: simple((c) => text(c.downstreamTlsVersion)),
+  DOWNSTREAM_TLS_CIPHER: simple((c) => text(c.downstreamTlsCipher)),
+  DOWNSTREAM_PEER_SUBJECT: simple((c) => text(c.downstreamPeerSubject)),
+  DOWNSTREAM_PEER_URI_SAN: simple((c) => text(c.downstreamPeerUriSan)),
+  LOCAL_REPLY_BODY: simple((c) => c.localReplyBody ?? ''),
 };
+
+/** Operators whose value is a number: in a JSON format they stay numbers (Envoy's typed JSON values). */
+const NUMERIC = new Set([
+  'RESPONSE_CODE', 'BYTES_RECEIVED', 'BYTES_SENT', 'DURATION', 'REQUEST_DURATION', 'RESPONSE_DURATION', 'UPSTREAM_REQUEST_ATTEMPT_COUNT',
+]);
 
 /** Operator names this build understands, for error messages and docs. */
 export const SUPPORTED_OPERATORS: readonly string[] = Object.keys(OPERATORS).sort();
@@ -125,14 +144,37 @@ export const SUPPORTED_OPERATORS: readonly string[] = Object.keys(OPERATORS).sor
  */
 const COMMAND = /^%([A-Z0-9_]+)(?:\((.*?)\))?(?::([0-9]+))?%/s;
 
-/** Parse `format` once; the returned function renders one log line per call. */
-export function compileFormat(format: string): AccessLogFormatter {
+/**
+ * Parse `format` once; the returned function renders one log line per call. With
+ * `omitEmptyValues` (SubstitutionFormatString.omit_empty_values) a value that is not set
+ * prints as nothing instead of `-`.
+ */
+export function compileFormat(format: string, options: { omitEmptyValues?: boolean } = {}): AccessLogFormatter {
   const parts = parse(format);
+  const unset = options.omitEmptyValues ? '' : UNSET;
   return (ctx) => {
     let line = '';
-    for (const part of parts) line += part(ctx) ?? UNSET;
+    for (const part of parts) line += part(ctx) ?? unset;
     return line;
   };
+}
+
+/**
+ * One value of a JSON format (json_format): a string that is a single operator keeps that
+ * operator's type and is undefined when not set; any other string renders as text.
+ */
+export function compileJsonValue(format: string): (ctx: AccessLogContext) => string | number | undefined {
+  const whole = COMMAND.exec(format);
+  if (whole && whole[0].length === format.length) {
+    const [part] = parse(format);
+    const numeric = NUMERIC.has(whole[1]!);
+    return (ctx) => {
+      const value = part!(ctx);
+      return value !== undefined && numeric && /^\d+$/.test(value) ? Number(value) : value;
+    };
+  }
+  const render = compileFormat(format);
+  return (ctx) => render(ctx);
 }
 
 function parse(format: string): Part[] {

@@ -1,16 +1,19 @@
 import type { Actor } from 'xstate';
+import { authorityIsValid } from '../http/authority';
 import { HeaderMap, type RequestHead, type ResponseHead } from '../http/headers';
 import { reasonPhrase, statusHasNoBody } from '../http/status';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import type { ActorMeta } from '../seams/tracer';
 import type { TransportConnection } from '../seams/transport';
 import { serverCodecMachine } from './http1-codec.machine';
+import { keepUpgradeHeaders } from '../http/upgrade';
 import { Http1MessageWriter, serializeHead, stripHopByHop, type Framing } from './http1-writer';
 import { HttpParser, type ParsedHead } from './llhttp-parser';
 
 /** What the server codec reports to the connection manager (Http::ServerConnectionCallbacks). */
 export interface ServerCodecCallbacks {
-  onRequestHeaders(head: RequestHead, endStream: boolean, info: { keepAlive: boolean; http10: boolean }): void;
+  /** `upgrade`: the request asks for a protocol upgrade; what follows its head is tunnel bytes (onRequestData, never ending) */
+  onRequestHeaders(head: RequestHead, endStream: boolean, info: { keepAlive: boolean; http10: boolean; upgrade?: boolean }): void;
   onRequestData(chunk: Uint8Array, endStream: boolean): void;
   /** a request that cannot be served: reply with `status` and close */
   onCodecError(status: number, code: string, reason: string): void;
@@ -28,7 +31,7 @@ export interface ServerCodecOptions {
   acceptHttp10: boolean;
 }
 
-const CONTINUE = new TextEncoder().encode('HTTP/1.1 100 Continue\r\n\r\n');
+const utf8 = new TextEncoder();
 /** Pipelined bytes held while a response is in progress before reading stops. */
 const PIPELINE_BACKLOG_LIMIT = 64 * 1024;
 
@@ -80,6 +83,11 @@ export class ServerCodec {
   /** Http1::ConnectionImpl::dispatch */
   dispatch(chunk: Uint8Array): void {
     if (this.failed) return;
+    if (this.upgraded) {
+      // ConnectionImpl::maybeDirectDispatch: tunnel bytes, not HTTP.
+      this.callbacks.onRequestData(chunk, false);
+      return;
+    }
     if (this.paused) {
       this.remainder = this.remainder ? concat(this.remainder, chunk) : chunk;
       if (!this.backlogBlocked && this.remainder.byteLength > PIPELINE_BACKLOG_LIMIT) {
@@ -89,8 +97,19 @@ export class ServerCodec {
       return;
     }
     const result = this.parser.execute(chunk);
+    if (result.kind === 'paused' && !this.paused && !this.upgraded && !this.failed) {
+      // llhttp paused for an upgrade we ignored (h2c): the connection stays HTTP/1.1.
+      this.parser.resume();
+      const rest = chunk.subarray(result.consumed);
+      if (rest.byteLength > 0) this.dispatch(rest);
+      return;
+    }
     if (result.kind === 'paused') {
-      if (result.consumed < chunk.byteLength) this.remainder = chunk.subarray(result.consumed);
+      if (result.consumed < chunk.byteLength) {
+        // After an upgrade head (HPE_PAUSED_UPGRADE) the rest of the read is the tunnel's.
+        if (this.upgraded) this.callbacks.onRequestData(chunk.subarray(result.consumed), false);
+        else this.remainder = chunk.subarray(result.consumed);
+      }
     } else if (result.kind === 'error') {
       this.fail(result.tooLarge ? 431 : 400, result.code, result.reason);
     }
@@ -119,6 +138,11 @@ export class ServerCodec {
     }
   }
 
+  /** the codec machine is in `upgraded`: the connection carries tunnel bytes */
+  get upgraded(): boolean {
+    return this.actor.getSnapshot().value === 'upgraded';
+  }
+
   get isPaused(): boolean {
     return this.paused;
   }
@@ -126,6 +150,15 @@ export class ServerCodec {
   /** true once the response needs the connection closed to mark its end */
   get mustCloseAfterResponse(): boolean {
     return this.closeDelimited;
+  }
+
+  /**
+   * ResponseEncoderImpl::encode1xxHeaders: an interim head goes out at once, ahead of the
+   * response (whose own head may still be waiting for its first body bytes).
+   */
+  write1xxHeaders(head: ResponseHead): void {
+    const line = `HTTP/1.1 ${head.status} ${reasonPhrase(head.status)}`;
+    this.connection.write(utf8.encode(serializeHead(line, head.headers)));
   }
 
   writeHeaders(head: ResponseHead, endStream: boolean, isHeadRequest: boolean): boolean {
@@ -167,9 +200,9 @@ export class ServerCodec {
 
   private onHeadersComplete(parsed: ParsedHead): 'continue' | 'pause' {
     this.http10 = parsed.versionMajor === 1 && parsed.versionMinor === 0;
-    if (parsed.upgrade) {
-      // No upgrade_configs are supported: Upgrade and CONNECT are refused, not tunnelled.
-      this.fail(403, 'upgrade_failed', `protocol upgrade (${parsed.method === 'CONNECT' ? 'CONNECT' : 'Upgrade'}) is not supported`);
+    if (parsed.upgrade && parsed.method === 'CONNECT') {
+      // CONNECT tunnelling is not modelled: refused as Envoy refuses it without upgrade_configs.
+      this.fail(403, 'upgrade_failed', 'CONNECT is not supported');
       return 'pause';
     }
     if (this.http10 && !this.options.acceptHttp10) {
@@ -178,19 +211,41 @@ export class ServerCodec {
     }
     const headers = new HeaderMap();
     let authority: string | undefined;
+    let hostLines = 0;
     for (const [name, value] of parsed.headers) {
       const lower = name.toLowerCase();
       if (lower === 'host') {
+        hostLines++;
         if (authority === undefined) authority = value;
         continue;
       }
       headers.add(lower, value);
     }
+    // RFC 9112 §3.2: more than one Host line, or an invalid one, is a 400, before anything
+    // is routed (HeaderUtility::requestHeadersValid in Envoy's codec).
+    if (hostLines > 1) {
+      this.fail(400, 'http.invalid_authority', `${hostLines} Host header lines (RFC 9112 §3.2 allows one)`);
+      return 'pause';
+    }
+    if (authority !== undefined && !authorityIsValid(authority)) {
+      this.fail(400, 'http.invalid_authority', `invalid Host header ${JSON.stringify(authority)}`);
+      return 'pause';
+    }
     let path = parsed.url ?? '/';
-    // Absolute-form request targets carry the authority themselves (RFC 9112 §3.2.2).
+    // Absolute-form request targets carry the authority themselves, and it replaces any
+    // Host header (RFC 9112 §3.2.2; ServerConnectionImpl::handlePath).
     const absolute = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(path);
     if (absolute) {
-      authority = absolute[1];
+      const target = absolute[1]!;
+      if (target === '') {
+        this.fail(400, 'http1.invalid_url', `absolute-form target without an authority: ${JSON.stringify(path)}`);
+        return 'pause';
+      }
+      if (!authorityIsValid(target)) {
+        this.fail(400, 'http.invalid_authority', `invalid authority ${JSON.stringify(target)} in the request target`);
+        return 'pause';
+      }
+      authority = target;
       path = absolute[2] || '/';
     }
     if (authority === undefined) {
@@ -203,15 +258,19 @@ export class ServerCodec {
     const chunked = (headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked');
     const length = headers.get('content-length');
     this.requestHasBody = chunked || (length !== undefined && length !== '0');
+    // An upgrade keeps Connection and Upgrade (mutateRequestHeaders); its head is the whole
+    // HTTP message and the bytes after it are the tunnel's.
+    let upgrade = parsed.upgrade ? headers.get('upgrade') : undefined;
+    if (upgrade !== undefined && upgrade.trim().toLowerCase() === 'h2c') {
+      // Envoy ignores h2c upgrades ("removing unsupported h2c upgrade headers") and serves
+      // the request as HTTP/1.1; llhttp's own upgrade pause is undone in dispatch().
+      headers.remove('http2-settings');
+      upgrade = undefined;
+    }
     stripHopByHop(headers);
-    const expectContinue = headers.get('expect')?.toLowerCase() === '100-continue';
-    if (expectContinue) {
-      // The proxy answers 100 Continue itself and does not forward the expectation.
-      headers.remove('expect');
-      if (this.requestHasBody) {
-        this.connection.write(CONTINUE);
-        this.engine.tracer.fact(this.meta, 'codec.continue_sent', {}, 'ConnectionManagerImpl::ActiveStream::decodeHeaders (100-continue)');
-      }
+    if (upgrade !== undefined) {
+      keepUpgradeHeaders(headers, upgrade);
+      this.requestHasBody = false;
     }
     const head: RequestHead = {
       method: parsed.method ?? 'GET',
@@ -223,11 +282,18 @@ export class ServerCodec {
     };
     const endStream = !this.requestHasBody;
     this.actor.send({ type: 'codec.headers.complete', endStream });
+    if (upgrade !== undefined) {
+      this.actor.send({ type: 'codec.upgrade' });
+      this.callbacks.onRequestHeaders(head, false, { keepAlive: parsed.shouldKeepAlive, http10: this.http10, upgrade: true });
+      return 'continue';
+    }
     this.callbacks.onRequestHeaders(head, endStream, { keepAlive: parsed.shouldKeepAlive, http10: this.http10 });
     return 'continue';
   }
 
   private onMessageComplete(): 'pause' | 'continue' {
+    // The upgrade request's head was the whole message: llhttp pauses for the upgrade itself.
+    if (this.upgraded) return 'continue';
     this.actor.send({ type: 'codec.message.complete' });
     if (this.requestHasBody) this.callbacks.onRequestData(new Uint8Array(0), true);
     if (this.resumeAtMessageEnd) {

@@ -2,17 +2,25 @@
  * Load an Envoy v3 static bootstrap from YAML text.
  *
  * 1. Parse the YAML, keeping source positions (syntax errors stop here).
- * 2. Validate with `bootstrapSchema`. Every issue is collected, not just the first.
+ * 2. Check it against Envoy's own API (envoy-api/check.ts): what Envoy would refuse (an
+ *    unknown field, a wrong type, a broken validate rule) is an error.
+ * 3. Validate with `bootstrapSchema`. Every issue is collected, not just the first.
  *    Keys the schema does not read become warnings; anything else is an error.
- * 3. If there were only warnings, validate again without the ignored keys to get the
+ * 4. If there were only warnings, validate again without the ignored keys to get the
  *    loaded config (zod returns no value for an input it reported anything about).
  *
  * Every diagnostic names the file, the line and column in it, and the field path.
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { bootstrapSchema, ignoredFieldMessage, show, unknownRetryOn, unusedThresholds } from './schema';
+import { bootstrapSchema, ignoredFieldMessage, runtimeLayerWarnings, show, unknownRetryOn, unusedThresholds, warningOf } from './schema';
+import { notModelledHttpFilters } from './http-filters';
+import { notModelledNetworkFilters } from './tcp-proxy';
+import { notModelledListenerFilters } from './listener-filters';
 import type { Bootstrap, ConfigDiagnostic } from './types';
+import { resolveTlsMaterial, type TlsMaterial } from './tls';
+import { checkAgainstEnvoyApi, type ApiCheck } from './envoy-api/check';
+import { jsonName } from './envoy-api/descriptor';
 
 export { parseDuration } from './schema';
 
@@ -34,31 +42,83 @@ export function formatDiagnostic(d: ConfigDiagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.path ? `${d.path}: ` : ''}${d.message}`;
 }
 
-export function loadBootstrap(text: string, file: string): { config: Bootstrap; warnings: ConfigDiagnostic[] } {
+export interface LoadOptions {
+  /** reads and checks certificate files (transport/node-tls.ts's nodeTlsMaterial); without it only inline TLS material is known */
+  tls?: TlsMaterial;
+}
+
+export function loadBootstrap(text: string, file: string, options: LoadOptions = {}): { config: Bootstrap; warnings: ConfigDiagnostic[] } {
   const source = parseYaml(text, file);
-  const input = source.doc.toJS({ maxAliasCount: 1000 }) as unknown;
-  const { config, ignored } = validate(source, input);
-  const valueWarnings = [...unusedThresholds(input), ...unknownRetryOn(input)];
-  return { config, warnings: toDiagnostics(source, [...ignored, ...valueWarnings], 'key', source.warnings) };
+  // First pass: Envoy's own API (envoy-api/), so that what Envoy would refuse is an error and
+  // every key the schema then finds unknown is valid Envoy that ProxyScope does not model.
+  const api = checkAgainstEnvoyApi(source.doc.toJS({ maxAliasCount: 1000 }));
+  const input = api.normalized;
+  const valueWarnings = () => [
+    ...unusedThresholds(input), ...unknownRetryOn(input), ...notModelledHttpFilters(input), ...notModelledNetworkFilters(input), ...notModelledListenerFilters(input), ...runtimeLayerWarnings(input),
+  ];
+  let loaded: { config: Bootstrap; ignored: Finding[] };
+  try {
+    loaded = validate(source, input, api);
+  } catch (error) {
+    // A failed load still shows every warning, or a user fixes the error only to meet them.
+    if (!(error instanceof ConfigError)) throw error;
+    const more = toDiagnostics(source, bestEffort(valueWarnings), 'key');
+    throw new ConfigError(error.diagnostics, sortDiagnostics([...error.warnings, ...more]));
+  }
+  const warnings = toDiagnostics(source, [...loaded.ignored, ...valueWarnings()], 'key', source.warnings);
+  // Certificates are read once the config is known to be good: a bad one is an error at its field.
+  const tlsErrors = options.tls ? resolveTlsMaterial(loaded.config, options.tls) : [];
+  if (tlsErrors.length) throw new ConfigError(toDiagnostics(source, tlsErrors, 'value'), warnings);
+  return { config: loaded.config, warnings };
+}
+
+/** The value-warning passes assume a config the schema accepted; on a rejected one they may trip. */
+function bestEffort(findings: () => Finding[]): Finding[] {
+  try {
+    return findings();
+  } catch {
+    return [];
+  }
+}
+
+function sortDiagnostics(list: ConfigDiagnostic[]): ConfigDiagnostic[] {
+  return list.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
 /** The loaded config and the keys that were ignored to get it; throws on any error. */
-function validate(source: Source, input: unknown): { config: Bootstrap; ignored: Finding[] } {
+function validate(source: Source, input: unknown, api: ApiCheck): { config: Bootstrap; ignored: Finding[] } {
   const first = bootstrapSchema.safeParse(input, { error: describeIssue });
-  if (first.success) return { config: first.data, ignored: [] };
-  const { errors, ignored } = classify(first.error.issues);
-  const warnings = () => toDiagnostics(source, ignored, 'key', source.warnings);
+  const schema = first.success ? { errors: [], ignored: [] } : classify(first.error.issues);
+  // One error per problem: where the schema has its own word for a field, its message is
+  // kept; otherwise Envoy's verdict stands for the field and, unless `exact`, what is inside.
+  const apiErrors = api.errors.filter((e) => !schema.errors.some((s) => samePath(s.path, e.path)));
+  const errors = [...apiErrors, ...notAtOrBelow(schema.errors, apiErrors)];
+  const ignored = notAtOrBelow(schema.ignored, apiErrors);
+  // An ignored field gets one warning, the schema's: Envoy's deprecation of it changes nothing here.
+  const apiWarnings = api.warnings.filter((w) => !ignored.some((i) => samePath(i.path, w.path)));
+  const warnings = () => toDiagnostics(source, [...apiWarnings, ...ignored], 'key', source.warnings);
   if (errors.length) throw new ConfigError(toDiagnostics(source, errors, 'value'), warnings());
+  if (first.success) return { config: first.data, ignored: apiWarnings };
   const second = bootstrapSchema.safeParse(withoutPaths(input, ignored.map((i) => i.path)), { error: describeIssue });
   // Dropping keys the schema does not read cannot cause an error, but never hide one.
   if (!second.success) throw new ConfigError(toDiagnostics(source, classify(second.error.issues).errors, 'value'), warnings());
-  return { config: second.data, ignored };
+  return { config: second.data, ignored: [...apiWarnings, ...ignored] };
+}
+
+const samePath = (a: Path, b: Path) => a.length === b.length && a.every((s, i) => String(s) === String(b[i]));
+
+/** The findings that are not about a path `others` already speak for (or something inside it). */
+function notAtOrBelow(findings: Finding[], others: readonly Finding[]): Finding[] {
+  const covers = (outer: Finding, inner: Path) =>
+    (outer.exact ? outer.path.length === inner.length : outer.path.length <= inner.length) &&
+    outer.path.every((s, i) => String(s) === String(inner[i]));
+  return findings.filter((f) => !others.some((o) => covers(o, f.path)));
 }
 
 /** Findings placed in the source (plus any ready-made diagnostics), in file order. */
 function toDiagnostics(source: Source, findings: Finding[], at: 'key' | 'value', extra: ConfigDiagnostic[] = []): ConfigDiagnostic[] {
-  const placed = findings.map((f) => source.diagnostic(f.path, f.message, at));
-  return [...extra, ...placed].sort((a, b) => a.line - b.line || a.column - b.column);
+  const placed = findings.filter((f) => !f.silent).map((f) => source.diagnostic(f.path, f.message, f.at ?? at));
+  return sortDiagnostics([...extra, ...placed]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -69,15 +129,27 @@ type Path = readonly PropertyKey[];
 interface Finding {
   path: Path;
   message: string;
+  /** dropped like an ignored key, but another warning already says why */
+  silent?: boolean;
+  /** where to point, when not the caller's default */
+  at?: 'key' | 'value';
+  /** speaks for its own path only, not for what is inside it */
+  exact?: boolean;
 }
 
-/** Unknown keys become one warning each (at the key); everything else is an error. */
+/**
+ * Unknown keys become one warning each (at the key), and so do the schema's own warnings
+ * (`warn` in schema.ts); everything else is an error. Either way the key is then dropped.
+ */
 function classify(issues: readonly z.core.$ZodIssue[]): { errors: Finding[]; ignored: Finding[] } {
   const errors: Finding[] = [];
   const ignored: Finding[] = [];
   for (const issue of issues) {
+    const warning = warningOf(issue);
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) ignored.push({ path: [...issue.path, key], message: ignoredFieldMessage(key) });
+    } else if (warning) {
+      ignored.push({ path: issue.path, message: issue.message, silent: warning === 'silent' });
     } else {
       errors.push({ path: issue.path, message: issue.message });
     }
@@ -195,7 +267,9 @@ function offsetOf(doc: Document.Parsed, path: Path, at: 'key' | 'value'): number
 function childOf(doc: Document.Parsed, parent: unknown, segment: PropertyKey): { key?: unknown; value: unknown } | undefined {
   const node = isAlias(parent) ? parent.resolve(doc) : parent;
   if (isMap(node)) {
-    const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(segment));
+    const keyOf = (p: (typeof node.items)[number]) => String(isScalar(p.key) ? p.key.value : p.key);
+    // Paths use proto field names; the file may have the lowerCamelCase JSON name.
+    const pair = node.items.find((p) => keyOf(p) === String(segment)) ?? node.items.find((p) => keyOf(p) === jsonName(String(segment)));
     return pair && { key: pair.key, value: pair.value };
   }
   if (isSeq(node) && typeof segment === 'number') {

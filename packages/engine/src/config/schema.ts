@@ -20,10 +20,15 @@ import { z } from 'zod';
 import { compileFormat } from '../accesslog/format';
 import { compileRe2 } from '../router/route-matcher';
 import { parseRetryOn, RETRY_ON_TOKENS, splitTokens } from '../router/retry-policy';
+import { localReplySchemas } from './local-reply';
+import { mirrorSchemas } from './mirror';
+import { upgradeSchemas } from './upgrade';
+import { generatedListenerName } from './listener-name';
 import type {
   AccessLog,
   Bootstrap,
   CidrRange,
+  CircuitBreakerThresholds,
   Cluster,
   Endpoint,
   FilterChain,
@@ -32,7 +37,6 @@ import type {
   HealthCheck,
   HeaderValueOption,
   HttpConnectionManager,
-  HttpFilter,
   Listener,
   OutlierDetection,
   RetryPolicy,
@@ -41,7 +45,14 @@ import type {
   StringMatcher,
   VirtualHost,
 } from './types';
-import type { FaultConfig, FractionalPercent, LocalRateLimitConfig, PerFilterConfig } from './types';
+import type { Admin, HcmTracing, Node, RuntimeEntry, RuntimeFractionalPercent, RuntimeLayer, TypedExtension } from './types';
+import { staticLayerEntries } from '../runtime/runtime';
+import { checkWith, httpFilterSchemas } from './http-filters';
+import { downstreamTransportSocket, upstreamTransportSocket } from './tls';
+import { DNS_LOOKUP_FAMILIES } from '../seams/resolver';
+import { dnsFailureRefreshRate } from './dns';
+import { networkFilterSchemas, tcpProxyClusterRefs } from './tcp-proxy';
+import { LISTENER_FILTERS_TIMEOUT_MS, listenerFilterSchemas } from './listener-filters';
 
 // ---------------------------------------------------------------------------------------
 // Names Envoy uses for the extensions we implement
@@ -75,39 +86,15 @@ const CIRCUIT_BREAKER_DEFAULTS = {
 // ---------------------------------------------------------------------------------------
 // Field registry: which names exist, so an ignored key gets an accurate warning
 
-const implementedFields = new Set<string>();
 const unimplementedFields = new Set<string>();
 
-/** The warning for a key the schemas do not read. */
+/**
+ * The warning for a key the schemas do not read. The loader checks the file against Envoy's
+ * API first (envoy-api/check.ts), so such a key is a real Envoy field: a typo is an error there.
+ */
 export function ignoredFieldMessage(key: string): string {
   if (unimplementedFields.has(key)) return `unsupported field '${key}' is ignored`;
-  if (implementedFields.has(key)) return `field '${key}' does not belong here and is ignored`;
-  const guess = closestField(key);
-  return `unknown field '${key}' is ignored` + (guess ? ` (did you mean '${guess}'?)` : '');
-}
-
-function closestField(key: string): string | undefined {
-  // Short names get one typo: with two, almost any short name would match.
-  const allowed = key.length <= 4 ? 1 : 2;
-  let best: { field: string; distance: number } | undefined;
-  for (const field of [...implementedFields, ...unimplementedFields]) {
-    const distance = editDistance(key, field);
-    if (distance <= allowed && (!best || distance < best.distance)) best = { field, distance };
-  }
-  return best?.field;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length];
+  return `field '${key}' is valid Envoy config but not modelled by ProxyScope; ignored`;
 }
 
 interface SectionOptions {
@@ -120,7 +107,6 @@ interface SectionOptions {
 /** One Envoy message: a mapping whose unknown keys become `unrecognized_keys` issues. */
 function section<S extends z.core.$ZodLooseShape>(shape: S, options: SectionOptions = {}) {
   // Recorded as the schemas are defined, so the registry is complete before any load.
-  for (const key of Object.keys(shape)) implementedFields.add(key);
   for (const key of options.unsupported ?? []) unimplementedFields.add(key);
   const { missing } = options;
   return z.strictObject(shape, {
@@ -147,6 +133,23 @@ function reject(ctx: Ctx, path: PropertyKey[], message: string): void {
   ctx.addIssue({ code: 'custom', path, message });
 }
 
+/** `params` of an issue that is a warning: the key at its path loads as if absent. */
+export const WARNING = 'proxyscope.warning';
+
+/**
+ * A warning at the key `path`: the config loads as if the key were absent (the loader
+ * drops it, like an unknown key). `silent` drops it without a second message when one
+ * warning already covers several keys.
+ */
+function warn(ctx: Ctx, path: PropertyKey[], message: string, { silent = false } = {}): void {
+  ctx.addIssue({ code: 'custom', path, message, params: { [WARNING]: silent ? 'silent' : 'shown' } });
+}
+
+/** Whether an issue is a warning from `warn`, and whether it should be shown. */
+export function warningOf(issue: z.core.$ZodIssue): 'shown' | 'silent' | undefined {
+  return issue.code === 'custom' ? (issue.params?.[WARNING] as 'shown' | 'silent' | undefined) : undefined;
+}
+
 /** Which parts of the value being refined parsed cleanly (unknown keys do not count). */
 interface Parsed {
   /** nothing failed at, above or below `path` */
@@ -166,7 +169,7 @@ const startsWith = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]
 function refine<S extends z.ZodType>(schema: S, check: (value: z.output<S>, ctx: Ctx, parsed: Parsed) => void): S {
   return schema.superRefine(
     (value, ctx) => {
-      const failed = ctx.issues.filter((i) => i.code !== 'unrecognized_keys').map((i) => i.path ?? []);
+      const failed = ctx.issues.filter((i) => i.code !== 'unrecognized_keys' && !warningOf(i as z.core.$ZodIssue)).map((i) => i.path ?? []);
       const parsed: Parsed = {
         ok: (...path) => !failed.some((p) => startsWith(p, path) || startsWith(path, p)),
         has: (...path) => !failed.some((p) => startsWith(path, p)),
@@ -227,11 +230,18 @@ const uint32 = integer();
 const port = integer(0, 65535);
 const int64 = integer(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 
-/** An enum given by name; `unsupported` names are real Envoy values we refuse with a reason. */
+/**
+ * An enum given by name; `unsupported` names are real Envoy values we refuse with a reason.
+ * Any case is accepted and the canonical upper-case name is the output: Envoy parses its
+ * YAML/JSON with protobuf's case_insensitive_enum_parsing (MessageUtil::loadFromJson), so
+ * `strict_dns` and `round_robin` load there.
+ */
 function oneOf<const V extends string>(values: readonly V[], unsupported: Record<string, string> = {}) {
   return scalar(`one of ${values.join(', ')}`, (v): V | Rejected | undefined => {
-    if (typeof v === 'string' && Object.hasOwn(unsupported, v)) return new Rejected(unsupported[v]);
-    return values.find((value) => value === v);
+    if (typeof v !== 'string') return undefined;
+    const upper = v.toUpperCase();
+    if (Object.hasOwn(unsupported, upper)) return new Rejected(unsupported[upper]);
+    return values.find((value) => value === upper);
   });
 }
 
@@ -478,192 +488,29 @@ const headerMutationFields = {
 };
 
 // ---------------------------------------------------------------------------------------
-// HTTP filters besides the router: fault injection and local rate limit. Their configs are
-// checked here, where the YAML positions are, and loaded into `FaultConfig` /
-// `LocalRateLimitConfig`; `typed_per_filter_config` entries for them likewise.
+// HTTP filters: identified by their typed_config @type; their configs are read in
+// ./http-filters.ts (one file per filter in ./filters/) from the building blocks above.
 
-export const FAULT_FILTER = 'envoy.filters.http.fault';
-export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
-export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
-export const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
-/** envoy.config.route.v3.FilterConfig: a per-route filter config with `disabled` */
-export const FILTER_CONFIG_TYPE = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
-
-const fractionalPercent = section({
-  numerator: uint32.default(0),
-  denominator: codeOf({ HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 }).default(100),
-}) satisfies z.ZodType<FractionalPercent>;
-
-/** RuntimeFractionalPercent: there is no runtime here, so only default_value counts. */
-const runtimeFraction = section({ default_value: fractionalPercent.prefault({}) }, { unsupported: ['runtime_key'] }).transform(
-  (r) => r.default_value,
-);
-
-/** An unset FractionalPercent is 0%: the fault (or filter) never applies, as in Envoy. */
-const NEVER: FractionalPercent = { numerator: 0, denominator: 100 };
-
-const faultDelay = refine(
-  section({ fixed_delay: duration().optional(), header_delay: section({}).optional(), percentage: fractionalPercent.optional() }),
-  (d, ctx) => requireOneOf(ctx, d, ['fixed_delay', 'header_delay'], 'a fault delay'),
-).transform((d) => ({
-  ...(d.fixed_delay !== undefined && { fixed_delay: d.fixed_delay }),
-  header_delay: d.header_delay !== undefined,
-  percentage: d.percentage ?? NEVER,
-}));
-
-const faultAbort = refine(
-  section(
-    { http_status: integer(200, 599).optional(), header_abort: section({}).optional(), percentage: fractionalPercent.optional() },
-    { unsupported: ['grpc_status'] },
-  ),
-  (a, ctx) => requireOneOf(ctx, a, ['http_status', 'header_abort'], 'a fault abort'),
-).transform((a) => ({
-  ...(a.http_status !== undefined && { http_status: a.http_status }),
-  header_abort: a.header_abort !== undefined,
-  percentage: a.percentage ?? NEVER,
-}));
-
-const faultConfig = section(
-  {
-    '@type': typeUrl(FAULT_TYPE),
-    delay: faultDelay.optional(),
-    abort: faultAbort.optional(),
-    max_active_faults: uint32.optional(),
-    headers: z.array(headerMatcher).default([]),
-    upstream_cluster: name.optional(),
-    downstream_nodes: z.array(name).default([]),
-  },
-  {
-    unsupported: [
-      'response_rate_limit', 'delay_percent_runtime', 'abort_percent_runtime', 'delay_duration_runtime',
-      'abort_http_status_runtime', 'abort_grpc_status_runtime', 'max_active_faults_runtime',
-      'response_rate_limit_percent_runtime', 'disable_downstream_cluster_stats', 'filter_metadata',
-    ],
-  },
-).transform(({ '@type': _type, ...f }): FaultConfig => f);
-
-/** Envoy refuses a fill timer below 50 ms. */
-const tokenBucket = refine(
-  section({ max_tokens: integer(1), tokens_per_fill: integer(1).default(1), fill_interval: duration({ positive: true }) }),
-  (b, ctx, parsed) => {
-    if (parsed.ok('fill_interval') && b.fill_interval < 50) {
-      reject(ctx, ['fill_interval'], `fill_interval must be at least 0.05s, got ${b.fill_interval / 1000}s`);
-    }
-  },
-);
-
-const localRateLimitConfig = section(
-  {
-    '@type': typeUrl(LOCAL_RATELIMIT_TYPE),
-    stat_prefix: name,
-    status: section({ code: integer(100, 599) }).optional(),
-    token_bucket: tokenBucket.optional(),
-    filter_enabled: runtimeFraction.optional(),
-    filter_enforced: runtimeFraction.optional(),
-    response_headers_to_add: z.array(headerValueOption).default([]),
-    request_headers_to_add_when_not_enforced: z.array(headerValueOption).default([]),
-  },
-  {
-    unsupported: [
-      'descriptors', 'stage', 'local_rate_limit_per_downstream_connection', 'enable_x_ratelimit_headers',
-      'vh_rate_limits', 'always_consume_default_token_bucket', 'rate_limited_as_resource_exhausted',
-      'local_cluster_rate_limit', 'rate_limits', 'max_dynamic_descriptors',
-    ],
-  },
-).transform(
-  (l): LocalRateLimitConfig => ({
-    stat_prefix: l.stat_prefix,
-    // Envoy answers 429 when no status, or one below 400, is configured.
-    status: l.status && l.status.code >= 400 ? l.status.code : 429,
-    ...(l.token_bucket && { token_bucket: l.token_bucket }),
-    // Unset means 0%: the filter does nothing until these are given (Envoy: "for safety").
-    filter_enabled: l.filter_enabled ?? NEVER,
-    filter_enforced: l.filter_enforced ?? NEVER,
-    response_headers_to_add: l.response_headers_to_add,
-    request_headers_to_add_when_not_enforced: l.request_headers_to_add_when_not_enforced,
-  }),
-);
-
-interface KnownFilterConfig {
-  type: string;
-  schema: z.ZodType<object>;
-  /** what a per-route config of this filter must also have, as a problem message */
-  perRoute?: (loaded: object) => string | undefined;
-}
-
-/** The filters whose typed_config is read here, by filter name (other filters pass through). */
-const FILTER_CONFIGS: Record<string, KnownFilterConfig> = {
-  [FAULT_FILTER]: { type: FAULT_TYPE, schema: faultConfig },
-  [LOCAL_RATELIMIT_FILTER]: {
-    type: LOCAL_RATELIMIT_TYPE,
-    schema: localRateLimitConfig,
-    perRoute: (loaded) => ((loaded as LocalRateLimitConfig).token_bucket ? undefined : 'a per-route local_ratelimit config needs a token_bucket'),
-  },
+const schemaKit = {
+  section, refine, reject, scalar, Rejected, text, name, bool, headerName, uint32, integer, duration, oneOf, codeOf,
+  typeUrl, requireOneOf, show, headerMatcher, stringMatcher, headerValueOption, cidrRange,
 };
-
-/**
- * Check `value` with `schema` and report its issues at `path` below the value being
- * refined. Messages we wrote are kept; zod's own are dropped so the loader words them.
- */
-function checkWith(schema: z.ZodType, value: unknown, ctx: Ctx, path: PropertyKey[]): boolean {
-  const result = schema.safeParse(value, { reportInput: true });
-  if (result.success) return true;
-  for (const issue of result.error.issues) {
-    const { message: _message, ...rest } = issue;
-    const moved = { ...(issue.code === 'custom' ? issue : rest), path: [...path, ...issue.path] };
-    ctx.addIssue(moved as Parameters<Ctx['addIssue']>[0]);
-  }
-  return false;
-}
-
-/** A known filter's loaded config; any other filter's config as written, without `@type`. */
-function loadFilterConfig(filterName: string, typed: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  const known = FILTER_CONFIGS[filterName];
-  if (known) {
-    const result = known.schema.safeParse(typed ?? { '@type': known.type });
-    if (result.success) return result.data as Record<string, unknown>;
-  }
-  if (!typed) return undefined;
-  const { '@type': _type, ...rest } = typed;
-  return rest;
-}
-
-const anyTypedConfig = z.looseObject({ '@type': name });
-
-const filterConfigWrapper = section(
-  { '@type': typeUrl(FILTER_CONFIG_TYPE), config: anyTypedConfig.optional(), disabled: bool.default(false) },
-  { unsupported: ['is_optional'] },
-);
-
-/** `typed_per_filter_config` of a route or virtual host: filter name -> its config, or a FilterConfig. */
-const perFilterConfigs = refine(z.record(z.string(), anyTypedConfig), (m, ctx, parsed) => {
-  for (const [filterName, value] of Object.entries(m)) {
-    if (!parsed.ok(filterName)) continue;
-    const wrapped = value['@type'] === FILTER_CONFIG_TYPE;
-    if (wrapped && !checkWith(filterConfigWrapper, value, ctx, [filterName])) continue;
-    const inner = wrapped ? (value.config as Record<string, unknown> | undefined) : value;
-    const known = FILTER_CONFIGS[filterName];
-    if (!known || !inner) continue;
-    const at = wrapped ? [filterName, 'config'] : [filterName];
-    if (!checkWith(known.schema, inner, ctx, at)) continue;
-    const problem = known.perRoute?.(known.schema.parse(inner));
-    if (problem) reject(ctx, at, problem);
-  }
-}).transform((m) =>
-  Object.fromEntries(
-    Object.entries(m).map(([filterName, value]): [string, PerFilterConfig] => {
-      const wrapped = value['@type'] === FILTER_CONFIG_TYPE;
-      const inner = wrapped ? (value.config as Record<string, unknown> | undefined) : value;
-      const config = inner && loadFilterConfig(filterName, inner);
-      return [filterName, { disabled: wrapped && value.disabled === true, ...(config && { config }) }];
-    }),
-  ),
-);
+export type SchemaKit = typeof schemaKit;
+const { httpFilters, perFilterConfigs, corsPolicy } = httpFilterSchemas(schemaKit);
 
 // ---------------------------------------------------------------------------------------
 // Routes
 
 const PATH_SPECIFIERS = ['prefix', 'path', 'safe_regex', 'path_separated_prefix'] as const;
+
+/** envoy.config.core.v3.RuntimeFractionalPercent, looked up in the runtime when a request is matched. */
+const runtimeFractionalPercent = section({
+  default_value: section({
+    numerator: uint32.default(0),
+    denominator: codeOf({ HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 }).default(100),
+  }).prefault({}),
+  runtime_key: text.default(''),
+}) satisfies z.ZodType<RuntimeFractionalPercent>;
 
 /** Envoy: starts with '/', no query or fragment characters, no trailing '/'. */
 const pathSeparatedPrefix = scalar('a path prefix', (v) => {
@@ -680,9 +527,10 @@ const routeMatch = refine(
       path_separated_prefix: pathSeparatedPrefix.optional(),
       case_sensitive: bool.default(true),
       headers: z.array(headerMatcher).default([]),
+      runtime_fraction: runtimeFractionalPercent.optional(),
     },
     {
-      unsupported: ['query_parameters', 'runtime_fraction', 'grpc', 'tls_context', 'dynamic_metadata', 'connect_matcher', 'path_match_policy', 'filter_state', 'cookies'],
+      unsupported: ['query_parameters', 'grpc', 'tls_context', 'dynamic_metadata', 'connect_matcher', 'path_match_policy', 'filter_state', 'cookies'],
     },
   ),
   (m, ctx) => requireOneOf(ctx, m, PATH_SPECIFIERS, 'a route match'),
@@ -861,6 +709,10 @@ const hashPolicy = refine(
   }),
 );
 
+// Upgrades and mirroring: read in ./upgrade.ts and ./mirror.ts from the same building blocks.
+const { routeUpgradeConfigs, hcmUpgradeConfigs } = upgradeSchemas(schemaKit);
+const { requestMirrorPolicy } = mirrorSchemas(schemaKit);
+
 const CLUSTER_SPECIFIERS = ['cluster', 'cluster_header', 'weighted_clusters'] as const;
 
 const routeAction = refine(
@@ -880,20 +732,30 @@ const routeAction = refine(
       timeout: duration().default(15_000),
       idle_timeout: duration().optional(),
       retry_policy: retryPolicy.optional(),
+      // RoutingPriority: which circuit breaker thresholds (and pools) the request uses
+      priority: oneOf(['DEFAULT', 'HIGH']).optional(),
+      upgrade_configs: routeUpgradeConfigs.optional(),
+      request_mirror_policies: z.array(requestMirrorPolicy).optional(),
+      // deprecated in Envoy for typed_per_filter_config, still read by the CORS filter
+      cors: corsPolicy.optional(),
+      // Cluster specifiers too (the RouteAction oneof): refused at the field, not as a missing cluster.
+      cluster_specifier_plugin: forbidden('cluster_specifier_plugin is not supported by ProxyScope; use cluster, cluster_header or weighted_clusters'),
+      inline_cluster_specifier_plugin: forbidden('inline_cluster_specifier_plugin is not supported by ProxyScope; use cluster, cluster_header or weighted_clusters'),
     },
     {
       unsupported: [
-        'cluster_specifier_plugin', 'inline_cluster_specifier_plugin', 'metadata_match', 'path_rewrite_policy',
+        'metadata_match', 'path_rewrite_policy',
         'auto_host_rewrite', 'host_rewrite_header', 'host_rewrite_path_regex', 'append_x_forwarded_host',
-        'early_data_policy', 'retry_policy_typed_config', 'request_mirror_policies',
-        'priority', 'rate_limits', 'include_vh_rate_limits', 'cors', 'max_grpc_timeout',
-        'grpc_timeout_offset', 'upgrade_configs', 'internal_redirect_policy', 'internal_redirect_action',
+        'early_data_policy', 'retry_policy_typed_config',
+        'rate_limits', 'include_vh_rate_limits', 'max_grpc_timeout',
+        'grpc_timeout_offset', 'internal_redirect_policy', 'internal_redirect_action',
         'max_internal_redirects', 'hedge_policy', 'max_stream_duration',
       ],
     },
   ),
-  (a, ctx) => {
-    requireOneOf(ctx, a, CLUSTER_SPECIFIERS, 'a route action');
+  (a, ctx, parsed) => {
+    const plugin = !parsed.ok('cluster_specifier_plugin') || !parsed.ok('inline_cluster_specifier_plugin');
+    if (!plugin) requireOneOf(ctx, a, CLUSTER_SPECIFIERS, 'a route action');
     if (a.prefix_rewrite !== undefined && a.regex_rewrite !== undefined) {
       reject(ctx, ['regex_rewrite'], 'set either prefix_rewrite or regex_rewrite, not both');
     }
@@ -963,10 +825,12 @@ const route = refine(
       redirect: redirectAction.optional(),
       direct_response: directResponse.optional(),
       typed_per_filter_config: perFilterConfigs.optional(),
+      // Kept for trace export: the span's operation name.
+      decorator: section({ operation: name, propagate: bool.default(true) }).optional(),
       ...headerMutationFields,
     },
     {
-      unsupported: ['decorator', 'metadata', 'tracing', 'per_request_buffer_limit_bytes', 'stat_prefix', 'filter_action', 'non_forwarding_action'],
+      unsupported: ['metadata', 'tracing', 'per_request_buffer_limit_bytes', 'stat_prefix', 'filter_action', 'non_forwarding_action'],
     },
   ),
   (r, ctx) => requireOneOf(ctx, r, ROUTE_ACTIONS, 'a route'),
@@ -978,6 +842,7 @@ const virtualHost = section(
     domains: z.array(name.transform((d) => d.toLowerCase())).min(1),
     routes: z.array(route).default([]),
     typed_per_filter_config: perFilterConfigs.optional(),
+    cors: corsPolicy.optional(),
     retry_policy: retryPolicy.optional(),
     include_request_attempt_count: bool.optional(),
     include_attempt_count_in_response: bool.optional(),
@@ -985,7 +850,7 @@ const virtualHost = section(
   },
   {
     unsupported: [
-      'require_tls', 'virtual_clusters', 'rate_limits', 'cors',
+      'require_tls', 'virtual_clusters', 'rate_limits',
       'retry_policy_typed_config', 'hedge_policy', 'include_is_timeout_retry_header',
       'per_request_buffer_limit_bytes', 'request_mirror_policies', 'matcher', 'metadata',
     ],
@@ -1116,49 +981,29 @@ function unknownExtension(input: unknown, kind: string, hint: string): string {
   return given === undefined ? MISSING : `unsupported ${kind} ${show(given)}; ${hint}`;
 }
 
-const accessLog = z.discriminatedUnion('name', [stdoutAccessLog, fileAccessLog], {
-  error: (iss) => (iss.code === 'invalid_union' ? unknownExtension(iss.input, 'access logger', `use ${LOGGERS}`) : undefined),
-});
+/**
+ * Envoy finds an extension's factory by its typed_config `@type` first and only falls back
+ * to `name` (Config::Utility::getAndCheckFactory), so configs call the HCM
+ * `http_connection_manager` and loggers anything at all. Such an entry is read under the
+ * canonical name of the extension its `@type` names.
+ */
+function byTypeUrl(names: Record<string, string>) {
+  return (input: unknown): unknown => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+    const type = (input as { typed_config?: { '@type'?: unknown } }).typed_config?.['@type'];
+    return typeof type === 'string' && Object.hasOwn(names, type) ? { ...input, name: names[type] } : input;
+  };
+}
 
-/** Any extension's `typed_config`: an `@type` plus fields the engine reads (or not). */
-const typedConfig = z.looseObject({ '@type': name });
-
-const httpFilterFields = section(
-  { name, typed_config: typedConfig.optional(), disabled: bool.optional() },
-  { unsupported: ['is_optional', 'config_discovery'] },
+const accessLog = z.preprocess(
+  byTypeUrl({ [STDOUT_LOGGER_TYPE]: STDOUT_LOGGER, [FILE_LOGGER_TYPE]: FILE_LOGGER }),
+  z.discriminatedUnion('name', [stdoutAccessLog, fileAccessLog], {
+    error: (iss) => (iss.code === 'invalid_union' ? unknownExtension(iss.input, 'access logger', `use ${LOGGERS}`) : undefined),
+  }),
 );
 
-const httpFilter = refine(httpFilterFields, (f, ctx, parsed) => {
-  const type = f.typed_config?.['@type'];
-  if (parsed.ok() && f.name === ROUTER_FILTER && type !== undefined && type !== ROUTER_TYPE) {
-    reject(ctx, ['typed_config', '@type'], `expected "${ROUTER_TYPE}", got ${show(type)}`);
-  }
-  if (parsed.ok('name') && parsed.ok('disabled') && f.name === ROUTER_FILTER && f.disabled) {
-    reject(ctx, ['disabled'], `${ROUTER_FILTER} is the terminal filter and cannot be disabled`);
-  }
-  // Fault and local rate limit configs are read here (see FILTER_CONFIGS).
-  const known = parsed.ok('name') ? FILTER_CONFIGS[f.name] : undefined;
-  if (known && parsed.ok('typed_config')) checkWith(known.schema, f.typed_config ?? { '@type': known.type }, ctx, ['typed_config']);
-}).transform((f): HttpFilter => {
-  const disabled = f.disabled ? { disabled: true } : {};
-  const typed_config = loadFilterConfig(f.name, f.typed_config);
-  if (!f.typed_config) return { name: f.name, ...(typed_config && { typed_config }), ...disabled };
-  return { name: f.name, type_url: f.typed_config['@type'], typed_config: typed_config ?? {}, ...disabled };
-});
-
-/** The router sends the request upstream and ends the chain, so it must come last. */
-const httpFilters = refine(z.array(httpFilter), (filters, ctx, parsed) => {
-  const last = filters.length - 1;
-  filters.forEach((f, i) => {
-    if (parsed.ok(i, 'name') && f.name === ROUTER_FILTER && i !== last) {
-      reject(ctx, [i, 'name'], `${ROUTER_FILTER} is a terminal filter; filters after it would never run`);
-    }
-  });
-  if (last < 0) reject(ctx, [], `the last HTTP filter must be ${ROUTER_FILTER}`);
-  else if (parsed.ok(last, 'name') && filters[last].name !== ROUTER_FILTER) {
-    reject(ctx, [last, 'name'], `the last HTTP filter must be ${ROUTER_FILTER}`);
-  }
-});
+/** Any extension's `typed_config`: an `@type` plus fields the engine reads (or not). */
+// `http_filters`: see httpFilterSchemas (./http-filters.ts).
 
 const downstreamCommonOptions = section(
   {
@@ -1178,11 +1023,46 @@ const HTTP1_OPTIONS_UNSUPPORTED = [
 
 const downstreamHttp1Options = section({ accept_http_10: bool.default(false) }, { unsupported: HTTP1_OPTIONS_UNSUPPORTED });
 
+const { localReplyConfig } = localReplySchemas(schemaKit, { dataSource, format: accessLogFormat });
+
+/** An extension reference (name + typed_config) kept as written, for a later consumer. */
+const typedExtension = section({ name, typed_config: z.looseObject({ '@type': name }).optional() }).transform(
+  (e): TypedExtension => {
+    const { '@type': type, ...rest } = e.typed_config ?? {};
+    return { name: e.name, ...(type !== undefined && { type_url: String(type) }), typed_config: rest };
+  },
+);
+
+/** envoy.type.v3.Percent as a number 0-100; unset = 100 (every request), Envoy's sampling default. */
+const samplingPercent = section({
+  value: scalar('a number 0-100', (v) => (typeof v === 'number' && v >= 0 && v <= 100 ? v : undefined)).default(0),
+})
+  .transform((p) => p.value)
+  .default(100);
+
+/** HttpConnectionManager.Tracing: accepted and kept (Bootstrap types) so traces can be exported later. */
+const hcmTracing = section(
+  {
+    client_sampling: samplingPercent,
+    random_sampling: samplingPercent,
+    overall_sampling: samplingPercent,
+    verbose: bool.default(false),
+    max_path_tag_length: uint32.default(256),
+    custom_tags: z.array(z.record(z.string(), z.unknown())).default([]),
+    spawn_upstream_span: bool.optional(),
+    provider: typedExtension.optional(),
+  },
+  { unsupported: ['operation_name'] },
+) satisfies z.ZodType<HcmTracing>;
+
 const httpConnectionManagerFields = section(
   {
     '@type': typeUrl(HCM_TYPE),
+    tracing: hcmTracing.optional(),
     stat_prefix: name,
-    codec_type: oneOf(['AUTO', 'HTTP1'], { HTTP2: ONLY_HTTP1, HTTP3: ONLY_HTTP1 }).default('AUTO'),
+    codec_type: oneOf(['AUTO', 'HTTP1', 'HTTP2'], { HTTP3: ONLY_HTTP1 }).default('AUTO'),
+    // Accepted, not read: the refinement below warns that the listener speaks HTTP/1.1.
+    http2_protocol_options: z.unknown().optional(),
     use_remote_address: bool.default(false),
     xff_num_trusted_hops: uint32.default(0),
     max_request_headers_kb: integer(1, 8192).default(60),
@@ -1193,20 +1073,23 @@ const httpConnectionManagerFields = section(
     drain_timeout: duration().optional(),
     server_name: text.default('envoy'),
     generate_request_id: bool.default(true),
+    proxy_100_continue: bool.default(false),
     strip_matching_host_port: bool.default(false),
     strip_any_host_port: bool.default(false),
     access_log: z.array(accessLog).default([]),
     http_filters: httpFilters.prefault([]),
     route_config: routeConfiguration,
+    upgrade_configs: hcmUpgradeConfigs.optional(),
+    local_reply_config: localReplyConfig.optional(),
   },
   {
     unsupported: [
-      'rds', 'scoped_routes', 'tracing', 'add_user_agent', 'http2_protocol_options', 'http3_protocol_options',
+      'rds', 'scoped_routes', 'add_user_agent', 'http3_protocol_options',
       'request_headers_timeout', 'delayed_close_timeout', 'access_log_options',
       'internal_address_config', 'skip_xff_append', 'via', 'forward_client_cert_details',
-      'set_current_client_cert_details', 'proxy_100_continue', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
-      'upgrade_configs', 'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action',
-      'request_id_extension', 'local_reply_config', 'preserve_external_request_id',
+      'set_current_client_cert_details', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
+      'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action',
+      'request_id_extension', 'preserve_external_request_id',
       'always_set_request_id_in_response', 'server_header_transformation', 'scheme_header_transformation',
       'original_ip_detection_extensions', 'early_header_mutation_extensions', 'typed_header_validation_config',
       'append_x_forwarded_port', 'append_local_overload', 'add_proxy_protocol_connection_state',
@@ -1216,6 +1099,14 @@ const httpConnectionManagerFields = section(
 );
 
 const httpConnectionManager = refine(httpConnectionManagerFields, (hcm, ctx, parsed) => {
+  // Envoy's HTTP2 codec expects the HTTP/2 preface; ProxyScope's codec is HTTP/1.1 (llhttp).
+  const http2 = [
+    ...(parsed.ok('codec_type') && hcm.codec_type === 'HTTP2' ? [['codec_type']] : []),
+    ...(hcm.http2_protocol_options !== undefined ? [['http2_protocol_options']] : []),
+  ];
+  http2.forEach((path, i) =>
+    warn(ctx, path, 'HTTP/2 downstream is not supported yet: this listener speaks HTTP/1.1 only (as codec_type AUTO does here)', { silent: i > 0 }),
+  );
   const bothStrip = hcm.strip_matching_host_port === true && hcm.strip_any_host_port === true;
   if (parsed.ok('strip_matching_host_port') && parsed.ok('strip_any_host_port') && bothStrip) {
     reject(ctx, ['strip_any_host_port'], 'set either strip_matching_host_port or strip_any_host_port, not both');
@@ -1223,7 +1114,8 @@ const httpConnectionManager = refine(httpConnectionManagerFields, (hcm, ctx, par
 }).transform(
   (hcm): HttpConnectionManager => ({
     stat_prefix: hcm.stat_prefix,
-    codec_type: hcm.codec_type,
+    // HTTP2 was warned about and dropped (see above), so only AUTO or HTTP1 arrives here.
+    codec_type: hcm.codec_type === 'HTTP2' ? 'AUTO' : hcm.codec_type,
     use_remote_address: hcm.use_remote_address,
     xff_num_trusted_hops: hcm.xff_num_trusted_hops,
     max_request_headers_bytes: hcm.max_request_headers_kb * 1024,
@@ -1237,26 +1129,26 @@ const httpConnectionManager = refine(httpConnectionManagerFields, (hcm, ctx, par
     ...(hcm.drain_timeout !== undefined && { drain_timeout: hcm.drain_timeout }),
     server_name: hcm.server_name,
     generate_request_id: hcm.generate_request_id,
+    ...(hcm.proxy_100_continue && { proxy_100_continue: true }),
     strip_matching_host_port: hcm.strip_matching_host_port,
     strip_any_host_port: hcm.strip_any_host_port,
     accept_http_10: hcm.http_protocol_options.accept_http_10,
     access_log: hcm.access_log,
     http_filters: hcm.http_filters,
     route_config: hcm.route_config,
+    ...(hcm.tracing && { tracing: hcm.tracing }),
+    ...(hcm.upgrade_configs !== undefined && hcm.upgrade_configs.length > 0 && { upgrade_configs: hcm.upgrade_configs }),
+    ...(hcm.local_reply_config !== undefined && { local_reply_config: hcm.local_reply_config }),
   }),
 );
 
 // ---------------------------------------------------------------------------------------
 // Listeners
 
-const networkFilter = z.discriminatedUnion(
-  'name',
-  [section({ name: z.literal(HCM_FILTER), typed_config: httpConnectionManager }, { unsupported: ['config_discovery'] })],
-  {
-    error: (iss) =>
-      iss.code === 'invalid_union' ? unknownExtension(iss.input, 'network filter', `ProxyScope only implements ${HCM_FILTER}`) : undefined,
-  },
-);
+// HCM, tcp_proxy, and filters bytes pass through (config/tcp-proxy.ts)
+const { networkFilter, checkNetworkFilters, terminalOf } = networkFilterSchemas(schemaKit, { httpConnectionManager, accessLog });
+// listener_filters (the TLS inspector), listener_filters_timeout (config/listener-filters.ts)
+const { listenerFilterFields } = listenerFilterSchemas(schemaKit);
 
 const filterChainMatch = section(
   {
@@ -1264,8 +1156,12 @@ const filterChainMatch = section(
     prefix_ranges: z.array(cidrRange).default([]),
     source_prefix_ranges: z.array(cidrRange).default([]),
     source_ports: z.array(integer(1, 65535)).default([]),
+    // SNI, `tls`/`raw_buffer` and the ALPN list, as the TLS inspector reports them (listener/tls-inspector.ts)
+    server_names: z.array(name).optional(),
+    transport_protocol: name.optional(),
+    application_protocols: z.array(name).optional(),
   },
-  { unsupported: ['server_names', 'transport_protocol', 'application_protocols', 'direct_source_prefix_ranges', 'source_type', 'address_suffix', 'suffix_len'] },
+  { unsupported: ['direct_source_prefix_ranges', 'source_type', 'address_suffix', 'suffix_len'] },
 );
 
 const filterChainFields = section(
@@ -1273,21 +1169,19 @@ const filterChainFields = section(
     name: name.optional(),
     filter_chain_match: filterChainMatch.prefault({}),
     filters: z.array(networkFilter).default([]),
+    transport_socket: z.lazy(downstreamTransportSocket).optional(),
   },
-  { unsupported: ['transport_socket', 'transport_socket_connect_timeout', 'metadata', 'use_proxy_proto', 'on_demand_configuration'] },
+  { unsupported: ['transport_socket_connect_timeout', 'metadata', 'use_proxy_proto', 'on_demand_configuration'] },
 );
 
 const filterChain = refine(filterChainFields, (chain, ctx, parsed) => {
   if (!parsed.has('filters')) return;
-  if (chain.filters.length === 0) reject(ctx, ['filters'], `a filter chain needs the ${HCM_FILTER} filter`);
-  // Only the HCM is accepted, so any HCM before the end has another HCM after it.
-  chain.filters.slice(0, -1).forEach((_, i) => {
-    if (parsed.ok('filters', i, 'name')) reject(ctx, ['filters', i], `${HCM_FILTER} must be the last network filter`);
-  });
+  checkNetworkFilters(chain.filters, ctx, (i) => parsed.ok('filters', i, 'name'));
 }).transform((chain) => ({
   name: chain.name,
   filter_chain_match: chain.filter_chain_match,
-  hcm: chain.filters[chain.filters.length - 1].typed_config,
+  ...terminalOf(chain.filters),
+  ...(chain.transport_socket && { transport_socket: chain.transport_socket }),
 }));
 
 type ParsedFilterChain = z.output<typeof filterChain>;
@@ -1319,16 +1213,17 @@ function checkUnique<T>(
 
 const listenerFields = section(
   {
-    name,
+    // Optional as in Envoy: staticResources names an unnamed listener (generatedListenerName).
+    name: name.optional(),
     address: bindAddress,
     per_connection_buffer_limit_bytes: uint32.default(ONE_MIB),
     filter_chains: z.array(filterChain).default([]),
     default_filter_chain: filterChain.optional(),
+    ...listenerFilterFields,
   },
   {
     unsupported: [
-      'stat_prefix', 'metadata', 'drain_type', 'listener_filters', 'listener_filters_timeout',
-      'continue_on_listener_filters_timeout', 'transparent', 'freebind', 'socket_options',
+      'stat_prefix', 'metadata', 'drain_type', 'transparent', 'freebind', 'socket_options',
       'tcp_fast_open_queue_length', 'traffic_direction', 'udp_listener_config', 'api_listener',
       'connection_balance_config', 'enable_reuse_port', 'access_log', 'tcp_backlog_size',
       'max_connections_to_accept_per_socket_event', 'bind_to_port', 'internal_listener', 'enable_mptcp',
@@ -1346,13 +1241,17 @@ const listener = refine(listenerFields, (l, ctx, parsed) => {
   checkDistinctMatches(ctx, parsed, l.filter_chains);
 }).transform(
   (l): Listener => ({
-    name: l.name,
+    name: l.name ?? '',
     address: l.address,
     per_connection_buffer_limit_bytes: l.per_connection_buffer_limit_bytes,
     filter_chains: l.filter_chains.map((chain, i): FilterChain => ({ ...chain, name: chain.name ?? `filter_chain_${i}` })),
     ...(l.default_filter_chain && {
       default_filter_chain: { ...l.default_filter_chain, name: l.default_filter_chain.name ?? 'default_filter_chain' },
     }),
+    // only what differs from the defaults, as Listener documents them
+    ...(l.listener_filters.length > 0 && { listener_filters: l.listener_filters }),
+    ...(l.listener_filters_timeout !== LISTENER_FILTERS_TIMEOUT_MS && { listener_filters_timeout: l.listener_filters_timeout }),
+    ...(l.continue_on_listener_filters_timeout && { continue_on_listener_filters_timeout: true }),
   }),
 );
 
@@ -1418,19 +1317,29 @@ const upstreamCommonOptions = section(
   { unsupported: ['max_stream_duration', 'max_headers_count', 'headers_with_underscores_action', 'max_response_headers_kb'] },
 );
 
-const explicitHttpConfig = section({
+/**
+ * Http2ProtocolOptions are accepted, not read: until ProxyScope speaks HTTP/2 such a
+ * cluster gets HTTP/1.1, and checkCluster says so once (upstreamHttp2Fields).
+ */
+const http2Options = z.unknown().optional();
+
+const upstreamProtocolFields = {
   http_protocol_options: section({}, { unsupported: HTTP1_OPTIONS_UNSUPPORTED }).optional(),
-  http2_protocol_options: forbidden(ONLY_HTTP1),
+  http2_protocol_options: http2Options,
   http3_protocol_options: forbidden(ONLY_HTTP1),
-});
+};
+
+const explicitHttpConfig = section(upstreamProtocolFields);
 
 const httpProtocolOptions = section(
   {
     '@type': typeUrl(HTTP_PROTOCOL_OPTIONS_TYPE),
     common_http_protocol_options: upstreamCommonOptions.prefault({}),
     explicit_http_config: explicitHttpConfig.optional(),
+    use_downstream_protocol_config: section(upstreamProtocolFields).optional(),
+    auto_config: section(upstreamProtocolFields, { unsupported: ['alternate_protocols_cache_options'] }).optional(),
   },
-  { unsupported: ['upstream_http_protocol_options', 'use_downstream_protocol_config', 'auto_config', 'http_filters', 'header_validation_config', 'outlier_detection'] },
+  { unsupported: ['upstream_http_protocol_options', 'http_filters', 'header_validation_config', 'outlier_detection'] },
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1564,13 +1473,15 @@ const commonLbConfig = section(
 const leastRequestLbConfig = section(
   {
     choice_count: integer(2).default(2),
-    // RuntimeDouble: only its default_value is read (no runtime layer here).
-    active_request_bias: section({ default_value: nonNegativeNumber, runtime_key: text.optional() })
-      .transform((b) => b.default_value)
-      .optional(),
+    // RuntimeDouble: the runtime's value for runtime_key, else default_value (upstream/load-balancer.ts).
+    active_request_bias: section({ default_value: nonNegativeNumber, runtime_key: text.optional() }).optional(),
   },
   { unsupported: ['slow_start_config', 'locality_lb_config', 'enable_full_scan', 'selection_method'] },
-).transform((l) => ({ choice_count: l.choice_count, active_request_bias: l.active_request_bias ?? 1 }));
+).transform((l) => ({
+  choice_count: l.choice_count,
+  active_request_bias: l.active_request_bias?.default_value ?? 1,
+  ...(l.active_request_bias?.runtime_key && { active_request_bias_runtime_key: l.active_request_bias.runtime_key }),
+}));
 
 const MAX_RING_SIZE = 8_388_608;
 
@@ -1627,7 +1538,7 @@ const clusterFields = section(
     per_connection_buffer_limit_bytes: uint32.default(ONE_MIB),
     max_requests_per_connection: uint32.optional(),
     typed_extension_protocol_options: section({ [HTTP_PROTOCOL_OPTIONS]: httpProtocolOptions.optional() }).optional(),
-    http2_protocol_options: forbidden(ONLY_HTTP1),
+    http2_protocol_options: http2Options,
     // health and load balancing (docs/resilience.md)
     health_checks: z.array(healthCheck).optional(),
     outlier_detection: outlierDetection.optional(),
@@ -1635,14 +1546,19 @@ const clusterFields = section(
     least_request_lb_config: leastRequestLbConfig.optional(),
     ring_hash_lb_config: ringHashLbConfig.optional(),
     maglev_lb_config: maglevLbConfig.optional(),
+    transport_socket: z.lazy(upstreamTransportSocket).optional(),
+    // STRICT_DNS / LOGICAL_DNS re-resolution (config/dns.ts, upstream/dns-resolution.machine.ts)
+    dns_refresh_rate: duration({ positive: true }).optional(),
+    dns_failure_refresh_rate: z.lazy(dnsFailureRefreshRate).optional(),
+    respect_dns_ttl: bool.optional(),
+    dns_lookup_family: oneOf(DNS_LOOKUP_FAMILIES).optional(),
   },
   {
     unsupported: [
       'alt_stat_name', 'eds_cluster_config', 'cluster_type', 'lrs_server', 'upstream_config', 'filters',
       'load_balancing_policy', 'track_timeout_budgets', 'track_cluster_stats', 'protocol_selection',
-      'lb_subset_config', 'original_dst_lb_config', 'round_robin_lb_config', 'transport_socket',
-      'transport_socket_matches', 'upstream_bind_config', 'upstream_connection_options', 'dns_refresh_rate',
-      'dns_failure_refresh_rate', 'dns_jitter', 'respect_dns_ttl', 'dns_lookup_family', 'dns_resolvers',
+      'lb_subset_config', 'original_dst_lb_config', 'round_robin_lb_config',
+      'transport_socket_matches', 'upstream_bind_config', 'upstream_connection_options', 'dns_resolvers',
       'use_tcp_for_dns_lookups', 'dns_resolution_config', 'typed_dns_resolver_config', 'wait_for_warm_on_init',
       'cleanup_interval', 'close_connections_on_host_health_failure', 'ignore_health_on_host_removal',
       'preconnect_policy', 'metadata', 'http_protocol_options', 'common_http_protocol_options',
@@ -1667,7 +1583,29 @@ function checkStaticEndpoints(c: ParsedCluster, ctx: Ctx, parsed: Parsed) {
   });
 }
 
+/** The fields of a cluster that ask for HTTP/2 upstream, as paths below the cluster. */
+function upstreamHttp2Fields(c: ParsedCluster): PropertyKey[][] {
+  const at = ['typed_extension_protocol_options', HTTP_PROTOCOL_OPTIONS];
+  const options = c.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS];
+  const found: PropertyKey[][] = [];
+  if (c.http2_protocol_options !== undefined) found.push(['http2_protocol_options']);
+  if (options?.explicit_http_config?.http2_protocol_options !== undefined) found.push([...at, 'explicit_http_config', 'http2_protocol_options']);
+  // use_downstream_protocol_config picks HTTP/1.1 here (downstreams are HTTP/1.1), so only
+  // its HTTP/2 options go unused; auto_config would negotiate HTTP/2 with ALPN.
+  if (options?.use_downstream_protocol_config?.http2_protocol_options !== undefined) {
+    found.push([...at, 'use_downstream_protocol_config', 'http2_protocol_options']);
+  }
+  if (options?.auto_config !== undefined) found.push([...at, 'auto_config']);
+  return found;
+}
+
 function checkCluster(c: ParsedCluster, ctx: Ctx, parsed: Parsed) {
+  if (parsed.has('typed_extension_protocol_options')) {
+    upstreamHttp2Fields(c).forEach((path, i) => {
+      const message = 'HTTP/2 upstream is not supported yet: ProxyScope speaks HTTP/1.1 to this cluster (an upstream that only speaks HTTP/2, such as a gRPC server, will fail)';
+      warn(ctx, path, message, { silent: i > 0 });
+    });
+  }
   if (parsed.ok('type') && c.type === 'STATIC') checkStaticEndpoints(c, ctx, parsed);
   if (parsed.ok('type') && parsed.ok('load_assignment') && c.type === 'LOGICAL_DNS') {
     const localities = c.load_assignment?.endpoints ?? [];
@@ -1686,15 +1624,34 @@ function checkCluster(c: ParsedCluster, ctx: Ctx, parsed: Parsed) {
   }
 }
 
+type ParsedThreshold = z.output<typeof threshold>;
+
+function thresholdsOf(t: ParsedThreshold | typeof CIRCUIT_BREAKER_DEFAULTS): CircuitBreakerThresholds {
+  return {
+    max_connections: t.max_connections,
+    max_pending_requests: t.max_pending_requests,
+    max_requests: t.max_requests,
+    max_retries: t.max_retries,
+    ...('retry_budget' in t && t.retry_budget && { retry_budget: t.retry_budget }),
+    ...('track_remaining' in t && t.track_remaining && { track_remaining: true }),
+  };
+}
+
 function toCluster(c: ParsedCluster): Cluster {
   const common = c.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS]?.common_http_protocol_options;
-  // Envoy uses the first thresholds entry for a priority; requests here are all DEFAULT priority.
+  // ClusterInfoImpl::ResourceManagers::load: the first thresholds entry for a priority wins.
   const limits = c.circuit_breakers?.thresholds.find((t) => t.priority === 'DEFAULT') ?? CIRCUIT_BREAKER_DEFAULTS;
+  const high = c.circuit_breakers?.thresholds.find((t) => t.priority === 'HIGH');
   return {
     name: c.name,
     type: c.type,
     connect_timeout: c.connect_timeout,
     lb_policy: c.lb_policy,
+    // DNS settings: present only when configured (config/dns.ts dnsSettings fills the defaults)
+    ...(c.dns_refresh_rate !== undefined && { dns_refresh_rate: c.dns_refresh_rate }),
+    ...(c.dns_failure_refresh_rate && { dns_failure_refresh_rate: c.dns_failure_refresh_rate }),
+    ...(c.respect_dns_ttl !== undefined && { respect_dns_ttl: c.respect_dns_ttl }),
+    ...(c.dns_lookup_family !== undefined && { dns_lookup_family: c.dns_lookup_family }),
     endpoints: (c.load_assignment?.endpoints ?? []).flatMap((locality) =>
       locality.lb_endpoints.map(
         (lb): Endpoint => ({
@@ -1708,14 +1665,9 @@ function toCluster(c: ParsedCluster): Cluster {
     idle_timeout: common?.idle_timeout ?? ONE_HOUR_MS,
     ...(common?.max_connection_duration && { max_connection_duration: common.max_connection_duration }),
     per_connection_buffer_limit_bytes: c.per_connection_buffer_limit_bytes,
-    circuit_breakers: {
-      max_connections: limits.max_connections,
-      max_pending_requests: limits.max_pending_requests,
-      max_requests: limits.max_requests,
-      max_retries: limits.max_retries,
-      ...('retry_budget' in limits && limits.retry_budget && { retry_budget: limits.retry_budget }),
-      ...('track_remaining' in limits && limits.track_remaining && { track_remaining: true }),
-    },
+    circuit_breakers: thresholdsOf(limits),
+    // Absent: HIGH keeps Envoy's defaults, whatever DEFAULT says.
+    ...(high && { circuit_breakers_high: thresholdsOf(high) }),
     // health and load balancing: present only when configured
     ...(c.health_checks?.length && { health_checks: c.health_checks }),
     ...(c.outlier_detection && { outlier_detection: c.outlier_detection }),
@@ -1725,6 +1677,7 @@ function toCluster(c: ParsedCluster): Cluster {
     ...(c.least_request_lb_config && { least_request_lb_config: c.least_request_lb_config }),
     ...(c.ring_hash_lb_config && { ring_hash_lb_config: c.ring_hash_lb_config }),
     ...(c.maglev_lb_config && { maglev_lb_config: c.maglev_lb_config }),
+    ...(c.transport_socket && { transport_socket: c.transport_socket }),
   };
 }
 
@@ -1735,7 +1688,7 @@ const cluster = refine(clusterFields, checkCluster).transform(toCluster);
 
 /** A filter chain whose own transform did not run keeps its YAML shape (its filters' outputs). */
 interface UnloadedChain {
-  filters: { typed_config: { route_config: RouteConfiguration } }[];
+  filters: { typed_config?: { route_config?: RouteConfiguration } }[];
 }
 
 /**
@@ -1752,14 +1705,17 @@ function routeConfigsOf(l: Listener, li: number, parsed: Parsed): [PropertyKey[]
   if (l.default_filter_chain) chains.push([['listeners', li, 'default_filter_chain'], l.default_filter_chain]);
   return chains.flatMap(([chainPath, chain]): [PropertyKey[], RouteConfiguration][] => {
     if (!parsed.has(...chainPath)) return [];
-    // A loaded chain has exactly one network filter, the HCM, so it is filters[0]. The shape
-    // tells: a rule above may have flagged something inside a chain that loaded fine.
-    if ('hcm' in chain) return [[[...chainPath, 'filters', 0, 'typed_config', 'route_config'], chain.hcm.route_config]];
+    // A loaded HCM chain's HCM is its last network filter, and nothing else in it has
+    // routes. The shape tells: a rule above may have flagged something inside a chain that loaded fine.
+    if ('hcm' in chain && chain.hcm) {
+      return [[[...chainPath, 'filters', chain.passthrough_filters?.length ?? 0, 'typed_config', 'route_config'], chain.hcm.route_config]];
+    }
+    if ('tcp_proxy' in chain) return [];
     if (!parsed.has(...chainPath, 'filters')) return [];
     return (chain as unknown as UnloadedChain).filters.flatMap((filter, i): [PropertyKey[], RouteConfiguration][] => {
       const path = [...chainPath, 'filters', i, 'typed_config', 'route_config'];
-      const found = parsed.ok(...chainPath, 'filters', i, 'name') && parsed.has(...path);
-      return found ? [[path, filter.typed_config.route_config]] : [];
+      const found = parsed.ok(...chainPath, 'filters', i, 'name') && parsed.has(...path) && filter.typed_config?.route_config !== undefined;
+      return found ? [[path, filter.typed_config!.route_config!]] : [];
     });
   });
 }
@@ -1777,6 +1733,18 @@ function checkClusterReferences(ctx: Ctx, parsed: Parsed, listeners: Listener[],
     if (clusterName === undefined || known.has(clusterName)) return;
     reject(ctx, path, `unknown cluster '${clusterName}' (known clusters: ${names.join(', ') || 'none'})`);
   };
+  // tcp_proxy's clusters: Envoy looks them up per connection (NC when missing), but with
+  // only static clusters a missing one can only be a mistake.
+  listeners.forEach((l, li) => {
+    if (!parsed.has('listeners', li)) return;
+    const chains: [PropertyKey[], FilterChain][] = parsed.has('listeners', li, 'filter_chains') ? l.filter_chains.map((c, ci) => [['listeners', li, 'filter_chains', ci], c]) : [];
+    if (l.default_filter_chain) chains.push([['listeners', li, 'default_filter_chain'], l.default_filter_chain]);
+    for (const [chainPath, chain] of chains) {
+      // Only a chain that loaded has its tcp_proxy read out (a failed one keeps its YAML shape).
+      if (!parsed.has(...chainPath) || typeof chain !== 'object' || chain === null || !('tcp_proxy' in chain)) continue;
+      for (const [at, clusterName] of tcpProxyClusterRefs(chain)) check([...chainPath, ...at], () => clusterName);
+    }
+  });
   listeners.forEach((l, li) =>
     routeConfigsOf(l, li, parsed).forEach(([rcPath, rc]) => {
       if (!parsed.ok(...rcPath, 'validate_clusters') || !rc.validate_clusters || !parsed.has(...rcPath, 'virtual_hosts')) return;
@@ -1786,6 +1754,9 @@ function checkClusterReferences(ctx: Ctx, parsed: Parsed, listeners: Listener[],
           const at = [...rcPath, 'virtual_hosts', v, 'routes', i, 'route'];
           if (!parsed.has(...at)) return;
           check([...at, 'cluster'], () => r.route?.cluster);
+          if (parsed.has(...at, 'request_mirror_policies')) {
+            r.route?.request_mirror_policies?.forEach((m, k) => check([...at, 'request_mirror_policies', k, 'cluster'], () => m.cluster));
+          }
           if (!parsed.has(...at, 'weighted_clusters', 'clusters')) return;
           r.route?.weighted_clusters?.clusters.forEach((w, k) => check([...at, 'weighted_clusters', 'clusters', k, 'name'], () => w.name));
         });
@@ -1805,7 +1776,7 @@ const staticResourcesFields = section(
 const staticResources = refine(staticResourcesFields, (sr, ctx, parsed) => {
   const { listeners, clusters } = sr;
   if (parsed.has('listeners')) {
-    const listenerName = (l: Listener, i: number) => (parsed.ok('listeners', i, 'name') ? l.name : undefined);
+    const listenerName = (l: Listener, i: number) => (parsed.ok('listeners', i, 'name') && l.name !== '' ? l.name : undefined);
     checkUnique(ctx, listeners, listenerName, (i) => ['listeners', i, 'name'], (n, j) => `duplicate listener name '${n}' (also listeners[${j}])`);
     // Port 0 asks the OS for any free port, so several listeners may use it.
     const bound = (l: Listener, i: number) =>
@@ -1817,23 +1788,101 @@ const staticResources = refine(staticResourcesFields, (sr, ctx, parsed) => {
     checkUnique(ctx, clusters, clusterName, (i) => ['clusters', i, 'name'], (n, j) => `duplicate cluster name '${n}' (also clusters[${j}])`);
   }
   if (parsed.has('listeners') && parsed.has('clusters')) checkClusterReferences(ctx, parsed, listeners, clusters);
+}).transform((sr) => ({
+  ...sr,
+  listeners: sr.listeners.map((l, i) => (l.name === '' ? { ...l, name: generatedListenerName(i, l.address) } : l)),
+}));
+
+// Admin access logs are accepted (Envoy's sandboxes all set one); none is written.
+const admin = section(
+  { address: bindAddress, access_log_path: text.optional(), access_log: z.array(accessLog).optional() },
+  { unsupported: ['profile_path', 'socket_options', 'ignore_global_conn_limit'] },
+) satisfies z.ZodType<Admin>;
+
+/** Node identity: id and cluster are shown by /server_info; the rest describes the node to xDS servers, unused here. */
+const node = section({
+  id: text.default(''),
+  cluster: text.default(''),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  locality: z.unknown().optional(),
+  user_agent_name: z.unknown().optional(),
+  user_agent_version: z.unknown().optional(),
+  user_agent_build_version: z.unknown().optional(),
+  extensions: z.unknown().optional(),
+  client_features: z.unknown().optional(),
+  listening_addresses: z.unknown().optional(),
+  dynamic_parameters: z.unknown().optional(),
+}).transform((n): Node => ({ id: n.id, cluster: n.cluster, ...(n.metadata && { metadata: n.metadata }) }));
+
+/** A static_layer (a protobuf Struct) flattened into runtime entries; Envoy refuses lists and nulls. */
+const staticLayer = scalar('a mapping', (v) => {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  try {
+    return staticLayerEntries(v as Record<string, unknown>);
+  } catch (error) {
+    return new Rejected((error as Error).message);
+  }
 });
 
-const admin = section(
-  { address: bindAddress },
-  { unsupported: ['access_log', 'access_log_path', 'profile_path', 'socket_options', 'ignore_global_conn_limit'] },
-);
+const RUNTIME_LAYER_KINDS = ['static_layer', 'disk_layer', 'admin_layer', 'rtds_layer'] as const;
 
-export const bootstrapSchema = section(
+/** One layer; only static layers have values here (runtimeLayerWarnings names the others). */
+const runtimeLayer = refine(
+  section({
+    name,
+    static_layer: staticLayer.optional(),
+    disk_layer: z.unknown().optional(),
+    admin_layer: z.unknown().optional(),
+    rtds_layer: z.unknown().optional(),
+  }),
+  (l, ctx) => requireOneOf(ctx, l, RUNTIME_LAYER_KINDS, 'a runtime layer'),
+).transform((l) => ({
+  layer: {
+    name: l.name,
+    kind: RUNTIME_LAYER_KINDS.find((k) => l[k] !== undefined) ?? 'static_layer',
+    ...(l.static_layer && { values: Object.fromEntries([...l.static_layer].map(([key, entry]) => [key, entry.raw])) }),
+  } satisfies RuntimeLayer,
+  entries: l.static_layer,
+}));
+
+/** LoaderImpl: layer names are unique; later layers override earlier ones key by key. */
+const layeredRuntime = refine(section({ layers: z.array(runtimeLayer).default([]) }), (r, ctx, parsed) => {
+  // A layer that failed never ran its transform, so only whole layers are compared.
+  const layerName = (l: z.output<typeof runtimeLayer>, i: number) => (parsed.ok('layers', i) ? l.layer.name : undefined);
+  checkUnique(ctx, r.layers, layerName, (i) => ['layers', i, 'name'], (n, j) => `duplicate runtime layer name '${n}' (also layers[${j}])`);
+}).transform((r) => {
+  const runtime: Record<string, RuntimeEntry> = {};
+  for (const { entries } of r.layers) for (const [key, entry] of entries ?? []) runtime[key] = entry;
+  return { layers: r.layers.map((l) => l.layer), runtime };
+});
+
+/**
+ * Warnings for runtime layers that load but add nothing: ProxyScope reads static layers
+ * only. Reads input that `bootstrapSchema` has already accepted.
+ */
+export function runtimeLayerWarnings(input: unknown): { path: PropertyKey[]; message: string }[] {
+  const layers = (input as { layered_runtime?: { layers?: unknown } } | null)?.layered_runtime?.layers;
+  if (!Array.isArray(layers)) return [];
+  return layers.flatMap((l, i) => {
+    const kind = RUNTIME_LAYER_KINDS.find((k) => k !== 'static_layer' && (l as Record<string, unknown> | null)?.[k] !== undefined);
+    if (!kind) return [];
+    return [{ path: ['layered_runtime', 'layers', i, kind], message: `${kind} is not read: ProxyScope's runtime has only static_layer values, so this layer is empty` }];
+  });
+}
+
+const bootstrapFields = section(
   {
     admin: admin.optional(),
+    node: node.optional(),
     static_resources: staticResources.prefault({}),
+    tracing: section({ http: typedExtension.optional() }).optional(),
+    layered_runtime: layeredRuntime.optional(),
   },
   {
     unsupported: [
-      'node', 'node_context_params', 'dynamic_resources', 'cluster_manager', 'hds_config', 'flags_path',
+      'node_context_params', 'dynamic_resources', 'cluster_manager', 'hds_config', 'flags_path',
       'stats_sinks', 'deferred_stat_options', 'stats_config', 'stats_flush_interval', 'stats_flush_on_admin',
-      'watchdog', 'watchdogs', 'tracing', 'layered_runtime', 'overload_manager', 'enable_dispatcher_stats',
+      'watchdog', 'watchdogs', 'overload_manager', 'enable_dispatcher_stats',
       'header_prefix', 'stats_server_version_override', 'use_tcp_for_dns_lookups', 'dns_resolution_config',
       'typed_dns_resolver_config', 'bootstrap_extensions', 'fatal_actions', 'config_sources',
       'default_config_source', 'default_socket_interface', 'certificate_provider_instances', 'inline_headers',
@@ -1841,7 +1890,14 @@ export const bootstrapSchema = section(
       'listener_manager', 'application_log_config', 'grpc_async_client_manager_config', 'memory_allocator_manager',
     ],
   },
-) satisfies z.ZodType<Bootstrap>;
+);
+
+export const bootstrapSchema = bootstrapFields.transform(
+  ({ layered_runtime, ...b }): Bootstrap => ({
+    ...b,
+    ...(layered_runtime && { layered_runtime: { layers: layered_runtime.layers }, runtime: layered_runtime.runtime }),
+  }),
+);
 
 /**
  * Warnings that depend on values rather than keys: circuit breaker thresholds that can
@@ -1851,19 +1907,19 @@ export function unusedThresholds(input: unknown): { path: PropertyKey[]; message
   const clusters = (input as { static_resources?: { clusters?: unknown[] } } | null)?.static_resources?.clusters ?? [];
   return clusters.flatMap((c, ci) => {
     const thresholds = (c as { circuit_breakers?: { thresholds?: { priority?: string }[] } }).circuit_breakers?.thresholds ?? [];
-    let defaultSeen = false;
+    const seen = new Set<string>();
     return thresholds.flatMap((t, ti) => {
       const path = ['static_resources', 'clusters', ci, 'circuit_breakers', 'thresholds', ti];
-      const priority = t.priority ?? 'DEFAULT';
-      if (priority === 'DEFAULT' && !defaultSeen) {
-        defaultSeen = true;
+      // Raw input: enum names load in any case (see oneOf).
+      const priority = typeof t.priority === 'string' ? t.priority.toUpperCase() : 'DEFAULT';
+      if (!seen.has(priority)) {
+        seen.add(priority);
         return [];
       }
-      const message =
-        priority === 'DEFAULT'
-          ? 'only the first DEFAULT thresholds entry is used; this one is ignored'
-          : `thresholds for priority ${priority} are ignored (ProxyScope routes every request at DEFAULT priority)`;
-      return [{ path, message }];
+      return [{ path, message: `only the first ${priority} thresholds entry is used; this one is ignored` }];
     });
   });
 }
+
+// The pieces ./tls builds its schemas from (it is imported above, and builds them on first use).
+export { base64Text, bool, checkWith, duration, name, oneOf, refine, reject, requireOneOf, section, stringMatcher, text, typeUrl };

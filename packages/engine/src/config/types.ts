@@ -2,6 +2,14 @@
  * The bootstrap config after loading: Envoy v3 field names, defaults filled in,
  * durations as milliseconds, every reference checked. The engine reads only this.
  */
+import type { CorsPolicyConfig } from './filters/cors';
+import type { DnsFailureRefreshRate, DnsLookupFamily } from './dns';
+import type { DownstreamTlsContext, UpstreamTlsContext } from './tls';
+import type { LocalReplyConfig } from './local-reply';
+import type { RequestMirrorPolicy } from './mirror';
+import type { UpgradeConfig } from './upgrade';
+import type { NetworkFilterRef, TcpProxy } from './tcp-proxy';
+import type { ListenerFilter } from './listener-filters';
 
 export interface SocketAddress {
   address: string;
@@ -9,11 +17,83 @@ export interface SocketAddress {
 }
 
 export interface Bootstrap {
-  admin?: { address: SocketAddress };
+  admin?: Admin;
+  /** who this proxy is (Envoy's local_info); shown by /server_info */
+  node?: Node;
   static_resources: {
     listeners: Listener[];
     clusters: Cluster[];
   };
+  /** tracing provider for every HCM that enables tracing (kept for trace export; not used yet) */
+  tracing?: { http?: TypedExtension };
+  /** the layers as configured; `runtime` is what they add up to */
+  layered_runtime?: { layers: RuntimeLayer[] };
+  /** the runtime snapshot: key -> entry, later static layers winning; absent = empty */
+  runtime?: Record<string, RuntimeEntry>;
+}
+
+export interface Admin {
+  address: SocketAddress;
+  /** deprecated file for the admin access log (accepted; ProxyScope writes no admin access log) */
+  access_log_path?: string;
+  /** accepted like an HCM's access_log; ProxyScope writes no admin access log (absent = none) */
+  access_log?: AccessLog[];
+}
+
+/** envoy.config.core.v3.Node: only what ProxyScope shows; other fields are accepted and dropped. */
+export interface Node {
+  /** '' when not configured */
+  id: string;
+  /** '' when not configured */
+  cluster: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** An extension reference as written: its name, `@type` and the rest of typed_config. */
+export interface TypedExtension {
+  name: string;
+  type_url?: string;
+  typed_config: Record<string, unknown>;
+}
+
+/** A `layered_runtime` layer. Only static layers are read (the others are warned about). */
+export interface RuntimeLayer {
+  name: string;
+  kind: 'static_layer' | 'disk_layer' | 'admin_layer' | 'rtds_layer';
+  /** a static layer's entries as text, key by key (admin /runtime shows them per layer) */
+  values?: Record<string, string>;
+}
+
+/** One runtime value and the forms it parses as (Envoy's Snapshot::Entry). */
+export interface RuntimeEntry {
+  /** the value as text */
+  raw: string;
+  /** a non-negative number, floored */
+  uint?: number;
+  double?: number;
+  /** true/false (any case) or an integer (non-zero = true) */
+  bool?: boolean;
+  /** a `{numerator, denominator}` mapping */
+  fractional?: FractionalPercent;
+}
+
+/** envoy.config.core.v3.RuntimeFractionalPercent: the runtime's value for runtime_key, else default_value. */
+export interface RuntimeFractionalPercent {
+  /** '' = none: default_value always */
+  runtime_key: string;
+  default_value: FractionalPercent;
+}
+
+/** HttpConnectionManager.Tracing (kept for trace export; sampling percents 0-100) */
+export interface HcmTracing {
+  client_sampling: number;
+  random_sampling: number;
+  overall_sampling: number;
+  verbose: boolean;
+  max_path_tag_length: number;
+  custom_tags: Record<string, unknown>[];
+  spawn_upstream_span?: boolean;
+  provider?: TypedExtension;
 }
 
 export interface Listener {
@@ -22,6 +102,12 @@ export interface Listener {
   per_connection_buffer_limit_bytes: number;
   filter_chains: FilterChain[];
   default_filter_chain?: FilterChain;
+  /** listener_filters as loaded (config/listener-filters.ts); absent = none */
+  listener_filters?: ListenerFilter[];
+  /** ms the listener filters may take; 0 = no limit (absent = 15000) */
+  listener_filters_timeout?: number;
+  /** at listener_filters_timeout pick a chain with what is known instead of closing (absent = false) */
+  continue_on_listener_filters_timeout?: boolean;
 }
 
 export interface CidrRange {
@@ -34,14 +120,26 @@ export interface FilterChainMatch {
   prefix_ranges: CidrRange[];
   source_prefix_ranges: CidrRange[];
   source_ports: number[];
+  /** SNI names, exact or `*.suffix` (absent or empty = any) */
+  server_names?: string[];
+  /** `tls` or `raw_buffer` (absent = any) */
+  transport_protocol?: string;
+  /** ALPN protocols, one of which the ClientHello must offer (absent or empty = any) */
+  application_protocols?: string[];
 }
 
 export interface FilterChain {
   /** config name, or `filter_chain_<index>` when the config has none */
   name: string;
   filter_chain_match: FilterChainMatch;
-  /** network filters in order; the last is the HTTP connection manager */
-  hcm: HttpConnectionManager;
+  /** the terminal network filter, when it is the HTTP connection manager (exactly one of hcm and tcp_proxy is set) */
+  hcm?: HttpConnectionManager;
+  /** the terminal network filter, when it is envoy.filters.network.tcp_proxy (config/tcp-proxy.ts) */
+  tcp_proxy?: TcpProxy;
+  /** network filters before the terminal one that ProxyScope does not model: bytes pass through them (absent = none) */
+  passthrough_filters?: NetworkFilterRef[];
+  /** TLS (envoy.transport_sockets.tls); absent = raw_buffer */
+  transport_socket?: DownstreamTlsContext;
 }
 
 export interface AccessLog {
@@ -57,11 +155,17 @@ export interface HttpFilter {
   /** the `@type` of its typed_config */
   type_url?: string;
   /**
-   * For filters ProxyScope implements (fault, local_ratelimit) the loaded config
-   * (`FaultConfig`, `LocalRateLimitConfig`: defaults filled, durations in ms); for any other
-   * filter the YAML as written, without its `@type`.
+   * For filters ProxyScope implements the loaded config (`FaultConfig`, `CorsConfig`, ...:
+   * defaults filled, durations in ms; see config/filters/); for any other filter the YAML
+   * as written, without its `@type`.
    */
   typed_config?: Record<string, unknown>;
+  /**
+   * The Envoy extension this entry is (`envoy.filters.http.router`, ...), identified by its
+   * `@type` (by its name only without one; config/http-filter-names.ts). Absent when
+   * ProxyScope does not model it: it then passes requests through unchanged.
+   */
+  extension?: string;
   /** disabled unless a route or virtual host enables it in typed_per_filter_config (absent = false) */
   disabled?: boolean;
 }
@@ -86,12 +190,23 @@ export interface HttpConnectionManager {
   drain_timeout?: number;
   server_name: string;
   generate_request_id: boolean;
+  /**
+   * Forward the client's `Expect: 100-continue` and the upstream's 100 / 102 / 103 heads
+   * instead of answering 100 Continue itself (absent = false, Envoy's default)
+   */
+  proxy_100_continue?: boolean;
   strip_matching_host_port: boolean;
   strip_any_host_port: boolean;
   accept_http_10: boolean;
   access_log: AccessLog[];
   http_filters: HttpFilter[];
   route_config: RouteConfiguration;
+  /** protocol upgrades allowed on this HCM (websocket, ...); absent = none (config/upgrade.ts) */
+  upgrade_configs?: UpgradeConfig[];
+  /** rewrites of the replies the proxy makes itself; absent = as they are (config/local-reply.ts) */
+  local_reply_config?: LocalReplyConfig;
+  /** absent = tracing off for this HCM */
+  tracing?: HcmTracing;
 }
 
 export interface HeaderValueOption {
@@ -121,6 +236,8 @@ export interface VirtualHost extends HeaderMutations {
   routes: Route[];
   /** by HTTP filter name (see Route.typed_per_filter_config) */
   typed_per_filter_config?: Record<string, PerFilterConfig>;
+  /** the deprecated `cors` field; the CORS filter reads it when no typed_per_filter_config policy applies */
+  cors?: CorsPolicyConfig;
   /** retries for routes without their own policy (a route's policy replaces it whole); absent = none */
   retry_policy?: RetryPolicy;
   /** send `x-envoy-attempt-count` upstream (absent = false) */
@@ -153,11 +270,25 @@ export interface RouteMatch {
   path_separated_prefix?: string;
   case_sensitive: boolean;
   headers: HeaderMatcher[];
+  /** the route matches only this share of requests (per-request random value); absent = all */
+  runtime_fraction?: RuntimeFractionalPercent;
 }
 
 export interface WeightedCluster {
   name: string;
   weight: number;
+}
+
+/** One priority's circuit breaker limits (CircuitBreakers.Thresholds), per cluster. */
+export interface CircuitBreakerThresholds {
+  max_connections: number;
+  max_pending_requests: number;
+  max_requests: number;
+  max_retries: number;
+  /** replaces max_retries: max(min_retry_concurrency, budget_percent% of active + pending requests) */
+  retry_budget?: { budget_percent: number; min_retry_concurrency: number };
+  /** publish circuit_breakers.<priority>.remaining_* gauges; absent = false */
+  track_remaining?: boolean;
 }
 
 export interface RouteAction {
@@ -176,6 +307,14 @@ export interface RouteAction {
   idle_timeout?: number;
   /** replaces the virtual host's retry_policy; absent = the virtual host's (if any) */
   retry_policy?: RetryPolicy;
+  /** RoutingPriority: HIGH uses the cluster's HIGH thresholds and its own pools; absent = DEFAULT */
+  priority?: 'DEFAULT' | 'HIGH';
+  /** per-route upgrade switches; they win over the HCM's (config/upgrade.ts) */
+  upgrade_configs?: UpgradeConfig[];
+  /** shadow copies of the request to other clusters (config/mirror.ts) */
+  request_mirror_policies?: RequestMirrorPolicy[];
+  /** the deprecated route-level `cors` field (see VirtualHost.cors) */
+  cors?: CorsPolicyConfig;
 }
 
 export interface RedirectAction {
@@ -203,6 +342,8 @@ export interface Route extends HeaderMutations {
   direct_response?: DirectResponseAction;
   /** by HTTP filter name; the route's entry for a filter wins over its virtual host's */
   typed_per_filter_config?: Record<string, PerFilterConfig>;
+  /** the span's operation name for this route (kept for trace export) */
+  decorator?: { operation: string; propagate: boolean };
 }
 
 export interface Endpoint {
@@ -213,6 +354,8 @@ export interface Endpoint {
 
 export interface Cluster {
   name: string;
+  /** TLS to the hosts (envoy.transport_sockets.tls); absent = raw_buffer */
+  transport_socket?: UpstreamTlsContext;
   type: 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
   /** ms, default 5000 */
   connect_timeout: number;
@@ -225,16 +368,10 @@ export interface Cluster {
   /** ms from connect; absent = unlimited (HttpProtocolOptions common_http_protocol_options.max_connection_duration) */
   max_connection_duration?: number;
   per_connection_buffer_limit_bytes: number;
-  circuit_breakers: {
-    max_connections: number;
-    max_pending_requests: number;
-    max_requests: number;
-    max_retries: number;
-    /** replaces max_retries: max(min_retry_concurrency, budget_percent% of active + pending requests) */
-    retry_budget?: { budget_percent: number; min_retry_concurrency: number };
-    /** publish circuit_breakers.default.remaining_* gauges; absent = false */
-    track_remaining?: boolean;
-  };
+  /** thresholds for DEFAULT priority (every request whose route does not say `priority: HIGH`) */
+  circuit_breakers: CircuitBreakerThresholds;
+  /** thresholds for HIGH priority; absent = Envoy's defaults (1024 / 1024 / 1024 / 3) */
+  circuit_breakers_high?: CircuitBreakerThresholds;
   // Health and load balancing (docs/resilience.md). Absent = Envoy's default / off.
   /** active health checking; at most one entry (Envoy allows one); absent or empty = none */
   health_checks?: HealthCheck[];
@@ -242,10 +379,20 @@ export interface Cluster {
   outlier_detection?: OutlierDetection;
   /** healthy_panic_threshold in percent (0-100); absent = 50; 0 disables panic mode */
   common_lb_config?: { healthy_panic_threshold: number };
-  least_request_lb_config?: { choice_count: number; active_request_bias: number };
+  /** active_request_bias: RuntimeDouble.default_value; its runtime_key, when given, wins while set in the runtime */
+  least_request_lb_config?: { choice_count: number; active_request_bias: number; active_request_bias_runtime_key?: string };
   ring_hash_lb_config?: { minimum_ring_size: number; maximum_ring_size: number };
   /** must be prime; default 65537 */
   maglev_lb_config?: { table_size: number };
+  // DNS re-resolution of STRICT_DNS / LOGICAL_DNS names (config/dns.ts). Absent = Envoy's default.
+  /** ms; default 5000 */
+  dns_refresh_rate?: number;
+  /** absent = failures retry at dns_refresh_rate */
+  dns_failure_refresh_rate?: DnsFailureRefreshRate;
+  /** refresh at the answer's smallest TTL; default false */
+  respect_dns_ttl?: boolean;
+  /** default AUTO (IPv6 preferred) */
+  dns_lookup_family?: DnsLookupFamily;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,6 +452,8 @@ export interface FractionalPercent {
 
 /** One typed_per_filter_config entry: a filter's own config, or envoy.config.route.v3.FilterConfig. */
 export interface PerFilterConfig {
+  /** the `@type` of the config (inside a FilterConfig, of its `config`); it says which filter's config it is */
+  type_url?: string;
   /** the filter's config for this route or virtual host (loaded as in HttpFilter.typed_config); absent when only `disabled` is given */
   config?: Record<string, unknown>;
   /** FilterConfig.disabled: the filter does not run for this route / virtual host */
@@ -325,6 +474,12 @@ export interface FaultConfig {
   upstream_cluster?: string;
   /** only requests whose `x-envoy-downstream-service-node` is one of these */
   downstream_nodes: string[];
+  /** runtime keys; absent or '' = Envoy's defaults (http/filters/fault.ts FAULT_RUNTIME_KEYS) */
+  delay_percent_runtime?: string;
+  abort_percent_runtime?: string;
+  delay_duration_runtime?: string;
+  abort_http_status_runtime?: string;
+  max_active_faults_runtime?: string;
 }
 
 /** envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit */
@@ -334,9 +489,9 @@ export interface LocalRateLimitConfig {
   status: number;
   /** absent = nothing is limited (a filter-level config may leave the bucket to routes) */
   token_bucket?: { max_tokens: number; tokens_per_fill: number; fill_interval: number };
-  /** filter_enabled / filter_enforced default_value; absent in the config = 0% */
-  filter_enabled: FractionalPercent;
-  filter_enforced: FractionalPercent;
+  /** filter_enabled / filter_enforced (runtime_key, default_value); absent in the config = 0% */
+  filter_enabled: RuntimeFractionalPercent;
+  filter_enforced: RuntimeFractionalPercent;
   response_headers_to_add: HeaderValueOption[];
   request_headers_to_add_when_not_enforced: HeaderValueOption[];
 }

@@ -14,14 +14,24 @@ import type {
   StreamFilter,
 } from './filter';
 import { HeaderMap, type RequestHead, type ResponseHead } from './headers';
+import type { LocalReplyData, LocalReplyResult } from './local-reply';
+import { isUpgradeAccepted } from './upgrade';
 import type { StreamInfo } from './stream-info';
 import { streamMachine } from './stream.machine';
 
 /** What an ActiveStream needs from its connection manager. */
 export interface StreamOwner {
   readonly engine: EngineContext;
+  /** HCM proxy_100_continue: upstream 1xx heads go on to the client */
+  readonly proxy100Continue: boolean;
+  /** an interim (1xx) head to the client, ahead of the response (ActiveStream::encode1xxHeaders) */
+  writeInformationalHeaders(stream: ActiveStream, head: ResponseHead): void;
   /** route lookup for this request (RouteMatcher::route), with its facts */
   routeFor(stream: ActiveStream): RouteResult;
+  /** an upgrade request that neither the route nor the HCM allows: answered 403 here, true (optional) */
+  rejectUpgrade?(stream: ActiveStream): boolean;
+  /** local_reply_config (LocalReply::rewrite); undefined when the HCM has none */
+  rewriteLocalReply?(stream: ActiveStream, reply: LocalReplyData, headers: HeaderMap): LocalReplyResult | undefined;
   /** HCM response header finishing (server header and the like) */
   finalizeResponseHeaders(head: ResponseHead): void;
   writeResponseHeaders(stream: ActiveStream, head: ResponseHead, endStream: boolean): void;
@@ -56,6 +66,10 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   private dataStoppedAt = -1;
   private held: Array<{ chunk: Uint8Array; endStream: boolean }> = [];
   private heldBytes = 0;
+  /** setDecoderBufferLimit: what a buffering filter may hold before the request fails with 413 */
+  private decodeBufferLimit = DECODE_BUFFER_LIMIT;
+  /** index of the encoder filter whose encodeData is running, for injectEncodedDataToFilterChain */
+  private encodingDataAt = -1;
   private readDisabledForBuffer = false;
   private head: RequestHead | undefined;
   private routeResult: RouteResult | undefined;
@@ -82,6 +96,11 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   }
 
 
+  /** the stream machine is in `upgraded`: a tunnel after a 101 */
+  get upgraded(): boolean {
+    return this.actor.getSnapshot().value === 'upgraded';
+  }
+
   get isHeadRequest(): boolean {
     return this.head?.method === 'HEAD';
   }
@@ -100,6 +119,8 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     // The stream was just spawned in decoding_headers: a breakpoint there holds it before any filter runs.
     this.steps.after(this.meta, this.actor, () => {
       if (this.phase === 'done') return;
+      // ActiveStream::decodeHeaders: an upgrade no config allows is refused before any filter runs.
+      if (this.owner.rejectUpgrade?.(this)) return;
       this.createFilterChain();
       this.iterateDecodeHeaders(0, endStream);
     });
@@ -118,6 +139,13 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     }
     // Once a local reply is decided, the rest of the body is read and dropped.
     if (this.localReplySent) return;
+    if (this.upgraded) {
+      // Tunnel bytes: every decoder sees them, in order, as body data that never ends.
+      for (const filter of this.decoders) {
+        if ((filter.decodeData?.(chunk, false) ?? 'Continue') !== 'Continue') break;
+      }
+      return;
+    }
     this.iterateDecodeData(0, chunk, endStream);
   }
 
@@ -168,20 +196,52 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     const info = this.streamInfo;
     if (options.flag) info.setFlag(options.flag);
     info.responseCodeDetails = options.details;
-    this.engine.tracer.fact(this.meta, 'stream.local_reply', { status, flag: options.flag ?? null, details: options.details, body }, 'FilterManager::sendLocalReply');
     const headers = new HeaderMap();
     for (const [name, value] of options.headers ?? []) headers.add(name, value);
     options.modifyHeaders?.(headers);
-    const bytes = new TextEncoder().encode(body);
-    if (bytes.byteLength > 0) headers.set('content-type', 'text/plain');
-    headers.set('content-length', String(bytes.byteLength));
     const route = this.routeResult;
     if (route?.matched) {
       applyLayeredHeaderMutations(headers, 'response', { route: route.route, vhost: route.vhost });
     }
+    // Utility::sendLocalReply: local_reply_config may rewrite status, body and headers; the
+    // body's content type is set unless a filter chose one and the body is still its.
+    const typeBefore = headers.get('content-type');
+    const rewritten = this.owner.rewriteLocalReply?.(this, { status, body }, headers);
+    const sentBody = rewritten?.body ?? body;
+    const tracer = this.engine.tracer;
+    if (tracer.enabled) {
+      const mapped = rewritten ? { originalStatus: status, mapper: rewritten.mapper } : {};
+      tracer.fact(this.meta, 'stream.local_reply', { status: rewritten?.status ?? status, flag: options.flag ?? null, details: options.details, body: sentBody, ...mapped }, 'FilterManager::sendLocalReply');
+    }
+    if (rewritten) status = rewritten.status;
+    const bytes = new TextEncoder().encode(sentBody);
+    if (bytes.byteLength > 0) {
+      const typeKept = headers.get('content-type') === typeBefore;
+      if (typeBefore === undefined || (sentBody !== body && typeKept)) headers.set('content-type', rewritten?.contentType ?? 'text/plain');
+    } else {
+      headers.remove('content-type');
+    }
+    headers.set('content-length', String(bytes.byteLength));
     const endStream = bytes.byteLength === 0;
     this.encodeHeadersInternal({ status, headers }, endStream, true);
     if (!endStream) this.encodeData(bytes, true);
+  }
+
+  /**
+   * ActiveStreamDecoderFilter::encode1xxHeaders: without proxy_100_continue the interim
+   * head is swallowed here, so a client that already had the proxy's own 100 Continue
+   * never sees a second one. Encoder filters have no 1xx hook in this engine.
+   */
+  encode1xxHeaders(head: ResponseHead): void {
+    this.steps.run(() => {
+      if (this.phase === 'done' || this.responseStarted) return;
+      const forwarded = this.owner.proxy100Continue;
+      const tracer = this.engine.tracer;
+      if (tracer.enabled) {
+        tracer.fact(this.meta, 'stream.1xx_headers', { status: head.status, forwarded }, forwarded ? 'ConnectionManagerImpl::ActiveStream::encode1xxHeaders' : 'ActiveStreamDecoderFilter::encode1xxHeaders (proxy_100_continue is false)');
+      }
+      if (forwarded) this.owner.writeInformationalHeaders(this, head);
+    });
   }
 
   encodeHeaders(head: ResponseHead, endStream: boolean): void {
@@ -193,9 +253,19 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   }
 
   private encodeDataNow(chunk: Uint8Array, endStream: boolean): void {
+    this.iterateEncodeData(0, chunk, endStream);
+  }
+
+  /** From encoder `from` on; a filter that answers other than Continue keeps the chunk (or injected its own). */
+  private iterateEncodeData(from: number, chunk: Uint8Array, endStream: boolean): void {
     if (this.phase === 'done') return;
-    for (const filter of this.encoders) {
-      const status = filter.encodeData ? filter.encodeData(chunk, endStream) : 'Continue';
+    for (let i = from; i < this.encoders.length; i++) {
+      const filter = this.encoders[i]!;
+      if (!filter.encodeData) continue;
+      const outer = this.encodingDataAt;
+      this.encodingDataAt = i;
+      const status = filter.encodeData(chunk, endStream);
+      this.encodingDataAt = outer;
       if (status !== 'Continue') return;
     }
     this.streamInfo.bytesSent += chunk.byteLength;
@@ -208,6 +278,20 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       this.actor.send({ type: 'stream.encode.complete' });
       this.steps.after(this.meta, this.actor, () => this.onEncodeComplete());
     }
+  }
+
+  /**
+   * StreamEncoderFilterCallbacks::injectEncodedDataToFilterChain: from inside its encodeData,
+   * a filter sends `chunk` on to the encoders after it (the compressor's output) and then
+   * answers StopIterationNoBuffer for the chunk it was given.
+   */
+  injectEncodedDataToFilterChain(chunk: Uint8Array, endStream: boolean): void {
+    if (this.encodingDataAt < 0) throw new Error('injectEncodedDataToFilterChain outside encodeData');
+    this.iterateEncodeData(this.encodingDataAt + 1, chunk, endStream);
+  }
+
+  setDecoderBufferLimit(limit: number): void {
+    this.decodeBufferLimit = limit;
   }
 
   continueEncoding(): void {
@@ -329,7 +413,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     this.dataStoppedAt = index;
     this.held.push({ chunk, endStream });
     this.heldBytes += chunk.byteLength;
-    if (this.heldBytes <= DECODE_BUFFER_LIMIT) return;
+    if (this.heldBytes <= this.decodeBufferLimit) return;
     if (status === 'StopIterationAndBuffer') {
       // FilterManager: a buffering filter over the limit fails the request.
       this.sendLocalReply(413, 'Payload Too Large', { details: 'request_payload_too_large' });
@@ -386,6 +470,13 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     info.responseCode = head.status;
     info.firstResponseByteAt = this.engine.clock.now();
     this.owner.writeResponseHeaders(this, head, endStream);
+    if (!endStream && isUpgradeAccepted(this.head?.headers, head.status, head.headers)) {
+      const tracer = this.engine.tracer;
+      if (tracer.enabled) tracer.fact(this.meta, 'stream.upgrade', { upgrade: head.headers.get('upgrade') ?? null, decision: 'tunnel' }, 'ConnectionManagerImpl::ActiveStream::encodeHeaders (101)');
+      this.actor.send({ type: 'stream.upgrade.accepted' });
+      this.steps.after(this.meta, this.actor);
+      return;
+    }
     this.actor.send({ type: 'stream.encode.headers.done', endStream });
     this.steps.after(this.meta, this.actor, () => {
       if (endStream) this.onEncodeComplete();

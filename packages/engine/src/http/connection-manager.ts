@@ -6,11 +6,12 @@ import { directSteps, type StreamSteps } from '../seams/step';
 import { DeadlineTimer } from '../seams/deadline-timer';
 import type { Random } from '../seams/random';
 import type { ActorMeta } from '../seams/tracer';
-import type { TransportConnection } from '../seams/transport';
+import type { TlsSessionInfo, TransportConnection } from '../seams/transport';
 import { compileFormat, ENVOY_DEFAULT_FORMAT, type AccessLogFormatter } from '../accesslog/format';
 import { formatResponseFlags } from '../stats/response-flags';
 import type { Counter, Gauge, Histogram, StatsStore } from '../stats/stats';
 import { RouteMatcher, type RouteResult } from '../router/route-matcher';
+import { EMPTY_RUNTIME, type RuntimeSnapshot } from '../runtime/runtime';
 import { RouterFilter } from '../router/router-filter';
 import type { ClusterManager } from '../upstream/cluster-manager';
 import type { Worker } from '../worker';
@@ -20,9 +21,10 @@ import type { StreamFilter } from './filter';
 import { HeaderMap, type RequestHead, type ResponseHead } from './headers';
 import { reasonPhrase } from './status';
 import { StreamInfo } from './stream-info';
-import { chainDependsOnRoute, createHttpFilter, filterDisabled, type FilterFactoryContext } from './filter-registry';
+import { LocalReply, streamContext, type LocalReplyData, type LocalReplyResult } from './local-reply';
+import { decideUpgrade, isUpgrade, isUpgradeAccepted, upgradeType } from './upgrade';
+import { chainDependsOnRoute, createHttpFilter, filterDisabled, isRouterFilter, type FilterFactoryContext } from './filter-registry';
 
-const ROUTER = 'envoy.filters.http.router';
 /** HCM drain_timeout default */
 const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
 
@@ -35,17 +37,22 @@ export class HttpConnectionManagerConfig {
   readonly onlyRouter: boolean;
   /** a route may switch a filter off (FilterConfig.disabled / HttpFilter.disabled) */
   readonly chainDependsOnRoute: boolean;
+  /** local_reply_config, compiled; absent when the HCM has none */
+  readonly localReply: LocalReply | undefined;
   private readonly filterState = new WeakMap<object, unknown>();
 
   constructor(
     readonly config: HttpConnectionManager,
     readonly listenerStatPrefix: string,
     readonly store: StatsStore,
+    /** the bootstrap's layered_runtime snapshot (route runtime_fraction and the filters read it) */
+    readonly runtime: RuntimeSnapshot = EMPTY_RUNTIME,
   ) {
-    this.routeMatcher = new RouteMatcher(config.route_config);
+    this.routeMatcher = new RouteMatcher(config.route_config, runtime);
     this.accessLoggers = config.access_log.map((log) => ({ format: compileFormat(log.format ?? ENVOY_DEFAULT_FORMAT), path: log.path }));
     this.stats = hcmStats(store, config.stat_prefix, listenerStatPrefix);
-    this.onlyRouter = config.http_filters.every((f) => f.name === ROUTER);
+    this.onlyRouter = config.http_filters.every(isRouterFilter);
+    this.localReply = config.local_reply_config ? new LocalReply(config.local_reply_config) : undefined;
     const vhosts = config.route_config.virtual_hosts;
     this.chainDependsOnRoute = chainDependsOnRoute(config.http_filters, [...vhosts, ...vhosts.flatMap((v) => v.routes)]);
   }
@@ -107,6 +114,8 @@ export interface HcmDeps {
   worker: Worker;
   clusterManager: ClusterManager;
   random: Random;
+  /** the runtime snapshot; absent = empty */
+  runtime?: RuntimeSnapshot;
   /** where formatted access-log lines go (stdout or a file path) */
   accessLog: (line: string, path: string | undefined) => void;
   /** true while the listener drains: responses then close their connection */
@@ -119,9 +128,14 @@ export interface ConnectionControl {
   /** close after what is queued has been written */
   closeAfterFlush(reason: string): void;
   readDisable(disable: boolean): void;
+  /** Ssl::ConnectionInfo of a TLS downstream (Connection::ssl()); absent or undefined for raw_buffer */
+  ssl?(): TlsSessionInfo | undefined;
 }
 
 let nextStreamId = 1;
+
+/** Codec errors whose code is already Envoy's %RESPONSE_CODE_DETAILS% for them. */
+const CODEC_ERROR_DETAILS = new Set(['missing_host_header', 'http.invalid_authority', 'http1.invalid_url']);
 
 /** ConnectionManagerImpl::DrainState: draining connections answer with `connection: close`. */
 type DrainState = 'not_draining' | 'draining' | 'closing';
@@ -247,11 +261,14 @@ export class ConnectionManager implements StreamOwner {
 
   // --- codec callbacks ---------------------------------------------------------------
 
-  private onRequestHeaders(head: RequestHead, endStream: boolean, info: { keepAlive: boolean; http10: boolean }): void {
+  private onRequestHeaders(head: RequestHead, endStream: boolean, info: { keepAlive: boolean; http10: boolean; upgrade?: boolean }): void {
     const { engine, random } = this.deps;
     const { config, stats } = this.shared;
     this.requestsOnConnection++;
     if (!info.keepAlive) this.closeAfterResponse = true;
+    // Past an upgrade head llhttp reads no more HTTP: tunnelled or refused, the connection
+    // ends with this stream (Envoy refuses further requests too, against smuggling).
+    if (info.upgrade) this.closeAfterResponse = true;
     const max = config.max_requests_per_connection;
     if (max > 0 && this.requestsOnConnection >= max) this.closeAfterResponse = true;
     stats.downstream_rq_total.inc();
@@ -275,12 +292,24 @@ export class ConnectionManager implements StreamOwner {
     // Internal (x-envoy-* control headers honoured) is decided on the request as it came.
     streamInfo.internal = isInternalRequest(transport.remoteAddress, head.headers);
     appendForwardedFor(head.headers, transport.remoteAddress, config.use_remote_address);
-    ensureForwardedProto(head.headers, 'http', { useRemoteAddress: config.use_remote_address, xffNumTrustedHops: config.xff_num_trusted_hops });
+    const ssl = this.connection.ssl?.();
+    if (ssl) {
+      head.scheme = 'https';
+      streamInfo.downstreamTls = ssl;
+    }
+    ensureForwardedProto(head.headers, ssl ? 'https' : 'http', { useRemoteAddress: config.use_remote_address, xffNumTrustedHops: config.xff_num_trusted_hops });
     if (config.generate_request_id) ensureRequestId(head.headers, random);
     const steps = engine.stepper?.armed ? engine.stepper.stepsFor(id, meta, engine.clock) : this.directSteps;
     const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32(), steps);
     this.stream = stream;
     this.onStreamStart(endStream);
+    // ActiveStream::decodeHeaders: without proxy_100_continue Envoy answers the expectation
+    // itself, before any filter runs, and does not forward it.
+    if (!config.proxy_100_continue && head.headers.get('expect')?.toLowerCase() === '100-continue') {
+      head.headers.remove('expect');
+      engine.tracer.fact(meta, 'codec.continue_sent', {}, 'ConnectionManagerImpl::ActiveStream::decodeHeaders (100-continue)');
+      this.writeInformationalHeaders(stream, { status: 100, headers: new HeaderMap() });
+    }
     stream.decodeHeaders(head, endStream);
   }
 
@@ -313,7 +342,7 @@ export class ConnectionManager implements StreamOwner {
       stream.streamInfo.request = head;
     }
     this.deps.engine.tracer.fact(stream.meta, 'codec.error', { status, code, reason }, 'Http1::ServerConnectionImpl::sendProtocolError');
-    const details = status === 426 ? 'http1.low_version' : code === 'missing_host_header' ? 'missing_host_header' : 'http1.codec_error';
+    const details = status === 426 ? 'http1.low_version' : CODEC_ERROR_DETAILS.has(code) ? code : 'http1.codec_error';
     stream.sendLocalReply(status, status === 426 ? '' : reasonPhrase(status), { flag: 'DPE', details });
   }
 
@@ -337,12 +366,69 @@ export class ConnectionManager implements StreamOwner {
     return result;
   }
 
+  get proxy100Continue(): boolean {
+    return this.shared.config.proxy_100_continue === true;
+  }
+
+  /** ActiveStream::encode1xxHeaders: counted like a response (chargeStats), then written at once. */
+  writeInformationalHeaders(stream: ActiveStream, head: ResponseHead): void {
+    const { stats } = this.shared;
+    stats.downstream_rq_xx[0]!.inc();
+    stats.listener_downstream_rq_xx[0]!.inc();
+    stats.downstream_rq_completed.inc();
+    stats.listener_downstream_rq_completed.inc();
+    this.touchStream();
+    void stream;
+    this.codec.write1xxHeaders(head);
+  }
+
+  rewriteLocalReply(stream: ActiveStream, reply: LocalReplyData, headers: HeaderMap): LocalReplyResult | undefined {
+    const localReply = this.shared.localReply;
+    if (!localReply) return undefined;
+    const info = stream.streamInfo;
+    // LocalReplyImpl::rewrite: the status filter and %RESPONSE_CODE% see the reply's status.
+    info.responseCode = reply.status;
+    const context = streamContext(info, stream.engine.clock.now());
+    const random = this.deps.random;
+    return localReply.rewrite(reply, headers, { context, request: info.request, randomValue: stream.randomValue, random: () => random.u32(), runtime: this.shared.runtime });
+  }
+
+  /**
+   * ActiveStream::decodeHeaders: an upgrade request on a route (and HCM) that does not
+   * allow its type is answered 403 `upgrade_failed` (downstream_rq_ws_on_non_ws_route).
+   * Without a route, the router answers 404 as for any request.
+   */
+  rejectUpgrade(stream: ActiveStream): boolean {
+    const request = stream.streamInfo.request;
+    if (!request || !isUpgrade(request.headers)) return false;
+    const route = stream.route();
+    if (!route.matched) return false;
+    const type = upgradeType(request.headers);
+    const decision = decideUpgrade(type, this.shared.config.upgrade_configs, route.route.route?.upgrade_configs);
+    const tracer = this.deps.engine.tracer;
+    if (tracer.enabled) {
+      tracer.fact(stream.meta, 'stream.upgrade', { upgrade: type, decision: decision.allowed ? 'allowed' : 'rejected', by: decision.by }, 'HttpConnectionManagerConfig::createUpgradeFilterChain');
+    }
+    if (decision.allowed) return false;
+    this.shared.store.counter(`http.${this.shared.config.stat_prefix}.downstream_rq_ws_on_non_ws_route`).inc();
+    stream.sendLocalReply(403, '', { details: 'upgrade_failed' });
+    return true;
+  }
+
   finalizeResponseHeaders(head: ResponseHead): void {
     // server_header_transformation OVERWRITE, Envoy's default.
     head.headers.set('server', this.shared.config.server_name);
   }
 
   writeResponseHeaders(stream: ActiveStream, head: ResponseHead, endStream: boolean): void {
+    if (!endStream && isUpgradeAccepted(stream.streamInfo.request?.headers, head.status, head.headers)) {
+      // The 101 opening a tunnel: no `connection: close`, no request timeout any more (the
+      // request head was all of the request); idle timeouts still apply to the bytes.
+      this.clearRequestTimer();
+      this.touchStream();
+      this.codec.writeHeaders(head, false, false);
+      return;
+    }
     if (!stream.requestComplete) {
       // The response beat the request: HTTP/1 cannot find the next request's start.
       this.shared.stats.downstream_rq_response_before_rq_complete.inc();
@@ -402,7 +488,7 @@ export class ConnectionManager implements StreamOwner {
     const route = shared.chainDependsOnRoute ? stream.route() : undefined;
     let ctx: FilterFactoryContext | undefined;
     config.http_filters.forEach((filter, index) => {
-      if (filter.name === ROUTER) {
+      if (isRouterFilter(filter)) {
         filters.push(
           new RouterFilter({
             engine: stream.engine,
@@ -421,7 +507,7 @@ export class ConnectionManager implements StreamOwner {
         this.deps.engine.tracer.fact(meta, 'stream.decoder_filter', { filter: filter.name, index, phase: 'headers', call: 'disabled' }, 'FilterManager::createFilterChain');
         return;
       }
-      ctx ??= { engine: stream.engine, stream: meta, random: this.deps.random, stats: shared.store, statPrefix: config.stat_prefix, shared: shared.shared };
+      ctx ??= { engine: stream.engine, stream: meta, random: this.deps.random, runtime: shared.runtime, stats: shared.store, statPrefix: config.stat_prefix, shared: shared.shared };
       filters.push(createHttpFilter(filter, ctx));
     });
     return filters;
@@ -562,27 +648,8 @@ export class ConnectionManager implements StreamOwner {
     stats.downstream_rq_time.record(end - info.startMonotonic);
     const tracer = this.deps.engine.tracer;
     if (accessLoggers.length === 0 && !tracer.enabled) return;
-    const ctx = {
-      startTime: info.startTime,
-      requestHeaders: (name: string) => info.requestHeader(name),
-      responseHeaders: (name: string) => info.responseHeader(name),
-      protocol: info.request?.protocol ?? 'HTTP/1.1',
-      responseCode: info.responseCode,
-      responseCodeDetails: info.responseCodeDetails,
-      responseFlags: info.responseFlags,
-      bytesReceived: info.bytesReceived,
-      bytesSent: info.bytesSent,
-      durationMs: Math.round(end - info.startMonotonic),
-      requestDurationMs: info.requestCompleteAt !== undefined ? Math.round(info.requestCompleteAt - info.startMonotonic) : undefined,
-      responseDurationMs: info.firstResponseByteAt !== undefined ? Math.round(info.firstResponseByteAt - info.startMonotonic) : undefined,
-      upstreamHost: info.upstreamHost,
-      upstreamCluster: info.upstreamCluster,
-      routeName: info.routeName,
-      downstreamRemoteAddress: info.downstreamRemoteAddress,
-      downstreamLocalAddress: info.downstreamLocalAddress,
-      upstreamTransportFailureReason: info.upstreamTransportFailureReason,
-      attemptCount: info.attemptCount,
-    };
+    // A request that never parsed far enough to have a protocol is logged as HTTP/1.1 (the only one spoken).
+    const ctx = { ...streamContext(info, end), protocol: info.request?.protocol ?? 'HTTP/1.1' };
     for (const logger of accessLoggers) this.deps.accessLog(logger.format(ctx), logger.path);
     if (tracer.enabled) {
       tracer.fact(stream.meta, 'stream.access_log', {

@@ -2,15 +2,26 @@ import type { HttpFilter, PerFilterConfig } from '../config/types';
 import type { RouteResult } from '../router/route-matcher';
 import type { EngineContext } from '../seams/actors';
 import type { Random } from '../seams/random';
+import type { RuntimeSnapshot } from '../runtime/runtime';
 import type { ActorMeta } from '../seams/tracer';
 import type { StatsStore } from '../stats/stats';
 import type { StreamFilter } from './filter';
+import { identifyHttpFilter, markCustomHttpFilter, ROUTER_EXTENSION } from '../config/http-filter-names';
+import { createBufferFilter } from './filters/buffer';
+import { createCompressorFilter } from './filters/compressor';
+import { createCorsFilter } from './filters/cors';
+import { createCsrfFilter } from './filters/csrf';
 import { createFaultFilter } from './filters/fault';
+import { createHealthCheckFilter } from './filters/health-check';
 import { createLocalRateLimitFilter } from './filters/local-ratelimit';
+import { createNotModelledFilter } from './filters/not-modelled';
+import { createRbacFilter } from './filters/rbac';
 
 /**
- * HTTP filters by name. The router is built in; others register a factory here and are
- * then usable from `http_filters` in a config (see docs/filters.md).
+ * HTTP filters by what they are: the loader identifies each `http_filters` entry by its
+ * typed_config `@type` (config/http-filter-names.ts); built-in filters are found by that
+ * extension, custom ones by the type URL or name they were registered under. Any other
+ * filter passes requests through and says so in the trace (see docs/filters.md).
  *
  * A factory runs once per stream (Envoy's FilterFactoryCb) and returns that stream's
  * filter instance. State that outlives a stream (stats, a token bucket) lives in
@@ -22,6 +33,11 @@ export interface FilterFactoryContext {
   stream: ActorMeta;
   /** the engine's one seeded Random: the same seed makes the same choices */
   random: Random;
+  /**
+   * the layered_runtime snapshot (Server::Configuration::FactoryContext::runtime()):
+   * filters read their runtime keys here, with the config as the default
+   */
+  runtime: RuntimeSnapshot;
   /** where filter stats live; look them up in `shared`, not per stream */
   stats: StatsStore;
   /** the HCM's stat_prefix: `http.<statPrefix>.` is the namespace of HCM-scoped filter stats */
@@ -36,25 +52,58 @@ export interface FilterFactoryContext {
 
 export type HttpFilterFactory = (config: HttpFilter, ctx: FilterFactoryContext) => StreamFilter;
 
-const factories = new Map<string, HttpFilterFactory>();
+/** The built-in filters, by Envoy extension name (the router is the HCM's own). */
+const builtins = new Map<string, HttpFilterFactory>([
+  ['envoy.filters.http.fault', createFaultFilter],
+  ['envoy.filters.http.local_ratelimit', createLocalRateLimitFilter],
+  ['envoy.filters.http.cors', createCorsFilter],
+  ['envoy.filters.http.compressor', createCompressorFilter],
+  ['envoy.filters.http.health_check', createHealthCheckFilter],
+  ['envoy.filters.http.rbac', createRbacFilter],
+  ['envoy.filters.http.buffer', createBufferFilter],
+  ['envoy.filters.http.csrf', createCsrfFilter],
+]);
 
-export function registerHttpFilter(name: string, factory: HttpFilterFactory): void {
-  factories.set(name, factory);
+/** Custom filters, by the typed_config type URL or the filter name they were registered under. */
+const custom = new Map<string, HttpFilterFactory>();
+
+/**
+ * Make a custom filter usable in `http_filters`: `key` is its typed_config type URL
+ * (`type.googleapis.com/...`, as Envoy registers factories) or a filter name. Register
+ * before loading the config, so the loader knows the filter is modelled.
+ */
+export function registerHttpFilter(key: string, factory: HttpFilterFactory): void {
+  custom.set(key, factory);
+  markCustomHttpFilter(key);
 }
 
-export function isKnownHttpFilter(name: string): boolean {
-  return name === 'envoy.filters.http.router' || factories.has(name);
+/** The extension an entry is: as the loader identified it, or (a config built in code) identified here. */
+export function httpFilterExtension(filter: HttpFilter): string | undefined {
+  return filter.extension ?? identifyHttpFilter(filter.name, filter.type_url);
 }
 
+export function isRouterFilter(filter: HttpFilter): boolean {
+  return httpFilterExtension(filter) === ROUTER_EXTENSION;
+}
+
+function factoryFor(filter: HttpFilter): HttpFilterFactory | undefined {
+  const extension = httpFilterExtension(filter);
+  // A compressor with a library ProxyScope lacks (zstd) is not modelled: it passes through.
+  if (extension === 'envoy.filters.http.compressor' && (filter.typed_config as { library?: { kind?: string } } | undefined)?.library?.kind === 'unsupported') return undefined;
+  if (extension !== undefined) return builtins.get(extension);
+  return (filter.type_url !== undefined ? custom.get(filter.type_url) : undefined) ?? custom.get(filter.name);
+}
+
+/** False for a filter that passes requests through unchanged because ProxyScope does not implement it. */
+export function isModelledHttpFilter(filter: HttpFilter): boolean {
+  return isRouterFilter(filter) || factoryFor(filter) !== undefined;
+}
+
+/** The stream's instance of `config`; a filter ProxyScope does not model becomes a pass-through that says so. */
 export function createHttpFilter(config: HttpFilter, ctx: FilterFactoryContext): StreamFilter {
-  const factory = factories.get(config.name);
-  if (!factory) throw new Error(`unknown HTTP filter '${config.name}'`);
-  return factory(config, ctx);
+  const factory = factoryFor(config);
+  return factory ? factory(config, ctx) : createNotModelledFilter(config, ctx);
 }
-
-// Built in besides the router.
-registerHttpFilter('envoy.filters.http.fault', createFaultFilter);
-registerHttpFilter('envoy.filters.http.local_ratelimit', createLocalRateLimitFilter);
 
 // ---------------------------------------------------------------------------------------
 // typed_per_filter_config
@@ -70,10 +119,19 @@ function perFilterEntry(route: RouteResult, filterName: string): PerFilterConfig
  * `filterName` (route, then virtual host), or undefined when neither has one. For the
  * built-in filters it is the loaded config (`FaultConfig`, `LocalRateLimitConfig`).
  */
-export function perFilterConfig<T extends object>(route: RouteResult, filterName: string): T | undefined {
-  if (!route.matched) return undefined;
-  const config = route.route.typed_per_filter_config?.[filterName]?.config ?? route.vhost.typed_per_filter_config?.[filterName]?.config;
-  return config as T | undefined;
+export function perFilterConfig<T extends object>(route: RouteResult, filterName: string, types?: readonly string[]): T | undefined {
+  return perFilterConfigs<T>(route, filterName, types)[0];
+}
+
+/**
+ * Http::Utility::getAllPerFilterConfig, most specific first: the route's config for
+ * `filterName`, then its virtual host's. With `types`, an entry of another `@type` does not
+ * count (in Envoy the filter's cast of it fails).
+ */
+export function perFilterConfigs<T extends object>(route: RouteResult, filterName: string, types?: readonly string[]): T[] {
+  if (!route.matched) return [];
+  const entries = [route.route.typed_per_filter_config?.[filterName], route.vhost.typed_per_filter_config?.[filterName]];
+  return entries.flatMap((e) => (e?.config && (!types || (e.type_url !== undefined && types.includes(e.type_url))) ? [e.config as T] : []));
 }
 
 /**

@@ -33,13 +33,22 @@ export interface LocalReplyOptions {
 
 export interface DecoderFilterCallbacks {
   readonly streamInfo: StreamInfo;
+  /** the stream's stable random value (weighted clusters, runtime fractions, mirroring) */
+  readonly randomValue: number;
   /** the route chosen for this request (looked up once, cached) */
   route(): RouteResult;
   continueDecoding(): void;
   sendLocalReply(status: number, body: string, options: LocalReplyOptions): void;
+  /**
+   * An interim (1xx) head from upstream. It reaches the client only with the HCM's
+   * proxy_100_continue; otherwise it is swallowed (ActiveStreamDecoderFilter::encode1xxHeaders).
+   */
+  encode1xxHeaders(head: ResponseHead): void;
   /** used by the terminal filter to start the response */
   encodeHeaders(head: ResponseHead, endStream: boolean): void;
   encodeData(chunk: Uint8Array, endStream: boolean): void;
+  /** the most request body a StopIterationAndBuffer filter may make the stream hold (default 1 MiB); past it, 413 */
+  setDecoderBufferLimit(limit: number): void;
   /** read-side backpressure on the downstream while the upstream cannot take more */
   onDecoderFilterAboveWriteBufferHighWatermark(): void;
   onDecoderFilterBelowWriteBufferLowWatermark(): void;
@@ -49,6 +58,12 @@ export interface DecoderFilterCallbacks {
 export interface EncoderFilterCallbacks {
   readonly streamInfo: StreamInfo;
   continueEncoding(): void;
+  /**
+   * Only from inside encodeData: send `chunk` on to the encoder filters after this one (and
+   * then the client), e.g. a body the filter transformed; encodeData then answers
+   * StopIterationNoBuffer for the chunk it was given.
+   */
+  injectEncodedDataToFilterChain(chunk: Uint8Array, endStream: boolean): void;
 }
 
 export interface StreamDecoderFilter {

@@ -1,3 +1,4 @@
+import type { TlsSessionInfo } from '../seams/transport';
 import type { HeaderMap, RequestHead, ResponseHead } from './headers';
 
 /**
@@ -26,6 +27,13 @@ export class StreamInfo {
   endAt: number | undefined;
   /** true when the HCM treats the request as coming from inside (x-envoy-* headers honoured) */
   internal = false;
+  /** the downstream connection's TLS session (Connection::ssl()), for %DOWNSTREAM_TLS_VERSION% and friends */
+  downstreamTls: TlsSessionInfo | undefined;
+  /**
+   * StreamInfo::filterState: what the filters of one stream share by key (the compressor
+   * filters agree on one encoding through it).
+   */
+  readonly filterState = new Map<string, unknown>();
 
   constructor(
     startTime: number,

@@ -11,6 +11,8 @@ export type StreamEvent =
   | { type: 'stream.encode.headers'; local: boolean }
   | { type: 'stream.encode.headers.done'; endStream: boolean }
   | { type: 'stream.encode.complete' }
+  /** the response was the 101 accepting the request's upgrade: the stream is a tunnel now */
+  | { type: 'stream.upgrade.accepted' }
   | { type: 'stream.reset'; reason: string };
 
 export const streamMachine = setup({
@@ -48,8 +50,16 @@ export const streamMachine = setup({
       meta: { envoy: 'FilterManager::encodeHeaders' },
       on: {
         'stream.encode.headers.done': [{ guard: 'endsStream', target: 'complete' }, { target: 'encoding_body' }],
+        'stream.upgrade.accepted': 'upgraded',
         'stream.reset': 'reset',
       },
+    },
+    // A WebSocket (or other upgrade) tunnel: bytes flow both ways through the filters as
+    // body data, never ending the request; it ends when either side closes (a reset,
+    // flagged DC or UC as in Envoy).
+    upgraded: {
+      meta: { envoy: 'ConnectionManagerImpl::ActiveStream (upgrade: Http1::ConnectionImpl::handling_upgrade_)' },
+      on: { 'stream.encode.complete': 'complete', 'stream.reset': 'reset' },
     },
     encoding_body: {
       meta: { envoy: 'FilterManager::encodeData' },

@@ -16,7 +16,7 @@ export type ListenerEvent = { type: 'listener.drain' } | { type: 'listener.stop'
 export const listenerMachine = setup({
   types: {
     input: {} as ListenerMachineInput,
-    context: {} as ListenerMachineInput & { boundAddress?: string; error?: string },
+    context: {} as ListenerMachineInput & { boundAddress?: string; error?: string; errorCode?: string },
     events: {} as ListenerEvent,
   },
   actors: {
@@ -36,7 +36,14 @@ export const listenerMachine = setup({
         src: 'bindSocket',
         input: ({ context }) => ({ bind: context.bind }),
         onDone: { target: 'active', actions: assign({ boundAddress: ({ event }) => event.output }) },
-        onError: { target: 'stopped', actions: assign({ error: ({ event }) => String((event.error as Error)?.message ?? event.error) }) },
+        onError: {
+          target: 'stopped',
+          actions: assign({
+            error: ({ event }) => String((event.error as Error)?.message ?? event.error),
+            // EADDRINUSE and the like: the CLI's exit code depends on it
+            errorCode: ({ event }) => (event.error as { code?: string } | undefined)?.code,
+          }),
+        },
       },
     },
     active: {

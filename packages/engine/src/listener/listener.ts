@@ -1,14 +1,21 @@
 import type { Actor } from 'xstate';
 import type { FilterChain, Listener as ListenerConfig } from '../config/types';
 import { ConnectionManager, type HcmDeps, HttpConnectionManagerConfig } from '../http/connection-manager';
-import { ServerConnection } from '../network/server-connection';
+import { ServerConnection, type NetworkFilter } from '../network/server-connection';
+import { TcpProxyConfig, TcpProxyFilter } from '../tcp/tcp-proxy';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import type { ActorMeta } from '../seams/tracer';
 import type { Transport, TransportConnection, TransportListener } from '../seams/transport';
 import type { Counter, Gauge, StatsStore } from '../stats/stats';
 import type { Worker } from '../worker';
+import { TlsContext, sslStats } from '../network/tls-context';
 import { findFilterChain } from './filter-chain-match';
 import { listenerMachine } from './listener.machine';
+import type { ClientHelloInfo } from './tls-inspector';
+import { ActiveTcpSocket } from './active-tcp-socket';
+import { LISTENER_FILTERS_TIMEOUT_MS, runsTlsInspector } from '../config/listener-filters';
+
+const noop = (): void => {};
 
 export interface ListenerDeps extends Omit<HcmDeps, 'worker' | 'isDraining'> {
   transport: Transport;
@@ -29,6 +36,12 @@ export class Listener {
   readonly statPrefix: string;
   private socket: TransportListener | undefined;
   private readonly hcms = new Map<FilterChain, HttpConnectionManagerConfig>();
+  private readonly tcpProxies = new Map<FilterChain, TcpProxyConfig>();
+  private readonly tlsContexts = new Map<FilterChain, TlsContext>();
+  /** the TLS inspector runs (configured, or injected for the chains' matches): it must peek first */
+  private readonly inspectsTls: boolean;
+  /** accepted sockets still in their listener filters */
+  private readonly inspecting = new Set<ActiveTcpSocket>();
   private readonly connections = new Set<ServerConnection>();
   private nextWorker = 0;
   private readonly stats: {
@@ -36,6 +49,9 @@ export class Listener {
     downstream_cx_active: Gauge;
     downstream_cx_destroy: Counter;
     no_filter_chain_match: Counter;
+    downstream_pre_cx_active: Gauge;
+    downstream_pre_cx_timeout: Counter;
+    downstream_listener_filter_remote_close: Counter;
     worker: Array<{ total: Counter; active: Gauge }>;
   };
 
@@ -54,11 +70,18 @@ export class Listener {
       downstream_cx_active: store.gauge(p + 'downstream_cx_active'),
       downstream_cx_destroy: store.counter(p + 'downstream_cx_destroy'),
       no_filter_chain_match: store.counter(p + 'no_filter_chain_match'),
+      downstream_pre_cx_active: store.gauge(p + 'downstream_pre_cx_active'),
+      downstream_pre_cx_timeout: store.counter(p + 'downstream_pre_cx_timeout'),
+      downstream_listener_filter_remote_close: store.counter(p + 'downstream_listener_filter_remote_close'),
       worker: deps.workers.map((w) => ({ total: store.counter(`${p}worker_${w.id}.downstream_cx_total`), active: store.gauge(`${p}worker_${w.id}.downstream_cx_active`) })),
     };
+    const ssl = sslStats(store, p);
     for (const chain of [...config.filter_chains, ...(config.default_filter_chain ? [config.default_filter_chain] : [])]) {
-      this.hcms.set(chain, new HttpConnectionManagerConfig(chain.hcm, this.statPrefix, store));
+      if (chain.transport_socket) this.tlsContexts.set(chain, TlsContext.downstream(chain.transport_socket, ssl));
+      if (chain.hcm) this.hcms.set(chain, new HttpConnectionManagerConfig(chain.hcm, this.statPrefix, store, deps.runtime));
+      if (chain.tcp_proxy) this.tcpProxies.set(chain, new TcpProxyConfig(chain.tcp_proxy, store));
     }
+    this.inspectsTls = runsTlsInspector(config);
     this.actor = startTraced(engine, listenerMachine, {
       input: { bind: () => this.bind(), unbind: () => void this.socket?.close() },
       path: this.meta.actor,
@@ -86,7 +109,8 @@ export class Listener {
           return true;
         }
         if (snap.value === 'stopped') {
-          reject(new Error(`listener '${this.config.name}' could not bind ${this.config.address.address}:${this.config.address.port_value}: ${snap.context.error ?? 'stopped'}`));
+          const error = new Error(`listener '${this.config.name}' could not bind ${this.config.address.address}:${this.config.address.port_value}: ${snap.context.error ?? 'stopped'}`);
+          reject(Object.assign(error, { code: snap.context.errorCode }));
           return true;
         }
         return false;
@@ -105,6 +129,7 @@ export class Listener {
   async stop(): Promise<void> {
     this.actor.send({ type: 'listener.stop' });
     for (const cx of this.connections) cx.closeNow('listener stopped');
+    for (const socket of [...this.inspecting]) socket.abort();
     await this.socket?.close();
     stopTraced(this.engine, this.actor);
   }
@@ -126,7 +151,40 @@ export class Listener {
       transport.destroy();
       return;
     }
-    const choice = findFilterChain(this.config.filter_chains, this.config.default_filter_chain, transport);
+    if (this.inspectsTls) this.inspectTls(id, transport);
+    else this.newConnection(id, transport, undefined, undefined);
+  }
+
+  /**
+   * ActiveTcpListener::onAcceptWorker: an ActiveTcpSocket holds the connection while the
+   * TLS inspector reads its first bytes (active-tcp-socket.machine.ts); they are handed on,
+   * to the handshake or the HCM.
+   */
+  private inspectTls(id: number, transport: TransportConnection): void {
+    const socket: ActiveTcpSocket = new ActiveTcpSocket(this.engine, transport, {
+      id,
+      listenerMeta: this.meta,
+      listenerFiltersTimeout: this.config.listener_filters_timeout ?? LISTENER_FILTERS_TIMEOUT_MS,
+      continueOnListenerFiltersTimeout: this.config.continue_on_listener_filters_timeout ?? false,
+      store: this.deps.store,
+      stats: this.stats,
+      newConnection: (hello, peeked) => this.newConnection(id, transport, hello, peeked),
+      removed: () => this.inspecting.delete(socket),
+    });
+    this.inspecting.add(socket);
+  }
+
+  /** ActiveTcpListener::newConnection: pick the filter chain and hand the connection to a worker. */
+  private newConnection(id: number, transport: TransportConnection, hello: ClientHelloInfo | undefined, peeked: Uint8Array | undefined): void {
+    const tracer = this.engine.tracer;
+    const choice = findFilterChain(this.config.filter_chains, this.config.default_filter_chain, {
+      localAddress: transport.localAddress,
+      localPort: transport.localPort,
+      remoteAddress: transport.remoteAddress,
+      remotePort: transport.remotePort,
+      ...(hello?.serverName !== undefined && { serverName: hello.serverName }),
+      ...(hello && { transportProtocol: hello.transportProtocol, applicationProtocols: hello.alpn }),
+    });
     if (!choice.chain) {
       this.stats.no_filter_chain_match.inc();
       tracer.fact(this.meta, 'listener.no_filter_chain_match', { cx: id, reason: choice.reason }, 'FilterChainManagerImpl::findFilterChain');
@@ -150,14 +208,44 @@ export class Listener {
     workerStats.total.inc();
     workerStats.active.inc();
     worker.activeConnections++;
-    const connection = new ServerConnection(this.engine, transport, meta, () => {
-      this.connections.delete(connection);
-      this.stats.downstream_cx_active.dec();
-      this.stats.downstream_cx_destroy.inc();
-      workerStats.active.dec();
-      worker.activeConnections--;
-    });
+    const tls = this.tlsContexts.get(choice.chain);
+    const connection = new ServerConnection(
+      this.engine,
+      transport,
+      meta,
+      () => {
+        this.connections.delete(connection);
+        this.stats.downstream_cx_active.dec();
+        this.stats.downstream_cx_destroy.inc();
+        workerStats.active.dec();
+        worker.activeConnections--;
+      },
+      tls && { context: tls, ...(peeked && { replay: peeked }) },
+    );
     this.connections.add(connection);
+    // Filters ProxyScope does not model see the bytes and do nothing (the loader warned).
+    const passthrough: NetworkFilter[] = (choice.chain.passthrough_filters ?? []).map((f) => ({
+      name: f.name,
+      onData: noop,
+      onRemoteEnd: noop,
+      onWriteDrained: noop,
+      onConnectionClosed: noop,
+    }));
+    const tcpProxy = this.tcpProxies.get(choice.chain);
+    if (tcpProxy) {
+      const filter = new TcpProxyFilter(tcpProxy, { ...this.deps, worker }, {
+        meta,
+        transport,
+        readDisable: (disable) => connection.readDisable(disable),
+        closeAfterFlush: (reason) => connection.closeAfterFlush(reason),
+        closeNow: (reason) => connection.closeNow(reason),
+        ssl: () => connection.ssl,
+      });
+      connection.setFilters([...passthrough, filter]);
+      // What the TLS inspector peeked at (a ClientHello passed through, or plaintext) is the stream's first bytes.
+      if (!tls && peeked) connection.replay(peeked);
+      return;
+    }
     const hcm = new ConnectionManager(
       this.hcms.get(choice.chain)!,
       { ...this.deps, worker, isDraining: () => this.isDraining },
@@ -166,9 +254,11 @@ export class Listener {
         transport,
         closeAfterFlush: (reason) => connection.closeAfterFlush(reason),
         readDisable: (disable) => connection.readDisable(disable),
+        ssl: () => connection.ssl,
       },
     );
     connection.setFilters([
+      ...passthrough,
       {
         name: 'envoy.filters.network.http_connection_manager',
         onData: (chunk) => hcm.onData(chunk),
@@ -177,5 +267,7 @@ export class Listener {
         onConnectionClosed: (remote) => hcm.onConnectionClosed(remote),
       },
     ]);
+    // Plaintext the inspector read goes to the HCM as if just arrived.
+    if (!tls && peeked) connection.replay(peeked);
   }
 }

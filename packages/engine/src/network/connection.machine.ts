@@ -2,9 +2,18 @@ import { setup } from 'xstate';
 
 /**
  * Network::ConnectionImpl with its FilterManagerImpl: the downstream TCP connection and
- * the network filters it feeds (the last being the HTTP connection manager).
+ * the network filters it feeds (the last being the HTTP connection manager). A TLS
+ * connection (the filter chain's transport_socket) handshakes before it is open; a
+ * raw_buffer one has nothing to do there.
  */
+export interface ConnectionMachineInput {
+  /** the filter chain's transport socket is TLS */
+  tls: boolean;
+}
+
 export type ConnectionEvent =
+  | { type: 'cx.handshake.done' }
+  | { type: 'cx.handshake.failed'; reason: string }
   | { type: 'cx.data' }
   | { type: 'cx.remote.end' }
   | { type: 'cx.close.local'; reason: string }
@@ -12,12 +21,30 @@ export type ConnectionEvent =
 
 export const connectionMachine = setup({
   types: {
+    input: {} as ConnectionMachineInput,
+    context: {} as ConnectionMachineInput,
     events: {} as ConnectionEvent,
+  },
+  guards: {
+    isRawBuffer: ({ context }) => !context.tls,
   },
 }).createMachine({
   id: 'connection',
-  initial: 'open',
+  context: ({ input }) => ({ ...input }),
+  initial: 'handshaking',
   states: {
+    // Ssl::SslSocket::doHandshake, driven by ConnectionImpl::onReadReady/onWriteReady until
+    // the handshake is done (raiseEvent Connected) or fails (close, NoFlush).
+    handshaking: {
+      meta: { envoy: 'Extensions::TransportSockets::Tls::SslSocket::doHandshake' },
+      always: { guard: 'isRawBuffer', target: 'open' },
+      on: {
+        'cx.handshake.done': 'open',
+        'cx.handshake.failed': 'closed',
+        'cx.close.local': 'closing',
+        'cx.closed': 'closed',
+      },
+    },
     open: {
       meta: { envoy: 'Network::FilterManagerImpl::initializeReadFilters' },
       on: {

@@ -2,8 +2,9 @@ import type { Actor } from 'xstate';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import type { TimerId } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
-import type { TransportConnection } from '../seams/transport';
+import type { TlsSessionInfo, TransportConnection } from '../seams/transport';
 import { connectionMachine } from './connection.machine';
+import { handshakeFacts, type TlsContext, type TlsVerdict } from './tls-context';
 
 /** A network (L4) read filter, after Network::ReadFilter. */
 export interface NetworkFilter {
@@ -31,14 +32,18 @@ export class ServerConnection {
   private closed = false;
   private closeTimer: TimerId | undefined;
   private localClose = false;
+  /** Ssl::ConnectionInfo once the handshake is done; undefined on a raw_buffer connection */
+  ssl: TlsSessionInfo | undefined;
 
   constructor(
     private readonly engine: EngineContext,
     readonly transport: TransportConnection,
     readonly meta: ActorMeta,
     private readonly onClosed: () => void,
+    /** the filter chain's TLS context, and the ClientHello bytes the inspector already read */
+    private readonly tls?: { context: TlsContext; replay?: Uint8Array },
   ) {
-    this.actor = startTraced(engine, connectionMachine, { input: undefined, path: meta.actor, kind: 'connection', ids: meta.ids });
+    this.actor = startTraced(engine, connectionMachine, { input: { tls: tls !== undefined }, path: meta.actor, kind: 'connection', ids: meta.ids });
     transport.setHandlers({
       onData: (chunk) => this.onData(chunk),
       onEnd: () => this.onEnd(),
@@ -47,6 +52,45 @@ export class ServerConnection {
         for (const f of this.filters) f.onWriteDrained();
       },
     });
+    if (tls) this.startHandshake(tls.context, tls.replay);
+  }
+
+  /** SslSocket::doHandshake on the server side; the verdict on the client's certificate is the context's. */
+  private startHandshake(context: TlsContext, replay: Uint8Array | undefined): void {
+    if (!this.transport.startTls) {
+      this.onHandshake(context.failed({ code: 'ENOTSUP', message: 'this transport cannot do TLS' }));
+      return;
+    }
+    this.transport.startTls(
+      context.options,
+      {
+        onSecure: (info) => this.onHandshake(context.judge(info)),
+        onError: (error) => this.onHandshake(context.failed(error)),
+      },
+      replay,
+    );
+  }
+
+  private onHandshake(verdict: TlsVerdict): void {
+    if (this.closed) return;
+    const tracer = this.engine.tracer;
+    if (verdict.ok) {
+      this.ssl = verdict.info;
+      if (tracer.enabled) tracer.fact(this.meta, 'tls.handshake', handshakeFacts(verdict.info), 'SslSocket::onSuccess');
+      this.actor.send({ type: 'cx.handshake.done' });
+      return;
+    }
+    if (tracer.enabled) {
+      tracer.fact(this.meta, 'tls.handshake_failed', { reason: verdict.reason, stat: `ssl.${verdict.stat}`, ...handshakeFacts(verdict.info) }, 'SslSocket::onFailure');
+    }
+    this.localClose = true;
+    this.actor.send({ type: 'cx.handshake.failed', reason: verdict.reason });
+    this.transport.destroy();
+  }
+
+  /** Bytes a listener filter read before this connection existed (plaintext after the TLS inspector). */
+  replay(bytes: Uint8Array): void {
+    if (bytes.byteLength > 0) this.onData(bytes);
   }
 
   /** Network::FilterManagerImpl::initializeReadFilters */
@@ -101,7 +145,8 @@ export class ServerConnection {
     if (this.closed) return;
     this.closed = true;
     if (this.closeTimer !== undefined) this.engine.clock.clearTimeout(this.closeTimer);
-    this.actor.send({ type: 'cx.closed', reason: this.localClose ? 'local' : 'remote' });
+    // A failed handshake has already closed the machine; the socket's close only follows it.
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'cx.closed', reason: this.localClose ? 'local' : 'remote' });
     for (const f of this.filters) f.onConnectionClosed(!this.localClose);
     stopTraced(this.engine, this.actor);
     this.onClosed();

@@ -7,6 +7,7 @@ import type { ActorMeta } from '../seams/tracer';
 import type { ClusterInfo } from '../upstream/cluster-manager';
 import type { StreamResetReason } from '../upstream/codec-client';
 import type { Host } from '../upstream/host';
+import type { ResourceManager } from '../upstream/resource-manager';
 import {
   JitteredExponentialBackOff,
   parseResetInterval,
@@ -61,13 +62,15 @@ export class RetryState {
     random: U32Source,
     parent: ActorMeta,
     private readonly doRetry: () => void,
+    /** the circuit breakers of the request's priority (max_retries / retry budget) */
+    private readonly resources: ResourceManager = cluster.resources,
   ) {
     this.meta = { actor: `${parent.actor}/retry`, machine: 'retry', ids: { ...parent.ids, cluster: cluster.name }, envoy: {} };
     const { stats } = cluster;
     this.actor = startTraced(engine, retryMachine, {
       input: {
         retriesRemaining: policy.numRetries,
-        retries: cluster.resources.retries,
+        retries: resources.retries,
         backOff: new JitteredExponentialBackOff(policy.baseInterval, policy.maxInterval, random),
         random,
         stats,
@@ -97,7 +100,7 @@ export class RetryState {
           backOff: { baseInterval: policy.baseInterval, maxInterval: policy.maxInterval },
           previousHosts: policy.previousHosts,
           headers: policy.headers,
-          maxRetriesCircuitBreaker: cluster.resources.retries.max,
+          maxRetriesCircuitBreaker: resources.retries.max,
         },
         'RetryStateImpl::create',
       );
@@ -167,7 +170,7 @@ export class RetryState {
         status === 'NoRetryLimitExceeded'
           ? `retriable, but no retries left (num_retries ${this.policy.numRetries})`
           : status === 'NoOverflow'
-            ? `retriable, but the retry circuit breaker is full (${this.cluster.config.circuit_breakers.retry_budget ? 'retry budget' : 'max_retries'} ${this.cluster.resources.retries.max}, ${this.cluster.resources.retries.count} in use)`
+            ? `retriable, but the retry circuit breaker is full (${this.resources.thresholds.retry_budget ? 'retry budget' : 'max_retries'} ${this.resources.retries.max}, ${this.resources.retries.count} in use)`
             : verdict.reason;
       tracer.fact(
         this.meta,

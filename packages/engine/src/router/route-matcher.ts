@@ -17,6 +17,7 @@ import type {
   WeightedCluster,
 } from '../config/types';
 import type { RequestHead } from '../http/headers';
+import { EMPTY_RUNTIME, type RuntimeSnapshot } from '../runtime/runtime';
 
 // ---------------------------------------------------------------------------------------
 // Public result types
@@ -167,7 +168,7 @@ interface CompiledHeaderMatcher {
 }
 
 /** The value test of a StringMatcher. ignore_case does not apply to safe_regex (Envoy proto). */
-function stringTest(m: StringMatcher): { test: (v: string) => boolean; describe: string } {
+export function stringTest(m: StringMatcher): { test: (v: string) => boolean; describe: string } {
   const ic = m.ignore_case;
   const suffix = ic ? ' (ignore case)' : '';
   if ('exact' in m) {
@@ -348,6 +349,8 @@ interface CompiledRoute {
   route: Route;
   path: PathTest;
   headers: CompiledHeaderMatcher[];
+  /** match.runtime_fraction as a test of the request's random value; absent = every request */
+  runtime?: (randomValue: bigint | number) => boolean;
   /** precomputed trace text */
   matchedOn: string;
 }
@@ -378,8 +381,9 @@ export class RouteMatcher {
   private readonly defaultVhost: CompiledVhost | undefined;
   private readonly ignorePort: boolean;
 
-  constructor(config: RouteConfiguration) {
+  constructor(config: RouteConfiguration, runtime: RuntimeSnapshot = EMPTY_RUNTIME) {
     this.ignorePort = config.ignore_port_in_host_matching;
+    const compileRoute = (route: Route) => compileRouteWith(route, runtime);
     const suffixes = new Map<number, Map<string, WildcardEntry>>();
     const prefixes = new Map<number, Map<string, WildcardEntry>>();
     let defaultVhost: CompiledVhost | undefined;
@@ -425,6 +429,8 @@ export class RouteMatcher {
     const path = head.path;
     const pathOnly = path.slice(0, queryStart(path));
     for (const r of compiled.routes) {
+      // RouteEntryImplBase::matchRoute tests the runtime fraction before anything else.
+      if (r.runtime && !r.runtime(randomValue)) continue;
       const matchedPrefix = r.path(path, pathOnly);
       if (matchedPrefix === undefined) continue;
       if (!allMatch(r.headers, head)) continue;
@@ -476,11 +482,25 @@ export class RouteMatcher {
   }
 }
 
-function compileRoute(route: Route): CompiledRoute {
+function compileRouteWith(route: Route, runtime: RuntimeSnapshot): CompiledRoute {
   const path = compilePathTest(route.match);
   const headers = route.match.headers.map(compileHeaderMatcher);
-  const matchedOn = [path.describe, ...headers.map((h) => h.describe)].join(' + ');
-  return { route, path: path.test, headers, matchedOn };
+  const fraction = route.match.runtime_fraction;
+  const described = [path.describe, ...headers.map((h) => h.describe)];
+  if (!fraction) return { route, path: path.test, headers, matchedOn: described.join(' + ') };
+  // Described as loaded: the snapshot is static, so the share a route gets never changes.
+  const share = runtime.fractionalPercent(fraction.runtime_key, fraction.default_value);
+  const key = fraction.runtime_key ? ` (runtime ${JSON.stringify(fraction.runtime_key)})` : '';
+  described.push(`runtime_fraction ${share === 'always' ? '100%' : `${share.numerator}/${share.denominator}`}${key}`);
+  return {
+    route,
+    path: path.test,
+    headers,
+    // Envoy: evaluateRuntimeMatch -> Snapshot::featureEnabled(runtime_key, default_value, random_value),
+    // the stream's random value, so every route of one request sees the same draw.
+    runtime: (randomValue) => runtime.featureEnabled(fraction.runtime_key, fraction.default_value, randomValue),
+    matchedOn: described.join(' + '),
+  };
 }
 
 function allMatch(matchers: CompiledHeaderMatcher[], head: RequestHead): boolean {

@@ -12,6 +12,7 @@ import type { StreamResetReason } from '../upstream/codec-client';
 import type { Host } from '../upstream/host';
 import type { HostChoice, LoadBalancerContext } from '../upstream/load-balancer';
 import type { OutlierResult } from '../upstream/outlier-detector';
+import type { ResourcePriority } from '../upstream/resource-manager';
 import type { Worker } from '../worker';
 import { computeRouteHash } from './hash-policy';
 import { applyLayeredHeaderMutations, buildRedirectLocation, rewritePath } from './header-mutations';
@@ -19,6 +20,8 @@ import { requestRetryPolicy, routerTimeouts, takeRouterControlHeaders, type Rout
 import { RetryState, type RetryStatus } from './retry-state';
 import type { RouteMatched } from './route-matcher';
 import { routerMachine } from './router.machine';
+import { RequestShadows } from './shadow-writer';
+import { isUpgradeAccepted } from '../http/upgrade';
 import { UpstreamRequest, type UpstreamRequestOwner } from './upstream-request';
 
 /** Reset reason -> (status, response flag, text) for the local reply (Router::Filter::onUpstreamReset). */
@@ -89,6 +92,8 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   /** a copy of the request body while a retry is possible */
   private retryBody: Uint8Array[] | null = null;
   private retryBodyBytes = 0;
+  /** request_mirror_policies that apply to this request (router/shadow-writer.ts); null when none */
+  private shadows: RequestShadows | null = null;
 
   constructor(private readonly ctx: RouterFilterContext) {
     this.meta = { actor: `${ctx.stream.actor}/router`, machine: 'router', ids: ctx.stream.ids, envoy: {} };
@@ -97,6 +102,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   setDecoderFilterCallbacks(callbacks: DecoderFilterCallbacks): void {
     this.callbacks = callbacks;
+  }
+
+  /** RouteEntry::priority: which of the cluster's circuit breakers, and which pools, the request uses */
+  private get priority(): ResourcePriority {
+    return this.matched?.route.route?.priority === 'HIGH' ? 'high' : 'default';
   }
 
   /** LoadBalancerContext::computeHashKey: the route's hash_policy over this request (asked by RING_HASH / MAGLEV only). */
@@ -197,11 +207,16 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     setExpectedRequestTimeout(head.headers, this.timeouts.global, this.timeouts.perTry);
     applyLayeredHeaderMutations(head.headers, 'request', { route, vhost, routeConfig: this.ctx.hcm.route_config });
     this.upstreamHead = upstreamHead;
+    this.shadows = RequestShadows.begin(
+      // The engine's own clock, not the request's: holding the request in step mode does not hold its shadows.
+      { engine: this.ctx.worker.engine, worker: this.ctx.worker, clusterManager: this.ctx.clusterManager, stream: this.ctx.stream, router: this.meta },
+      action.request_mirror_policies, upstreamHead, this.callbacks.randomValue, this.timeouts.global, endStream || this.downstreamEnded,
+    );
 
     if (policy !== undefined || controls !== null) {
       const retryPolicy = requestRetryPolicy(policy, action.retry_policy ? 'route' : 'virtual_host', head, controls);
       if (retryPolicy !== null) {
-        this.retry = new RetryState(engine, this.ctx.steps, retryPolicy, cluster, this.ctx.random, this.meta, () => this.doRetry());
+        this.retry = new RetryState(engine, this.ctx.steps, retryPolicy, cluster, this.ctx.random, this.meta, () => this.doRetry(), cluster.resourceManager(this.priority));
         this.retryBody = [];
       }
     }
@@ -218,6 +233,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   decodeData(chunk: Uint8Array, endStream: boolean): FilterDataStatus {
     if (this.finished) return 'StopIterationNoBuffer';
+    if (this.shadows) {
+      this.shadows.onData(chunk, endStream);
+      // The whole request went to the copies: from here they live on their own.
+      if (endStream) this.shadows = null;
+    }
     if (this.retryBody !== null && !this.keepForRetry(chunk)) return 'StopIterationNoBuffer';
     const upstream = this.upstream;
     if (!upstream) {
@@ -256,6 +276,9 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   onDestroy(): void {
     this.finished = true;
+    // Copies still waiting for request body die with the request (Router::Filter::onDestroy).
+    this.shadows?.cancel();
+    this.shadows = null;
     this.clearTimer();
     this.clearPerTryTimer();
     if (this.upstream) this.upstream.reset();
@@ -274,6 +297,20 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       this.readDisabledForBuffer = false;
       this.callbacks.onDecoderFilterBelowWriteBufferLowWatermark();
     }
+  }
+
+  /**
+   * Router::Filter::onUpstream1xxHeaders: counted as upstream_rq_<code>, and from now on
+   * the request is not retried (the next upstream might not send a 1xx; Envoy resets its
+   * retry state). The stream decides whether the client sees it.
+   */
+  onUpstream1xxHeaders(request: UpstreamRequest, head: ResponseHead): void {
+    if (this.finished || request !== this.upstream) return;
+    const { code, klass } = this.cluster!.responseCodeCounters(head.status);
+    code.inc();
+    klass.inc();
+    this.endRetries();
+    this.callbacks.encode1xxHeaders(head);
   }
 
   /** Router::Filter::onUpstreamHeaders */
@@ -334,6 +371,13 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     }
     if (this.matched?.vhost.include_attempt_count_in_response) head.headers.set('x-envoy-attempt-count', String(this.attempts));
     applyLayeredHeaderMutations(head.headers, 'response', { route: this.matched?.route, vhost: this.matched?.vhost, routeConfig: this.ctx.hcm.route_config });
+    if (!endStream && isUpgradeAccepted(this.upstreamHead?.headers, head.status, head.headers)) {
+      // The upstream switched protocols: from now on the router relays raw bytes both ways.
+      this.ctx.engine.tracer.fact(this.meta, 'router.upgrade', { upgrade: head.headers.get('upgrade') ?? null, host: request.host.key }, 'Router::Filter::onUpstreamHeaders (101)');
+      this.actor.send({ type: 'router.upgrade' });
+      this.ctx.steps.after(this.meta, this.actor, () => this.callbacks.encodeHeaders(head, false));
+      return;
+    }
     if (!endStream) {
       this.callbacks.encodeHeaders(head, false);
       return;
@@ -397,7 +441,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (this.matched!.vhost.include_request_attempt_count) head.headers.set('x-envoy-attempt-count', String(this.attempts));
     const body = this.attempts > 1 ? this.retryBody : null;
     const headersOnly = this.downstreamEnded && (this.attempts === 1 || body === null || body.length === 0);
-    const upstream = new UpstreamRequest(this.ctx.engine, this.ctx.steps, this, this.ctx.worker.pool(cluster, host), host, head, headersOnly, this.ctx.stream, this.attempts);
+    const upstream = new UpstreamRequest(this.ctx.engine, this.ctx.steps, this, this.ctx.worker.pool(cluster, host, this.priority), host, head, headersOnly, this.ctx.stream, this.attempts);
     this.upstream = upstream;
     if (body !== null && !headersOnly) {
       for (const chunk of body) upstream.encodeData(chunk, false);

@@ -12,6 +12,8 @@ export type RouterEvent =
   | { type: 'router.upstream.created' }
   | { type: 'router.upstream.headers' }
   | { type: 'router.upstream.complete' }
+  /** the upstream accepted the upgrade (101): the router relays raw bytes both ways */
+  | { type: 'router.upgrade' }
   /** the attempt failed and a retry is armed (RetryStateImpl::enableBackoffTimer) */
   | { type: 'router.retry' }
   | { type: 'router.local_reply'; status: number; flag?: string }
@@ -50,6 +52,12 @@ export const routerMachine = setup({
     },
     response_started: {
       meta: { envoy: 'Router::Filter::onUpstreamHeaders' },
+      on: { 'router.upstream.complete': 'complete', 'router.upgrade': 'upgraded', 'router.reset': 'reset' },
+    },
+    // The upgrade tunnel: request bytes go to the upstream as they come, response bytes to
+    // the client; the upstream connection is this stream's until it closes.
+    upgraded: {
+      meta: { envoy: 'Router::Filter::onUpstreamHeaders (101: upgrade tunnel)' },
       on: { 'router.upstream.complete': 'complete', 'router.reset': 'reset' },
     },
     complete: { meta: { envoy: 'Router::Filter::onUpstreamComplete' }, type: 'final' },

@@ -8,7 +8,7 @@ export type UpstreamRequestEvent =
   | { type: 'upstream.pool.ready' }
   | { type: 'upstream.pool.failure'; reason: string }
   | { type: 'upstream.request.sent' }
-  | { type: 'upstream.headers'; endStream: boolean }
+  | { type: 'upstream.headers'; endStream: boolean; upgrade?: boolean }
   | { type: 'upstream.complete' }
   | { type: 'upstream.reset'; reason: string };
 
@@ -16,6 +16,7 @@ export const upstreamRequestMachine = setup({
   types: { events: {} as UpstreamRequestEvent },
   guards: {
     endsStream: ({ event }) => event.type === 'upstream.headers' && event.endStream,
+    opensTunnel: ({ event }) => event.type === 'upstream.headers' && event.upgrade === true,
   },
 }).createMachine({
   id: 'upstream_request',
@@ -33,8 +34,9 @@ export const upstreamRequestMachine = setup({
       meta: { envoy: 'UpstreamRequest::onPoolReady' },
       on: {
         'upstream.request.sent': 'awaiting_headers',
-        // An upstream may answer before it has read the whole request.
-        'upstream.headers': [{ guard: 'endsStream', target: 'done' }, { target: 'receiving_body' }],
+        // An upstream may answer before it has read the whole request; an upgrade request
+        // never ends, and its 101 turns the attempt into a tunnel.
+        'upstream.headers': [{ guard: 'opensTunnel', target: 'tunneling' }, { guard: 'endsStream', target: 'done' }, { target: 'receiving_body' }],
         'upstream.reset': 'failed',
       },
     },
@@ -47,6 +49,11 @@ export const upstreamRequestMachine = setup({
     },
     receiving_body: {
       meta: { envoy: 'UpstreamRequest::decodeHeaders' },
+      on: { 'upstream.complete': 'done', 'upstream.reset': 'failed' },
+    },
+    // After the 101: raw bytes both ways on a connection that is never returned to its pool.
+    tunneling: {
+      meta: { envoy: 'UpstreamRequest::decodeHeaders (101 Switching Protocols)' },
       on: { 'upstream.complete': 'done', 'upstream.reset': 'failed' },
     },
     done: { meta: { envoy: 'UpstreamRequest::decodeData (end_stream)' }, type: 'final' },

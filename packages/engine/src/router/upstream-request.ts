@@ -6,10 +6,12 @@ import type { ActorMeta } from '../seams/tracer';
 import type { CodecClient, RequestEncoder, ResponseDecoder, StreamResetReason } from '../upstream/codec-client';
 import type { Cancellable, Http1ConnPool, PoolCallbacks, PoolFailureReason } from '../upstream/conn-pool';
 import type { Host } from '../upstream/host';
+import { isUpgradeAccepted } from '../http/upgrade';
 import { upstreamRequestMachine } from './upstream-request.machine';
 
 /** What the router hears back from one upstream attempt. */
 export interface UpstreamRequestOwner {
+  onUpstream1xxHeaders(request: UpstreamRequest, head: ResponseHead): void;
   onUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void;
   onUpstreamData(request: UpstreamRequest, chunk: Uint8Array, endStream: boolean): void;
   onUpstreamReset(request: UpstreamRequest, reason: StreamResetReason, detail: string | undefined): void;
@@ -152,6 +154,18 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
 
   // --- response direction ------------------------------------------------------------
 
+  /** UpstreamRequest::decode1xxHeaders: an interim head; the attempt still waits for the final one. */
+  decode1xxHeaders(head: ResponseHead): void {
+    this.steps.run(() => {
+      if (this.done) return;
+      const tracer = this.engine.tracer;
+      if (tracer.enabled) {
+        tracer.fact(this.meta, 'upstream.response_1xx_headers', { status: head.status, headers: head.headers.toObject() }, 'UpstreamRequest::decode1xxHeaders');
+      }
+      this.owner.onUpstream1xxHeaders(this, head);
+    });
+  }
+
   decodeHeaders(head: ResponseHead, endStream: boolean): void {
     this.steps.run(() => {
       if (this.done) return;
@@ -160,7 +174,7 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
       if (tracer.enabled) {
         tracer.fact(this.meta, 'upstream.response_headers', { status: head.status, endStream, headers: head.headers.toObject() }, 'UpstreamRequest::decodeHeaders');
       }
-      this.actor.send({ type: 'upstream.headers', endStream });
+      this.actor.send({ type: 'upstream.headers', endStream, upgrade: !endStream && isUpgradeAccepted(this.head.headers, head.status, head.headers) });
       if (endStream) this.finish();
       this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamHeaders(this, head, endStream));
     });

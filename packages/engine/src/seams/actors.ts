@@ -1,7 +1,9 @@
 import type { CorrelationIds, MachineKind } from '@proxyscope/protocol';
 import { createActor, type Actor, type AnyStateMachine, type InputFrom } from 'xstate';
 import type { Clock } from './clock';
+import type { CompressionProvider } from './compression';
 import type { StepController } from './step';
+import type { RuntimeSnapshot } from '../runtime/runtime';
 import { envoyNames, type Tracer } from './tracer';
 
 export interface EngineContext {
@@ -9,6 +11,12 @@ export interface EngineContext {
   tracer: Tracer;
   /** step mode (breakpoints on live traffic); absent where nothing can be held */
   stepper?: StepController;
+  /** compression libraries (seams/compression.ts); absent: the compressor filter has none */
+  compression?: CompressionProvider;
+  /** Server::Instance::healthCheckFailed: POST /healthcheck/fail was called (absent = never) */
+  healthCheckFailed?: () => boolean;
+  /** Server::Instance::runtime(): the layered_runtime snapshot (absent = empty) */
+  runtime?: RuntimeSnapshot;
 }
 
 export interface TracedActorOptions<M extends AnyStateMachine> {

@@ -1,5 +1,4 @@
 import * as net from 'node:net';
-import { lookup } from 'node:dns/promises';
 import type {
   ConnectCallbacks,
   ConnectionHandlers,
@@ -8,11 +7,14 @@ import type {
   TransportConnection,
   TransportError,
   TransportListener,
+  TlsHandshakeCallbacks,
+  TlsOptions,
 } from '../seams/transport';
+import { startTls } from './node-tls';
 
 /**
- * Real TCP through node:net. This is the only file of the engine that imports `node:`;
- * everything above it speaks the Transport interface.
+ * Real TCP through node:net (and TLS on it through node-tls.ts). These are the only files
+ * of the engine that import `node:`; everything above them speaks the Transport interface.
  */
 
 function toTransportError(err: NodeJS.ErrnoException): TransportError {
@@ -30,20 +32,49 @@ class NodeConnection implements TransportConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
 
-  constructor(private readonly socket: net.Socket) {
+  constructor(private socket: net.Socket) {
     this.localAddress = stripV4Mapped(socket.localAddress ?? '');
     this.localPort = socket.localPort ?? 0;
     this.remoteAddress = stripV4Mapped(socket.remoteAddress ?? '');
     this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
+    this.detach = this.attach(socket);
+  }
+
+  /** removes this connection's listeners from the socket it reads now */
+  private detach: () => void;
+
+  private attach(socket: net.Socket): () => void {
     // Both directions are half-closable, as an Envoy connection is.
-    socket.on('data', (chunk: Buffer) => this.handlers.onData(chunk));
-    socket.on('end', () => this.handlers.onEnd());
-    socket.on('drain', () => this.handlers.onDrain());
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      this.error = toTransportError(err);
-    });
-    socket.on('close', () => this.handlers.onClose(this.error));
+    const listeners: Record<string, (...args: any[]) => void> = {
+      data: (chunk: Buffer) => this.handlers.onData(chunk),
+      end: () => this.handlers.onEnd(),
+      drain: () => this.handlers.onDrain(),
+      error: (err: NodeJS.ErrnoException) => {
+        this.error = toTransportError(err);
+      },
+      close: () => this.handlers.onClose(this.error),
+    };
+    for (const [event, listener] of Object.entries(listeners)) socket.on(event, listener);
+    return () => {
+      for (const [event, listener] of Object.entries(listeners)) socket.off(event, listener);
+    };
+  }
+
+  /** The TLS socket takes over the TCP one: from here on every event comes from it (node-tls.ts). */
+  startTls(options: TlsOptions, callbacks: TlsHandshakeCallbacks, replay?: Uint8Array): void {
+    const tcp = this.socket;
+    this.detach();
+    // Errors of the TCP socket surface on the TLS socket; unheard here they would throw.
+    tcp.on('error', noop);
+    const secure = startTls(tcp, options, callbacks, replay);
+    if (!secure) {
+      this.detach = this.attach(tcp);
+      tcp.destroy();
+      return;
+    }
+    this.socket = secure;
+    this.detach = this.attach(secure);
   }
 
   setHandlers(handlers: ConnectionHandlers): void {
@@ -123,12 +154,5 @@ export const nodeTransport: Transport = {
         socket.destroy();
       },
     };
-  },
-
-  // IPv4 first, as Envoy's default dns_lookup_family V4_PREFERRED does.
-  async resolve(hostname) {
-    const results = await lookup(hostname, { all: true });
-    results.sort((a, b) => a.family - b.family);
-    return results.map((r) => r.address);
   },
 };

@@ -1,19 +1,25 @@
 import { assign, fromCallback, setup } from 'xstate';
+import type { TlsContext, TlsVerdict } from '../network/tls-context';
 import type { Transport, TransportConnection, TransportError } from '../seams/transport';
 
 /**
  * ConnectionPool::ActiveClient with its CodecClient: one upstream connection, as the
- * pool sees it. HTTP/1 carries one stream at a time, so ready and busy alternate.
+ * pool sees it. HTTP/1 carries one stream at a time, so ready and busy alternate. A
+ * cluster with a TLS transport_socket handshakes between the TCP connect and ready.
  */
 export interface ClientOwner {
   onConnected(connection: TransportConnection): void;
+  /** the TLS handshake's outcome, for the trace and the connection's stats */
+  onHandshake?(verdict: TlsVerdict): void;
+  /** ms left of connect_timeout, which runs until the handshake is done (Connected) */
+  connectTimeLeft?(): number;
   onReady(): void;
   /** close the socket (and its codec) now */
   closeConnection(): void;
   onClosed(reason: ClientCloseReason, error?: TransportError): void;
 }
 
-export type ClientCloseReason = 'connect_failure' | 'connect_timeout' | 'remote_close' | 'local_close' | 'idle_timeout';
+export type ClientCloseReason = 'connect_failure' | 'connect_timeout' | 'tls_failure' | 'remote_close' | 'local_close' | 'idle_timeout';
 
 export interface ClientMachineInput {
   transport: Transport;
@@ -21,12 +27,16 @@ export interface ClientMachineInput {
   port: number;
   /** cluster connect_timeout, ms */
   connectTimeout: number;
+  /** the cluster's UpstreamTlsContext; absent = raw_buffer */
+  tls?: TlsContext;
   owner: ClientOwner;
 }
 
 export type ClientEvent =
   | { type: 'client.connect.ok'; connection: TransportConnection }
   | { type: 'client.connect.fail'; error: TransportError }
+  | { type: 'client.handshake.ok' }
+  | { type: 'client.handshake.fail'; error: TransportError }
   | { type: 'client.attach'; lastStream: boolean }
   | { type: 'client.release' }
   | { type: 'client.drain' }
@@ -62,12 +72,35 @@ export const clientMachine = setup({
         if (!connected) pending.cancel();
       };
     }),
+    // ClientSslSocket: the handshake on the connected socket, judged by the cluster's context.
+    handshake: fromCallback<ClientEvent, { connection: TransportConnection; tls: TlsContext; owner: ClientOwner }>(({ input, sendBack }) => {
+      const { connection, tls, owner } = input;
+      let active = true;
+      const settle = (verdict: TlsVerdict): void => {
+        if (!active) return;
+        owner.onHandshake?.(verdict);
+        sendBack(verdict.ok ? { type: 'client.handshake.ok' } : { type: 'client.handshake.fail', error: { code: 'TLS', message: verdict.reason } });
+      };
+      if (!connection.startTls) {
+        queueMicrotask(() => settle(tls.failed({ code: 'ENOTSUP', message: 'this transport cannot do TLS' })));
+        return () => {
+          active = false;
+        };
+      }
+      // Judged only while still handshaking: a verdict after connect_timeout counts for nothing.
+      connection.startTls(tls.options, { onSecure: (info) => active && settle(tls.judge(info)), onError: (error) => active && settle(tls.failed(error)) });
+      return () => {
+        active = false;
+      };
+    }),
   },
   delays: {
     connectTimeout: ({ context }) => context.connectTimeout,
+    connectTimeLeft: ({ context }) => Math.max(0, context.owner.connectTimeLeft?.() ?? context.connectTimeout),
   },
   guards: {
     isLastStream: ({ event }) => event.type === 'client.attach' && event.lastStream,
+    isTls: ({ context }) => context.tls !== undefined,
   },
   actions: {
     keepConnection: assign({
@@ -78,9 +111,11 @@ export const clientMachine = setup({
     recordCloseReason: assign({
       closeReason: (_, params: { reason: ClientCloseReason }) => params.reason,
       error: ({ event }) =>
-        event.type === 'client.connect.fail' || event.type === 'client.remote.close' ? event.error : undefined,
+        event.type === 'client.connect.fail' || event.type === 'client.remote.close' || event.type === 'client.handshake.fail' ? event.error : undefined,
     }),
     closeConnection: ({ context }) => context.owner.closeConnection(),
+    // Before ready the owner has no codec on the socket yet: the socket is closed here.
+    destroySocket: ({ context }) => context.connection?.destroy(),
     // The pool's reaction (failing pending streams, local replies, retries) drives other
     // actors; it runs once this step is over rather than inside it.
     notifyClosed: ({ context }) => {
@@ -103,9 +138,29 @@ export const clientMachine = setup({
         connectTimeout: { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'connect_timeout' } } },
       },
       on: {
-        'client.connect.ok': { target: 'ready', actions: ['keepConnection', 'handConnectionToOwner'] },
+        'client.connect.ok': [
+          { guard: 'isTls', target: 'handshaking', actions: 'keepConnection' },
+          { target: 'ready', actions: ['keepConnection', 'handConnectionToOwner'] },
+        ],
         'client.connect.fail': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'connect_failure' } } },
         'client.close': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'local_close' } } },
+      },
+    },
+    // SslSocket::doHandshake on the client side; Envoy raises Connected only after it, so
+    // connect_timeout still runs (what is left of it).
+    handshaking: {
+      meta: { envoy: 'Extensions::TransportSockets::Tls::SslSocket::doHandshake (ClientSslSocket)' },
+      invoke: {
+        src: 'handshake',
+        input: ({ context }) => ({ connection: context.connection!, tls: context.tls!, owner: context.owner }),
+      },
+      after: {
+        connectTimeLeft: { target: 'closed', actions: [{ type: 'recordCloseReason', params: { reason: 'connect_timeout' } }, 'destroySocket'] },
+      },
+      on: {
+        'client.handshake.ok': { target: 'ready', actions: 'handConnectionToOwner' },
+        'client.handshake.fail': { target: 'closed', actions: [{ type: 'recordCloseReason', params: { reason: 'tls_failure' } }, 'destroySocket'] },
+        'client.close': { target: 'closed', actions: [{ type: 'recordCloseReason', params: { reason: 'local_close' } }, 'destroySocket'] },
       },
     },
     ready: {

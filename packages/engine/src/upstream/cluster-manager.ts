@@ -1,8 +1,11 @@
 import type { Cluster } from '../config/types';
 import type { Counter, Gauge, Histogram, StatsStore } from '../stats/stats';
 import type { Transport } from '../seams/transport';
+import type { Resolver } from '../seams/resolver';
+import { DnsCluster } from './dns-cluster';
 import { Host } from './host';
-import { ResourceManager } from './resource-manager';
+import { ResourceManager, type ResourcePriority } from './resource-manager';
+import { EMPTY_RUNTIME, type RuntimeSnapshot } from '../runtime/runtime';
 // health and load balancing
 import type { EngineContext } from '../seams/actors';
 import type { Random } from '../seams/random';
@@ -10,6 +13,7 @@ import { HttpHealthChecker } from './health-checker';
 import { failedActiveHc, isEjected, type HostHealthState } from './host-health.machine';
 import { DEFAULT_PANIC_THRESHOLD, HostSet } from './host-set';
 import { OutlierDetector } from './outlier-detector';
+import { TlsContext, sslStats } from '../network/tls-context';
 
 /** What health checking and outlier detection run on. */
 export interface HealthDeps {
@@ -69,6 +73,12 @@ export function clusterStats(store: StatsStore, name: string) {
     upstream_rq_time: h('upstream_rq_time'),
     membership_total: g('membership_total'),
     membership_healthy: g('membership_healthy'),
+    membership_change: c('membership_change'),
+    // ClusterInfo::configUpdateStats, moved by STRICT_DNS / LOGICAL_DNS resolution (dns-resolution.machine.ts)
+    update_attempt: c('update_attempt'),
+    update_success: c('update_success'),
+    update_failure: c('update_failure'),
+    update_no_rebuild: c('update_no_rebuild'),
     lb_healthy_panic: c('lb_healthy_panic'),
   };
 }
@@ -83,7 +93,12 @@ export class ClusterInfo {
   healthChecker: HttpHealthChecker | undefined;
   /** when `outlier_detection` is configured; the router reports each attempt's result to it */
   outlierDetector: OutlierDetector | undefined;
+  /** circuit breakers for DEFAULT priority */
   readonly resources: ResourceManager;
+  /** circuit breakers for HIGH priority (routes with `priority: HIGH`) */
+  readonly highResources: ResourceManager;
+  /** the UpstreamTlsContext (transport_socket) every connection to a host handshakes with */
+  readonly tls: TlsContext | undefined;
   private readonly codeCounters = new Map<number, { code: Counter; klass: Counter }>();
   private readonly retryCodeCounters = new Map<number, { code: Counter; klass: Counter }>();
 
@@ -92,24 +107,49 @@ export class ClusterInfo {
     private readonly store: StatsStore,
     /** a host just became unavailable (failed active HC, ejected): its pooled connections should go */
     private readonly onHostHealthFailure: (host: Host) => void = () => {},
+    runtime: RuntimeSnapshot = EMPTY_RUNTIME,
   ) {
     this.stats = clusterStats(store, config.name);
-    this.resources = new ResourceManager(config, store);
-    this.hostSet = new HostSet(config.common_lb_config?.healthy_panic_threshold ?? DEFAULT_PANIC_THRESHOLD, this.stats.lb_healthy_panic);
+    this.resources = new ResourceManager(config, store, 'default', runtime);
+    this.highResources = new ResourceManager(config, store, 'high', runtime);
+    this.tls = config.transport_socket && TlsContext.upstream(config.transport_socket, sslStats(store, `cluster.${config.name}.`));
+    // LoadBalancerBase: min(100, getInteger("upstream.healthy_panic_threshold", the configured threshold)).
+    const panic = Math.min(100, runtime.getInteger('upstream.healthy_panic_threshold', config.common_lb_config?.healthy_panic_threshold ?? DEFAULT_PANIC_THRESHOLD));
+    this.hostSet = new HostSet(panic, this.stats.lb_healthy_panic);
   }
 
   get name(): string {
     return this.config.name;
   }
 
+  /** ClusterInfo::resourceManager(priority) */
+  resourceManager(priority: ResourcePriority): ResourceManager {
+    return priority === 'high' ? this.highResources : this.resources;
+  }
+
   get hosts(): readonly Host[] {
     return this.hostSet.hosts;
   }
+
+  /** STRICT_DNS / LOGICAL_DNS: the names' resolution, which changes the hosts over time */
+  dns: DnsCluster | undefined;
+  /**
+   * Set by the cluster manager: hosts came or went (start and stop their health checking,
+   * drain removed hosts' pools). Runs after the host set already says the new hosts.
+   */
+  onMembershipChange: (added: readonly Host[], removed: readonly Host[]) => void = () => {};
 
   setHosts(hosts: readonly Host[]): void {
     this.hostSet.setHosts(hosts);
     this.stats.membership_total.set(hosts.length);
     this.stats.membership_healthy.set(this.hostSet.healthyHosts.length);
+  }
+
+  /** PrioritySetImpl::updateHosts: the new host list, and which hosts it added and removed. */
+  updateHosts(hosts: readonly Host[], added: readonly Host[], removed: readonly Host[]): void {
+    this.setHosts(hosts);
+    if (added.length > 0 || removed.length > 0) this.stats.membership_change.inc();
+    this.onMembershipChange(added, removed);
   }
 
   /** A host-health machine changed state: rebuild the host set, update gauges, drain on failure. */
@@ -145,25 +185,30 @@ export class ClusterInfo {
   }
 }
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
 /**
- * ClusterManagerImpl: owns every cluster. STRICT_DNS names are resolved once at start;
- * periodic re-resolution (dns_refresh_rate) is not modelled yet.
+ * ClusterManagerImpl: owns every cluster. A STATIC cluster's hosts are its endpoints; a
+ * STRICT_DNS or LOGICAL_DNS cluster's hosts are whatever its names resolve to, resolved
+ * again on dns_refresh_rate for as long as the engine runs (dns-cluster.ts).
  */
 export class ClusterManager {
   readonly clusters = new Map<string, ClusterInfo>();
   readonly warnings: string[] = [];
   /** set by the engine: drain a host's connection pools on every worker */
   onHostHealthFailure: (host: Host) => void = () => {};
+  /** set by the engine: a host left its cluster; its pools on every worker drain and are dropped */
+  onHostRemoved: (host: Host) => void = () => {};
   private healthDeps: HealthDeps | undefined;
 
   constructor(
     configs: readonly Cluster[],
     private readonly store: StatsStore,
+    /** the layered_runtime snapshot: circuit breaker limits and the panic threshold read it */
+    runtime: RuntimeSnapshot = EMPTY_RUNTIME,
   ) {
     for (const config of configs) {
-      this.clusters.set(config.name, new ClusterInfo(config, store, (host) => this.onHostHealthFailure(host)));
+      const info = new ClusterInfo(config, store, (host) => this.onHostHealthFailure(host), runtime);
+      info.onMembershipChange = (added, removed) => this.onMembershipChange(info, added, removed);
+      this.clusters.set(config.name, info);
     }
     this.store.gauge('cluster_manager.active_clusters').set(configs.length);
     this.store.counter('cluster_manager.cluster_added').inc(configs.length);
@@ -173,27 +218,26 @@ export class ClusterManager {
     return this.clusters.get(name);
   }
 
-  /** Builds host sets; resolves STRICT_DNS / LOGICAL_DNS names through the transport. */
-  async initialize(transport: Transport, health?: HealthDeps): Promise<void> {
+  /**
+   * Cluster initialization: STATIC hosts at once; DNS clusters start resolving and count as
+   * initialized after their first answer or failure (Envoy's onPreInitComplete), with
+   * whatever hosts that gave them, possibly none. Then health checking starts, and this
+   * resolves once every checked host has had its first check.
+   */
+  async initialize(transport: Transport, health: HealthDeps, resolver: Resolver): Promise<void> {
+    const dnsInits: Promise<void>[] = [];
     for (const info of this.clusters.values()) {
-      const hosts: Host[] = [];
-      for (const ep of info.config.endpoints) {
-        const { address, port_value } = ep.address;
-        if (info.config.type === 'STATIC' || IPV4.test(address) || address.includes(':')) {
-          hosts.push(new Host(info.name, address, port_value, ep.load_balancing_weight, ep.hostname));
-          continue;
-        }
-        const resolved = await transport.resolve(address);
-        // dns_lookup_family V4_PREFERRED: the IPv4 answers when there are any.
-        const v4 = resolved.filter((ip) => IPV4.test(ip));
-        const family = v4.length > 0 ? v4 : resolved;
-        // STRICT_DNS makes a host of every address; LOGICAL_DNS keeps only the first.
-        const picked = info.config.type === 'LOGICAL_DNS' ? family.slice(0, 1) : family;
-        for (const ip of picked) hosts.push(new Host(info.name, ip, port_value, ep.load_balancing_weight, address));
+      if (info.config.type === 'STATIC') {
+        const hosts = info.config.endpoints.map((ep) => new Host(info.name, ep.address.address, ep.address.port_value, ep.load_balancing_weight, ep.hostname));
+        info.updateHosts(hosts, hosts, []);
+        continue;
       }
-      info.setHosts(hosts);
+      info.dns = new DnsCluster(info, { engine: health.engine, resolver, random: health.random });
+      info.dns.start();
+      dnsInits.push(info.dns.initialized);
     }
-    if (health) await this.startHealth(transport, health);
+    await Promise.all(dnsInits);
+    await this.startHealth(transport, health);
   }
 
   // --- health (docs/resilience.md "Health and load balancing") -------------------------
@@ -210,15 +254,14 @@ export class ClusterManager {
       const check = info.config.health_checks?.[0];
       const outlier = info.config.outlier_detection;
       if (!check && !outlier) continue;
-      const input = { activeHealthCheck: !!check, unhealthyThreshold: check?.unhealthy_threshold ?? 1, healthyThreshold: check?.healthy_threshold ?? 1 };
-      for (const host of info.hosts) host.startHealth(deps.engine, input, (h, from) => info.onHostHealthChanged(h, from));
+      for (const host of info.hosts) this.startHostHealth(info, host);
       info.setHosts(info.hosts);
       if (outlier) {
         info.outlierDetector = new OutlierDetector(info.name, outlier, { engine: deps.engine, random: deps.random, store: this.store });
         info.outlierDetector.start(info.hosts);
       }
       if (check) {
-        const checker = new HttpHealthChecker(info.name, check, { engine: deps.engine, transport, random: deps.random, store: this.store });
+        const checker = new HttpHealthChecker(info.name, check, { engine: deps.engine, transport, random: deps.random, store: this.store, ...(info.tls && { tls: info.tls }) });
         info.healthChecker = checker;
         checker.onCheckSuccess = (host) => info.outlierDetector?.onActiveHealthCheckSuccess(host);
         checker.start(info.hosts);
@@ -228,9 +271,38 @@ export class ClusterManager {
     await Promise.all(firstRounds);
   }
 
-  /** Stop health checkers, outlier detectors and host-health machines (their timers and connections). */
+  private startHostHealth(info: ClusterInfo, host: Host): void {
+    const check = info.config.health_checks?.[0];
+    const input = { activeHealthCheck: !!check, unhealthyThreshold: check?.unhealthy_threshold ?? 1, healthyThreshold: check?.healthy_threshold ?? 1 };
+    host.startHealth(this.healthDeps!.engine, input, (h, from) => info.onHostHealthChanged(h, from));
+  }
+
+  /**
+   * ClusterManagerImpl's member update callback: a host added after start gets its health
+   * machine, outlier monitor and health-check session (HealthCheckerImplBase::addHosts,
+   * DetectorImpl::addHostMonitor); a removed one loses them, and its pools drain on every
+   * worker (ThreadLocalClusterManagerImpl::onHostSetUpdate -> drainOrCloseConnPools).
+   */
+  private onMembershipChange(info: ClusterInfo, added: readonly Host[], removed: readonly Host[]): void {
+    const checked = this.healthDeps && (info.config.health_checks?.[0] || info.config.outlier_detection);
+    if (checked) {
+      for (const host of removed) host.stopHealth(this.healthDeps!.engine);
+      for (const host of added) this.startHostHealth(info, host);
+      info.outlierDetector?.removeHosts(removed);
+      info.outlierDetector?.addHosts(added);
+      info.healthChecker?.removeHosts(removed);
+      info.healthChecker?.addHosts(added);
+      // The new hosts' first health state (pending when actively checked) decides what balancers pick.
+      info.setHosts(info.hosts);
+      info.healthChecker?.updateHealthyGauge(info.hosts);
+    }
+    for (const host of removed) this.onHostRemoved(host);
+  }
+
+  /** Stop DNS resolution, health checkers, outlier detectors and host-health machines (their timers and connections). */
   stop(): void {
     for (const info of this.clusters.values()) {
+      info.dns?.stop();
       info.healthChecker?.stop();
       info.outlierDetector?.stop();
       if (this.healthDeps) for (const host of info.hosts) host.stopHealth(this.healthDeps.engine);

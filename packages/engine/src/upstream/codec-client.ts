@@ -7,6 +7,16 @@ import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import type { ActorMeta } from '../seams/tracer';
 import type { TransportConnection, TransportError } from '../seams/transport';
 import { statusHasNoBody } from '../http/status';
+import { isUpgrade, keepUpgradeHeaders } from '../http/upgrade';
+
+/**
+ * HeaderUtility::isSpecial1xx: the interim responses the codec hands up to the router
+ * (100, 102, 103; Envoy adds 104 behind envoy.reloadable_features.proxy_104). Any other
+ * 1xx (but 101) is skipped here and the codec goes on waiting for the final response.
+ */
+export function isSpecial1xx(status: number): boolean {
+  return status === 100 || status === 102 || status === 103;
+}
 
 /** Why an upstream stream ended early, in Envoy's StreamResetReason terms. */
 export type StreamResetReason =
@@ -21,6 +31,8 @@ export type StreamResetReason =
 
 /** Receives one upstream response (Http::ResponseDecoder). */
 export interface ResponseDecoder {
+  /** an interim 100 / 102 / 103 head (ResponseDecoder::decode1xxHeaders); the final response follows */
+  decode1xxHeaders(head: ResponseHead): void;
   decodeHeaders(head: ResponseHead, endStream: boolean): void;
   decodeData(chunk: Uint8Array, endStream: boolean): void;
   onResetStream(reason: StreamResetReason, detail?: string): void;
@@ -54,6 +66,8 @@ export class CodecClient implements RequestEncoder {
   private decoder: ResponseDecoder | undefined;
   private writer: Http1MessageWriter;
   private requestIsHead = false;
+  /** the request in flight asked for an upgrade (Connection: upgrade + Upgrade) */
+  private requestIsUpgrade = false;
   private requestComplete = false;
   private responseComplete = false;
   private closeAfterResponse = false;
@@ -96,14 +110,17 @@ export class CodecClient implements RequestEncoder {
     this.requestComplete = false;
     this.responseComplete = false;
     this.requestIsHead = false;
+    this.requestIsUpgrade = false;
     this.writer = new Http1MessageWriter(this.connection);
     return this;
   }
 
   encodeHeaders(head: RequestHead, endStream: boolean): boolean {
     this.requestIsHead = head.method === 'HEAD';
+    this.requestIsUpgrade = isUpgrade(head.headers);
     let framing: Framing = 'empty';
-    if (!endStream) framing = head.headers.has('content-length') ? 'content-length' : 'chunked';
+    // An upgrade request's "body" is the tunnel: raw bytes, never chunked.
+    if (!endStream) framing = this.requestIsUpgrade ? 'close-delimited' : head.headers.has('content-length') ? 'content-length' : 'chunked';
     if (framing === 'chunked') head.headers.set('transfer-encoding', 'chunked');
     const text = serializeHead(`${head.method} ${head.path} HTTP/1.1`, head.headers, head.authority);
     this.requestComplete = endStream;
@@ -143,8 +160,15 @@ export class CodecClient implements RequestEncoder {
 
   private onData(chunk: Uint8Array): void {
     this.rxBytes += chunk.byteLength;
+    if (this.upgraded) {
+      // ConnectionImpl::maybeDirectDispatch: the tunnel's bytes, as they come.
+      this.decoder?.decodeData(chunk, false);
+      return;
+    }
     const result = this.parser.execute(chunk);
-    if (result.kind === 'error') {
+    if (result.kind === 'paused' && this.upgraded && result.consumed < chunk.byteLength) {
+      this.decoder?.decodeData(chunk.subarray(result.consumed), false);
+    } else if (result.kind === 'error') {
       this.codec.send({ type: 'codec.error', code: result.code });
       this.owner.onProtocolError();
       this.fail('ProtocolError', `${result.code}: ${result.reason}`);
@@ -155,14 +179,24 @@ export class CodecClient implements RequestEncoder {
 
   private onHeadersComplete(head: ParsedHead): 'continue' | 'skip-body' {
     const status = head.statusCode ?? 0;
-    // An interim 1xx is not the response; the final one follows on the same connection.
+    // ClientConnectionImpl::onHeadersCompleteBase: an interim 1xx is not the response; the
+    // final one follows on the same connection. 101 is exempt: what follows it is not HTTP.
     if (status >= 100 && status < 200 && status !== 101) {
+      this.codec.send({ type: 'codec.headers.interim' });
+      if (isSpecial1xx(status)) {
+        const headers = HeaderMap.from(head.headers);
+        stripHopByHop(headers);
+        this.decoder?.decode1xxHeaders({ status, headers });
+      }
       return 'skip-body';
     }
+    if (status === 101 && this.requestIsUpgrade && head.upgrade) return this.onUpgradeAccepted(head);
     const headers = HeaderMap.from(head.headers);
     const noBody = this.requestIsHead || statusHasNoBody(status);
     const connection = headers.get('connection')?.toLowerCase();
-    this.closeAfterResponse = !head.shouldKeepAlive || connection === 'close';
+    // After a 101 llhttp treats the rest of the connection as tunnel bytes (paused for the
+    // upgrade): the connection can carry no further request, so it ends with this response.
+    this.closeAfterResponse = !head.shouldKeepAlive || connection === 'close' || status === 101;
     stripHopByHop(headers);
     const endStream = noBody || headers.get('content-length') === '0';
     this.codec.send({ type: 'codec.headers.complete', endStream });
@@ -170,10 +204,39 @@ export class CodecClient implements RequestEncoder {
     return noBody ? 'skip-body' : 'continue';
   }
 
+  /**
+   * ClientConnectionImpl::onHeadersCompleteBase with handling_upgrade_: the 101 answering
+   * our upgrade request. It keeps Connection and Upgrade; the response never ends as HTTP,
+   * its body is every later byte, and the connection goes back to no pool.
+   */
+  private onUpgradeAccepted(head: ParsedHead): 'continue' {
+    const headers = HeaderMap.from(head.headers);
+    const upgrade = headers.get('upgrade') ?? '';
+    stripHopByHop(headers);
+    keepUpgradeHeaders(headers, upgrade);
+    this.closeAfterResponse = true;
+    this.codec.send({ type: 'codec.headers.complete', endStream: true });
+    this.codec.send({ type: 'codec.upgrade' });
+    this.decoder?.decodeHeaders({ status: 101, headers }, false);
+    return 'continue';
+  }
+
+  /** the codec machine is in `upgraded`: every byte now is the tunnel's */
+  private get upgraded(): boolean {
+    return this.codec.getSnapshot().value === 'upgraded';
+  }
+
   private onMessageComplete(): 'continue' | 'pause' {
     // Closed from inside this parse (the router reset the exchange, e.g. to retry a 503
     // whose body was in the same read): the rest of the message is nobody's.
     if (this.responseComplete || this.closed) return 'continue';
+    // The 101's head was its whole HTTP message; llhttp now pauses for the upgrade.
+    if (this.upgraded) return 'continue';
+    // The end of a 1xx message (onMessageCompleteBase swallows it): keep waiting for the final head.
+    if (this.codec.getSnapshot().value === 'interim') {
+      this.codec.send({ type: 'codec.message.complete' });
+      return 'continue';
+    }
     this.codec.send({ type: 'codec.message.complete' });
     this.responseComplete = true;
     const decoder = this.decoder;

@@ -4,11 +4,13 @@ import type { TimerId } from '../seams/clock';
 import { DeadlineTimer } from '../seams/deadline-timer';
 import type { ActorMeta } from '../seams/tracer';
 import type { Transport, TransportConnection, TransportError } from '../seams/transport';
+import { handshakeFacts, type TlsVerdict } from '../network/tls-context';
 import { clientMachine, type ClientCloseReason, type ClientOwner } from './client.machine';
 import type { ClusterInfo } from './cluster-manager';
 import { CodecClient, type CodecClientOwner } from './codec-client';
 import type { Host } from './host';
 import { poolMachine } from './pool.machine';
+import type { ResourceManager, ResourcePriority } from './resource-manager';
 
 /** ConnectionPool::PoolFailureReason */
 export type PoolFailureReason = 'Overflow' | 'LocalConnectionFailure' | 'RemoteConnectionFailure' | 'Timeout';
@@ -69,12 +71,24 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
         address: pool.host.address,
         port: pool.host.port,
         connectTimeout: pool.cluster.config.connect_timeout,
+        ...(pool.cluster.tls && { tls: pool.cluster.tls }),
         owner: this,
       },
       path: this.meta.actor,
       kind: 'client',
       ids: this.meta.ids,
     });
+  }
+
+  connectTimeLeft(): number {
+    return this.pool.cluster.config.connect_timeout - (this.pool.engine.clock.now() - this.createdAt);
+  }
+
+  onHandshake(verdict: TlsVerdict): void {
+    const tracer = this.pool.engine.tracer;
+    if (!tracer.enabled) return;
+    if (verdict.ok) tracer.fact(this.meta, 'tls.handshake', handshakeFacts(verdict.info), 'SslSocket::onSuccess (ClientSslSocket)');
+    else tracer.fact(this.meta, 'tls.handshake_failed', { reason: verdict.reason, stat: `ssl.${verdict.stat}`, ...handshakeFacts(verdict.info) }, 'SslSocket::onFailure (ClientSslSocket)');
   }
 
   onConnected(connection: TransportConnection): void {
@@ -155,6 +169,8 @@ export class Http1ConnPool {
   private readonly pending: PendingStream[] = [];
   private readonly attached = new Map<ActiveClient, PoolCallbacks>();
   private upstreamReadyScheduled = false;
+  /** the cluster's circuit breakers for this pool's priority */
+  readonly resources: ResourceManager;
 
   constructor(
     readonly engine: EngineContext,
@@ -162,8 +178,11 @@ export class Http1ConnPool {
     readonly cluster: ClusterInfo,
     readonly host: Host,
     worker: number,
+    /** Envoy keeps a pool per (host, priority): HIGH requests get their own connections */
+    readonly priority: ResourcePriority = 'default',
   ) {
-    const key = `${cluster.name}/${host.key}`;
+    this.resources = cluster.resourceManager(priority);
+    const key = priority === 'high' ? `${cluster.name}/${host.key}/high` : `${cluster.name}/${host.key}`;
     this.meta = { actor: `worker:${worker}/pool:${key}`, machine: 'pool', ids: { worker, cluster: cluster.name, host: host.key, pool: key }, envoy: {} };
     this.actor = startTraced(engine, poolMachine, { input: undefined, path: this.meta.actor, kind: 'pool', ids: this.meta.ids });
   }
@@ -175,7 +194,8 @@ export class Http1ConnPool {
 
   /** ConnPoolImplBase::newStreamImpl */
   newStream(callbacks: PoolCallbacks): Cancellable | null {
-    const { resources, config, stats } = this.cluster;
+    const { stats } = this.cluster;
+    const resources = this.resources;
     if (this.actor.getSnapshot().value === 'idle') this.actor.send({ type: 'pool.activate' });
     const readyClient = this.ready[0];
     if (readyClient) {
@@ -218,8 +238,8 @@ export class Http1ConnPool {
    * is ejected: idle connections close now, busy ones after their stream, connecting ones
    * unless a stream waits for them. The pool stays usable; new streams get new connections.
    */
-  drainConnections(): void {
-    this.decide('drain_connections', { why: 'host health failure' }, 'ConnPoolImplBase::drainConnectionsImpl');
+  drainConnections(why = 'host health failure'): void {
+    this.decide('drain_connections', { why }, 'ConnPoolImplBase::drainConnectionsImpl');
     if (this.pending.length === 0) for (const client of [...this.connecting]) client.actor.send({ type: 'client.close' });
     for (const client of [...this.ready]) client.actor.send({ type: 'client.drain' });
     for (const client of this.busy) {
@@ -261,7 +281,8 @@ export class Http1ConnPool {
   }
 
   onClientClosed(client: ActiveClient, reason: ClientCloseReason, error?: TransportError): void {
-    const { stats, resources } = this.cluster;
+    const { stats } = this.cluster;
+    const resources = this.resources;
     const wasConnecting = client.list === 'connecting';
     this.moveTo(client, 'closed');
     resources.connections.dec();
@@ -285,7 +306,9 @@ export class Http1ConnPool {
         stats.upstream_cx_connect_fail.inc();
         this.host.stats.cx_connect_fail++;
       }
-      const detail = reason === 'connect_timeout' ? undefined : error ? `delayed connect error: ${ERRNO[error.code] ?? error.code}` : undefined;
+      // A failed handshake's reason is the TLS error itself (TLS_error:|...:TLS_error_end).
+      const detail =
+        reason === 'connect_timeout' ? undefined : reason === 'tls_failure' ? error?.message : error ? `delayed connect error: ${ERRNO[error.code] ?? error.code}` : undefined;
       this.engine.tracer.fact(this.meta, 'pool.connect_failure', { client: client.id, reason: failure, detail: detail ?? null, pending: this.pending.length }, 'ConnPoolImplBase::onConnectionEvent');
       // A failed connect fails every stream waiting in this pool (purgePendingStreams).
       this.failPending(failure, detail);
@@ -307,11 +330,12 @@ export class Http1ConnPool {
   private tryCreateNewConnection(): boolean {
     const connectingCapacity = this.connecting.length;
     if (this.pending.length <= connectingCapacity) return false;
-    const { resources, config, stats } = this.cluster;
+    const { stats } = this.cluster;
+    const resources = this.resources;
     const hasClients = this.connecting.length + this.ready.length + this.busy.length > 0;
     if (!resources.connections.canCreate() && hasClients) {
       stats.upstream_cx_overflow.inc();
-      this.decide('connection_overflow', { limit: 'max_connections', max: config.circuit_breakers.max_connections }, 'ConnPoolImplBase::tryCreateNewConnection');
+      this.decide('connection_overflow', { limit: 'max_connections', max: resources.connections.max }, 'ConnPoolImplBase::tryCreateNewConnection');
       return false;
     }
     // The decision is reported before the client it creates spawns (its id is the next one).
@@ -338,7 +362,7 @@ export class Http1ConnPool {
       const client = this.ready[0]!;
       const { callbacks, queuedAt } = this.removePending(0);
       // attachStreamToClient checks max_requests for waiting streams too.
-      if (!this.cluster.resources.requests.canCreate()) {
+      if (!this.resources.requests.canCreate()) {
         this.overflow(callbacks, 'max_requests');
         continue;
       }
@@ -348,7 +372,8 @@ export class Http1ConnPool {
   }
 
   private attach(client: ActiveClient, callbacks: PoolCallbacks, waitedMs: number, reused: boolean): void {
-    const { resources, stats } = this.cluster;
+    const { stats } = this.cluster;
+    const resources = this.resources;
     client.remainingStreams--;
     const lastStream = client.remainingStreams <= 0;
     if (lastStream && Number.isFinite(client.remainingStreams)) stats.upstream_cx_max_requests.inc();
@@ -369,14 +394,14 @@ export class Http1ConnPool {
   private endStream(client: ActiveClient): void {
     if (!this.attached.delete(client)) return;
     client.hasActiveStream = false;
-    this.cluster.resources.requests.dec();
+    this.resources.requests.dec();
     this.cluster.stats.upstream_rq_active.dec();
     this.host.stats.rq_active--;
   }
 
   private overflow(callbacks: PoolCallbacks, limit: 'max_pending_requests' | 'max_requests'): null {
     this.cluster.stats.upstream_rq_pending_overflow.inc();
-    this.decide('overflow', { limit, max: this.cluster.config.circuit_breakers[limit] });
+    this.decide('overflow', { limit, max: (limit === 'max_requests' ? this.resources.requests : this.resources.pending).max });
     callbacks.onPoolFailure('Overflow', undefined);
     this.checkIdle();
     return null;
@@ -393,7 +418,7 @@ export class Http1ConnPool {
 
   private removePending(index: number): PendingStream {
     const [entry] = this.pending.splice(index, 1);
-    this.cluster.resources.pending.dec();
+    this.resources.pending.dec();
     this.cluster.stats.upstream_rq_pending_active.dec();
     return entry!;
   }

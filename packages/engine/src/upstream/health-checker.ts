@@ -9,6 +9,7 @@ import type { Random } from '../seams/random';
 import type { PendingConnect, Transport, TransportConnection } from '../seams/transport';
 import type { Counter, Gauge, StatsStore } from '../stats/stats';
 import type { Host } from './host';
+import type { TlsContext } from '../network/tls-context';
 
 /** The `cluster.<name>.health_check.*` stats. */
 function healthCheckStats(store: StatsStore, cluster: string) {
@@ -31,6 +32,8 @@ export interface HealthCheckerDeps {
   transport: Transport;
   random: Random;
   store: StatsStore;
+  /** the cluster's UpstreamTlsContext: checks handshake as its connections do */
+  tls?: TlsContext;
 }
 
 /**
@@ -40,7 +43,7 @@ export interface HealthCheckerDeps {
  */
 export class HttpHealthChecker {
   readonly stats: HealthCheckStats;
-  private readonly sessions: HealthCheckSession[] = [];
+  private readonly sessions = new Map<Host, HealthCheckSession>();
   private pendingFirst = 0;
   private resolveFirstRound!: () => void;
   /** resolves once every host has had its first check (Envoy holds cluster warm-up for it) */
@@ -62,15 +65,28 @@ export class HttpHealthChecker {
     this.pendingFirst = hosts.length;
     this.updateHealthyGauge(hosts);
     if (hosts.length === 0) this.resolveFirstRound();
+    this.addHosts(hosts);
+  }
+
+  /** HealthCheckerImplBase::addHosts: a session per new host, checking at once. */
+  addHosts(hosts: readonly Host[]): void {
     for (const host of hosts) {
       const session = new HealthCheckSession(this, host);
-      this.sessions.push(session);
+      this.sessions.set(host, session);
       session.start();
     }
   }
 
+  /** HealthCheckerImplBase::onClusterMemberUpdate: a removed host's session stops (its timers and connection go). */
+  removeHosts(hosts: readonly Host[]): void {
+    for (const host of hosts) {
+      this.sessions.get(host)?.stop();
+      this.sessions.delete(host);
+    }
+  }
+
   stop(): void {
-    for (const session of this.sessions) session.stop();
+    for (const session of this.sessions.values()) session.stop();
     this.resolveFirstRound();
   }
 
@@ -165,8 +181,12 @@ class HealthCheckSession {
         }
         this.connectToken = undefined;
         this.connecting = undefined;
-        this.useConnection(connection);
-        this.sendRequest(connection);
+        const tls = this.checker.deps.tls;
+        if (tls) this.handshake(connection, tls, token);
+        else {
+          this.useConnection(connection);
+          this.sendRequest(connection);
+        }
       },
       onError: (error) => {
         if (this.connectToken !== token) return;
@@ -176,6 +196,38 @@ class HealthCheckSession {
       },
     });
     if (this.connectToken === token) this.connecting = pending;
+  }
+
+  /** The cluster's transport socket applies to health checks too (ClientSslSocket on the HC connection). */
+  private handshake(connection: TransportConnection, tls: TlsContext, token: object): void {
+    this.connectToken = token;
+    // Stopping (or a timeout) while the handshake runs closes the socket, as a cancelled connect does.
+    this.connecting = { cancel: () => connection.destroy() };
+    const fail = (reason: string): void => {
+      if (this.connectToken !== token) return;
+      this.connectToken = undefined;
+      this.connecting = undefined;
+      connection.destroy();
+      this.complete({ passed: false, kind: 'network', reason: `TLS handshake failed: ${reason}` });
+    };
+    if (!connection.startTls) {
+      fail(tls.failed({ code: 'ENOTSUP', message: 'this transport cannot do TLS' }).reason);
+      return;
+    }
+    connection.startTls(tls.options, {
+      onSecure: (info) => {
+        if (this.connectToken !== token || this.stopped) return;
+        const verdict = tls.judge(info);
+        if (!verdict.ok) return fail(verdict.reason);
+        this.connectToken = undefined;
+        this.connecting = undefined;
+        this.useConnection(connection);
+        this.sendRequest(connection);
+      },
+      onError: (error) => {
+        if (this.connectToken === token) fail(tls.failed(error).reason);
+      },
+    });
   }
 
   private cancelConnect(): void {

@@ -1,5 +1,6 @@
 import type { Cluster } from '../config/types';
 import type { Random } from '../seams/random';
+import { EMPTY_RUNTIME, type RuntimeSnapshot } from '../runtime/runtime';
 import type { Host } from './host';
 import type { HostSet } from './host-set';
 import { hashHex, xxHash64 } from './xxhash64';
@@ -324,13 +325,23 @@ export class MaglevLoadBalancer implements LoadBalancer {
   }
 }
 
-export function createLoadBalancer(cluster: Cluster, set: HostSet, random: Random): LoadBalancer {
+/**
+ * LeastRequestLoadBalancer's active_request_bias_runtime_ (a Runtime::Double): getDouble(runtime_key,
+ * default_value); a negative value from the runtime is refused for 1.0, as Envoy does.
+ */
+export function activeRequestBias(lr: Cluster['least_request_lb_config'], runtime: RuntimeSnapshot): number {
+  if (!lr) return 1;
+  const bias = lr.active_request_bias_runtime_key ? runtime.getDouble(lr.active_request_bias_runtime_key, lr.active_request_bias) : lr.active_request_bias;
+  return bias < 0 || Number.isNaN(bias) ? 1 : bias;
+}
+
+export function createLoadBalancer(cluster: Cluster, set: HostSet, random: Random, runtime: RuntimeSnapshot = EMPTY_RUNTIME): LoadBalancer {
   switch (cluster.lb_policy) {
     case 'RANDOM':
       return new RandomLoadBalancer(set, random);
     case 'LEAST_REQUEST': {
       const lr = cluster.least_request_lb_config;
-      return new LeastRequestLoadBalancer(set, random, lr?.choice_count ?? 2, lr?.active_request_bias ?? 1);
+      return new LeastRequestLoadBalancer(set, random, lr?.choice_count ?? 2, activeRequestBias(lr, runtime));
     }
     case 'RING_HASH': {
       const rh = cluster.ring_hash_lb_config;

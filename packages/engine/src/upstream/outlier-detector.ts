@@ -15,6 +15,22 @@ export type OutlierResult = number | 'local_origin_failure' | 'local_origin_time
 
 export type EjectionType = 'consecutive_5xx' | 'consecutive_gateway_failure';
 
+/** The config fields Envoy reads through the runtime, `outlier_detection.<key>` with the config as default. */
+type RuntimeField =
+  | 'consecutive_5xx' | 'consecutive_gateway_failure' | 'enforcing_consecutive_5xx' | 'enforcing_consecutive_gateway_failure'
+  | 'max_ejection_percent' | 'interval' | 'base_ejection_time' | 'max_ejection_time';
+/** outlier_detection_impl.h's *Runtime keys; the durations are in ms */
+const RUNTIME_KEY: Record<RuntimeField, string> = {
+  consecutive_5xx: 'outlier_detection.consecutive_5xx',
+  consecutive_gateway_failure: 'outlier_detection.consecutive_gateway_failure',
+  enforcing_consecutive_5xx: 'outlier_detection.enforcing_consecutive_5xx',
+  enforcing_consecutive_gateway_failure: 'outlier_detection.enforcing_consecutive_gateway_failure',
+  max_ejection_percent: 'outlier_detection.max_ejection_percent',
+  interval: 'outlier_detection.interval_ms',
+  base_ejection_time: 'outlier_detection.base_ejection_time_ms',
+  max_ejection_time: 'outlier_detection.max_ejection_time_ms',
+};
+
 /** The `cluster.<name>.outlier_detection.*` stats. */
 function outlierStats(store: StatsStore, cluster: string) {
   const p = `cluster.${cluster}.outlier_detection.`;
@@ -66,11 +82,27 @@ export class OutlierDetector {
 
   /** Attach a monitor to every host and arm the interval timer. */
   start(hosts: readonly Host[]): void {
-    this.hosts = hosts;
+    this.addHosts(hosts);
+    this.armIntervalTimer();
+  }
+
+  /** DetectorImpl::addHostMonitor, for the hosts a DNS answer added. */
+  addHosts(hosts: readonly Host[]): void {
     for (const host of hosts) {
       host.outlier = { consecutive5xx: 0, consecutiveGatewayFailure: 0, numEjections: 0, ejectTimeBackoff: 0, lastEjectionTime: undefined, lastUnejectionTime: undefined };
     }
-    this.armIntervalTimer();
+    if (hosts.length > 0) this.hosts = [...this.hosts, ...hosts];
+  }
+
+  /** DetectorImpl's member update callback: a removed host's monitor goes, and its ejection stops counting. */
+  removeHosts(hosts: readonly Host[]): void {
+    if (hosts.length === 0) return;
+    const gone = new Set(hosts);
+    for (const host of hosts) {
+      if (host.ejected && this.hosts.includes(host)) this.ejectionsActive--;
+    }
+    this.stats.ejections_active.set(this.ejectionsActive);
+    this.hosts = this.hosts.filter((h) => !gone.has(h));
   }
 
   stop(): void {
@@ -93,11 +125,11 @@ export class OutlierDetector {
       return;
     }
     if (code === 502 || code === 503 || code === 504) {
-      if (++monitor.consecutiveGatewayFailure === this.config.consecutive_gateway_failure) this.onConsecutiveError(host, monitor, 'consecutive_gateway_failure');
+      if (++monitor.consecutiveGatewayFailure === this.value('consecutive_gateway_failure')) this.onConsecutiveError(host, monitor, 'consecutive_gateway_failure');
     } else {
       monitor.consecutiveGatewayFailure = 0;
     }
-    if (++monitor.consecutive5xx === this.config.consecutive_5xx) this.onConsecutiveError(host, monitor, 'consecutive_5xx');
+    if (++monitor.consecutive5xx === this.value('consecutive_5xx')) this.onConsecutiveError(host, monitor, 'consecutive_5xx');
   }
 
   /** A passed active health check un-ejects an ejected host (successful_active_health_check_uneject_host). */
@@ -122,9 +154,9 @@ export class OutlierDetector {
 
   /** DetectorImpl::ejectHost */
   private ejectHost(host: Host, monitor: OutlierMonitor, type: EjectionType): void {
-    const { config, stats } = this;
+    const { stats } = this;
     const { tracer, clock } = this.deps.engine;
-    const maxPercent = Math.min(100, config.max_ejection_percent);
+    const maxPercent = Math.min(100, this.value('max_ejection_percent'));
     // Checked before this ejection counts, so the first ejection in a small cluster is allowed.
     const ejectedPercent = (100 * this.ejectionsActive) / this.hosts.length;
     if (ejectedPercent >= maxPercent) {
@@ -133,8 +165,9 @@ export class OutlierDetector {
       return;
     }
     if (type === 'consecutive_5xx') stats.ejections_total.inc();
-    const enforcing = type === 'consecutive_5xx' ? config.enforcing_consecutive_5xx : config.enforcing_consecutive_gateway_failure;
-    // runtime featureEnabled(percent): a roll of the engine's seeded Random.
+    // DetectorImpl::enforceEjection: featureEnabled(outlier_detection.enforcing_*, the config's
+    // percent): a roll of the engine's seeded Random.
+    const enforcing = Math.min(100, this.value(type === 'consecutive_5xx' ? 'enforcing_consecutive_5xx' : 'enforcing_consecutive_gateway_failure'));
     if (!(enforcing >= 100 || (enforcing > 0 && this.deps.random.int(100) < enforcing))) {
       tracer.fact(host.healthMeta, 'host.ejection_skipped', { type, reason: 'not_enforced', enforcingPercent: enforcing }, 'DetectorImpl::ejectHost');
       return;
@@ -147,7 +180,8 @@ export class OutlierDetector {
     monitor.numEjections++;
     monitor.lastEjectionTime = clock.now();
     // The multiplier grows with each ejection until base × multiplier passes max_ejection_time.
-    if (monitor.ejectTimeBackoff * config.base_ejection_time < config.max_ejection_time + config.base_ejection_time) monitor.ejectTimeBackoff++;
+    const base = this.value('base_ejection_time');
+    if (monitor.ejectTimeBackoff * base < this.value('max_ejection_time') + base) monitor.ejectTimeBackoff++;
     if (tracer.enabled) {
       tracer.fact(
         host.healthMeta,
@@ -167,11 +201,16 @@ export class OutlierDetector {
 
   /** base_ejection_time × multiplier, capped at max_ejection_time */
   private ejectionTime(monitor: OutlierMonitor): number {
-    return Math.min(this.config.base_ejection_time * monitor.ejectTimeBackoff, this.config.max_ejection_time);
+    return Math.min(this.value('base_ejection_time') * monitor.ejectTimeBackoff, this.value('max_ejection_time'));
+  }
+
+  /** The runtime's value for `outlier_detection.<field>` when it has one, else the config's. */
+  private value(field: RuntimeField): number {
+    return this.deps.engine.runtime ? this.deps.engine.runtime.getInteger(RUNTIME_KEY[field], this.config[field]) : this.config[field];
   }
 
   private armIntervalTimer(): void {
-    this.timer = this.deps.engine.clock.setTimeout(() => this.onIntervalTimer(), this.config.interval);
+    this.timer = this.deps.engine.clock.setTimeout(() => this.onIntervalTimer(), this.value('interval'));
   }
 
   /** DetectorImpl::onIntervalTimer: un-eject hosts whose time is up; decay the others' multipliers. */

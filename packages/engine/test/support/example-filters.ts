@@ -84,7 +84,7 @@ const hold: HttpFilterFactory = (config, ctx) => {
   return new HoldFilter(ctx, hold_ms, held);
 };
 
-/** Call before `new ProxyEngine(...)`: the engine refuses configs naming unknown filters. */
+/** Call before loading the config: a filter nobody registered only passes requests through. */
 export function registerExampleFilters(): void {
   registerHttpFilter('example.add_header', addHeader);
   registerHttpFilter('example.hold', hold);

@@ -4,7 +4,7 @@
  * answered by `respond`, or left hanging. It parses just enough HTTP/1 (content-length and
  * chunked request bodies) to tell requests apart.
  */
-import { ManualClock, ProxyEngine, type Bootstrap } from '../../src/index';
+import { ManualClock, ProxyEngine, type Bootstrap, type EngineOptions } from '../../src/index';
 import type { ConnectCallbacks } from '../../src/seams/transport';
 import { MemoryConnection, MemoryTransport } from './memory-transport';
 
@@ -112,11 +112,17 @@ export interface SimulatedProxy {
 }
 
 /** A ProxyEngine on a ManualClock and the in-memory transport; the config's listener must be 127.0.0.1:10000. */
-export async function startSimulated(config: Bootstrap, origin = new MemoryOrigin(), seed = 1): Promise<SimulatedProxy> {
+export async function startSimulated(
+  config: Bootstrap,
+  origin = new MemoryOrigin(),
+  seed = 1,
+  /** more engine options, e.g. a compression provider */
+  options: Partial<EngineOptions> = {},
+): Promise<SimulatedProxy> {
   const clock = new ManualClock();
   const transport = new MemoryTransport(origin.connect);
   const logs: string[] = [];
-  const engine = new ProxyEngine({ config, transport, clock, seed, accessLog: (line) => logs.push(line) });
+  const engine = new ProxyEngine({ config, transport, clock, seed, accessLog: (line) => logs.push(line), ...options });
   await engine.start();
   return {
     engine,

@@ -1,4 +1,14 @@
-import type { ConnectCallbacks, ConnectionHandlers, PendingConnect, Transport, TransportConnection } from '../../src/seams/transport';
+import type {
+  ConnectCallbacks,
+  ConnectionHandlers,
+  PendingConnect,
+  TlsHandshakeCallbacks,
+  TlsOptions,
+  TlsSessionInfo,
+  Transport,
+  TransportConnection,
+  TransportError,
+} from '../../src/seams/transport';
 
 /**
  * An in-memory Transport: connections are pairs of pipes delivering bytes on the next
@@ -12,6 +22,15 @@ export class MemoryConnection implements TransportConnection {
   private handlers: ConnectionHandlers = { onData: noop, onEnd: noop, onClose: noop, onDrain: noop };
   closed = false;
   readonly received: Uint8Array[] = [];
+  /**
+   * A simulated TLS handshake (no bytes cross): startTls settles with this session, or
+   * fails with this error, or never settles ('hang'). Bytes after it are plaintext, as
+   * after a real handshake.
+   */
+  tls: Partial<TlsSessionInfo> | { fail: TransportError } | 'hang' = {};
+  tlsOptions: TlsOptions | undefined;
+  /** bytes that arrived while the simulated handshake was still running: they follow it, as on a real socket */
+  private heldForHandshake: Uint8Array[] | undefined;
 
   constructor(
     readonly localAddress: string,
@@ -55,6 +74,30 @@ export class MemoryConnection implements TransportConnection {
   pause(): void {}
   resume(): void {}
 
+  startTls(options: TlsOptions, callbacks: TlsHandshakeCallbacks): void {
+    this.tlsOptions = options;
+    this.heldForHandshake = [];
+    const outcome = this.tls;
+    if (outcome === 'hang') return;
+    queueMicrotask(() => {
+      const held = this.heldForHandshake ?? [];
+      this.heldForHandshake = undefined;
+      if ('fail' in outcome) {
+        callbacks.onError(outcome.fail);
+        this.destroy();
+        return;
+      }
+      callbacks.onSecure({
+        version: 'TLSv1.3',
+        cipher: 'TLS_AES_128_GCM_SHA256',
+        ...(options.alpn[0] !== undefined && { alpn: options.alpn[0] }),
+        peerVerified: options.trustedCa !== undefined,
+        ...outcome,
+      });
+      for (const bytes of held) this.deliver(bytes);
+    });
+  }
+
   /** Everything this side has received, as text. */
   text(): string {
     return this.received.map((c) => new TextDecoder().decode(c)).join('');
@@ -62,6 +105,10 @@ export class MemoryConnection implements TransportConnection {
 
   private deliver(bytes: Uint8Array): void {
     if (this.closed) return;
+    if (this.heldForHandshake) {
+      this.heldForHandshake.push(bytes);
+      return;
+    }
     this.received.push(bytes);
     this.handlers.onData(bytes);
   }
@@ -88,10 +135,6 @@ export class MemoryTransport implements Transport {
         pending.cancel();
       },
     };
-  }
-
-  async resolve(): Promise<string[]> {
-    return ['127.0.0.1'];
   }
 
   /** Open a client connection to a listener; returns the client's end. */

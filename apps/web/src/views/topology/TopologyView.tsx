@@ -212,12 +212,26 @@ function PlainNode({ node, world }: { node: LayoutNode; world: World }) {
           {clip(node.sub, 30)}
         </text>
       )}
-      {node.filters?.map((f, i) => (
-        <text key={f} x={8} y={29 + i * 14} className="pst-node-sub">
-          {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), 24)}
-        </text>
-      ))}
-      <title>{[node.label, node.sub, ...(node.filters ?? [])].filter(Boolean).join('\n')}</title>
+      {node.filters?.map((f, i) =>
+        node.modelled?.[i] === false ? (
+          // Not modelled: a dashed outline and the words, so it never reads as a filter that ran.
+          <g key={f} className="pst-filter-not-modelled" data-filter={f}>
+            <rect x={4} y={19 + i * 14} width={node.w - 8} height={13} rx={3} />
+            <text x={8} y={29 + i * 14} className="pst-node-sub">
+              {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), 13)} · not modelled
+            </text>
+          </g>
+        ) : (
+          <text key={f} x={8} y={29 + i * 14} className="pst-node-sub">
+            {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), 24)}
+          </text>
+        ),
+      )}
+      <title>
+        {[node.label, node.sub, ...(node.filters ?? []).map((f, i) => (node.modelled?.[i] === false ? `${f} (not modelled: requests pass through it unchanged)` : f))]
+          .filter(Boolean)
+          .join('\n')}
+      </title>
     </g>
   );
 }
@@ -227,8 +241,9 @@ function HostNode({ node, world, pools, name }: { node: LayoutNode; world: World
   const ejected = h?.health === 'ejected' || h?.health === 'unhealthy_ejected';
   const unhealthy = h?.health === 'unhealthy' || h?.health === 'unhealthy_ejected';
   const failing = h ? isFailing(h, world.t) : false;
-  const status = ejected ? 'ejected' : unhealthy ? 'unhealthy' : failing ? 'failing' : h?.health === 'pending' ? 'pending HC' : 'healthy';
-  const statusClass = ejected || unhealthy ? 'bad' : failing ? 'warn' : 'ok';
+  const removed = h?.removed === true;
+  const status = removed ? 'removed' : ejected ? 'ejected' : unhealthy ? 'unhealthy' : failing ? 'failing' : h?.health === 'pending' ? 'pending HC' : 'healthy';
+  const statusClass = removed || ejected || unhealthy ? 'bad' : failing ? 'warn' : 'ok';
   const workers = Math.max(1, Math.round((node.h - HOST_POOL_TOP + 8) / 16));
   return (
     <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`}>
@@ -252,7 +267,7 @@ function HostNode({ node, world, pools, name }: { node: LayoutNode; world: World
         return <PoolRow key={w} pool={p} worker={w} y={HOST_POOL_TOP + w * 16} width={node.w} />;
       })}
       <title>
-        {`${node.cluster} / ${node.host}\nhealth: ${h?.health ?? 'no health checks'}${failing ? `\n${h!.consecutiveFailures} failed attempt(s) in a row` : ''}`}
+        {`${node.cluster} / ${node.host}${removed ? '\nremoved from the cluster by a DNS answer' : ''}\nhealth: ${h?.health ?? 'no health checks'}${failing ? `\n${h!.consecutiveFailures} failed attempt(s) in a row` : ''}`}
       </title>
     </g>
   );
@@ -260,7 +275,11 @@ function HostNode({ node, world, pools, name }: { node: LayoutNode; world: World
 
 function PoolRow({ pool, worker, y, width }: { pool?: PoolState; worker: number; y: number; width: number }) {
   const counts = { connecting: 0, ready: 0, busy: 0, draining: 0 };
-  for (const s of pool?.clients.values() ?? []) if (s in counts) counts[s as keyof typeof counts]++;
+  // A client in its TLS handshake is still connecting, as the pool counts it.
+  for (const s of pool?.clients.values() ?? []) {
+    const state = s === 'handshaking' ? 'connecting' : s;
+    if (state in counts) counts[state as keyof typeof counts]++;
+  }
   const cb = pool && Object.entries(pool.limits).map(([k, v]) => `${k.replace(/^max_/, '')} ≤ ${v}`).join(', ');
   const dots: Array<[string, number]> = [
     ['connecting', counts.connecting],

@@ -47,6 +47,16 @@ export class CatalogTracker {
           changed = true;
         }
       }
+      // A DNS answer names the hosts it added before any of them has a pool or a health event.
+      if (e.type === 'fact' && e.fact === 'cluster.hosts_changed' && cluster && Array.isArray(e.data.added)) {
+        for (const added of e.data.added) {
+          const k = `${cluster}\u0000${String(added)}`;
+          if (!this.hosts.has(k)) {
+            this.hosts.add(k);
+            changed = true;
+          }
+        }
+      }
       if (e.type === 'fact' && e.fact === 'route.match' && typeof e.data.route === 'string' && typeof e.data.cluster === 'string') {
         const k = `${e.data.route}\u0000${e.data.cluster}`;
         if (!this.routeClusters.has(k)) {

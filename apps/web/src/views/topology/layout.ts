@@ -23,6 +23,11 @@ export interface LayoutNode {
   host?: string;
   /** filters nodes: the HTTP filter names, in order */
   filters?: string[];
+  /**
+   * filters nodes: per filter, false when ProxyScope does not model it (it passes requests
+   * through unchanged, and is drawn so it never looks as if it ran)
+   */
+  modelled?: boolean[];
 }
 
 export interface LayoutEdge {
@@ -98,15 +103,25 @@ export function layoutTopology(topology: Topology, extras: LayoutExtras = { host
   const routeIdsByName = new Map<string, string[]>();
   const seenRoutes = new Set<string>();
   const routeActions = new Map<string, string>();
+  const tcpClusters: Array<[chain: string, cluster: string]> = [];
   for (const l of topology.listeners) {
     node(1, { id: nodeId.listener(l.name), kind: 'listener', label: l.name, sub: l.address, h: 48 });
     addEdge('downstream', nodeId.listener(l.name));
     for (const fc of l.filterChains) {
       const chainId = nodeId.chain(l.name, fc.name);
+      if (fc.tcpProxy) {
+        // tcp_proxy: no HTTP filters or routes; bytes go straight to the cluster (edges added below).
+        node(2, { id: chainId, kind: 'chain', label: fc.name, sub: `TCP proxy · ${fc.statPrefix}`, h: 48 });
+        addEdge(nodeId.listener(l.name), chainId);
+        for (const c of fc.tcpProxy.clusters) tcpClusters.push([chainId, c]);
+        continue;
+      }
       node(2, { id: chainId, kind: 'chain', label: fc.name, sub: `HCM · ${fc.statPrefix}`, h: 48 });
       addEdge(nodeId.listener(l.name), chainId);
       const filtersId = nodeId.filters(l.name, fc.name);
-      node(3, { id: filtersId, kind: 'filters', label: 'HTTP filters', filters: fc.httpFilters, h: 34 + 14 * Math.max(1, fc.httpFilters.length) });
+      // Traces from before httpFilterDetails know nothing of modelling: every filter counts as modelled.
+      const modelled = fc.httpFilters.map((_, i) => fc.httpFilterDetails?.[i]?.modelled ?? true);
+      node(3, { id: filtersId, kind: 'filters', label: 'HTTP filters', filters: fc.httpFilters, modelled, h: 34 + 14 * Math.max(1, fc.httpFilters.length) });
       addEdge(chainId, filtersId);
       const rc = routeConfigs.get(fc.routeConfig);
       for (const vh of rc?.virtualHosts ?? []) {
@@ -137,6 +152,7 @@ export function layoutTopology(topology: Topology, extras: LayoutExtras = { host
   // routes only show their clusters through events.
   for (const [id, action] of routeActions) if (clusterNames.includes(action)) addEdge(id, nodeId.cluster(action));
   for (const rcl of extras.routeClusters) for (const id of routeIdsByName.get(rcl.route) ?? []) addEdge(id, nodeId.cluster(rcl.cluster));
+  for (const [chain, c] of tcpClusters) if (clusterNames.includes(c)) addEdge(chain, nodeId.cluster(c));
 
   const workers = Math.max(1, extras.workers ?? topology.workers ?? 1);
   const hostsByCluster = new Map<string, Set<string>>(clusterNames.map((c) => [c, new Set<string>()]));

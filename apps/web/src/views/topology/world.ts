@@ -62,6 +62,8 @@ export interface HostState {
   host: string;
   /** host_health machine state, when the cluster has health checks or outlier detection */
   health?: string;
+  /** a DNS answer took the host out of its cluster (cluster.hosts_changed); it may come back */
+  removed?: boolean;
   consecutiveFailures: number;
   lastFailT?: number;
   lastOkT?: number;
@@ -166,6 +168,18 @@ export function applyEvent(w: World, e: TraceEvent): void {
         if (typeof cx === 'number' && typeof e.data.chain === 'string') w.chainOfCx.set(cx, e.data.chain);
       }
       return;
+    case 'dns_resolution':
+      if (e.type === 'fact' && e.fact === 'cluster.hosts_changed' && e.ids.cluster) {
+        for (const host of (e.data.removed as string[] | undefined) ?? []) hostOf(w, e.ids.cluster, host).removed = true;
+        for (const host of (e.data.added as string[] | undefined) ?? []) hostOf(w, e.ids.cluster, host).removed = false;
+      }
+      return;
+    case 'tcp_proxy':
+      // A TCP connection's upstream connect counts for its host like a pool's does.
+      if (e.type === 'fact' && (e.fact === 'tcp_proxy.upstream_connected' || e.fact === 'tcp_proxy.connect_failed') && typeof e.data.host === 'string') {
+        noteOutcome(w, e.ids.cluster, e.data.host, e.fact === 'tcp_proxy.upstream_connected', e.t);
+      }
+      return;
     case 'host_health':
       if (e.ids.cluster && e.ids.host) {
         const h = hostOf(w, e.ids.cluster, e.ids.host);
@@ -260,6 +274,8 @@ export function applyEvent(w: World, e: TraceEvent): void {
       }
       return;
     case 'upstream_request': {
+      // A mirrored copy (`<stream>/shadow:<n>/upstream:1`) is not one of the request's attempts.
+      if (e.actor.includes('/shadow:')) return;
       const p = poolOf(w, e);
       if (e.type === 'spawn') {
         r.attempt = attemptOf(e.actor);

@@ -10,6 +10,12 @@
  *
  * Stats `http.<stat_prefix>.fault.{delays_injected,aborts_injected,faults_overflow}` and the
  * gauge `active_faults` (requests with a fault in progress; `max_active_faults` caps it).
+ *
+ * The runtime overrides the config, as in Envoy: the delay and abort percentages
+ * (featureEnabled with the configured percentage as default), the delay's duration, the
+ * abort's status and max_active_faults, each under its `*_runtime` key or Envoy's default
+ * key (FAULT_RUNTIME_KEYS). A request with `x-envoy-downstream-service-cluster: <c>` reads
+ * `fault.http.<c>.delay.fixed_delay_percent` (and the others) instead.
  */
 import type { FaultConfig, FractionalPercent, HttpFilter } from '../../config/types';
 import { headerReader, headerValueTest } from '../../router/route-matcher';
@@ -18,7 +24,8 @@ import type { Counter, Gauge } from '../../stats/stats';
 import type { DecoderFilterCallbacks, FilterDataStatus, FilterHeadersStatus, StreamDecoderFilter } from '../filter';
 import { perFilterConfig, type FilterFactoryContext } from '../filter-registry';
 import type { RequestHead } from '../headers';
-import { describePercent, fractionSelected, headerInteger } from './fractional-percent';
+import { FAULT_TYPE } from '../../config/filters/fault';
+import { describePercent, fractionSelected, headerInteger, runtimePercent } from './fractional-percent';
 
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
 
@@ -29,6 +36,25 @@ export const FAULT_HEADERS = {
   abort: 'x-envoy-fault-abort-request',
   abortPercentage: 'x-envoy-fault-abort-request-percentage',
 } as const;
+
+/** Fault::RuntimeKeys: what a config without `*_runtime` fields reads. */
+export const FAULT_RUNTIME_KEYS = {
+  delayPercent: 'fault.http.delay.fixed_delay_percent',
+  abortPercent: 'fault.http.abort.abort_percent',
+  delayDuration: 'fault.http.delay.fixed_duration_ms',
+  abortHttpStatus: 'fault.http.abort.http_status',
+  maxActiveFaults: 'fault.http.max_active_faults',
+} as const;
+
+/** The runtime keys one request reads: the downstream cluster's own ones when it names one. */
+interface FaultKeys {
+  delayPercent: string;
+  abortPercent: string;
+  delayDuration: string;
+  abortHttpStatus: string;
+  /** FaultFilter::downstream_cluster_*_key_: `fault.http.<cluster>.…`, or undefined without the header */
+  downstream?: { delayPercent: string; abortPercent: string; delayDuration: string; abortHttpStatus: string };
+}
 
 interface FaultStats {
   delays_injected: Counter;
@@ -65,19 +91,21 @@ export function createFaultFilter(filter: HttpFilter, ctx: FilterFactoryContext)
     const config = (filter.typed_config ?? { headers: [], downstream_nodes: [] }) as unknown as FaultConfig;
     return { stats, settings: compile(config) };
   });
-  return new FaultFilter(ctx, shared.stats, shared.settings);
+  return new FaultFilter(filter.name, ctx, shared.stats, shared.settings);
 }
 
 export class FaultFilter implements StreamDecoderFilter {
-  readonly name = FAULT_FILTER_NAME;
   private callbacks!: DecoderFilterCallbacks;
   private delayTimer: TimerId | undefined;
   /** this request counts in active_faults (once, however many faults it gets) */
   private faultActive = false;
   private settings: FaultSettings;
   private head: RequestHead | undefined;
+  private keys!: FaultKeys;
 
   constructor(
+    /** the name in http_filters: its typed_per_filter_config key */
+    readonly name: string,
     private readonly ctx: FilterFactoryContext,
     private readonly stats: FaultStats,
     defaults: FaultSettings,
@@ -94,7 +122,7 @@ export class FaultFilter implements StreamDecoderFilter {
     this.head = head;
     const route = this.callbacks.route();
     // Route-level configuration replaces the filter's (resolveMostSpecificPerFilterConfig).
-    const perRoute = perFilterConfig<FaultConfig>(route, this.name);
+    const perRoute = perFilterConfig<FaultConfig>(route, this.name, [FAULT_TYPE]);
     if (perRoute) this.settings = this.ctx.shared(perRoute, () => compile(perRoute));
     const { config } = this.settings;
 
@@ -106,12 +134,13 @@ export class FaultFilter implements StreamDecoderFilter {
       if (node === undefined || !config.downstream_nodes.includes(node)) return this.skip('x-envoy-downstream-service-node is not one of downstream_nodes');
     }
     if (!this.settings.matches(head)) return this.skip('request headers do not match');
+    this.keys = runtimeKeys(config, head.headers.get('x-envoy-downstream-service-cluster'));
 
     const delay = this.delayMs(head);
     if (delay !== undefined && this.tryIncActiveFaults()) {
       this.stats.delays_injected.inc();
       this.callbacks.streamInfo.setFlag('DI');
-      this.report({ action: 'delay', ms: delay, percentage: describePercent(this.delayPercentage(head)) });
+      this.report({ action: 'delay', ms: delay, percentage: describePercent(this.delayPercentage(head)), ...this.runtimeNote(this.delayKeys()) });
       this.delayTimer = this.ctx.engine.clock.setTimeout(() => this.postDelayInjection(), delay);
       return 'StopIteration';
     }
@@ -161,15 +190,17 @@ export class FaultFilter implements StreamDecoderFilter {
 
   private abortWithStatus(status: number): void {
     this.stats.aborts_injected.inc();
-    this.report({ action: 'abort', status, percentage: describePercent(this.abortPercentage(this.head!)) });
+    this.report({ action: 'abort', status, percentage: describePercent(this.abortPercentage(this.head!)), ...this.runtimeNote(this.abortKeys()) });
     this.callbacks.sendLocalReply(status, 'fault filter abort', { flag: 'FI', details: 'fault_filter_abort' });
   }
 
   /** FaultFilter::tryIncActiveFaults: one active fault per request; max_active_faults may refuse it. */
   private tryIncActiveFaults(): boolean {
     if (this.faultActive) return true;
-    const max = this.settings.config.max_active_faults;
-    if (max !== undefined && this.stats.active_faults.value >= max) {
+    // FaultFilter::faultOverflow: getInteger(max_active_faults_runtime, max_active_faults or unlimited).
+    const { config } = this.settings;
+    const max = this.ctx.runtime.getInteger(config.max_active_faults_runtime || FAULT_RUNTIME_KEYS.maxActiveFaults, config.max_active_faults ?? Infinity);
+    if (this.stats.active_faults.value >= max) {
       this.stats.faults_overflow.inc();
       this.report({ action: 'overflow', max_active_faults: max, active_faults: this.stats.active_faults.value });
       return false;
@@ -183,9 +214,14 @@ export class FaultFilter implements StreamDecoderFilter {
   private delayMs(head: RequestHead): number | undefined {
     const delay = this.settings.config.delay;
     if (!delay) return undefined;
-    const ms = delay.header_delay ? headerInteger(head.headers.get(FAULT_HEADERS.delay)) : delay.fixed_delay;
+    const configured = delay.header_delay ? headerInteger(head.headers.get(FAULT_HEADERS.delay)) : delay.fixed_delay;
+    if (configured === undefined) return undefined;
+    // FaultFilter::delayDuration: the runtime's duration, the downstream cluster's over that.
+    const { runtime } = this.ctx;
+    let ms = runtime.getInteger(this.keys.delayDuration, configured);
+    if (this.keys.downstream) ms = runtime.getInteger(this.keys.downstream.delayDuration, ms);
     // No (valid) header, or 0 ms: no delay, and no draw.
-    if (ms === undefined || ms <= 0) return undefined;
+    if (ms <= 0) return undefined;
     return fractionSelected(this.delayPercentage(head), this.ctx.random) ? ms : undefined;
   }
 
@@ -199,18 +235,47 @@ export class FaultFilter implements StreamDecoderFilter {
       status = code !== undefined && code >= 200 && code < 600 ? code : undefined;
     }
     if (status === undefined) return undefined;
-    return fractionSelected(this.abortPercentage(head), this.ctx.random) ? status : undefined;
+    if (!fractionSelected(this.abortPercentage(head), this.ctx.random)) return undefined;
+    // FaultFilter::abortHttpStatus: the downstream cluster's key replaces the general one, both
+    // defaulting to the configured status. Envoy sends whatever the runtime says; a status
+    // HTTP/1 cannot carry is not sent here: the configured one is.
+    const { runtime } = this.ctx;
+    const fromRuntime = runtime.getInteger(this.keys.downstream?.abortHttpStatus ?? this.keys.abortHttpStatus, status);
+    return fromRuntime >= 200 && fromRuntime <= 599 ? fromRuntime : status;
   }
 
-  /** HeaderPercentageProvider: with header_delay, the header may lower (never raise) the numerator. */
+  /**
+   * FaultFilter::isDelayEnabled: featureEnabled(key, percentage), the key being the downstream
+   * cluster's when the request names one. HeaderPercentageProvider: with header_delay, the
+   * header may lower (never raise) the configured numerator, which is featureEnabled's default.
+   */
   private delayPercentage(head: RequestHead): FractionalPercent {
     const delay = this.settings.config.delay!;
-    return delay.header_delay ? headerPercentage(delay.percentage, head.headers.get(FAULT_HEADERS.delayPercentage)) : delay.percentage;
+    const configured = delay.header_delay ? headerPercentage(delay.percentage, head.headers.get(FAULT_HEADERS.delayPercentage)) : delay.percentage;
+    return runtimePercent(this.ctx.runtime, this.delayKeys().percent, configured);
   }
 
+  /** FaultFilter::isAbortEnabled, as isDelayEnabled. */
   private abortPercentage(head: RequestHead): FractionalPercent {
     const abort = this.settings.config.abort!;
-    return abort.header_abort ? headerPercentage(abort.percentage, head.headers.get(FAULT_HEADERS.abortPercentage)) : abort.percentage;
+    const configured = abort.header_abort ? headerPercentage(abort.percentage, head.headers.get(FAULT_HEADERS.abortPercentage)) : abort.percentage;
+    return runtimePercent(this.ctx.runtime, this.abortKeys().percent, configured);
+  }
+
+  private delayKeys(): { percent: string; value: string[] } {
+    const k = this.keys;
+    return { percent: k.downstream?.delayPercent ?? k.delayPercent, value: k.downstream ? [k.delayDuration, k.downstream.delayDuration] : [k.delayDuration] };
+  }
+
+  private abortKeys(): { percent: string; value: string[] } {
+    const k = this.keys;
+    return { percent: k.downstream?.abortPercent ?? k.abortPercent, value: [k.downstream?.abortHttpStatus ?? k.abortHttpStatus] };
+  }
+
+  /** For the trace: the runtime keys that had a say in this fault. */
+  private runtimeNote(keys: { percent: string; value: string[] }): Record<string, unknown> {
+    const set = [keys.percent, ...keys.value].filter((k) => this.ctx.runtime.get(k) !== undefined);
+    return set.length ? { runtime: set } : {};
   }
 
   private skip(reason: string): FilterHeadersStatus {
@@ -222,6 +287,25 @@ export class FaultFilter implements StreamDecoderFilter {
     const tracer = this.ctx.engine.tracer;
     if (tracer.enabled) tracer.fact(this.ctx.stream, 'filter.fault', data, 'FaultFilter::decodeHeaders');
   }
+}
+
+function runtimeKeys(config: FaultConfig, downstreamCluster: string | undefined): FaultKeys {
+  const keys: FaultKeys = {
+    delayPercent: config.delay_percent_runtime || FAULT_RUNTIME_KEYS.delayPercent,
+    abortPercent: config.abort_percent_runtime || FAULT_RUNTIME_KEYS.abortPercent,
+    delayDuration: config.delay_duration_runtime || FAULT_RUNTIME_KEYS.delayDuration,
+    abortHttpStatus: config.abort_http_status_runtime || FAULT_RUNTIME_KEYS.abortHttpStatus,
+  };
+  if (downstreamCluster !== undefined) {
+    const c = downstreamCluster;
+    keys.downstream = {
+      delayPercent: `fault.http.${c}.delay.fixed_delay_percent`,
+      abortPercent: `fault.http.${c}.abort.abort_percent`,
+      delayDuration: `fault.http.${c}.delay.fixed_duration_ms`,
+      abortHttpStatus: `fault.http.${c}.abort.http_status`,
+    };
+  }
+  return keys;
 }
 
 function headerPercentage(configured: FractionalPercent, header: string | undefined): FractionalPercent {

@@ -21,7 +21,8 @@ import type { Counter } from '../../stats/stats';
 import type { DecoderFilterCallbacks, FilterHeadersStatus, StreamDecoderFilter } from '../filter';
 import { perFilterConfig, type FilterFactoryContext } from '../filter-registry';
 import type { RequestHead } from '../headers';
-import { describePercent, fractionSelected } from './fractional-percent';
+import { LOCAL_RATELIMIT_TYPE } from '../../config/filters/local-ratelimit';
+import { describeFraction, fractionEnabled } from './fractional-percent';
 
 export const LOCAL_RATELIMIT_FILTER_NAME = 'envoy.filters.http.local_ratelimit';
 
@@ -91,14 +92,15 @@ function stateFor(ctx: FilterFactoryContext, config: LocalRateLimitConfig): Rate
 /** The factory registered for `envoy.filters.http.local_ratelimit`. */
 export function createLocalRateLimitFilter(filter: HttpFilter, ctx: FilterFactoryContext): LocalRateLimitFilter {
   const config = filter.typed_config as unknown as LocalRateLimitConfig;
-  return new LocalRateLimitFilter(ctx, ctx.shared(config, () => stateFor(ctx, config)));
+  return new LocalRateLimitFilter(filter.name, ctx, ctx.shared(config, () => stateFor(ctx, config)));
 }
 
 export class LocalRateLimitFilter implements StreamDecoderFilter {
-  readonly name = LOCAL_RATELIMIT_FILTER_NAME;
   private callbacks!: DecoderFilterCallbacks;
 
   constructor(
+    /** the name in http_filters: its typed_per_filter_config key */
+    readonly name: string,
     private readonly ctx: FilterFactoryContext,
     private readonly defaults: RateLimitState,
   ) {}
@@ -109,12 +111,14 @@ export class LocalRateLimitFilter implements StreamDecoderFilter {
 
   /** Filter::decodeHeaders */
   decodeHeaders(head: RequestHead): FilterHeadersStatus {
-    const perRoute = perFilterConfig<LocalRateLimitConfig>(this.callbacks.route(), this.name);
+    const perRoute = perFilterConfig<LocalRateLimitConfig>(this.callbacks.route(), this.name, [LOCAL_RATELIMIT_TYPE]);
     const state = perRoute ? this.ctx.shared(perRoute, () => stateFor(this.ctx, perRoute)) : this.defaults;
     const { config, bucket, stats } = state;
     const scope = perRoute ? 'route' : 'filter';
-    if (!fractionSelected(config.filter_enabled, this.ctx.random)) {
-      this.report({ result: 'not_enabled', filter_enabled: describePercent(config.filter_enabled), config: scope });
+    // FilterConfig::enabled / enforced: featureEnabled(runtime_key, default_value).
+    const { runtime, random } = this.ctx;
+    if (!fractionEnabled(runtime, config.filter_enabled, random)) {
+      this.report({ result: 'not_enabled', filter_enabled: describeFraction(runtime, config.filter_enabled), config: scope });
       return 'Continue';
     }
     stats.enabled.inc();
@@ -124,7 +128,7 @@ export class LocalRateLimitFilter implements StreamDecoderFilter {
       return 'Continue';
     }
     stats.rate_limited.inc();
-    if (!fractionSelected(config.filter_enforced, this.ctx.random)) {
+    if (!fractionEnabled(runtime, config.filter_enforced, random)) {
       applyHeaderMutations(head.headers, config.request_headers_to_add_when_not_enforced, []);
       this.report({ result: 'rate_limited', enforced: false, tokens: 0, config: scope, stat_prefix: config.stat_prefix });
       return 'Continue';
