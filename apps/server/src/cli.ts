@@ -62,7 +62,7 @@ Exit codes:
 
 The web UI is at the admin address's / (http://127.0.0.1:9901/ by default); the Envoy-style
 admin home page is at /admin.
-Admin endpoints: /ready /stats /stats/prometheus /clusters /config_dump /listeners
+Admin endpoints: /ready /stats /stats/prometheus /clusters /config_dump /listeners /runtime
 /server_info /stream /recording /help, POST /healthcheck/fail /healthcheck/ok /drain_listeners
 /recording/start /recording/stop, and the WebSocket event stream on ${WS_PATH} (docs/ws-protocol.md),
 which also takes controls: send_request through a listener, host_fault on the demo's hosts,
