@@ -75,10 +75,11 @@ export class ProxyEngine {
   state: ServerState = 'PRE_INITIALIZING';
   /** POST /healthcheck/fail until /healthcheck/ok: the health_check filter answers 503 */
   private healthCheckFailed = false;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
 
   constructor(private readonly options: EngineOptions) {
     this.clock = options.clock ?? realClock;
+    this.startedAt = this.clock.wallTime();
     this.random = options.seed === 'entropy' ? entropyRandom() : seededRandom(options.seed ?? 1);
     this.runtime = new RuntimeSnapshot(options.config.runtime ?? {});
     this.tracer = new Tracer(this.clock);

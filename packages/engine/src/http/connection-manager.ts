@@ -276,7 +276,7 @@ export class ConnectionManager implements StreamOwner {
     stats.downstream_rq_active.inc();
     const transport = this.connection.transport;
     const streamInfo = new StreamInfo(
-      Date.now(),
+      engine.clock.wallTime(),
       engine.clock.now(),
       `${transport.remoteAddress}:${transport.remotePort}`,
       `${transport.localAddress}:${transport.localPort}`,
@@ -334,7 +334,7 @@ export class ConnectionManager implements StreamOwner {
       const transport = this.connection.transport;
       const id = nextStreamId++;
       const meta: ActorMeta = { actor: `${this.connection.meta.actor}/stream:${id}`, machine: 'stream', ids: { ...this.connection.meta.ids, stream: id }, envoy: {} };
-      const info = new StreamInfo(Date.now(), this.deps.engine.clock.now(), `${transport.remoteAddress}:${transport.remotePort}`, `${transport.localAddress}:${transport.localPort}`);
+      const info = new StreamInfo(this.deps.engine.clock.wallTime(), this.deps.engine.clock.now(), `${transport.remoteAddress}:${transport.remotePort}`, `${transport.localAddress}:${transport.localPort}`);
       stats.downstream_rq_total.inc();
       stats.downstream_rq_active.inc();
       stream = new ActiveStream(this, meta, info, () => [], 0, this.directSteps);

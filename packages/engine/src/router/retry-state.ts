@@ -117,7 +117,7 @@ export class RetryState {
     let rateLimitedMs: number | undefined;
     if (verdict.retry && this.policy.resetHeaders.length > 0) {
       // Only a response that will be retried is asked when to come back; a 1 ms answer is no answer.
-      const interval = parseResetInterval(head.headers, this.policy.resetHeaders, this.policy.rateLimitedMaxInterval, Date.now());
+      const interval = parseResetInterval(head.headers, this.policy.resetHeaders, this.policy.rateLimitedMaxInterval, this.engine.clock.wallTime());
       if (interval !== undefined && interval > 1) rateLimitedMs = interval;
     }
     return this.decide({ type: 'retry.outcome', trigger: 'response', retriable: verdict.retry, rateLimitedMs }, verdict, attempt, { status: head.status }, 'RetryStateImpl::shouldRetryHeaders');

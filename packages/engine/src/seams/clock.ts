@@ -7,12 +7,19 @@ export type TimerId = unknown;
 export interface Clock {
   /** milliseconds on this clock's own timeline */
   now(): number;
+  /**
+   * Milliseconds since the Unix epoch, for what a user reads as a date (an access log's
+   * START_TIME, a rate-limit reset given as a timestamp). Only the real clock reads the
+   * system's: a manual clock's dates follow its own time, so a run is the same every time.
+   */
+  wallTime(): number;
   setTimeout(fn: (...args: unknown[]) => void, ms: number): TimerId;
   clearTimeout(id: TimerId): void;
 }
 
 export const realClock: Clock = {
   now: () => performance.now(),
+  wallTime: () => Date.now(),
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (id) => globalThis.clearTimeout(id as ReturnType<typeof setTimeout>),
 };
@@ -26,8 +33,15 @@ export class ManualClock implements Clock {
   private nextId = 1;
   private readonly timers = new Map<number, { due: number; fn: () => void }>();
 
+  /** `epochMs`: the date its time 0 stands for */
+  constructor(private readonly epochMs = Date.UTC(2026, 0, 1)) {}
+
   now(): number {
     return this.time;
+  }
+
+  wallTime(): number {
+    return this.epochMs + this.time;
   }
 
   setTimeout(fn: (...args: unknown[]) => void, ms: number): TimerId {

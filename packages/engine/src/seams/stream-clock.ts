@@ -28,6 +28,11 @@ export class StreamClock implements Clock {
     return (this.paused ? this.pausedAt : this.base.now()) - this.offset;
   }
 
+  /** Dates do not stand still for a held request. */
+  wallTime(): number {
+    return this.base.wallTime();
+  }
+
   setTimeout(fn: (...args: unknown[]) => void, ms: number): TimerId {
     const id = this.nextId++;
     const timer: FrozenTimer = { due: this.now() + Math.max(0, ms), fn: fn as () => void, handle: undefined };

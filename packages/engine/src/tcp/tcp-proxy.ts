@@ -118,7 +118,7 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
   private upstreamCloseTimer: TimerId | undefined;
   private lastActivity: number;
   private readonly startedAt: number;
-  private readonly startTime = Date.now();
+  private readonly startTime: number;
   private rx = 0;
   private tx = 0;
   private readonly flags = new Set<string>();
@@ -131,6 +131,7 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
   ) {
     const { engine } = deps;
     this.startedAt = engine.clock.now();
+    this.startTime = engine.clock.wallTime();
     this.lastActivity = this.startedAt;
     const picked = shared.pickCluster(deps.random);
     // The loader checked every cluster name exists.
