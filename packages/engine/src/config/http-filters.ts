@@ -19,6 +19,7 @@ import { healthCheckSpec } from './filters/health-check';
 import { rbacSpec } from './filters/rbac';
 import { bufferSpec } from './filters/buffer';
 import { csrfSpec } from './filters/csrf';
+import { rawFilterChains, rawItems } from './raw-input';
 
 /** envoy.config.route.v3.FilterConfig: a per-route filter config with `disabled` */
 export const FILTER_CONFIG_TYPE = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
@@ -199,32 +200,22 @@ export function httpFilterSchemas(base: BaseKit) {
  * value warnings are, since a schema cannot warn.
  */
 export function notModelledHttpFilters(input: unknown): { path: PropertyKey[]; message: string }[] {
-  type Raw = Record<string, any> | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
   const found: { path: PropertyKey[]; message: string }[] = [];
-  const listeners: Raw[] = (input as Raw)?.static_resources?.listeners ?? [];
-  if (!Array.isArray(listeners)) return found;
-  listeners.forEach((l, li) => {
-    const chains: [PropertyKey[], Raw][] = (Array.isArray(l?.filter_chains) ? l!.filter_chains : []).map((c: Raw, ci: number) => [['filter_chains', ci], c]);
-    if (l?.default_filter_chain) chains.push([['default_filter_chain'], l.default_filter_chain]);
-    for (const [chainPath, chain] of chains) {
-      (Array.isArray(chain?.filters) ? chain!.filters : []).forEach((f: Raw, fi: number) => {
-        const httpFilters = f?.typed_config?.http_filters;
-        if (!Array.isArray(httpFilters)) return;
-        httpFilters.forEach((h: Raw, hi: number) => {
-          if (typeof h?.name !== 'string' || h.name === '') return;
-          const type = typeof h.typed_config?.['@type'] === 'string' ? (h.typed_config['@type'] as string) : undefined;
-          const path = ['static_resources', 'listeners', li, ...chainPath, 'filters', fi, 'typed_config', 'http_filters', hi];
-          const extension = identifyHttpFilter(h.name, type);
-          if (extension === 'envoy.filters.http.compressor') {
-            const library = h.typed_config?.compressor_library?.typed_config?.['@type'];
-            if (typeof library === 'string' && !MODELLED_COMPRESSOR_LIBRARIES.includes(library)) found.push({ path, message: notModelledLibraryMessage(h.name, library) });
-            return;
-          }
-          if (extension !== undefined || isCustomHttpFilter(h.name, type)) return;
-          found.push({ path, message: notModelledMessage(h.name, type) });
-        });
-      });
+  for (const [chainPath, chain] of rawFilterChains(input)) {
+    for (const [filterPath, f] of rawItems(chainPath, chain, 'filters')) {
+      for (const [path, h] of rawItems([...filterPath, 'typed_config'], f?.typed_config, 'http_filters')) {
+        if (typeof h?.name !== 'string' || h.name === '') continue;
+        const type = typeof h.typed_config?.['@type'] === 'string' ? (h.typed_config['@type'] as string) : undefined;
+        const extension = identifyHttpFilter(h.name, type);
+        if (extension === 'envoy.filters.http.compressor') {
+          const library = h.typed_config?.compressor_library?.typed_config?.['@type'];
+          if (typeof library === 'string' && !MODELLED_COMPRESSOR_LIBRARIES.includes(library)) found.push({ path, message: notModelledLibraryMessage(h.name, library) });
+          continue;
+        }
+        if (extension !== undefined || isCustomHttpFilter(h.name, type)) continue;
+        found.push({ path, message: notModelledMessage(h.name, type) });
+      }
     }
-  });
+  }
   return found;
 }

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import type { SchemaKit } from './schema';
+import { rawItems, rawListeners } from './raw-input';
 
 export const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
 export const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
@@ -125,19 +126,15 @@ export function listenerFilterSchemas(kit: SchemaKit) {
  * from the raw input, as notModelledNetworkFilters is.
  */
 export function notModelledListenerFilters(input: unknown): { path: PropertyKey[]; message: string }[] {
-  type Raw = Record<string, any> | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
   const found: { path: PropertyKey[]; message: string }[] = [];
-  const listeners: Raw[] = (input as Raw)?.static_resources?.listeners ?? [];
-  if (!Array.isArray(listeners)) return found;
-  listeners.forEach((l, li) => {
-    const filters: RawEntry[] = Array.isArray(l?.listener_filters) ? l!.listener_filters : [];
-    filters.forEach((f, fi) => {
+  for (const [listenerPath, l] of rawListeners(input)) {
+    for (const [path, f] of rawItems(listenerPath, l, 'listener_filters')) {
       const id = identifyListenerFilter(f);
-      if (!id || id.name === TLS_INSPECTOR) return;
+      if (!id || id.name === TLS_INSPECTOR) continue;
       const configured = typeof f?.name === 'string' && f.name !== '' ? f.name : id.name;
-      found.push({ path: ['static_resources', 'listeners', li, 'listener_filters', fi], message: notModelledListenerFilterMessage(configured, id.type_url) });
-    });
-  });
+      found.push({ path, message: notModelledListenerFilterMessage(configured, id.type_url) });
+    }
+  }
   return found;
 }
 

@@ -53,6 +53,7 @@ import { DNS_LOOKUP_FAMILIES } from '../seams/resolver';
 import { dnsFailureRefreshRate } from './dns';
 import { networkFilterSchemas, tcpProxyClusterRefs } from './tcp-proxy';
 import { LISTENER_FILTERS_TIMEOUT_MS, listenerFilterSchemas } from './listener-filters';
+import { rawFilterChains, rawItems, type Raw } from './raw-input';
 
 // ---------------------------------------------------------------------------------------
 // Names Envoy uses for the extensions we implement
@@ -629,7 +630,6 @@ export function retryOnTokens(text: string): string[] {
  * that `bootstrapSchema` has already accepted.
  */
 export function unknownRetryOn(input: unknown): { path: PropertyKey[]; message: string }[] {
-  type Raw = Record<string, any> | undefined;
   const found: { path: PropertyKey[]; message: string }[] = [];
   const check = (policy: Raw, path: PropertyKey[]) => {
     if (typeof policy?.retry_on !== 'string') return;
@@ -638,20 +638,15 @@ export function unknownRetryOn(input: unknown): { path: PropertyKey[]; message: 
       found.push({ path: [...path, 'retry_on'], message: `unknown retry_on condition '${token}' is ignored (known: ${RETRY_ON_TOKENS.join(', ')})` });
     }
   };
-  const listeners: Raw[] = (input as Raw)?.static_resources?.listeners ?? [];
-  listeners.forEach((l, li) => {
-    const chains: [PropertyKey[], Raw][] = (l?.filter_chains ?? []).map((c: Raw, ci: number) => [['filter_chains', ci], c]);
-    if (l?.default_filter_chain) chains.push([['default_filter_chain'], l.default_filter_chain]);
-    for (const [chainPath, chain] of chains) {
-      (chain?.filters ?? []).forEach((f: Raw, fi: number) => {
-        const base = ['static_resources', 'listeners', li, ...chainPath, 'filters', fi, 'typed_config', 'route_config'];
-        (f?.typed_config?.route_config?.virtual_hosts ?? []).forEach((vh: Raw, vi: number) => {
-          check(vh?.retry_policy, [...base, 'virtual_hosts', vi, 'retry_policy']);
-          (vh?.routes ?? []).forEach((r: Raw, ri: number) => check(r?.route?.retry_policy, [...base, 'virtual_hosts', vi, 'routes', ri, 'route', 'retry_policy']));
-        });
-      });
+  for (const [chainPath, chain] of rawFilterChains(input)) {
+    for (const [filterPath, f] of rawItems(chainPath, chain, 'filters')) {
+      const routeConfigPath = [...filterPath, 'typed_config', 'route_config'];
+      for (const [vhPath, vh] of rawItems(routeConfigPath, f?.typed_config?.route_config, 'virtual_hosts')) {
+        check(vh?.retry_policy, [...vhPath, 'retry_policy']);
+        for (const [routePath, r] of rawItems(vhPath, vh, 'routes')) check(r?.route?.retry_policy, [...routePath, 'route', 'retry_policy']);
+      }
     }
-  });
+  }
   return found;
 }
 

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { SchemaKit } from './schema';
 import type { AccessLog, HttpConnectionManager } from './types';
+import { rawFilterChains, rawItems } from './raw-input';
 
 export const HCM_NETWORK_FILTER = 'envoy.filters.network.http_connection_manager';
 export const TCP_PROXY_FILTER = 'envoy.filters.network.tcp_proxy';
@@ -242,22 +243,14 @@ export function tcpProxyClusterRefs(chain: { tcp_proxy?: TcpProxy; passthrough_f
  * terminal filter, at the entry. Read from the raw input, as notModelledHttpFilters is.
  */
 export function notModelledNetworkFilters(input: unknown): { path: PropertyKey[]; message: string }[] {
-  type Raw = Record<string, any> | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
   const found: { path: PropertyKey[]; message: string }[] = [];
-  const listeners: Raw[] = (input as Raw)?.static_resources?.listeners ?? [];
-  if (!Array.isArray(listeners)) return found;
-  listeners.forEach((l, li) => {
-    const chains: [PropertyKey[], Raw][] = (Array.isArray(l?.filter_chains) ? l!.filter_chains : []).map((c: Raw, ci: number) => [['filter_chains', ci], c]);
-    if (l?.default_filter_chain) chains.push([['default_filter_chain'], l.default_filter_chain]);
-    for (const [chainPath, chain] of chains) {
-      const filters: RawEntry[] = Array.isArray(chain?.filters) ? chain!.filters : [];
-      filters.forEach((f, fi) => {
-        if (fi === filters.length - 1) return; // the last one is terminal or an error
-        const id = identifyNetworkFilter(f);
-        if (!id || id.terminal) return;
-        found.push({ path: ['static_resources', 'listeners', li, ...chainPath, 'filters', fi], message: notModelledNetworkFilterMessage(f, id) });
-      });
+  for (const [chainPath, chain] of rawFilterChains(input)) {
+    const filters = rawItems(chainPath, chain, 'filters');
+    // the last one is terminal, or an error the schema reports
+    for (const [path, f] of filters.slice(0, -1)) {
+      const id = identifyNetworkFilter(f);
+      if (id && !id.terminal) found.push({ path, message: notModelledNetworkFilterMessage(f, id) });
     }
-  });
+  }
   return found;
 }
