@@ -30,7 +30,8 @@
  *   BENCH_CONNECTIONS=50  autocannon connections
  *   BENCH_PIPELINING=1    autocannon pipelining factor
  *   BENCH_MICRO_N=200000  parser micro benchmark iterations (0 = skip)
- *   BENCH_ONLY=micro      run only the micro benchmark (or: direct,baseline,off,record,ring,ws,stalled,wscap,browser)
+ *   BENCH_ONLY=micro      run only the micro benchmark (or: sim,direct,baseline,off,record,ring,ws,stalled,wscap,browser)
+ *   BENCH_SIM_REQUESTS=200000  requests of the long simulation run (memory; 1000000 for the issue's figure)
  *   BENCH_TRACE_EVENTS=1000000  events in the trace the web UI loads (browser)
  *   BENCH_WS_RATE=250000  events/s the stream capacity run offers (and a second run at 4x)
  *   BENCH_WS_SECONDS=5    seconds of each stream capacity run
@@ -72,7 +73,7 @@ const PIPELINING = Math.floor(envNumber('BENCH_PIPELINING', 1, 1));
 const MICRO_N = Math.floor(envNumber('BENCH_MICRO_N', 200_000, 0));
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 const KEEP = process.env.BENCH_KEEP === '1' || CPU_PROF;
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'micro,direct,baseline,off,record,ring,ws,stalled,wscap,browser').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'micro,sim,direct,baseline,off,record,ring,ws,stalled,wscap,browser').split(',').map((s) => s.trim()));
 const WS_RATE = Math.floor(envNumber('BENCH_WS_RATE', 250_000, 1));
 const WS_SECONDS = envNumber('BENCH_WS_SECONDS', 5, 1);
 const START_TIMEOUT_MS = 30_000;
@@ -773,6 +774,7 @@ async function main(): Promise<number> {
   log(`  node ${process.version}, ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   if (ONLY.has('micro') && MICRO_N > 0) microParser(MICRO_N);
+  if (ONLY.has('sim')) await simulationFigures();
   const wanted = ['direct', 'baseline', 'off', 'ring', 'ws', 'stalled', 'record'].filter((t) => ONLY.has(t));
   if (wanted.length === 0) {
     const code = ONLY.has('wscap') ? await capacityOnly() : 0;
@@ -1010,6 +1012,46 @@ async function browserFigures(): Promise<void> {
   const frames = await benchFrames();
   log(`  frames with ${frames.inFlight.toLocaleString('en-US')} requests in flight (playback at 1x): ${frames.frames} frames in 5 s, interval p50 ${fmt(frames.p50Ms, 1)} ms, p95 ${fmt(frames.p95Ms, 1)} ms, ${frames.longTasks} long tasks`);
   log(`  target: p95 frame under 16.7 ms (rAF intervals come in whole frames: 16.7 is 60 fps, 33.3 a dropped frame) -> ${frames.p95Ms < 17 ? 'MET at 60 fps' : 'NOT MET'}`);
+}
+
+interface SimRun {
+  requests: number;
+  virtualMs: number;
+  cpuMs: number;
+  wallMs: number;
+  schedulerEvents: number;
+  traceEvents: number;
+  heap: Array<{ requests: number; heapMB: number }>;
+  rssMB: number;
+}
+
+function simChild(args: string[]): SimRun {
+  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(BENCH_DIR, 'sim-child.ts'), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(out.trim().split('\n').pop()!) as SimRun;
+}
+
+/**
+ * Simulation (proxyscope simulate): the engine on virtual time, one process per run. CPU
+ * time counts the whole run after startup (engine start included, module loading not).
+ */
+async function simulationFigures(): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-sim-bench-'));
+  try {
+    log('\nSimulation (one process per run, CPU time of the run):');
+    const perCpuSecond = (r: SimRun) => Math.round(r.requests / (r.cpuMs / 1000));
+    const demo = simChild(['demo']);
+    log(`  demo scenario, tracing off: ${demo.requests.toLocaleString('en-US')} requests, ${fmt(demo.virtualMs / 1000, 1)} s virtual in ${fmt(demo.wallMs / 1000, 2)} s wall = ${fmt(demo.virtualMs / demo.wallMs, 1)} virtual s per wall s`);
+    const load = simChild(['load', '50000', '2000']);
+    log(`  steady load, tracing off: ${fmt(perCpuSecond(load), 0)} simulated requests per CPU-second (${load.requests.toLocaleString('en-US')} requests, ${fmt(load.cpuMs / 1000, 2)} CPU-s, ${fmt(load.schedulerEvents / load.requests, 1)} scheduler events per request)`);
+    const traced = simChild(['load', '20000', '2000', path.join(tmp, 'trace.ndjson')]);
+    log(`  steady load, every event written to a trace file: ${fmt(perCpuSecond(traced), 0)} simulated requests per CPU-second (${fmt(traced.traceEvents / traced.requests, 1)} events per request)`);
+    log('  targets (issue 10): >= 10,000 per CPU-second tracing off, >= 3,000 with every event kept');
+    const n = Math.floor(envNumber('BENCH_SIM_REQUESTS', 200_000, 1000));
+    const long = simChild(['load', String(n), '5000']);
+    log(`  memory, ${long.requests.toLocaleString('en-US')} requests tracing off: heap after GC ${long.heap.map((h) => `${h.heapMB} MB`).join(', ')} (each tenth of the run); RSS at the end ${long.rssMB} MB`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** Stream capacity: the event stream alone, faster than the proxy makes events. */

@@ -1,7 +1,7 @@
 import type { Topology } from '@proxyscope/protocol';
 import type { Bootstrap } from './config/types';
 import { isModelledHttpFilter } from './http/filter-registry';
-import type { EngineContext } from './seams/actors';
+import { EngineIds, type EngineContext } from './seams/actors';
 import type { CompressionProvider } from './seams/compression';
 import { Listener } from './listener/listener';
 import { realClock, type Clock } from './seams/clock';
@@ -15,6 +15,7 @@ import { routerMachine } from './router/router.machine';
 import { upstreamRequestMachine } from './router/upstream-request.machine';
 import { retryMachine } from './router/retry.machine';
 import type { Transport } from './seams/transport';
+import type { StreamInfo } from './http/stream-info';
 import { MemoryResolver, type Resolver } from './seams/resolver';
 import { StatsStore } from './stats/stats';
 import { ClusterManager } from './upstream/cluster-manager';
@@ -35,10 +36,14 @@ export interface EngineOptions {
    * Default 1, so simulation and tests are reproducible.
    */
   seed?: number | 'entropy';
+  /** replaces the seeded Random (route-check fixes the next draw: a test's random_value); wins over `seed` */
+  random?: Random;
   /** logical workers, each with its own pools and load-balancer state (default 1) */
   concurrency?: number;
   /** receives each access-log line; `path` is the file logger's path, undefined for stdout */
   accessLog?: (line: string, path: string | undefined) => void;
+  /** every finished HTTP stream, as an access logger sees it (seams/actors.ts) */
+  onStreamComplete?: (info: StreamInfo) => void;
   /** compression libraries for envoy.filters.http.compressor (Node: nodeCompression); absent: it cannot compress */
   compression?: CompressionProvider;
 }
@@ -76,11 +81,12 @@ export class ProxyEngine {
   /** POST /healthcheck/fail until /healthcheck/ok: the health_check filter answers 503 */
   private healthCheckFailed = false;
   readonly startedAt: number;
+  private readonly ids = new EngineIds();
 
   constructor(private readonly options: EngineOptions) {
     this.clock = options.clock ?? realClock;
     this.startedAt = this.clock.wallTime();
-    this.random = options.seed === 'entropy' ? entropyRandom() : seededRandom(options.seed ?? 1);
+    this.random = options.random ?? (options.seed === 'entropy' ? entropyRandom() : seededRandom(options.seed ?? 1));
     this.runtime = new RuntimeSnapshot(options.config.runtime ?? {});
     this.tracer = new Tracer(this.clock);
     this.stepper = new StepController(this.tracer, STEPPABLE_STATES);
@@ -97,10 +103,12 @@ export class ProxyEngine {
   private engineContext(): EngineContext {
     return {
       clock: this.clock,
+      ids: this.ids,
       tracer: this.tracer,
       stepper: this.stepper,
       compression: this.options.compression,
       healthCheckFailed: () => this.healthCheckFailed,
+      ...(this.options.onStreamComplete && { onStreamComplete: this.options.onStreamComplete }),
       runtime: this.runtime,
     };
   }

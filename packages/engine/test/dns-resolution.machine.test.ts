@@ -29,6 +29,7 @@ function start(resolver: MemoryResolver, overrides: Partial<DnsResolutionInput> 
     owner: {
       onResolved: (responses, refreshMs) => answers.push({ responses, refreshMs }),
       onFailed: (error, refreshMs) => answers.push({ error, refreshMs }),
+      post: (fn) => queueMicrotask(fn),
     },
     ...overrides,
   };

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine } from 'xstate';
 import type { TraceEvent } from '@proxyscope/protocol';
-import { startTraced } from '../src/seams/actors';
+import { EngineIds, startTraced } from '../src/seams/actors';
 import { ManualClock } from '../src/seams/clock';
 import { Tracer } from '../src/seams/tracer';
 
@@ -23,7 +23,7 @@ describe('Tracer attach and detach', () => {
   it('reports nothing while detached, and a transition after a new attach starts where the actor is', () => {
     const clock = new ManualClock();
     const tracer = new Tracer(clock);
-    const engine = { clock, tracer };
+    const engine = { clock, tracer, ids: new EngineIds() };
     const events: TraceEvent[] = [];
     tracer.attach((e) => events.push(e));
     const actor = startTraced(engine, light, { input: undefined, path: 'light:1', kind: 'stream', ids: { stream: 1 } });

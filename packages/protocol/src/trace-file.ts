@@ -18,6 +18,8 @@ export interface TraceHeader {
   topology: Topology;
   /** the bootstrap config the engine ran, as parsed JSON */
   config?: unknown;
+  /** present when the trace is of a simulated run (proxyscope simulate): times are virtual */
+  simulation?: { scenario: string; seed: number };
 }
 
 /** Correlation ids as they appear on an event (`ids`). */
@@ -74,6 +76,7 @@ export const traceHeaderSchema = z.object({
     clusters: z.array(z.unknown()),
   }),
   config: z.unknown().optional(),
+  simulation: z.object({ scenario: z.string(), seed: z.number().int() }).optional(),
 });
 
 /** A trace line that could not be read, with the exact place and reason. */

@@ -33,7 +33,11 @@ export class Http1MessageWriter {
   /** false once the connection asked us to wait for a drain */
   writable = true;
 
-  constructor(private readonly connection: TransportConnection) {}
+  constructor(
+    private readonly connection: TransportConnection,
+    /** Dispatcher::post of the engine's clock: the head waits for the first body chunk until the current step is over */
+    private readonly post: (fn: () => void) => void,
+  ) {}
 
   /** Queue the head; `framing` says how the body that follows is delimited. */
   writeHead(head: string, framing: Framing, endStream: boolean): boolean {
@@ -43,7 +47,7 @@ export class Http1MessageWriter {
     this.pendingHead = bytes;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => {
+      this.post(() => {
         this.flushScheduled = false;
         if (this.pendingHead) {
           const head = this.pendingHead;

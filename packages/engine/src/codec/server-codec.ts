@@ -3,6 +3,7 @@ import { authorityIsValid } from '../http/authority';
 import { HeaderMap, type RequestHead, type ResponseHead } from '../http/headers';
 import { reasonPhrase, statusHasNoBody } from '../http/status';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import { post } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
 import type { TransportConnection } from '../seams/transport';
 import { serverCodecMachine } from './http1-codec.machine';
@@ -62,7 +63,7 @@ export class ServerCodec {
     private readonly options: ServerCodecOptions,
     meta: ActorMeta,
   ) {
-    this.writer = new Http1MessageWriter(connection);
+    this.writer = new Http1MessageWriter(connection, (fn) => post(engine.clock, fn));
     this.meta = { actor: meta.actor + '/codec', machine: 'codec', ids: meta.ids, envoy: {} };
     this.actor = startTraced(engine, serverCodecMachine, { input: undefined, path: this.meta.actor, kind: 'codec', ids: meta.ids });
     this.parser = new HttpParser(
@@ -127,7 +128,7 @@ export class ServerCodec {
       return;
     }
     this.paused = false;
-    this.writer = new Http1MessageWriter(this.connection);
+    this.writer = new Http1MessageWriter(this.connection, (fn) => post(this.engine.clock, fn));
     this.parser.resume();
     const rest = this.remainder;
     this.remainder = undefined;
@@ -298,7 +299,7 @@ export class ServerCodec {
     if (this.requestHasBody) this.callbacks.onRequestData(new Uint8Array(0), true);
     if (this.resumeAtMessageEnd) {
       this.resumeAtMessageEnd = false;
-      this.writer = new Http1MessageWriter(this.connection);
+      this.writer = new Http1MessageWriter(this.connection, (fn) => post(this.engine.clock, fn));
       return 'continue';
     }
     this.paused = true;

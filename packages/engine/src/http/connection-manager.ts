@@ -132,8 +132,6 @@ export interface ConnectionControl {
   ssl?(): TlsSessionInfo | undefined;
 }
 
-let nextStreamId = 1;
-
 /** Codec errors whose code is already Envoy's %RESPONSE_CODE_DETAILS% for them. */
 const CODEC_ERROR_DETAILS = new Set(['missing_host_header', 'http.invalid_authority', 'http1.invalid_url']);
 
@@ -281,7 +279,7 @@ export class ConnectionManager implements StreamOwner {
       `${transport.remoteAddress}:${transport.remotePort}`,
       `${transport.localAddress}:${transport.localPort}`,
     );
-    const id = nextStreamId++;
+    const id = engine.ids.next('stream');
     const meta: ActorMeta = {
       actor: `${this.connection.meta.actor}/stream:${id}`,
       machine: 'stream',
@@ -332,7 +330,7 @@ export class ConnectionManager implements StreamOwner {
       // The request never got far enough for a stream: make one so the reply is logged.
       const head: RequestHead = { method: '-', path: '-', authority: '', scheme: 'http', protocol: 'HTTP/1.1', headers: new HeaderMap() };
       const transport = this.connection.transport;
-      const id = nextStreamId++;
+      const id = this.deps.engine.ids.next('stream');
       const meta: ActorMeta = { actor: `${this.connection.meta.actor}/stream:${id}`, machine: 'stream', ids: { ...this.connection.meta.ids, stream: id }, envoy: {} };
       const info = new StreamInfo(this.deps.engine.clock.wallTime(), this.deps.engine.clock.now(), `${transport.remoteAddress}:${transport.remotePort}`, `${transport.localAddress}:${transport.localPort}`);
       stats.downstream_rq_total.inc();
@@ -647,6 +645,7 @@ export class ConnectionManager implements StreamOwner {
     const end = info.endAt ?? this.deps.engine.clock.now();
     stats.downstream_rq_time.record(end - info.startMonotonic);
     const tracer = this.deps.engine.tracer;
+    this.deps.engine.onStreamComplete?.(info);
     if (accessLoggers.length === 0 && !tracer.enabled) return;
     // A request that never parsed far enough to have a protocol is logged as HTTP/1.1 (the only one spoken).
     const ctx = { ...streamContext(info, end), protocol: info.request?.protocol ?? 'HTTP/1.1' };

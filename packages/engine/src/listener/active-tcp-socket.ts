@@ -1,5 +1,6 @@
 import type { Actor } from 'xstate';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import { post } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
 import type { TransportConnection } from '../seams/transport';
 import type { Counter, Gauge, StatsStore } from '../stats/stats';
@@ -110,7 +111,7 @@ export class ActiveTcpSocket implements ActiveTcpSocketOwner {
   newConnection(): void {
     // The connection's own actors start once this step is over rather than inside it: right
     // after the event that handed off (onData), or at the timeout on the next microtask.
-    queueMicrotask(() => this.handOff());
+    post(this.engine.clock, () => this.handOff());
   }
 
   private handOff(): void {

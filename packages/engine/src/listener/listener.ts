@@ -23,7 +23,6 @@ export interface ListenerDeps extends Omit<HcmDeps, 'worker' | 'isDraining'> {
   workers: Worker[];
 }
 
-let nextConnectionId = 1;
 
 /**
  * ListenerImpl + ActiveTcpListener: binds the address, matches each accepted connection
@@ -143,7 +142,7 @@ export class Listener {
   /** ActiveTcpListener::onAccept -> newConnection */
   private onAccept(transport: TransportConnection): void {
     const tracer = this.engine.tracer;
-    const id = nextConnectionId++;
+    const id = this.engine.ids.next('connection');
     if (tracer.enabled) {
       tracer.fact(this.meta, 'listener.accept', { cx: id, remote: `${transport.remoteAddress}:${transport.remotePort}`, local: `${transport.localAddress}:${transport.localPort}` }, 'ActiveTcpListener::onAccept');
     }

@@ -1,13 +1,34 @@
 import type { CorrelationIds, MachineKind } from '@proxyscope/protocol';
 import { createActor, type Actor, type AnyStateMachine, type InputFrom } from 'xstate';
-import type { Clock } from './clock';
+import { post, type Clock } from './clock';
 import type { CompressionProvider } from './compression';
 import type { StepController } from './step';
 import type { RuntimeSnapshot } from '../runtime/runtime';
+import type { StreamInfo } from '../http/stream-info';
 import { envoyNames, type Tracer } from './tracer';
+
+/**
+ * Connection, stream and upstream-connection ids, counted per engine rather than per
+ * process: two engines in one process (a simulation beside a live proxy, two runs of one
+ * scenario) each number from 1, so the same run gives the same ids.
+ */
+export class EngineIds {
+  private readonly last = { connection: 0, stream: 0, client: 0 };
+
+  next(kind: keyof EngineIds['last']): number {
+    return ++this.last[kind];
+  }
+
+  /** the id `next(kind)` will give, for a decision reported before what it creates */
+  peek(kind: keyof EngineIds['last']): number {
+    return this.last[kind] + 1;
+  }
+}
 
 export interface EngineContext {
   clock: Clock;
+  /** ids of connections, streams and upstream connections, numbered per engine */
+  ids: EngineIds;
   tracer: Tracer;
   /** step mode (breakpoints on live traffic); absent where nothing can be held */
   stepper?: StepController;
@@ -15,6 +36,12 @@ export interface EngineContext {
   compression?: CompressionProvider;
   /** Server::Instance::healthCheckFailed: POST /healthcheck/fail was called (absent = never) */
   healthCheckFailed?: () => boolean;
+  /**
+   * An access logger the host program adds (AccessLog::Instance): every finished HTTP
+   * stream's StreamInfo, as the configured access logs see it. The simulation counts
+   * response flags, hosts and attempts from it.
+   */
+  onStreamComplete?: (info: StreamInfo) => void;
   /** Server::Instance::runtime(): the layered_runtime snapshot (absent = empty) */
   runtime?: RuntimeSnapshot;
 }
@@ -47,7 +74,7 @@ export function startTraced<M extends AnyStateMachine>(engine: EngineContext, ma
  * state); the stop waits for that step to finish so its transition is still reported.
  */
 export function stopTraced(engine: EngineContext, actor: Actor<AnyStateMachine>): void {
-  queueMicrotask(() => {
+  post(engine.clock, () => {
     engine.tracer.stopped(actor);
     actor.stop();
   });

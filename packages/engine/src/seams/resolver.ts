@@ -5,7 +5,7 @@
  * simulation scripted. Nothing here imports `node:`, so the engine still builds for a
  * browser.
  */
-import type { Clock, TimerId } from './clock';
+import { post, type Clock, type TimerId } from './clock';
 
 /** Cluster.DnsLookupFamily. AUTO is "IPv6 preferred" (Envoy's proto default). */
 export const DNS_LOOKUP_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
@@ -140,6 +140,7 @@ export class MemoryResolver implements Resolver {
     };
     let timer: TimerId | undefined;
     if (clock && latencyMs > 0) timer = clock.setTimeout(deliver, latencyMs);
+    else if (clock) post(clock, deliver);
     else queueMicrotask(deliver);
     return {
       cancel: () => {

@@ -1,4 +1,4 @@
-import type { Clock, TimerId } from './clock';
+import { post, type Clock, type TimerId } from './clock';
 
 interface FrozenTimer {
   /** due on this clock's timeline */
@@ -31,6 +31,11 @@ export class StreamClock implements Clock {
   /** Dates do not stand still for a held request. */
   wallTime(): number {
     return this.base.wallTime();
+  }
+
+  /** Posted work is not a timer: it runs on the engine's dispatcher, held or not. */
+  post(fn: () => void): void {
+    post(this.base, fn);
   }
 
   setTimeout(fn: (...args: unknown[]) => void, ms: number): TimerId {

@@ -5,7 +5,7 @@ import type { HcmDeps } from '../http/connection-manager';
 import type { NetworkFilter } from '../network/server-connection';
 import { handshakeFacts } from '../network/tls-context';
 import { startTraced, stopTraced } from '../seams/actors';
-import type { TimerId } from '../seams/clock';
+import { post, type TimerId } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
 import type { TlsSessionInfo, Transport, TransportConnection, TransportError } from '../seams/transport';
 import { formatResponseFlags } from '../stats/response-flags';
@@ -206,14 +206,14 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
     if (!resources.connections.canCreate()) {
       stats.upstream_cx_overflow.inc();
       this.flags.add('UO');
-      queueMicrotask(() => report({ type: 'tcp.upstream.overflow' }));
+      post(engine.clock, () => report({ type: 'tcp.upstream.overflow' }));
       return () => {};
     }
     const choice = worker.loadBalancer(cluster).chooseHost(this);
     if (!choice.host) {
       stats.upstream_cx_none_healthy.inc();
       if (tracer.enabled) tracer.fact(this.meta, 'lb.no_host', { cluster: cluster.name, reason: choice.reason }, 'LoadBalancer::chooseHost');
-      queueMicrotask(() => report({ type: 'tcp.upstream.no_healthy_host' }));
+      post(engine.clock, () => report({ type: 'tcp.upstream.no_healthy_host' }));
       return () => {};
     }
     const host = choice.host;

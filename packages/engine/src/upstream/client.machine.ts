@@ -17,6 +17,8 @@ export interface ClientOwner {
   /** close the socket (and its codec) now */
   closeConnection(): void;
   onClosed(reason: ClientCloseReason, error?: TransportError): void;
+  /** Dispatcher::post: run once the machine's current step is over */
+  post(fn: () => void): void;
 }
 
 export type ClientCloseReason = 'connect_failure' | 'connect_timeout' | 'tls_failure' | 'remote_close' | 'local_close' | 'idle_timeout';
@@ -82,7 +84,7 @@ export const clientMachine = setup({
         sendBack(verdict.ok ? { type: 'client.handshake.ok' } : { type: 'client.handshake.fail', error: { code: 'TLS', message: verdict.reason } });
       };
       if (!connection.startTls) {
-        queueMicrotask(() => settle(tls.failed({ code: 'ENOTSUP', message: 'this transport cannot do TLS' })));
+        owner.post(() => settle(tls.failed({ code: 'ENOTSUP', message: 'this transport cannot do TLS' })));
         return () => {
           active = false;
         };
@@ -120,7 +122,7 @@ export const clientMachine = setup({
     // actors; it runs once this step is over rather than inside it.
     notifyClosed: ({ context }) => {
       const { owner, closeReason, error } = context;
-      queueMicrotask(() => owner.onClosed(closeReason ?? 'local_close', error));
+      owner.post(() => owner.onClosed(closeReason ?? 'local_close', error));
     },
   },
 }).createMachine({

@@ -4,6 +4,7 @@ import { clientCodecMachine } from '../codec/http1-codec.machine';
 import { Http1MessageWriter, serializeHead, stripHopByHop, type Framing } from '../codec/http1-writer';
 import { HeaderMap, type RequestHead, type ResponseHead } from '../http/headers';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import { post } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
 import type { TransportConnection, TransportError } from '../seams/transport';
 import { statusHasNoBody } from '../http/status';
@@ -81,7 +82,7 @@ export class CodecClient implements RequestEncoder {
     private readonly owner: CodecClientOwner,
     private readonly meta: ActorMeta,
   ) {
-    this.writer = new Http1MessageWriter(connection);
+    this.writer = new Http1MessageWriter(connection, (fn) => post(engine.clock, fn));
     this.codec = startTraced(engine, clientCodecMachine, { input: undefined, path: meta.actor + '/codec', kind: 'client_codec', ids: meta.ids });
     this.parser = new HttpParser(
       'response',
@@ -111,7 +112,7 @@ export class CodecClient implements RequestEncoder {
     this.responseComplete = false;
     this.requestIsHead = false;
     this.requestIsUpgrade = false;
-    this.writer = new Http1MessageWriter(this.connection);
+    this.writer = new Http1MessageWriter(this.connection, (fn) => post(this.engine.clock, fn));
     return this;
   }
 

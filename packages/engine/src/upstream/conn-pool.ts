@@ -1,6 +1,6 @@
 import type { Actor } from 'xstate';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
-import type { TimerId } from '../seams/clock';
+import { post, type TimerId } from '../seams/clock';
 import { DeadlineTimer } from '../seams/deadline-timer';
 import type { ActorMeta } from '../seams/tracer';
 import type { Transport, TransportConnection, TransportError } from '../seams/transport';
@@ -30,8 +30,6 @@ interface PendingStream {
   queuedAt: number;
 }
 
-let nextClientId = 1;
-
 /** Envoy prints the errno number in transport failure reasons. */
 const ERRNO: Record<string, number> = { ECONNREFUSED: 111, ECONNRESET: 104, ETIMEDOUT: 110, EHOSTUNREACH: 113, ENETUNREACH: 101 };
 
@@ -40,7 +38,7 @@ const ERRNO: Record<string, number> = { ECONNREFUSED: 111, ECONNRESET: 104, ETIM
  * machine; this class carries what the pool needs alongside it.
  */
 class ActiveClient implements ClientOwner, CodecClientOwner {
-  readonly id = nextClientId++;
+  readonly id: number;
   readonly actor: Actor<typeof clientMachine>;
   readonly meta: ActorMeta;
   codec: CodecClient | undefined;
@@ -58,6 +56,7 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
   constructor(private readonly pool: Http1ConnPool) {
     const limit = pool.cluster.config.max_requests_per_connection;
     this.remainingStreams = limit > 0 ? limit : Infinity;
+    this.id = pool.engine.ids.next('client');
     this.createdAt = pool.engine.clock.now();
     this.meta = {
       actor: `${pool.meta.actor}/ucx:${this.id}`,
@@ -127,6 +126,10 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
 
   closeConnection(): void {
     this.codec?.close();
+  }
+
+  post(fn: () => void): void {
+    post(this.pool.engine.clock, fn);
   }
 
   onClosed(reason: ClientCloseReason, error?: TransportError): void {
@@ -264,7 +267,7 @@ export class Http1ConnPool {
     if (this.pending.length > 0 && !this.upstreamReadyScheduled) {
       // Envoy attaches pending streams on the next dispatcher iteration, not re-entrantly.
       this.upstreamReadyScheduled = true;
-      queueMicrotask(() => this.onUpstreamReady());
+      post(this.engine.clock, () => this.onUpstreamReady());
     } else {
       this.checkIdle();
     }
@@ -341,7 +344,7 @@ export class Http1ConnPool {
     // The decision is reported before the client it creates spawns (its id is the next one).
     this.decide(
       'open_connection',
-      { client: nextClientId, why: `pending ${this.pending.length} > connecting capacity ${connectingCapacity}` },
+      { client: this.engine.ids.peek('client'), why: `pending ${this.pending.length} > connecting capacity ${connectingCapacity}` },
       'ConnPoolImplBase::tryCreateNewConnections',
     );
     const client = new ActiveClient(this);

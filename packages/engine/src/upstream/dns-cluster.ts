@@ -3,6 +3,7 @@ import { dnsSettings, type DnsSettings } from '../config/dns';
 import type { Endpoint } from '../config/types';
 import { JitteredExponentialBackOff } from '../router/retry-policy';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import { post } from '../seams/clock';
 import type { Random } from '../seams/random';
 import type { DnsError, DnsResponse, Resolver } from '../seams/resolver';
 import type { ActorMeta } from '../seams/tracer';
@@ -175,6 +176,10 @@ export class DnsResolveTarget implements DnsResolutionOwner {
       info.stats.update_no_rebuild.inc();
     }
     this.cluster.onTargetComplete();
+  }
+
+  post(fn: () => void): void {
+    post(this.cluster.deps.engine.clock, fn);
   }
 
   onFailed(error: DnsError, refreshMs: number): void {

@@ -36,6 +36,8 @@ export interface DnsResolutionOwner {
   onResolved(responses: DnsResponse[], refreshMs: number): void;
   /** no usable answer; the hosts stay as they were */
   onFailed(error: DnsError, refreshMs: number): void;
+  /** Dispatcher::post: run once the machine's current step is over */
+  post(fn: () => void): void;
 }
 
 export interface DnsResolutionInput {
@@ -115,12 +117,12 @@ export const dnsResolutionMachine = setup({
     applyResponse: ({ context, event }) => {
       if (event.type !== 'dns.resolve.ok') return;
       const { owner, refreshMs } = context;
-      queueMicrotask(() => owner.onResolved(event.responses, refreshMs));
+      owner.post(() => owner.onResolved(event.responses, refreshMs));
     },
     reportFailure: ({ context, event }) => {
       const { owner, refreshMs } = context;
       const error = event.type === 'dns.resolve.fail' ? event.error : NO_ADDRESS;
-      queueMicrotask(() => owner.onFailed(error, refreshMs));
+      owner.post(() => owner.onFailed(error, refreshMs));
     },
   },
 }).createMachine({
