@@ -34,6 +34,10 @@ describe('browser build', () => {
     expect(await nodeImportsOf('config/index.ts')).toEqual([]);
   });
 
+  it('bundles the simulation (virtual time, network, hosts, traffic, scenarios) with no Node built-in', async () => {
+    expect(await nodeImportsOf('sim/index.ts')).toEqual([]);
+  });
+
   it('would notice one: the Node transport is Node-only', async () => {
     expect(await nodeImportsOf('transport/node-transport.ts')).toContain('node:net');
   });
