@@ -127,6 +127,8 @@ export interface ConnectionControl {
   readonly transport: TransportConnection;
   /** close after what is queued has been written */
   closeAfterFlush(reason: string): void;
+  /** the peer half-closed and half-close is off: close as Envoy's RemoteClose, after what is queued */
+  closeOnRemoteEnd(): void;
   readDisable(disable: boolean): void;
   /** Ssl::ConnectionInfo of a TLS downstream (Connection::ssl()); absent or undefined for raw_buffer */
   ssl?(): TlsSessionInfo | undefined;
@@ -231,7 +233,7 @@ export class ConnectionManager implements StreamOwner {
       stream.onDownstreamReset();
       this.endStream(stream);
     }
-    this.connection.closeAfterFlush('remote end');
+    this.connection.closeOnRemoteEnd();
   }
 
   onWriteDrained(): void {

@@ -252,6 +252,7 @@ export class Listener {
         meta,
         transport,
         closeAfterFlush: (reason) => connection.closeAfterFlush(reason),
+        closeOnRemoteEnd: () => connection.closeOnRemoteEnd(),
         readDisable: (disable) => connection.readDisable(disable),
         ssl: () => connection.ssl,
       },

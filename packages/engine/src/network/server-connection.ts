@@ -120,6 +120,17 @@ export class ServerConnection {
     this.closeTimer = this.engine.clock.setTimeout(() => this.transport.destroy(), DELAYED_CLOSE_MS);
   }
 
+  /**
+   * The peer sent its FIN and half-close is off (the HCM's default): Envoy's
+   * ConnectionImpl closes with ConnectionEvent::RemoteClose, so the close counts as the
+   * peer's (`downstream_cx_destroy_remote`), even though what is queued is flushed first.
+   */
+  closeOnRemoteEnd(): void {
+    if (this.closing || this.closed) return;
+    this.closeAfterFlush('remote end');
+    this.localClose = false;
+  }
+
   closeNow(reason: string): void {
     if (this.closed) return;
     this.localClose = true;

@@ -29,8 +29,8 @@ export interface HostBehaviour {
   blackhole?: boolean;
   /** error responses: each request is answered with the first status whose draw hits */
   errors?: Array<{ status: number; rate: number }>;
-  /** the connection is reset after the response head, or halfway through its body */
-  resets?: Array<{ rate: number; after: 'headers' | 'body' }>;
+  /** the connection is reset before any response (`request`: the proxy may retry it), after the response head, or halfway through its body */
+  resets?: Array<{ rate: number; after: 'request' | 'headers' | 'body' }>;
   /** share of requests that are never answered */
   hangRate?: number;
   /** time from the response head to its body (a slow body); default 0 */

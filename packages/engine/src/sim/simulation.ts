@@ -1,4 +1,5 @@
 import type { TraceSink } from '../seams/tracer';
+import type { StreamInfo } from '../http/stream-info';
 import type { Bootstrap, Cluster } from '../config/types';
 import { ProxyEngine } from '../engine';
 import { ipVersion, MemoryResolver } from '../seams/resolver';
@@ -34,6 +35,8 @@ export interface SimulationOptions {
   epochMs?: number;
   /** logical workers (default 1) */
   concurrency?: number;
+  /** every finished stream's StreamInfo, besides the run's own ledger (tests compare it with a live run's) */
+  onStreamComplete?: (info: StreamInfo) => void;
 }
 
 /** A host ejected by outlier detection or failing its active health check, and when. */
@@ -85,6 +88,7 @@ export class Simulation {
       onStreamComplete: (info) => {
         const id = info.request?.headers.get(SIM_REQUEST_HEADER);
         this.ledger.onStream(info, id === undefined ? undefined : Number(id));
+        options.onStreamComplete?.(info);
       },
     });
     if (options.sink) this.engine.tracer.attach(options.sink);

@@ -178,7 +178,7 @@ export class SimHost implements SimEndpoint {
         break;
       }
     }
-    let reset: 'none' | 'headers' | 'body' = 'none';
+    let reset: 'none' | 'request' | 'headers' | 'body' = 'none';
     for (const r of b.resets ?? []) {
       if (this.random.next() < r.rate) {
         reset = r.after;
@@ -203,7 +203,7 @@ export class SimHost implements SimEndpoint {
     }
   }
 
-  private respond(connection: HostConnection, status: number, bodyBytes: number, reset: 'none' | 'headers' | 'body', healthCheck = false): void {
+  private respond(connection: HostConnection, status: number, bodyBytes: number, reset: 'none' | 'request' | 'headers' | 'body', healthCheck = false): void {
     const b = this.behaviour;
     connection.served++;
     const closing = (b.closeAfter ?? 0) > 0 && connection.served >= b.closeAfter!;
@@ -211,8 +211,14 @@ export class SimHost implements SimEndpoint {
     for (const [name, value] of Object.entries(b.headers ?? {})) head += `${name}: ${value}\r\n`;
     if (closing) head += 'connection: close\r\n';
     head += '\r\n';
-    if (!healthCheck) this.counts.statuses.set(status, (this.counts.statuses.get(status) ?? 0) + 1);
     const socket = connection.socket;
+    if (reset === 'request') {
+      // The connection dies before any byte of a response: upstream_reset_before_response_started.
+      this.counts.resets++;
+      socket.reset();
+      return;
+    }
+    if (!healthCheck) this.counts.statuses.set(status, (this.counts.statuses.get(status) ?? 0) + 1);
     socket.write(head);
     if (reset === 'headers') {
       this.counts.resets++;
@@ -229,7 +235,7 @@ export class SimHost implements SimEndpoint {
     this.respondBody(connection, bodyBytes, reset, closing);
   }
 
-  private respondBody(connection: HostConnection, bodyBytes: number, reset: 'none' | 'headers' | 'body', closing: boolean): void {
+  private respondBody(connection: HostConnection, bodyBytes: number, reset: 'none' | 'request' | 'headers' | 'body', closing: boolean): void {
     const socket = connection.socket;
     if (bodyBytes > 0) {
       if (reset === 'body') {
