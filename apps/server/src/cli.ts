@@ -18,6 +18,7 @@ import { demoPorts, startDemoHosts, type DemoHost } from './demo/upstreams';
 import { RecordingError, RecordingManager } from './recording/recordings';
 import { replayMain } from './replay';
 import { validateMain } from './validate';
+import { routeCheckMain } from './route-check/route-check';
 import { simulateMain } from './simulate/simulate';
 import { EventHub } from './stream/event-hub';
 
@@ -32,6 +33,8 @@ Usage:
                                        (proxyscope replay --help)
   proxyscope validate --config FILE    check a bootstrap and print every warning and error,
                                        start nothing; exit 0 if it would start, 3 if not
+  proxyscope route-check -c R -t T     run Envoy router_check_tool test files through the engine
+                                       on virtual time (proxyscope route-check --help)
   proxyscope simulate [options]        run on virtual time with simulated upstreams and traffic
                                        from a scenario; deterministic for a seed
                                        (proxyscope simulate --help)
@@ -347,6 +350,7 @@ export async function main(argv: string[]): Promise<number> {
   const err = (line: string) => process.stderr.write(line + '\n');
   if (argv[0] === 'replay') return replayMain(argv.slice(1), log, err);
   if (argv[0] === 'validate') return validateMain(argv.slice(1), log, err);
+  if (argv[0] === 'route-check') return routeCheckMain(argv.slice(1), log, err);
   if (argv[0] === 'simulate') return simulateMain(argv.slice(1), log, err);
   let cli: ReturnType<typeof parseCli>;
   try {

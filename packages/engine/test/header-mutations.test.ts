@@ -5,6 +5,7 @@ import {
   applyHeaderMutations,
   applyLayeredHeaderMutations,
   buildRedirectLocation,
+  headerValueFormatter,
   rewritePath,
 } from '../src/router/header-mutations';
 
@@ -155,6 +156,7 @@ describe('buildRedirectLocation', () => {
     ['IPv6 literal port is dropped on scheme switch', req('[::1]:80', '/x'), redirect({ https_redirect: true }), undefined, 'https://[::1]/x'],
     ['IPv6 literal without port is kept', req('[::1]', '/x'), redirect({ https_redirect: true }), undefined, 'https://[::1]/x'],
     ['x-forwarded-proto decides which default port drops', req('a.com:443', '/', 'http', [['x-forwarded-proto', 'https']]), redirect({ scheme_redirect: 'http' }), undefined, 'http://a.com/'],
+    ['without a scheme change the scheme is x-forwarded-proto (newUri)', req('a.com', '/x', 'http', [['x-forwarded-proto', 'https']]), redirect({ path_redirect: '/y' }), undefined, 'https://a.com/y'],
     ['host_redirect replaces host and port', req('a.com:8080', '/x'), redirect({ host_redirect: 'b.com' }), undefined, 'http://b.com/x'],
     ['port_redirect replaces the request port', req('a.com:8080', '/x'), redirect({ port_redirect: 8443 }), undefined, 'http://a.com:8443/x'],
     ['port_redirect adds a port', req('a.com', '/x'), redirect({ port_redirect: 8443 }), undefined, 'http://a.com:8443/x'],
@@ -169,5 +171,31 @@ describe('buildRedirectLocation', () => {
     ['strip_query alone', req('a.com', '/p?q=1'), redirect({ strip_query: true }), undefined, 'http://a.com/p'],
   ])('%s', (_label, head, action, matched, expected) => {
     expect(buildRedirectLocation(head, action, matched)).toBe(expected);
+  });
+});
+
+describe('headerValueFormatter (HeaderParser substitution formats)', () => {
+  const context = { startTime: 0, requestHeaders: (n: string) => (n === 'x-user' ? 'ann' : undefined), responseHeaders: () => undefined, protocol: 'HTTP/1.1', responseCode: 0, responseFlags: [], bytesReceived: 0, bytesSent: 0, downstreamRemoteAddress: '127.0.0.1:40000' };
+
+  it('evaluates %COMMAND% values per request, leaves plain text alone and adds nothing for an unset command', () => {
+    const headers = HeaderMap.from([]);
+    let built = 0;
+    const format = headerValueFormatter(() => (built++, context));
+    applyHeaderMutations(
+      headers,
+      [
+        { key: 'x-client-ip', value: '%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%', append_action: 'APPEND_IF_EXISTS_OR_ADD' },
+        { key: 'x-who', value: 'user=%REQ(x-user)%', append_action: 'APPEND_IF_EXISTS_OR_ADD' },
+        { key: 'x-missing', value: '%REQ(x-none)%', append_action: 'APPEND_IF_EXISTS_OR_ADD' },
+        { key: 'x-plain', value: 'yes', append_action: 'APPEND_IF_EXISTS_OR_ADD' },
+      ],
+      [],
+      format,
+    );
+    expect(headers.get('x-client-ip')).toBe('127.0.0.1');
+    expect(headers.get('x-who')).toBe('user=ann');
+    expect(headers.has('x-missing')).toBe(false);
+    expect(headers.get('x-plain')).toBe('yes');
+    expect(built).toBe(1);
   });
 });

@@ -393,3 +393,24 @@ describe('cluster choice', () => {
     expect(m.route(request('h', '/x'), 0)).toMatchObject({ matched: true, route: { name: 'direct' }, cluster: undefined });
   });
 });
+
+describe('require_tls (VirtualHostImpl SSL_REDIRECT_ROUTE)', () => {
+  const tls = (require_tls: VirtualHost['require_tls']) => new RouteMatcher(config([{ ...vhost('v', ['*']), require_tls }]));
+  const xfp = (proto: string, internal = false): Array<[string, string]> => [['x-forwarded-proto', proto], ...(internal ? [['x-envoy-internal', 'true'] as [string, string]] : [])];
+
+  it('ALL: a request that is not https gets the https redirect before any route', () => {
+    const r = tls('ALL').route(request('h', '/x', { headers: xfp('http', true) }), 0);
+    expect(r).toMatchObject({ matched: true, route: { name: 'v/require_tls', redirect: { https_redirect: true, response_code: 301 } }, cluster: undefined });
+    expect(tls('ALL').route(request('h', '/x', { headers: xfp('https') }), 0)).toMatchObject({ matched: true, route: { name: 'v/route_0' } });
+  });
+
+  it('EXTERNAL_ONLY: x-envoy-internal requests are let through on http', () => {
+    expect(tls('EXTERNAL_ONLY').route(request('h', '/x', { headers: xfp('http', true) }), 0)).toMatchObject({ route: { name: 'v/route_0' } });
+    expect(tls('EXTERNAL_ONLY').route(request('h', '/x', { headers: xfp('http') }), 0)).toMatchObject({ route: { name: 'v/require_tls' } });
+  });
+
+  it('NONE (or absent) never redirects', () => {
+    expect(tls('NONE').route(request('h', '/x', { headers: xfp('http') }), 0)).toMatchObject({ route: { name: 'v/route_0' } });
+    expect(tls(undefined).route(request('h', '/x', { headers: xfp('http') }), 0)).toMatchObject({ route: { name: 'v/route_0' } });
+  });
+});

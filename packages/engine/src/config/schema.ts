@@ -841,11 +841,12 @@ const virtualHost = section(
     retry_policy: retryPolicy.optional(),
     include_request_attempt_count: bool.optional(),
     include_attempt_count_in_response: bool.optional(),
+    require_tls: oneOf(['NONE', 'EXTERNAL_ONLY', 'ALL'] as const).optional(),
     ...headerMutationFields,
   },
   {
     unsupported: [
-      'require_tls', 'virtual_clusters', 'rate_limits',
+      'virtual_clusters', 'rate_limits',
       'retry_policy_typed_config', 'hedge_policy', 'include_is_timeout_retry_header',
       'per_request_buffer_limit_bytes', 'request_mirror_policies', 'matcher', 'metadata',
     ],

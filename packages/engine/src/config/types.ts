@@ -244,6 +244,8 @@ export interface VirtualHost extends HeaderMutations {
   include_request_attempt_count?: boolean;
   /** put `x-envoy-attempt-count` on the response (absent = false) */
   include_attempt_count_in_response?: boolean;
+  /** a request that is not https (x-forwarded-proto) is redirected to https first; absent = NONE */
+  require_tls?: 'NONE' | 'EXTERNAL_ONLY' | 'ALL';
 }
 
 export type StringMatcher =

@@ -6,6 +6,7 @@
  */
 import type { HeaderMutations, HeaderValueOption, RedirectAction, RouteAction } from '../config/types';
 import type { HeaderMap, RequestHead } from '../http/headers';
+import { compileFormat, type AccessLogContext, type AccessLogFormatter } from '../accesslog/format';
 import { compileRe2, queryStart } from './route-matcher';
 
 // ---------------------------------------------------------------------------------------
@@ -32,13 +33,15 @@ export function applyHeaderMutations(
   headers: HeaderMap,
   add: readonly HeaderValueOption[],
   remove: readonly string[],
+  format?: (value: string) => string,
 ): void {
   for (const name of remove) headers.remove(name);
   if (add.length === 0) return;
 
-  const overwrite: HeaderValueOption[] = [];
-  const append: HeaderValueOption[] = [];
-  for (const option of add) {
+  const overwrite: Array<{ key: string; value: string }> = [];
+  const append: Array<{ key: string; value: string }> = [];
+  for (const configured of add) {
+    const option = format ? { ...configured, value: format(configured.value) } : configured;
     if (option.value === '') continue;
     switch (option.append_action) {
       case 'APPEND_IF_EXISTS_OR_ADD':
@@ -74,12 +77,38 @@ export function applyLayeredHeaderMutations(
   headers: HeaderMap,
   direction: 'request' | 'response',
   levels: { route?: HeaderMutations; vhost?: HeaderMutations; routeConfig?: HeaderMutations },
+  format?: (value: string) => string,
 ): void {
   for (const level of [levels.route, levels.vhost, levels.routeConfig]) {
     if (!level) continue;
-    if (direction === 'request') applyHeaderMutations(headers, level.request_headers_to_add, level.request_headers_to_remove);
-    else applyHeaderMutations(headers, level.response_headers_to_add, level.response_headers_to_remove);
+    if (direction === 'request') applyHeaderMutations(headers, level.request_headers_to_add, level.request_headers_to_remove, format);
+    else applyHeaderMutations(headers, level.response_headers_to_add, level.response_headers_to_remove, format);
   }
+}
+
+/** Header values seen so far, compiled; null: not a format Envoy would accept, so kept as text. */
+const compiledValues = new Map<string, AccessLogFormatter | null>();
+
+/**
+ * HeaderParser's values are substitution formats (`%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%`,
+ * `%REQ(x)%`, ...), evaluated per request; a command that comes out unset adds nothing.
+ * A value without `%` is returned as is, and the context is built only if one needs it.
+ */
+export function headerValueFormatter(context: () => AccessLogContext): (value: string) => string {
+  let ctx: AccessLogContext | undefined;
+  return (value) => {
+    if (!value.includes('%')) return value;
+    let formatter = compiledValues.get(value);
+    if (formatter === undefined) {
+      try {
+        formatter = compileFormat(value, { omitEmptyValues: true });
+      } catch {
+        formatter = null;
+      }
+      compiledValues.set(value, formatter);
+    }
+    return formatter ? formatter((ctx ??= context())) : value;
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -211,7 +240,9 @@ function redirectHost(head: RequestHead, newScheme: string, newPort: string): st
  * - strip_query removes the query unless path_redirect brought its own.
  */
 export function buildRedirectLocation(head: RequestHead, redirect: RedirectAction, matchedPrefix?: string): string {
-  const scheme = redirect.scheme_redirect || (redirect.https_redirect ? 'https' : head.scheme);
+  // RouteEntryImplBase::newUri takes the scheme from x-forwarded-proto (which the HCM always
+  // sets), so a plain-text hop behind a TLS edge still redirects to https.
+  const scheme = redirect.scheme_redirect || (redirect.https_redirect ? 'https' : (head.headers.get('x-forwarded-proto') ?? head.scheme));
   const port = redirect.port_redirect ? `:${redirect.port_redirect}` : '';
   const host = redirect.host_redirect || redirectHost(head, scheme, port);
 

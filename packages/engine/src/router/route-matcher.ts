@@ -358,6 +358,24 @@ interface CompiledRoute {
 interface CompiledVhost {
   vhost: VirtualHost;
   routes: CompiledRoute[];
+  /** require_tls ALL / EXTERNAL_ONLY: the redirect to https that comes before every route */
+  sslRedirect?: Route;
+}
+
+/**
+ * VirtualHostImpl's SSL_REDIRECT_ROUTE: a 301 to the same host and path over https.
+ * No route config has it; it is named after its virtual host for stats and traces.
+ */
+function sslRedirectRoute(vhost: VirtualHost): Route {
+  return {
+    name: `${vhost.name}/require_tls`,
+    match: { prefix: '', case_sensitive: true, headers: [] },
+    redirect: { https_redirect: true, response_code: 301, strip_query: false },
+    request_headers_to_add: [],
+    request_headers_to_remove: [],
+    response_headers_to_add: [],
+    response_headers_to_remove: [],
+  };
 }
 
 interface WildcardEntry {
@@ -390,6 +408,7 @@ export class RouteMatcher {
 
     for (const vhost of config.virtual_hosts) {
       const compiled: CompiledVhost = { vhost, routes: vhost.routes.map(compileRoute) };
+      if (vhost.require_tls === 'ALL' || vhost.require_tls === 'EXTERNAL_ONLY') compiled.sslRedirect = sslRedirectRoute(vhost);
       for (const raw of vhost.domains) {
         const domain = raw.toLowerCase();
         const dup = (): never => {
@@ -427,6 +446,24 @@ export class RouteMatcher {
     if (!compiled) return { matched: false, vhost: undefined, vhostReason, route: undefined, reason: vhostReason };
 
     const path = head.path;
+    // VirtualHostImpl::getRouteFromEntries checks the TLS requirement before any route; the
+    // scheme is x-forwarded-proto's, and x-envoy-internal exempts EXTERNAL_ONLY.
+    if (compiled.sslRedirect) {
+      const proto = head.headers.get('x-forwarded-proto') ?? head.scheme;
+      const tls = compiled.vhost.require_tls;
+      if (proto !== 'https' && (tls === 'ALL' || head.headers.get('x-envoy-internal') !== 'true')) {
+        return {
+          matched: true,
+          vhost: compiled.vhost,
+          vhostReason,
+          route: compiled.sslRedirect,
+          reason: `require_tls ${tls}: ${proto} request redirected to https`,
+          matchedOn: `require_tls ${tls}`,
+          matchedPrefix: '',
+          cluster: undefined,
+        };
+      }
+    }
     const pathOnly = path.slice(0, queryStart(path));
     for (const r of compiled.routes) {
       // RouteEntryImplBase::matchRoute tests the runtime fraction before anything else.

@@ -15,13 +15,14 @@ import type { OutlierResult } from '../upstream/outlier-detector';
 import type { ResourcePriority } from '../upstream/resource-manager';
 import type { Worker } from '../worker';
 import { computeRouteHash } from './hash-policy';
-import { applyLayeredHeaderMutations, buildRedirectLocation, rewritePath } from './header-mutations';
+import { applyLayeredHeaderMutations, buildRedirectLocation, headerValueFormatter, rewritePath } from './header-mutations';
 import { requestRetryPolicy, routerTimeouts, takeRouterControlHeaders, type RouterTimeouts, type U32Source } from './retry-policy';
 import { RetryState, type RetryStatus } from './retry-state';
 import type { RouteMatched } from './route-matcher';
 import { routerMachine } from './router.machine';
 import { RequestShadows } from './shadow-writer';
 import { isUpgradeAccepted } from '../http/upgrade';
+import { streamContext } from '../http/local-reply';
 import { UpstreamRequest, type UpstreamRequestOwner } from './upstream-request';
 
 /** Reset reason -> (status, response flag, text) for the local reply (Router::Filter::onUpstreamReset). */
@@ -112,6 +113,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   /** LoadBalancerContext::computeHashKey: the route's hash_policy over this request (asked by RING_HASH / MAGLEV only). */
   computeHashKey(): bigint | undefined {
     return computeRouteHash(this.matched?.route.route?.hash_policy, this.callbacks.streamInfo);
+  }
+
+  /** %COMMAND% values in *_headers_to_add, evaluated on this stream (HeaderParser's formatter) */
+  private headerFormat(): (value: string) => string {
+    return headerValueFormatter(() => streamContext(this.callbacks.streamInfo, this.ctx.engine.clock.now()));
   }
 
   /** Router::Filter::decodeHeaders */
@@ -205,7 +211,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     }
     if (action.host_rewrite_literal) upstreamHead.authority = action.host_rewrite_literal;
     setExpectedRequestTimeout(head.headers, this.timeouts.global, this.timeouts.perTry);
-    applyLayeredHeaderMutations(head.headers, 'request', { route, vhost, routeConfig: this.ctx.hcm.route_config });
+    applyLayeredHeaderMutations(head.headers, 'request', { route, vhost, routeConfig: this.ctx.hcm.route_config }, this.headerFormat());
     this.upstreamHead = upstreamHead;
     this.shadows = RequestShadows.begin(
       // The engine's own clock, not the request's: holding the request in step mode does not hold its shadows.
@@ -370,7 +376,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       head.headers.set('x-envoy-upstream-service-time', String(Math.round(request.responseHeadersAt - request.sentAt)));
     }
     if (this.matched?.vhost.include_attempt_count_in_response) head.headers.set('x-envoy-attempt-count', String(this.attempts));
-    applyLayeredHeaderMutations(head.headers, 'response', { route: this.matched?.route, vhost: this.matched?.vhost, routeConfig: this.ctx.hcm.route_config });
+    applyLayeredHeaderMutations(head.headers, 'response', { route: this.matched?.route, vhost: this.matched?.vhost, routeConfig: this.ctx.hcm.route_config }, this.headerFormat());
     if (!endStream && isUpgradeAccepted(this.upstreamHead?.headers, head.status, head.headers)) {
       // The upstream switched protocols: from now on the router relays raw bytes both ways.
       this.ctx.engine.tracer.fact(this.meta, 'router.upgrade', { upgrade: head.headers.get('upgrade') ?? null, host: request.host.key }, 'Router::Filter::onUpstreamHeaders (101)');
