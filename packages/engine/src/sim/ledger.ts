@@ -133,6 +133,13 @@ interface Probe {
   latency?: LatencyStats;
 }
 
+/**
+ * Flags that mean the host the balancer picked did not answer the last attempt (the pool
+ * overflowed, the connect failed, it timed out or reset): %UPSTREAM_HOST% still names it,
+ * but it did not serve the request.
+ */
+const NOT_SERVED = new Set(['UO', 'UF', 'UH', 'UT', 'UC', 'UR', 'DC', 'UMSDR']);
+
 export class Ledger {
   readonly all = group();
   readonly clusters = new Map<string, Group>();
@@ -227,7 +234,7 @@ export class Ledger {
       if (!g) this.clusters.set(r.cluster, (g = group()));
       add(g, r);
     }
-    if (r.host) this.servedBy.set(r.host, (this.servedBy.get(r.host) ?? 0) + 1);
+    if (r.host && !r.flags.some((f) => NOT_SERVED.has(f))) this.servedBy.set(r.host, (this.servedBy.get(r.host) ?? 0) + 1);
     if (this.keep.has(r.id)) this.kept.set(r.id, r);
     for (const probe of this.probes) {
       if (probe.of && !matches(probe.of, r)) continue;

@@ -255,7 +255,10 @@ export class Simulation {
       },
     };
     scenario.traffic.forEach((source, index) => {
-      const listener = source.listener ? bound.find((l) => l.config.name === source.listener) : bound.find((l) => l.config.filter_chains.some((c) => c.hcm));
+      // By name, or by address for the unnamed listeners of many real configs (their names are generated).
+      const named = (l: (typeof bound)[number]) =>
+        l.config.name === source.listener || l.boundAddress === source.listener || `${l.config.address.address}:${l.config.address.port_value}` === source.listener;
+      const listener = source.listener ? bound.find(named) : bound.find((l) => l.config.filter_chains.some((c) => c.hcm));
       if (!listener) throw new Error(`traffic ${source.name}: no listener ${source.listener ? `named ${source.listener}` : 'with an HTTP connection manager'}`);
       const [address, port] = splitAddress(listener.boundAddress ?? `${listener.config.address.address}:${listener.config.address.port_value}`);
       const generator = new TrafficGenerator(source, { address, port }, run, seededRandom(streamSeed(this.seed, `traffic:${source.name}`)), index);

@@ -30,7 +30,7 @@ export interface GroupSummary {
 export interface HostSummary {
   name: string;
   clusters: string[];
-  /** requests whose last attempt this host served (the engine's %UPSTREAM_HOST%) */
+  /** requests whose last attempt this host answered (the engine's %UPSTREAM_HOST%, unless the pool overflowed, the connect failed, or it timed out or reset) */
   served: number;
   /** what the host itself saw */
   received: number;
