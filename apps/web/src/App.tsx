@@ -16,6 +16,7 @@ import { RequestDetail } from './app/RequestDetail';
 import { HelpOverlay } from './app/HelpOverlay';
 import { FileDrop, LoadBanner } from './app/FileOpen';
 import { useTheme } from './app/theme';
+import type { SimulationInfo } from '@proxyscope/protocol';
 
 type SideTab = 'request' | 'machines' | 'step' | 'controls';
 const TAB_LABELS: Record<Exclude<SideTab, 'request'>, string> = { machines: 'machines', step: 'step mode', controls: 'controls' };
@@ -24,7 +25,8 @@ export function App() {
   const source = useSource();
   const { store, connection, connectionState, file } = source;
   const version = useStoreVersion(store);
-  const canFollow = file === null && store.mode === 'live';
+  // A simulation streams like a live proxy: the cursor can follow its newest event.
+  const canFollow = file === null && (store.mode === 'live' || store.mode === 'simulation');
   const time = useTimeControl(store, version, canFollow);
   const [selected, setSelected] = useState<number | null>(() => readUrlState().req);
   const [help, setHelp] = useState(false);
@@ -33,6 +35,7 @@ export function App() {
   const fileInput = useRef<HTMLInputElement>(null);
   const pendingSeq = useRef<number | null>(readUrlState().seq);
   const liveConnection = connection?.connected ? connection : null;
+  const simulation = useLastSimulation(file === null && connectionState?.status === 'open' ? connectionState.hello.simulation : undefined, store.mode === 'simulation' && file === null);
   const stepMode = useStepMode(liveConnection, connectionState?.status === 'open' ? connectionState.hello.step : null);
   const stepState = stepMode.state;
   const heldStreams = useMemo(() => new Set(stepState.held.map((h) => h.stream)), [stepState.held]);
@@ -125,6 +128,8 @@ export function App() {
         mode={file ? 'file' : store.mode}
         connectionState={file ? null : connectionState}
         fileName={file?.name ?? null}
+        simulation={simulation}
+        connection={connection}
         theme={theme}
         onToggleTheme={toggleTheme}
         onOpenFile={openPicker}
@@ -229,4 +234,12 @@ export function App() {
       {help && <HelpOverlay onClose={() => setHelp(false)} />}
     </div>
   );
+}
+
+/** The simulation the server said hello with; kept while the page reconnects to it. */
+function useLastSimulation(current: SimulationInfo | undefined, isSimulation: boolean): SimulationInfo | null {
+  const last = useRef<SimulationInfo | null>(null);
+  if (current) last.current = current;
+  if (!isSimulation) last.current = null;
+  return last.current;
 }

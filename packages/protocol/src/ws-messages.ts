@@ -17,7 +17,9 @@ export const WS_PATH = '/ws';
 /** Client messages larger than this (bytes of UTF-8) get a `too_large` error. */
 export const DEFAULT_MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
 
-export type StreamMode = 'live' | 'replay';
+/** live: a running proxy; replay: a trace file; simulation: `proxyscope simulate --serve`, the engine on virtual time */
+export type StreamMode = 'live' | 'replay' | 'simulation';
+export const STREAM_MODES = ['live', 'replay', 'simulation'] as const satisfies readonly StreamMode[];
 
 /** The commands a client may send (`control` messages); they map to admin endpoints. */
 export const CONTROL_ACTIONS = ['drain_listeners', 'healthcheck_fail', 'healthcheck_ok'] as const;
@@ -25,9 +27,10 @@ export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 /**
  * Everything a server may accept besides subscriptions, as `hello.controls` lists it: the
- * `control` actions, `send_request` (live servers) and `host_fault` (the built-in demo).
+ * `control` actions, `send_request` (live servers), `host_fault` (the built-in demo and
+ * simulations), step mode's messages and `sim_clock` (simulations).
  */
-export const CONTROLS = [...CONTROL_ACTIONS, 'send_request', 'host_fault', 'breakpoints', 'step', 'resume'] as const;
+export const CONTROLS = [...CONTROL_ACTIONS, 'send_request', 'host_fault', 'breakpoints', 'step', 'resume', 'sim_clock'] as const;
 export type ControlName = (typeof CONTROLS)[number];
 
 // ---------------------------------------------------------------------------------------
@@ -217,11 +220,14 @@ export interface SendRequestMessage {
   timeoutMs?: number;
 }
 
-/** Changes how one demo upstream host behaves (built-in demo only). */
+/**
+ * Changes how one upstream host behaves: a host of the built-in demo, or of a simulation
+ * (where it becomes a timeline event at the current virtual time).
+ */
 export interface HostFaultMessage {
   type: 'host_fault';
   id?: MessageId;
-  /** the demo host's name, e.g. `web-2` */
+  /** the host's name as `hello.hosts` gives it, e.g. `web-2` */
   host: string;
   fault: HostFault;
 }
@@ -268,6 +274,26 @@ export interface ResumeMessage {
   stream?: number;
 }
 
+// ---------------------------------------------------------------------------------------
+// Simulation (proxyscope simulate --serve): the virtual clock
+
+/** How fast virtual time runs: 1 or 10 times real time, or as fast as the CPU (and the viewers) allow. */
+export type SimSpeed = 1 | 10 | 'max';
+export const SIM_SPEEDS = [1, 10, 'max'] as const satisfies readonly SimSpeed[];
+/** The longest `advance` one message may ask for, virtual ms (an hour). */
+export const MAX_SIM_ADVANCE_MS = 3_600_000;
+
+/**
+ * Drives a simulation's virtual clock: `pause`, `resume`, `speed` (with `speed`), or
+ * `advance`: run virtual time forward by `ms`, or without `ms` to the next scheduled
+ * event (a timer, a packet's delivery), then stand still there; it works paused or not.
+ * Acked with the clock as it is afterwards (the `clock` message's fields).
+ */
+export type SimClockMessage =
+  | { type: 'sim_clock'; id?: MessageId; action: 'pause' | 'resume' }
+  | { type: 'sim_clock'; id?: MessageId; action: 'speed'; speed: SimSpeed }
+  | { type: 'sim_clock'; id?: MessageId; action: 'advance'; ms?: number };
+
 export type ClientMessage =
   | SubscribeMessage
   | UnsubscribeMessage
@@ -277,8 +303,9 @@ export type ClientMessage =
   | HostFaultMessage
   | BreakpointsMessage
   | StepMessage
-  | ResumeMessage;
-export const CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'control', 'ping', 'send_request', 'host_fault', 'breakpoints', 'step', 'resume'] as const;
+  | ResumeMessage
+  | SimClockMessage;
+export const CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'control', 'ping', 'send_request', 'host_fault', 'breakpoints', 'step', 'resume', 'sim_clock'] as const;
 
 // ---------------------------------------------------------------------------------------
 // Server -> client
@@ -307,10 +334,35 @@ export interface HelloMessage {
   };
   /** replay: the trace file served */
   trace?: { file: string; events: number };
-  /** the built-in demo: its upstream hosts, which `host_fault` changes */
+  /** the built-in demo's or a simulation's upstream hosts, which `host_fault` changes */
   hosts?: DemoHostInfo[];
-  /** step mode's breakpoints and held requests (live servers) */
+  /** step mode's breakpoints and held requests (live servers and simulations) */
   step?: Omit<StepStateMessage, 'type'>;
+  /** mode simulation: the scenario, its seed and the virtual clock */
+  simulation?: SimulationInfo;
+}
+
+/** A served simulation (`hello.simulation`). Event times (`t`) are virtual ms since the run began. */
+export interface SimulationInfo {
+  scenario: string;
+  description?: string;
+  seed: number;
+  /** virtual ms the traffic runs for, and the grace after it for what is in flight */
+  durationMs: number;
+  graceMs: number;
+  clock: SimClock;
+}
+
+/** The virtual clock of a served simulation, as `clock` messages carry it. */
+export interface SimClock {
+  /** virtual ms since the run began (the `t` of events happening now) */
+  t: number;
+  paused: boolean;
+  speed: SimSpeed;
+  /** the run is over (traffic done and answered, or the grace time is up); the server keeps serving it */
+  finished: boolean;
+  /** virtual ms of the next scheduled event, when one is */
+  nextEventT?: number;
 }
 
 /** A time-and-size-bounded batch of events in the compact encoding (see event-batch.ts). */
@@ -505,6 +557,14 @@ export interface StepStateMessage {
   held: HeldRequest[];
 }
 
+/**
+ * The virtual clock of a simulation: about every 100 ms of real time while it runs, and
+ * at once after every change (pause, resume, speed, advance, the run's end).
+ */
+export interface ClockMessage extends SimClock {
+  type: 'clock';
+}
+
 export type ServerMessage =
   | HelloMessage
   | EventsMessage
@@ -516,7 +576,8 @@ export type ServerMessage =
   | ErrorMessage
   | RequestResultMessage
   | HostsMessage
-  | StepStateMessage;
+  | StepStateMessage
+  | ClockMessage;
 
 // ---------------------------------------------------------------------------------------
 // Validators
@@ -662,7 +723,11 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('host_fault'),
       id: messageId.optional(),
-      host: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'a demo host name such as web-2'),
+      host: z
+        .string()
+        .min(1)
+        .max(300)
+        .regex(/^[A-Za-z0-9._:\[\]-]+$/, 'a host name such as web-2 (a simulation also takes address:port)'),
       fault: hostFaultSchema,
     })
     .strict(),
@@ -678,6 +743,20 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     .strict(),
   z.object({ type: z.literal('step'), id: messageId.optional(), stream: z.number().int().positive() }).strict(),
   z.object({ type: z.literal('resume'), id: messageId.optional(), stream: z.number().int().positive().optional() }).strict(),
+  z
+    .object({
+      type: z.literal('sim_clock'),
+      id: messageId.optional(),
+      action: z.enum(['pause', 'resume', 'speed', 'advance']),
+      speed: z.union([z.literal(1), z.literal(10), z.literal('max')]).optional(),
+      ms: z.number().positive().max(MAX_SIM_ADVANCE_MS).optional(),
+    })
+    .strict()
+    .superRefine((message, ctx) => {
+      if (message.action === 'speed' && message.speed === undefined) ctx.addIssue({ code: 'custom', message: 'action speed needs a speed: 1, 10 or "max"', path: ['speed'] });
+      if (message.action !== 'speed' && message.speed !== undefined) ctx.addIssue({ code: 'custom', message: `speed goes with action speed, not ${message.action}`, path: ['speed'] });
+      if (message.action !== 'advance' && message.ms !== undefined) ctx.addIssue({ code: 'custom', message: `ms goes with action advance, not ${message.action}`, path: ['ms'] });
+    }),
 ]);
 
 const breakpointSchema = z.object({ machine: z.enum(STEPPABLE_MACHINES), state: z.string() });
@@ -708,6 +787,14 @@ const demoHostInfoSchema = z.object({
   faulted: z.boolean(),
 });
 
+const simClockSchema = z.object({
+  t: z.number().nonnegative(),
+  paused: z.boolean(),
+  speed: z.union([z.literal(1), z.literal(10), z.literal('max')]),
+  finished: z.boolean(),
+  nextEventT: z.number().nonnegative().optional(),
+});
+
 const sendRequestLimitsSchema = z.object(
   Object.fromEntries(Object.keys(SEND_REQUEST_LIMITS).map((k) => [k, z.number().int().nonnegative()])) as Record<keyof SendRequestLimits, z.ZodNumber>,
 );
@@ -728,7 +815,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('hello'),
     protocol: z.number().int(),
-    mode: z.enum(['live', 'replay']),
+    mode: z.enum(STREAM_MODES),
     engineVersion: z.string(),
     startedAt: z.string(),
     topology: topologySchema,
@@ -745,6 +832,16 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     trace: z.object({ file: z.string(), events: z.number().int() }).optional(),
     hosts: z.array(demoHostInfoSchema).optional(),
     step: stepStateSchema.optional(),
+    simulation: z
+      .object({
+        scenario: z.string(),
+        description: z.string().optional(),
+        seed: z.number().int().nonnegative(),
+        durationMs: z.number().nonnegative(),
+        graceMs: z.number().nonnegative(),
+        clock: simClockSchema,
+      })
+      .optional(),
   }),
   z.object({
     type: z.literal('events'),
@@ -817,6 +914,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('hosts'), hosts: z.array(demoHostInfoSchema) }),
   stepStateSchema.extend({ type: z.literal('step_state') }),
+  simClockSchema.extend({ type: z.literal('clock') }),
 ]);
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: ErrorMessage };

@@ -43,6 +43,13 @@ describe('client messages', () => {
       { type: 'step', id: 'st', stream: 42 },
       { type: 'resume', stream: 42 },
       { type: 'resume' },
+      { type: 'host_fault', host: '10.0.1.2:8080', fault: { down: true } },
+      { type: 'sim_clock', id: 'k', action: 'pause' },
+      { type: 'sim_clock', action: 'resume' },
+      { type: 'sim_clock', action: 'speed', speed: 'max' },
+      { type: 'sim_clock', action: 'speed', speed: 10 },
+      { type: 'sim_clock', action: 'advance' },
+      { type: 'sim_clock', action: 'advance', ms: 12.5 },
     ];
     for (const message of ok) expect(parseClientMessage(JSON.stringify(message))).toEqual({ ok: true, message });
     expect(new Set(ok.map((m) => m.type))).toEqual(new Set(CLIENT_MESSAGE_TYPES));

@@ -6,7 +6,7 @@ import { EventHub } from '../stream/event-hub';
 import { LiveSource } from '../stream/live-source';
 import type { SenderLimits } from '../stream/request-sender';
 import type { ClientLimits } from '../stream/stream-client';
-import { StreamEndpoint } from '../stream/ws-endpoint';
+import { StreamEndpoint, type StreamSource } from '../stream/ws-endpoint';
 import { json, startAdminHttp, text, type AdminServer as HttpAdminServer, type Endpoint } from './admin-http';
 import { renderClustersJson, renderClustersText } from './clusters';
 import { renderConfigDump } from './config-dump';
@@ -44,6 +44,16 @@ export interface AdminOptions {
   };
   /** the built-in demo's upstream hosts: `host_fault` controls them, `hello` lists them */
   demoHosts?: readonly DemoHost[];
+  /**
+   * A simulation (proxyscope simulate --serve): the stream's source wraps the live one
+   * (same hub, clients and step mode; its own hello, clock and host controls), uptime is
+   * virtual, and /server_info says what is simulated.
+   */
+  simulation?: {
+    source(live: LiveSource): StreamSource;
+    uptimeS(): number;
+    serverInfo(): Record<string, unknown>;
+  };
 }
 
 export interface AdminServer extends HttpAdminServer {
@@ -63,9 +73,11 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     recording: recordings && (() => recordings.status()),
     demoHosts: options.demoHosts,
     sendRequest: options.stream?.sendRequest,
+    ...(options.simulation && { uptimeS: options.simulation.uptimeS }),
   });
+  const source = options.simulation ? options.simulation.source(live) : live;
   const stream = new StreamEndpoint({
-    source: live,
+    source,
     security,
     limits: options.stream?.limits,
     maxMessageBytes: options.stream?.maxMessageBytes,
@@ -84,7 +96,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       help: 'print server version/status information',
       mutating: false,
       handle: () => {
-        const uptime = Math.floor((Date.now() - engine.startedAt) / 1000);
+        const uptime = options.simulation ? options.simulation.uptimeS() : Math.floor((Date.now() - engine.startedAt) / 1000);
         return json({
           version: `proxyscope/${ENGINE_VERSION}`,
           state: engine.state,
@@ -93,6 +105,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
           node: nodeInfo(engine.config.node),
           uptime_current_epoch: `${uptime}s`,
           uptime_all_epochs: `${uptime}s`,
+          ...options.simulation?.serverInfo(),
         });
       },
     },

@@ -53,6 +53,7 @@ Exit codes:
   0 every expectation passed   1 an expectation failed (each is named), or a runtime failure
   2 bad command line           3 invalid or unreadable config or scenario file
   4 address in use (--serve)
+  With --serve: 0 when stopped cleanly (Ctrl-C); failed expectations are named when the run ends
 `;
 
 export interface SimulateCli {

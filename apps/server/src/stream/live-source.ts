@@ -32,6 +32,8 @@ export interface LiveSourceOptions {
   demoHosts?: readonly DemoHost[];
   /** bounds the `send_request` sender enforces (defaults: SEND_REQUEST_LIMITS) */
   sendRequest?: SenderLimits;
+  /** seconds the server has been up, for `stats` (default: wall clock since the engine started; a simulation counts virtual time) */
+  uptimeS?: () => number;
 }
 
 /**
@@ -255,7 +257,7 @@ export class LiveSource implements StreamSource {
     const base = {
       type: 'stats' as const,
       t: Math.round(this.engine.tracer.now() * 1000) / 1000,
-      server: { state: this.engine.state, uptimeS: Math.floor((now - this.engine.startedAt) / 1000) },
+      server: { state: this.engine.state, uptimeS: this.options.uptimeS ? this.options.uptimeS() : Math.floor((now - this.engine.startedAt) / 1000) },
       stats,
       ...(this.options.recording ? { recording: this.options.recording() } : {}),
     };

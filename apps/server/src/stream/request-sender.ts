@@ -37,6 +37,66 @@ interface Pending {
  */
 export type SenderLimits = Partial<Pick<SendRequestLimits, 'maxInFlight' | 'maxResponseBodyBytes' | 'defaultTimeoutMs'>>;
 
+/** One request's response as it arrives, whatever carries it. */
+export interface SendExchange {
+  onResponse(status: number, headers: Array<[string, string]>): void;
+  onData(chunk: Uint8Array): void;
+  onEnd(): void;
+  /** no (complete) response */
+  onError(error: { code: RequestErrorCode; message: string }): void;
+}
+
+/**
+ * What carries a `send_request` and times it: node:http on loopback for a live proxy
+ * (the default), the simulated network on virtual time for a simulation.
+ */
+export interface SendTransport {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+  /** sends the request to the listener (`bound`: its address as bound); returns the function that gives it up */
+  dial(
+    target: { host: string; port: number; bound: string },
+    request: { method: string; path: string; headers: Record<string, string>; body: Buffer | undefined },
+    exchange: SendExchange,
+  ): (reason: { code: RequestErrorCode; message: string }) => void;
+}
+
+/** node:http, its own connection per request (no agent), to the listener on loopback. */
+export const nodeSendTransport: SendTransport = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+  dial(target, request, exchange) {
+    let req: http.ClientRequest;
+    try {
+      req = http.request({ host: target.host, port: target.port, method: request.method, path: request.path, headers: request.headers, agent: false, setHost: false });
+    } catch (err) {
+      throw new ControlError('control_failed', `send_request: ${(err as Error).message}`);
+    }
+    let gaveUp = false;
+    req.on('response', (res) => {
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+      exchange.onResponse(res.statusCode ?? 0, pairs);
+      res.on('data', (chunk: Buffer) => exchange.onData(chunk));
+      res.on('end', () => exchange.onEnd());
+      res.on('error', () => {});
+      res.on('close', () => {
+        if (!res.complete && !gaveUp) exchange.onError({ code: 'connection_reset', message: 'the connection closed before the response ended' });
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!gaveUp) exchange.onError(describeError(err));
+    });
+    req.end(request.body);
+    return (reason) => {
+      gaveUp = true;
+      req.destroy(Object.assign(new Error(reason.message), { code: 'ABORTED' }));
+    };
+  },
+};
+
 export interface SendAck {
   tag: string;
   listener: string;
@@ -65,6 +125,7 @@ export class RequestSender {
     private readonly engine: ProxyEngine,
     private readonly hub: EventHub,
     limits: SenderLimits = {},
+    private readonly transport: SendTransport = nodeSendTransport,
   ) {
     this.limits = { ...SEND_REQUEST_LIMITS, ...limits };
   }
@@ -81,7 +142,7 @@ export class RequestSender {
     const mine = this.perOwner.get(owner);
     if ((mine?.size ?? 0) >= this.limits.maxInFlight) throw new ControlError('busy', `send_request: ${this.limits.maxInFlight} requests are already in flight for this client; wait for a request_result`);
     if (this.pending.size >= MAX_IN_FLIGHT_TOTAL) throw new ControlError('busy', `send_request: ${MAX_IN_FLIGHT_TOTAL} requests are already in flight; try again later`);
-    const { name, host, port, address } = this.target(message.listener);
+    const { name, host, port, address, bound } = this.target(message.listener);
     let tag = message.tag;
     if (tag === undefined) {
       do tag = `ps-${randomBytes(6).toString('hex')}`;
@@ -94,29 +155,22 @@ export class RequestSender {
     const headers: Record<string, string> = { ...message.headers, host: message.authority, [REQUEST_TAG_HEADER]: tag };
     if (body !== undefined) headers['content-length'] = String(body.length);
 
-    let req: http.ClientRequest;
-    try {
-      req = http.request({ host, port, method: message.method, path: message.path, headers, agent: false, setHost: false });
-    } catch (err) {
-      throw new ControlError('control_failed', `send_request: ${(err as Error).message}`);
-    }
-
-    const entry: Pending = { tag, owner, abort: () => req.destroy(Object.assign(new Error('the client went away'), { code: 'ABORTED' })) };
-    this.track(entry);
-    const started = performance.now();
+    const transport = this.transport;
+    const started = transport.now();
     const maxBody = this.limits.maxResponseBodyBytes;
     const result: RequestResultMessage = { type: 'request_result', ...(message.id !== undefined ? { id: message.id } : {}), tag, listener: name, durationMs: 0 };
-    const kept: Buffer[] = [];
+    const kept: Uint8Array[] = [];
     let keptBytes = 0;
     let bodyBytes = 0;
     let finished = false;
-    let timedOut = false;
+    let timer: unknown;
+    let giveUp: ((reason: { code: RequestErrorCode; message: string }) => void) | undefined;
 
     const finish = (error?: { code: RequestErrorCode; message: string }): void => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
-      result.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      if (timer !== undefined) transport.clearTimeout(timer);
+      result.durationMs = Math.round((transport.now() - started) * 1000) / 1000;
       if (result.status !== undefined) {
         const bytes = Buffer.concat(kept, keptBytes);
         const truncated = bodyBytes > keptBytes;
@@ -130,37 +184,43 @@ export class RequestSender {
       void this.complete(entry, result).then(done);
     };
 
-    const timeoutMs = message.timeoutMs ?? this.limits.defaultTimeoutMs;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      req.destroy();
-      finish({ code: 'timeout', message: `no complete response within ${timeoutMs} ms` });
-    }, timeoutMs);
+    const entry: Pending = {
+      tag,
+      owner,
+      abort: () => {
+        const error = { code: 'failed' as const, message: 'the client went away' };
+        giveUp?.(error);
+        finish(error);
+      },
+    };
+    giveUp = transport.dial(
+      { host, port, bound },
+      { method: message.method, path: message.path, headers, body },
+      {
+        onResponse: (status, responseHeaders) => {
+          result.status = status;
+          result.headers = responseHeaders;
+        },
+        onData: (chunk) => {
+          bodyBytes += chunk.length;
+          if (keptBytes < maxBody) {
+            const piece = chunk.length <= maxBody - keptBytes ? chunk : chunk.subarray(0, maxBody - keptBytes);
+            kept.push(piece);
+            keptBytes += piece.length;
+          }
+        },
+        onEnd: () => finish(),
+        onError: (error) => finish(error),
+      },
+    );
+    this.track(entry);
 
-    req.on('response', (res) => {
-      result.status = res.statusCode;
-      const pairs: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-      result.headers = pairs;
-      res.on('data', (chunk: Buffer) => {
-        bodyBytes += chunk.length;
-        if (keptBytes < maxBody) {
-          const piece = chunk.length <= maxBody - keptBytes ? chunk : chunk.subarray(0, maxBody - keptBytes);
-          kept.push(piece);
-          keptBytes += piece.length;
-        }
-      });
-      res.on('end', () => finish());
-      res.on('error', () => {});
-      res.on('close', () => {
-        if (!res.complete && !timedOut) finish({ code: 'connection_reset', message: 'the connection closed before the response ended' });
-      });
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (timedOut) return;
-      finish(describeError(err));
-    });
-    req.end(body);
+    const timeoutMs = message.timeoutMs ?? this.limits.defaultTimeoutMs;
+    timer = transport.setTimeout(() => {
+      const error = { code: 'timeout' as const, message: `no complete response within ${timeoutMs} ms` };
+      giveUp?.(error);
+      finish(error);
+    }, timeoutMs);
     return { tag, listener: name, address };
   }
 
@@ -174,7 +234,7 @@ export class RequestSender {
   }
 
   /** The listener to send to, and its address on loopback. */
-  private target(name: string | undefined): { name: string; host: string; port: number; address: string } {
+  private target(name: string | undefined): { name: string; host: string; port: number; address: string; bound: string } {
     const listeners = this.engine.listeners;
     const listener = name === undefined ? listeners[0] : listeners.find((l) => l.config.name === name);
     if (!listener) {
@@ -189,7 +249,7 @@ export class RequestSender {
     if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
     else if (host === '::') host = '::1';
     const port = Number(bound.slice(colon + 1));
-    return { name: listener.config.name, host, port, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` };
+    return { name: listener.config.name, host, port, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, bound };
   }
 
   private track(entry: Pending): void {

@@ -16,6 +16,7 @@ import {
   type MessageId,
   type SendRequestLimits,
   type SendRequestMessage,
+  type SimClockMessage,
   type Subscription,
 } from '@proxyscope/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -31,7 +32,7 @@ import { DEFAULT_CLIENT_LIMITS, StreamClient, type ClientLimits } from './stream
 export interface StreamSource {
   readonly mode: HelloMessage['mode'];
   /** the parts of `hello` the source knows */
-  hello(): Pick<HelloMessage, 'engineVersion' | 'startedAt' | 'topology' | 'history' | 'controls' | 'trace' | 'hosts'>;
+  hello(): Pick<HelloMessage, 'engineVersion' | 'startedAt' | 'topology' | 'history' | 'controls' | 'trace' | 'hosts' | 'step' | 'simulation'>;
   /** batching interval announced in `hello` */
   readonly batchMs: number;
   /** bounds of `send_request`, when the source accepts it (announced in `hello.limits`) */
@@ -53,6 +54,8 @@ export interface StreamSource {
   setBreakpoints?(message: BreakpointsMessage): Record<string, unknown>;
   step?(stream: number): Record<string, unknown>;
   resume?(stream: number | undefined): Record<string, unknown>;
+  /** a simulation's virtual clock: pause, resume, speed, advance; resolves with details for the ack. Absent: not a simulation */
+  simClock?(message: SimClockMessage): Promise<Record<string, unknown>>;
 }
 
 export interface StreamEndpointOptions {
@@ -239,6 +242,15 @@ export class StreamEndpoint {
         }
         return ack(detail);
       }
+      case 'sim_clock':
+        if (!source.simClock) {
+          return client.send(errorReply(new ControlError('not_supported', `sim_clock: this server is in mode ${source.mode}; only a simulation (proxyscope simulate --serve) has a virtual clock`), message.id));
+        }
+        source.simClock(message).then(
+          (detail) => ack(detail),
+          (err: unknown) => client.send(errorReply(err, message.id)),
+        );
+        return;
       case 'host_fault':
         if (!source.hostFault) return client.send(errorReply(new ControlError('not_supported', 'host_fault: this server has no demo hosts'), message.id));
         source.hostFault(message).then(

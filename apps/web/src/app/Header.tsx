@@ -1,11 +1,17 @@
+import type { SimulationInfo } from '@proxyscope/protocol';
 import type { ConnectionState } from '../net/live-connection';
-import type { SourceMode } from '../model/types';
+import type { ServerConnection, SourceMode } from '../model/types';
+import { SimulationBar } from './SimulationBar';
+import { MoonIcon, SunIcon } from './icons';
 import { PHASE_COLOURS } from './RequestDetail';
 
 interface Props {
   mode: SourceMode | null;
   connectionState: ConnectionState | null;
   fileName: string | null;
+  /** mode simulation: the scenario and its clock */
+  simulation?: SimulationInfo | null;
+  connection?: ServerConnection | null;
   theme: 'light' | 'dark';
   onToggleTheme(): void;
   onOpenFile(): void;
@@ -29,15 +35,19 @@ export function connectionText(state: ConnectionState | null): { dot: string; te
   }
 }
 
-export function Header({ mode, connectionState, fileName, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp }: Props) {
+export function Header({ mode, connectionState, fileName, simulation, connection, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp }: Props) {
   const conn = connectionText(connectionState);
   return (
     <header className="ps-header">
       <span className="ps-brand">ProxyScope</span>
-      {mode && (
-        <span className={`ps-badge ${mode}`} data-testid="mode">
-          {mode}
-        </span>
+      {mode === 'simulation' && simulation ? (
+        <SimulationBar info={simulation} connection={connection ?? null} />
+      ) : (
+        mode && (
+          <span className={`ps-badge ${mode}`} data-testid="mode">
+            {mode}
+          </span>
+        )
       )}
       {fileName !== null ? (
         <span className="ps-conn" title={fileName}>
@@ -69,7 +79,7 @@ export function Header({ mode, connectionState, fileName, theme, onToggleTheme, 
         Open a trace file
       </button>
       <button className="ps-btn" onClick={onToggleTheme} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
-        {theme === 'dark' ? '☀ Light' : '☾ Dark'}
+        {theme === 'dark' ? <SunIcon /> : <MoonIcon />} {theme === 'dark' ? 'Light' : 'Dark'}
       </button>
       <button className="ps-btn" onClick={onHelp} aria-label="Keyboard shortcuts">
         ?

@@ -79,7 +79,11 @@ export function useSource(): Source {
     const live = new LiveConnection(defaultWsUrl(), {
       onHello(hello, fresh) {
         // Another server run: its seqs start over, so its events go in a new store.
-        const target = fresh || storeRef.current.length > 0 && storeRef.current.startedAt !== hello.startedAt ? new EventStoreImpl(hello.mode) : storeRef.current;
+        const current = storeRef.current;
+        // Every simulation's t = 0 is the same date; a run's virtual clock never goes back,
+        // so a clock behind the events this page has is another run.
+        const rerun = hello.mode === 'simulation' && hello.simulation !== undefined && current.length > 0 && hello.simulation.clock.t < current.tAt(current.length - 1);
+        const target = fresh || rerun || (current.length > 0 && current.startedAt !== hello.startedAt) ? new EventStoreImpl(hello.mode) : current;
         target.setSource({ mode: hello.mode, topology: hello.topology, startedAt: hello.startedAt, demoHosts: hello.hosts ?? [] });
         if (target !== storeRef.current) replaceStore(target);
       },

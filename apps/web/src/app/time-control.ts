@@ -37,7 +37,7 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
   if (seen.current.store !== store) {
     const before = seen.current;
     seen.current = { store, seq: -1 };
-    if (!state.following && before.seq >= 0 && store.mode === 'live' && store.length > 0 && store.seqAt(0) <= before.seq) {
+    if (!state.following && before.seq >= 0 && (store.mode === 'live' || store.mode === 'simulation') && store.length > 0 && store.seqAt(0) <= before.seq) {
       const index = store.indexAtOrBefore(before.seq);
       setState((s) => ({ ...s, cursor: index }));
     }

@@ -8,7 +8,7 @@ import type { AckMessage, ClientMessage, ControlName, DemoHostInfo, ServerMessag
  */
 
 /** Where the events come from. */
-export type SourceMode = 'live' | 'replay' | 'file';
+export type SourceMode = 'live' | 'replay' | 'simulation' | 'file';
 
 export interface EventStore {
   /** bumps on every change (append, reset); use it as a memo key */

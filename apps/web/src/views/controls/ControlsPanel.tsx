@@ -69,9 +69,15 @@ export function ControlsPanel({ connection, store, onSelect }: Props) {
         </section>
       )}
       <section className="psc-section">
-        <h3>Demo hosts</h3>
+        <h3>{store.mode === 'simulation' ? 'Simulated hosts' : 'Demo hosts'}</h3>
+        {store.mode === 'simulation' && controls.has('host_fault') && (
+          <p className="psc-note" data-testid="sim-fault-note">
+            A fault here is a scenario timeline event at the current virtual time; clear goes back to what the scenario says the host does now. Requests you send go over the
+            simulated network and wait while the clock is paused.
+          </p>
+        )}
         {!controls.has('host_fault') ? (
-          <p className="psc-note">Host faults are only available with the built-in demo (not with --config or in replay).</p>
+          <p className="psc-note">Host faults are only available with the built-in demo or a simulation (not with --config or in replay).</p>
         ) : store.demoHosts.length === 0 ? (
           <p className="psc-note">No demo hosts announced yet.</p>
         ) : (

@@ -1,0 +1,70 @@
+/**
+ * Small inline SVG icons for buttons. Symbols such as ▶ ❚❚ ☀ come from a font, and a
+ * machine with one font (the bundled headless Chromium has one) draws them as blanks;
+ * paths draw the same everywhere. Each takes the button's text colour.
+ */
+
+const box = { width: 14, height: 14, viewBox: '0 0 14 14', 'aria-hidden': true } as const;
+
+export function PlayIcon() {
+  return (
+    <svg {...box}>
+      <path d="M3 1.5 L12 7 L3 12.5 Z" fill="currentColor" />
+    </svg>
+  );
+}
+
+export function PauseIcon() {
+  return (
+    <svg {...box}>
+      <rect x="2.5" y="1.5" width="3.2" height="11" rx="0.8" fill="currentColor" />
+      <rect x="8.3" y="1.5" width="3.2" height="11" rx="0.8" fill="currentColor" />
+    </svg>
+  );
+}
+
+/** a triangle and a bar: one step forward (to the next event) */
+export function StepForwardIcon() {
+  return (
+    <svg {...box}>
+      <path d="M2 1.5 L9 7 L2 12.5 Z" fill="currentColor" />
+      <rect x="9.8" y="1.5" width="2.4" height="11" rx="0.6" fill="currentColor" />
+    </svg>
+  );
+}
+
+export function StepBackIcon() {
+  return (
+    <svg {...box}>
+      <path d="M12 1.5 L5 7 L12 12.5 Z" fill="currentColor" />
+      <rect x="1.8" y="1.5" width="2.4" height="11" rx="0.6" fill="currentColor" />
+    </svg>
+  );
+}
+
+export function DotIcon() {
+  return (
+    <svg width="10" height="10" viewBox="0 0 10 10" aria-hidden="true">
+      <circle cx="5" cy="5" r="4" fill="currentColor" />
+    </svg>
+  );
+}
+
+export function SunIcon() {
+  return (
+    <svg {...box}>
+      <circle cx="7" cy="7" r="2.8" fill="currentColor" />
+      <g stroke="currentColor" strokeWidth="1.4" strokeLinecap="round">
+        <path d="M7 0.8v1.6M7 11.6v1.6M0.8 7h1.6M11.6 7h1.6M2.6 2.6l1.1 1.1M10.3 10.3l1.1 1.1M2.6 11.4l1.1-1.1M10.3 3.7l1.1-1.1" />
+      </g>
+    </svg>
+  );
+}
+
+export function MoonIcon() {
+  return (
+    <svg {...box}>
+      <path d="M9.5 1.2 A6 6 0 1 0 12.8 9.6 A4.8 4.8 0 0 1 9.5 1.2 Z" fill="currentColor" />
+    </svg>
+  );
+}

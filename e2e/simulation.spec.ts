@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from '@playwright/test';
+
+/**
+ * `proxyscope simulate --serve` in the browser: the built-in demo scenario served paused,
+ * on an admin port of its own (the suite's server is the live demo). The header says
+ * plainly that this is a simulation (badge, scenario, seed) and shows the virtual clock;
+ * its controls move virtual time on the server: step to the next event, +100 ms, run at
+ * 10x and pause. Every check reads virtual time, never how long the test waited.
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+let server: ChildProcess | undefined;
+let base = '';
+
+test.beforeAll(async () => {
+  server = spawn(process.execPath, [join(ROOT, 'apps/server/bin/proxyscope.mjs'), 'simulate', '--serve', '--paused', '--admin', '127.0.0.1:0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let errors = '';
+  server.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxyscope simulate --serve did not start in 30 s:\n${out}\n${errors}`)), 30_000);
+    server!.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /web UI\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    server!.once('exit', (code) => reject(new Error(`proxyscope simulate --serve exited with ${code}:\n${out}\n${errors}`)));
+  });
+});
+
+test.afterAll(async () => {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((resolve) => server!.once('exit', resolve));
+  server.kill('SIGTERM');
+  await exited;
+});
+
+test('the UI says it is a simulation, shows virtual time and drives it', async ({ page }, testInfo) => {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(base);
+  await expect(page.getByTestId('connection')).toContainText('connected · simulation');
+
+  const badge = page.getByTestId('sim-badge');
+  await expect(badge).toContainText('SIMULATION');
+  await expect(badge).toContainText('demo');
+  await expect(badge).toContainText('seed 1');
+  const clock = page.getByTestId('sim-clock');
+  await expect(clock).toHaveText('t = 0.000 s virtual');
+  await expect(page.getByTestId('sim-state')).toHaveText('paused');
+  const t = async () => Number(await clock.getAttribute('data-t'));
+
+  // +100 ms: virtual time moves exactly that far, and stands there.
+  await page.getByTestId('sim-step-100').click();
+  await expect(clock).toHaveText('t = 0.100 s virtual');
+  // To the next scheduled event: a little further, whatever it is.
+  await page.getByTestId('sim-step').click();
+  await expect.poll(t).toBeGreaterThan(100);
+  const stepped = await t();
+  expect(stepped).toBeLessThan(200);
+  await expect(page.getByTestId('sim-state')).toHaveText('paused');
+
+  // Run at 10x: the clock advances past 2 s of virtual time and requests fill the list.
+  await page.getByTestId('sim-speed-10').click();
+  await expect(page.getByTestId('sim-speed-10')).toHaveAttribute('aria-checked', 'true');
+  await page.getByTestId('sim-play').click();
+  await expect(page.getByTestId('sim-state')).toHaveText('running at 10x');
+  await expect.poll(t, { timeout: 20_000 }).toBeGreaterThan(2000);
+  await expect(page.locator('[data-testid=request-list] tr.row').first()).toBeVisible();
+  const path = testInfo.outputPath('simulation-running.png');
+  await page.screenshot({ path });
+  await testInfo.attach('simulation-running', { path, contentType: 'image/png' });
+
+  // Pause: the clock stops where the server stopped it.
+  await page.getByTestId('sim-play').click();
+  await expect(page.getByTestId('sim-state')).toHaveText('paused');
+  await expect(clock).toHaveAttribute('data-state', 'paused');
+  const pausedAt = await t();
+  const info = (await (await fetch(`${base}server_info`)).json()) as { simulation: { virtual_time_ms: number; paused: boolean } };
+  expect(info.simulation).toMatchObject({ paused: true, virtual_time_ms: pausedAt });
+
+  // Host faults are there, as timeline events of the simulation.
+  await page.getByRole('tab', { name: /controls/i }).click();
+  await expect(page.getByTestId('sim-fault-note')).toBeVisible();
+  await expect(page.getByTestId('controls-panel')).toContainText('web-2');
+  expect(errors).toEqual([]);
+});
