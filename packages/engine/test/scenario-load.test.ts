@@ -417,6 +417,31 @@ traffic:
     expect(rejected).toBeGreaterThan(paths.length * 1.5);
   });
 
+  it('refuses a histogram whose buckets do not go up, at the bucket that does not', () => {
+    const yaml = edit(FULL, 'connect_time: { constant: 1ms }', 'connect_time: { histogram: [ { up_to: 5ms, weight: 1 }, { up_to: 2ms, weight: 1 } ] }');
+    expect(onlyError(yaml, '2ms, weight')).toMatchObject({ path: 'defaults.connect_time.histogram[1].up_to', message: 'buckets must go up: 2ms is not above 5ms' });
+  });
+
+  it('places an error in a bare distribution at its value', () => {
+    const yaml = edit(FULL, 'service_time: { constant: 5ms }', 'service_time: 5');
+    expect(onlyError(yaml, '5\ndns')).toMatchObject({ path: 'hosts[0].service_time', message: expect.stringContaining('needs a unit') });
+  });
+
+  it('reports an unknown key and what its mapping then misses, together', () => {
+    const errors = errorsOf(edit(MINIMAL, '- authority: shop.example.com', '- authorty: shop.example.com'));
+    expect(errors.map((e) => `${e.path}: ${e.message}`).sort()).toEqual([
+      'traffic[0].mix[0].authority: missing required field',
+      "traffic[0].mix[0].authorty: unknown field 'authorty' (did you mean 'authority'?)",
+    ]);
+  });
+
+  it('reads an empty value as left out, or as an empty mapping where a mapping is expected', () => {
+    const withEmptyTimeout = edit(FULL, 'timeout: 5s', 'timeout:');
+    expect(loadScenario(withEmptyTimeout, FILE).scenario.traffic[0].timeout).toBeUndefined();
+    const error = onlyError(edit(FULL, 'poisson: { rate: 200 }', 'poisson:'), 'poisson');
+    expect(error).toMatchObject({ path: 'traffic[0].poisson.rate', message: 'missing required field' });
+  });
+
   it('refuses a document that is not a mapping, and a scenario without its required fields', () => {
     expect(onlyError('- a\n- b\n', '- a')).toMatchObject({ path: '', message: 'expected a mapping, got a list' });
     expect(errorsOf('').map((e) => [e.path, e.message, e.line])).toEqual([

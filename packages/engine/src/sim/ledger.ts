@@ -85,6 +85,9 @@ export function matches(filter: RequestFilter | undefined, r: RequestRecord): bo
   if (filter.flag !== undefined && !r.flags.includes(filter.flag)) return false;
   if (filter.cluster !== undefined && r.cluster !== filter.cluster) return false;
   if (filter.source !== undefined && r.source !== filter.source) return false;
+  if (filter.host !== undefined && (r.host !== filter.host || !servedBy(r))) return false;
+  if (filter.sentAfter !== undefined && r.sentAt < filter.sentAfter) return false;
+  if (filter.sentBefore !== undefined && r.sentAt >= filter.sentBefore) return false;
   return true;
 }
 
@@ -139,6 +142,11 @@ interface Probe {
  * but it did not serve the request.
  */
 const NOT_SERVED = new Set(['UO', 'UF', 'UH', 'UT', 'UC', 'UR', 'DC', 'UMSDR']);
+
+/** The request's host answered its last attempt. */
+function servedBy(r: RequestRecord): boolean {
+  return r.host !== '' && !r.flags.some((f) => NOT_SERVED.has(f));
+}
 
 export class Ledger {
   readonly all = group();
@@ -234,7 +242,7 @@ export class Ledger {
       if (!g) this.clusters.set(r.cluster, (g = group()));
       add(g, r);
     }
-    if (r.host && !r.flags.some((f) => NOT_SERVED.has(f))) this.servedBy.set(r.host, (this.servedBy.get(r.host) ?? 0) + 1);
+    if (servedBy(r)) this.servedBy.set(r.host, (this.servedBy.get(r.host) ?? 0) + 1);
     if (this.keep.has(r.id)) this.kept.set(r.id, r);
     for (const probe of this.probes) {
       if (probe.of && !matches(probe.of, r)) continue;

@@ -120,6 +120,11 @@ export interface RequestFilter {
   flag?: string;
   cluster?: string;
   source?: string;
+  /** the host that answered the request's last attempt (as the summary's "served" counts it) */
+  host?: string;
+  /** sent at or after / before this virtual time */
+  sentAfter?: number;
+  sentBefore?: number;
 }
 
 export type Expectation =
