@@ -104,6 +104,16 @@ describe('proxyscope simulate', () => {
     expect(summary.hosts.map((h: { name: string }) => h.name)).toEqual(['app-1', 'app-2']);
   }, 70_000);
 
+  it('runs a config without a scenario on default traffic through its routes', async () => {
+    const { dir } = files('');
+    const run = await runCli(['simulate', '--config', path.join(dir, 'envoy.yaml')], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^scenario default traffic, seed 1: \d{3} requests over 10(\.\d+)? s of virtual time/);
+    // app-2 answers 503 half the time only in the scenario; default traffic finds every host healthy.
+    expect(run.stdout).toMatch(/\n {2}status: {4}2xx \d+\n/);
+    expect(run.stdout).toMatch(/app-1 \(app\): served \d+/);
+  }, 70_000);
+
   it('exits 1 and names an expectation that fails', async () => {
     const { scenarioFile } = files(`  - name: nobody ever sees a 5xx
     count: { where: { status_class: 5xx }, at_most: 0 }

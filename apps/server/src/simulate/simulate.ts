@@ -33,7 +33,7 @@ scenario and seed give the same trace and summary, byte for byte, on any machine
 With neither --config nor --scenario it runs the built-in demo (scenarios/demo/). A
 scenario may name its config (config: envoy.yaml, relative to the scenario); --config
 overrides it. A config without a scenario gets 10 s of Poisson traffic at 50 requests/s
-to its first HTTP listener's first virtual host.
+to its first HTTP listener, spread over its routes (each route's path or prefix).
 
 Options:
   -c, --config FILE      Envoy v3 bootstrap YAML
