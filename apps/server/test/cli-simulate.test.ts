@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from './support/cli-process';
 
@@ -112,6 +113,24 @@ describe('proxyscope simulate', () => {
     // app-2 answers 503 half the time only in the scenario; default traffic finds every host healthy.
     expect(run.stdout).toMatch(/\n {2}status: {4}2xx \d+\n/);
     expect(run.stdout).toMatch(/app-1 \(app\): served \d+/);
+  }, 70_000);
+
+  it('writes --record FILE.gz as one gzip stream, which browsers can read (they stop after a first member)', async () => {
+    const { dir, scenarioFile } = files('');
+    const file = path.join(dir, 'trace.ndjson.gz');
+    const run = await runCli(['simulate', '--scenario', scenarioFile, '--record', file], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const gz = fs.readFileSync(file);
+    expect([gz[0], gz[1]]).toEqual([0x1f, 0x8b]);
+    // Node's gzip header has no optional fields: 10 bytes, then one deflate stream, then the 8-byte trailer.
+    const { buffer, engine } = zlib.inflateRawSync(gz.subarray(10), { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    expect(10 + engine.bytesWritten + 8).toBe(gz.length);
+    // More than one 1 MiB piece of the writer, so a member per piece would have shown.
+    expect(buffer.length).toBeGreaterThan(1024 * 1024);
+    const lines = buffer.toString('utf8').trimEnd().split('\n');
+    expect(JSON.parse(lines[0]!).format).toBe('proxyscope-trace');
+    expect(run.stdout).toContain(`trace: ${lines.length - 1} events written to ${file}`);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
   }, 70_000);
 
   it('exits 1 and names an expectation that fails', async () => {

@@ -46,6 +46,8 @@ Options:
       --admin HOST:PORT  with --serve: admin address (default 127.0.0.1:9901)
       --speed S          with --serve: 1 or 10 (times real time), or max (default 1)
       --paused           with --serve: start paused
+      --history N        with --serve: events kept for viewers that connect later (default 100000);
+                         a later viewer gets a snapshot of what is alive, then these
       --token TOKEN, --allow-origin ORIGIN, --allow-host NAME   with --serve: as for proxyscope
   -h, --help             show this help
 
@@ -67,6 +69,8 @@ export interface SimulateCli {
   admin: { host: string; port: number };
   speed: number;
   paused: boolean;
+  /** --serve: the history ring's size */
+  history?: number;
   token?: string;
   allowOrigins: string[];
   allowHosts: string[];
@@ -90,6 +94,7 @@ export function parseSimulateCli(argv: string[]): SimulateCli | 'help' {
         admin: { type: 'string' },
         speed: { type: 'string' },
         paused: { type: 'boolean' },
+        history: { type: 'string' },
         token: { type: 'string' },
         'allow-origin': { type: 'string', multiple: true },
         'allow-host': { type: 'string', multiple: true },
@@ -102,7 +107,7 @@ export function parseSimulateCli(argv: string[]): SimulateCli | 'help' {
   const v = parsed.values;
   if (v.help) return 'help';
   const serve = v.serve === true;
-  for (const flag of ['admin', 'speed', 'paused', 'token'] as const) {
+  for (const flag of ['admin', 'speed', 'paused', 'history', 'token'] as const) {
     if (v[flag] !== undefined && !serve) throw new UsageError(`--${flag} needs --serve`);
   }
   const security = parseSecurity(v.token, v['allow-origin'], v['allow-host']);
@@ -128,6 +133,7 @@ export function parseSimulateCli(argv: string[]): SimulateCli | 'help' {
     admin,
     speed,
     paused: v.paused === true,
+    ...(v.history !== undefined && { history: parseInteger(v.history, '--history', 0, 1_000_000) }),
     ...security,
   };
 }
@@ -245,11 +251,11 @@ export async function simulateMain(argv: string[], log: (line: string) => void, 
   try {
     summary = await sim.run();
   } catch (e) {
-    writer?.close();
+    await writer?.close();
     err(`proxyscope: the simulation failed: ${(e as Error).message}`);
     return EXIT.FAILURE;
   }
-  writer?.close();
+  await writer?.close();
   log(formatSummary(summary).trimEnd());
   if (writer) log(`trace: ${writer.events} events written to ${cli.record}`);
   if (cli.summary !== undefined) {
