@@ -97,11 +97,17 @@ describe('WebSocket event stream', () => {
     const hello = await late.next('hello', 0);
     expect(hello.history.events).toBe(50); // more happened than the ring holds
     const end = await late.next('history_end', 0);
-    expect(end).toMatchObject({ events: 50, lastSeq: live.hub.lastFlushedSeq });
+    // Before the ring, the snapshot of what was alive when it begins (the keep-alive connection, the pool, its client).
+    const snapshot = hello.snapshot!;
+    expect(snapshot.events).toBeGreaterThan(0);
+    expect(snapshot.lastSeq).toBe(hello.history.firstSeq! - 1);
+    expect(end).toMatchObject({ events: snapshot.events + 50, lastSeq: live.hub.lastFlushedSeq });
     const history = late.of('events');
     expect(history.length).toBeGreaterThan(0);
     expect(history.every((m) => m.history === true)).toBe(true);
-    expect(late.events.map((e) => e.seq)).toEqual(first.events.slice(-50).map((e) => e.seq));
+    expect(late.events.slice(0, snapshot.events).every((e) => e.seq <= snapshot.lastSeq)).toBe(true);
+    expect(late.events.slice(0, snapshot.events).some((e) => e.machine === 'connection' && e.type === 'spawn')).toBe(true);
+    expect(late.events.slice(snapshot.events).map((e) => e.seq)).toEqual(first.events.slice(-50).map((e) => e.seq));
 
     await httpRequest(live.proxy.port, { path: '/later', agent });
     await until('the live request', () => accessLogs(late.events).length === 2);

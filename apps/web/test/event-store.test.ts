@@ -39,20 +39,23 @@ describe('EventStoreImpl', () => {
     const keep = 500;
     const newest = store.newest(keep);
     const tail = fixture.events.slice(-keep);
-    expect(newest.length).toBe(keep);
+    // What was let go is folded into a snapshot that goes first (event-store-snapshot.test.ts).
+    const snap = newest.snapshotLength();
+    expect(newest.length).toBe(snap + keep);
     expect(newest.mode).toBe('live');
     expect(newest.topology).toEqual(fixture.header.topology);
-    expect(newest.get(0)).toEqual(tail[0]);
-    expect(newest.get(keep - 1)).toEqual(tail[keep - 1]);
-    // Requests are those with events among the kept ones; a request's summary uses only those.
+    expect(newest.get(snap)).toEqual(tail[0]);
+    expect(newest.get(snap + keep - 1)).toEqual(tail[keep - 1]);
+    // Requests are those with events among the kept ones, and those in flight at the cut.
     const streams = new Set(tail.map((e) => e.ids.stream).filter((s): s is number => s !== undefined));
-    expect(new Set(newest.requestIds())).toEqual(streams);
+    const inSnapshot = new Set(Array.from({ length: snap }, (_, i) => newest.streamAt(i)).filter((s) => s >= 0));
+    expect(new Set(newest.requestIds())).toEqual(new Set([...streams, ...inSnapshot]));
     const last = tail[keep - 1]!;
-    if (last.ids.stream !== undefined) expect(newest.requestAt(last.ids.stream, keep - 1)?.stream).toBe(last.ids.stream);
+    if (last.ids.stream !== undefined) expect(newest.requestAt(last.ids.stream, snap + keep - 1)?.stream).toBe(last.ids.stream);
     // New events go on after it as on the old store.
     const more = { ...last, seq: last.seq + 1, t: last.t + 1 } as TraceEvent;
     newest.append([more]);
-    expect(newest.length).toBe(keep + 1);
+    expect(newest.length).toBe(snap + keep + 1);
   });
 
   it('finds the index of a seq by binary search', () => {

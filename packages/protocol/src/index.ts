@@ -5,3 +5,4 @@ export * from './trace-stream';
 export * from './ws-messages';
 export * from './event-batch';
 export * from './subscription';
+export * from './state-fold';

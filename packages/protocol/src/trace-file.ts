@@ -20,6 +20,13 @@ export interface TraceHeader {
   config?: unknown;
   /** present when the trace is of a simulated run (proxyscope simulate): times are virtual */
   simulation?: { scenario: string; seed: number };
+  /**
+   * A trace that starts mid-run begins with a snapshot: the first `events` event lines are
+   * older events (every one with seq <= `lastSeq`) that leave each live actor and
+   * in-flight request as it was when recording began (docs/trace-format.md "Snapshot").
+   * Absent in traces that start with the run, and in traces written before version 1.1.
+   */
+  snapshot?: { events: number; lastSeq: number };
 }
 
 /** Correlation ids as they appear on an event (`ids`). */
@@ -77,6 +84,7 @@ export const traceHeaderSchema = z.object({
   }),
   config: z.unknown().optional(),
   simulation: z.object({ scenario: z.string(), seed: z.number().int() }).optional(),
+  snapshot: z.object({ events: z.number().int().nonnegative(), lastSeq: z.number().int().nonnegative() }).optional(),
 });
 
 /** A trace line that could not be read, with the exact place and reason. */

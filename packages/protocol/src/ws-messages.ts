@@ -322,6 +322,12 @@ export interface HelloMessage {
   subscription: Subscription | null;
   /** the history the server is about to send (live: its ring buffer; replay: the whole trace) */
   history: { events: number; firstSeq?: number; lastSeq?: number };
+  /**
+   * The state of everything alive when the history begins, sent (as history events) before
+   * it: real, older events of the run (docs/ws-protocol.md "Snapshot"). Every history event
+   * with seq <= `lastSeq` is a snapshot event. Absent or 0 events: the history is the whole run.
+   */
+  snapshot?: SnapshotInfo;
   /** the `control` actions, and `send_request` / `host_fault`, this server accepts */
   controls: ControlName[];
   limits: {
@@ -340,6 +346,14 @@ export interface HelloMessage {
   step?: Omit<StepStateMessage, 'type'>;
   /** mode simulation: the scenario, its seed and the virtual clock */
   simulation?: SimulationInfo;
+}
+
+/** `hello.snapshot`, and a trace header's `snapshot`. */
+export interface SnapshotInfo {
+  /** snapshot events about to be sent (before any subscription filter) */
+  events: number;
+  /** the seq the snapshot describes the run at: events with seq <= this are snapshot events */
+  lastSeq: number;
 }
 
 /** A served simulation (`hello.simulation`). Event times (`t`) are virtual ms since the run began. */
@@ -821,6 +835,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     topology: topologySchema,
     subscription: subscriptionSchema.nullable(),
     history: z.object({ events: z.number().int().nonnegative(), firstSeq: z.number().int().optional(), lastSeq: z.number().int().optional() }),
+    snapshot: z.object({ events: z.number().int().nonnegative(), lastSeq: z.number().int().nonnegative() }).optional(),
     controls: z.array(z.enum(CONTROLS)),
     limits: z.object({
       maxMessageBytes: z.number().int(),

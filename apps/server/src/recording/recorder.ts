@@ -3,6 +3,8 @@ import { createGzip, type Gzip } from 'node:zlib';
 import { TraceStreamWriter, type TraceEvent, type TraceHeader } from '@proxyscope/protocol';
 
 export interface RecorderOptions {
+  /** events written right after the header (the header's `snapshot` says how many) */
+  snapshot?: readonly TraceEvent[];
   /** bytes waiting for the disk past which new events are dropped (and counted) */
   maxBufferedBytes?: number;
   /** told once if the file cannot be written */
@@ -21,7 +23,7 @@ export interface RecordingSummary {
 
 /**
  * Writes trace events to an NDJSON trace file (gzipped when asked, e.g. for a name ending
- * in .gz): the header line, then the hub's batches, one write per batch, always whole
+ * in .gz): the header line, the snapshot (when the recording starts mid-run), then the hub's batches, one write per batch, always whole
  * lines. A disk slower than the proxy does not grow memory without bound: past
  * `maxBufferedBytes` waiting, batches are dropped and counted (the file then has a gap in
  * seq, which readers accept). `close()` flushes, so the last line is complete.
@@ -66,6 +68,10 @@ export class TraceRecorder {
       this.lastWrite = new Promise((resolve) => this.out.write(chunk, () => resolve()));
     });
     this.writer.writeHeader(header);
+    if (options.snapshot && options.snapshot.length > 0) {
+      this.writer.writeEvents(options.snapshot);
+      this.events += options.snapshot.length;
+    }
   }
 
   /** Hub consumer: one batch of events, in seq order. */

@@ -48,9 +48,17 @@ export class RecordingManager {
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
       target = path.join(this.dir, `proxyscope-${stamp}-${process.pid}-${++this.counter}.ndjson${gzip ? '.gz' : ''}`);
     }
+    // A recording that starts mid-run begins with the snapshot of what is alive now (the
+    // tracer was attached, so it is current), and the hub's batches follow it.
+    const tracing = this.hub.tracing;
+    if (tracing) this.hub.flush();
+    const snapshot = tracing ? this.hub.snapshotNow() : [];
+    const header = this.header();
+    if (snapshot.length > 0) header.snapshot = { events: snapshot.length, lastSeq: this.hub.lastFlushedSeq };
     let recorder: TraceRecorder;
     try {
-      recorder = new TraceRecorder(target, this.header(), {
+      recorder = new TraceRecorder(target, header, {
+        snapshot,
         gzip: gzip ?? target.endsWith('.gz'),
         onError: (err) => this.warn(`proxyscope: recording to ${target} failed: ${err.message}`),
       });

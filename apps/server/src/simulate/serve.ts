@@ -50,6 +50,8 @@ export interface ServeOptions {
   summaryFile?: string;
   commandLine?: string[];
   stream?: { limits?: Partial<ClientLimits>; statsIntervalMs?: number; heartbeatMs?: number };
+  /** events kept for late joiners (default SIM_HISTORY); tests make it small to see the snapshot at work */
+  historySize?: number;
 }
 
 export interface ServedSimulation {
@@ -75,7 +77,7 @@ export async function startSimulationServer(options: ServeOptions): Promise<Serv
   });
   // The hub is the tracer's sink from the start (engine startup included), and keeps the
   // history: a viewer that connects late, or after the run ended, still reads all of it.
-  const hub = new EventHub({ tracer: sim.engine.tracer, historySize: SIM_HISTORY });
+  const hub = new EventHub({ tracer: sim.engine.tracer, historySize: options.historySize ?? SIM_HISTORY });
   const releaseHub = hub.retain();
   const recordings = new RecordingManager(hub, () => traceHeader(sim, run), options.recordDir ?? path.join(os.tmpdir(), 'proxyscope-recordings'), err);
   const abandon = async () => {
@@ -194,6 +196,7 @@ export async function serveSimulation(cli: SimulateCli, run: LoadedRun, log: (li
       concurrency: cli.concurrency,
       speed,
       paused: cli.paused,
+      ...(cli.history !== undefined && { historySize: cli.history }),
       token: cli.token,
       allowOrigins: cli.allowOrigins,
       allowHosts: cli.allowHosts,

@@ -1,4 +1,4 @@
-import type { TraceEvent } from '@proxyscope/protocol';
+import { StateFold, type SnapshotInfo, type StateFoldOptions, type TraceEvent } from '@proxyscope/protocol';
 
 /** What the hub needs of the engine's Tracer: one sink, attached and detached. */
 export interface TracerPort {
@@ -15,6 +15,8 @@ export interface EventHubOptions {
   batchMs?: number;
   /** a batch this big is handed out at once, without waiting for the timer */
   maxBatchEvents?: number;
+  /** bounds of the state kept for the snapshot (StateFold); false keeps none */
+  snapshot?: StateFoldOptions | false;
 }
 
 export type HubConsumer = (events: readonly TraceEvent[]) => void;
@@ -47,12 +49,17 @@ export class EventHub {
   private readonly consumers = new Set<HubConsumer>();
   private holders = 0;
   private closed = false;
+  /** the state of the run just before the ring's oldest event: events leaving the ring are folded into it */
+  private fold: StateFold | undefined;
+  /** events up to this seq were traced before the tracer was last detached: they no longer describe what is alive */
+  private staleThroughSeq = 0;
 
   constructor(private readonly options: EventHubOptions = {}) {
     this.batchMs = options.batchMs ?? 20;
     this.maxBatchEvents = options.maxBatchEvents ?? 2048;
     this.historySize = Math.max(0, options.historySize ?? 10_000);
     this.ring = new Array(this.historySize);
+    this.fold = options.snapshot === false ? undefined : new StateFold(options.snapshot || {});
   }
 
   /** Whether the engine's tracer is attached (someone holds the hub). */
@@ -78,7 +85,15 @@ export class EventHub {
    */
   retain(): () => void {
     if (this.closed) return () => {};
-    if (this.holders++ === 0) this.options.tracer?.attach(this.sink);
+    if (this.holders++ === 0) {
+      // While detached, actors moved and stopped unseen: the state folded so far (and the
+      // ring's older events, as they leave) would bring back the dead. Start over.
+      if (this.fold && this.received > 0) {
+        this.fold = new StateFold(this.options.snapshot || {});
+        this.staleThroughSeq = this.lastFlushedSeq;
+      }
+      this.options.tracer?.attach(this.sink);
+    }
     let released = false;
     return () => {
       if (released) return;
@@ -107,6 +122,7 @@ export class EventHub {
     this.pending = [];
     this.lastFlushedSeq = batch[batch.length - 1]!.seq;
     if (this.historySize > 0) this.remember(batch);
+    else if (this.fold) for (const e of batch) this.fold.apply(e);
     for (const consumer of this.consumers) {
       try {
         consumer(batch);
@@ -120,6 +136,18 @@ export class EventHub {
   private remember(batch: TraceEvent[]): void {
     const size = this.historySize;
     const start = batch.length > size ? batch.length - size : 0;
+    const fold = this.fold;
+    if (fold) {
+      // What leaves the ring (or never fits in it) goes into the snapshot's state.
+      const leaving = Math.min(this.ringCount, Math.max(0, this.ringCount + batch.length - start - size));
+      let at = (this.ringNext - this.ringCount + size) % size;
+      for (let k = 0; k < leaving; k++) {
+        const e = this.ring[at]!;
+        if (e.seq > this.staleThroughSeq) fold.apply(e);
+        at = at + 1 === size ? 0 : at + 1;
+      }
+      for (let i = 0; i < start; i++) fold.apply(batch[i]!);
+    }
     for (let i = start; i < batch.length; i++) {
       this.ring[this.ringNext] = batch[i];
       this.ringNext = this.ringNext + 1 === size ? 0 : this.ringNext + 1;
@@ -136,6 +164,36 @@ export class EventHub {
       at = at + 1 === this.historySize ? 0 : at + 1;
     }
     return out;
+  }
+
+  /**
+   * The snapshot that goes before `history()`: the real events (in seq order, all older
+   * than the ring's) that leave every live actor and in-flight request as folding the
+   * whole run would. Empty while the ring still holds everything.
+   */
+  snapshot(): TraceEvent[] {
+    return this.fold ? this.fold.events() : [];
+  }
+
+  /** The same snapshot as of the newest event handed out (snapshot and ring folded together), for a recording starting now. */
+  snapshotNow(): TraceEvent[] {
+    if (!this.fold) return [];
+    const now = new StateFold(this.options.snapshot || {});
+    for (const e of this.fold.events()) now.apply(e);
+    for (const e of this.history()) if (e.seq > this.staleThroughSeq) now.apply(e);
+    return now.events();
+  }
+
+  /** What `snapshot()` would give now (for `hello`), without building it; undefined while nothing has left the ring. */
+  snapshotInfo(): SnapshotInfo | undefined {
+    if (!this.fold || this.fold.folded === 0) return undefined;
+    // size() counts what events() will give
+    return { events: this.fold.size().events, lastSeq: this.fold.lastSeq };
+  }
+
+  /** Live actors, in-flight requests and events the snapshot holds now, and events folded so far. */
+  snapshotSize(): { actors: number; requests: number; events: number; folded: number } {
+    return this.fold ? { ...this.fold.size(), folded: this.fold.folded } : { actors: 0, requests: 0, events: 0, folded: 0 };
   }
 
   /** How many events the ring holds and their seq range, without copying it. */

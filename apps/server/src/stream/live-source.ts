@@ -81,6 +81,7 @@ export class LiveSource implements StreamSource {
   hello() {
     const topology = this.engine.topology();
     this.topologyJson = JSON.stringify(topology);
+    const snapshot = this.hub.snapshotInfo();
     const controls: ControlName[] = [...CONTROL_ACTIONS, 'send_request', 'breakpoints', 'step', 'resume'];
     if (this.demoHosts) controls.push('host_fault');
     return {
@@ -88,6 +89,7 @@ export class LiveSource implements StreamSource {
       startedAt: new Date(this.engine.startedAt).toISOString(),
       topology,
       history: this.hub.historyRange(),
+      ...(snapshot ? { snapshot } : {}),
       controls,
       ...(this.demoHosts ? { hosts: this.demoHosts.map((h) => h.info()) } : {}),
       step: this.stepState(),
@@ -223,7 +225,10 @@ export class LiveSource implements StreamSource {
   };
 
   private sendHistory(client: StreamClient): void {
-    const sent = client.offer(this.hub.history(), true);
+    // The snapshot first (the state of what is alive when the history begins), then the
+    // history: together, what the client would have folded had it been here from the start.
+    const snapshot = this.hub.snapshot();
+    const sent = (snapshot.length > 0 ? client.offer(snapshot, true) : 0) + client.offer(this.hub.history(), true);
     client.send({ type: 'history_end', events: sent, lastSeq: this.hub.lastFlushedSeq });
   }
 

@@ -27,6 +27,8 @@ export class ReplaySource implements StreamSource {
       startedAt: this.info.header.startedAt,
       topology: this.info.header.topology,
       history: { events: this.info.events, ...(this.info.firstSeq !== undefined ? { firstSeq: this.info.firstSeq, lastSeq: this.info.lastSeq } : {}) },
+      // A trace that starts mid-run begins with its snapshot, replayed as it is.
+      ...(this.info.header.snapshot ? { snapshot: this.info.header.snapshot } : {}),
       controls: [],
       trace: { file: path.basename(this.file), events: this.info.events },
     };

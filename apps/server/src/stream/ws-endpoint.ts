@@ -32,7 +32,7 @@ import { DEFAULT_CLIENT_LIMITS, StreamClient, type ClientLimits } from './stream
 export interface StreamSource {
   readonly mode: HelloMessage['mode'];
   /** the parts of `hello` the source knows */
-  hello(): Pick<HelloMessage, 'engineVersion' | 'startedAt' | 'topology' | 'history' | 'controls' | 'trace' | 'hosts' | 'step' | 'simulation'>;
+  hello(): Pick<HelloMessage, 'engineVersion' | 'startedAt' | 'topology' | 'history' | 'snapshot' | 'controls' | 'trace' | 'hosts' | 'step' | 'simulation'>;
   /** batching interval announced in `hello` */
   readonly batchMs: number;
   /** bounds of `send_request`, when the source accepts it (announced in `hello.limits`) */
@@ -144,6 +144,7 @@ export class StreamEndpoint {
       ...hello,
       // What is about to come: nothing when the client opted out.
       history: sendHistory ? hello.history : { events: 0 },
+      snapshot: sendHistory ? hello.snapshot : undefined,
       subscription,
       limits: {
         maxMessageBytes: this.maxMessageBytes,

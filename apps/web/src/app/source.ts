@@ -84,7 +84,7 @@ export function useSource(): Source {
         // so a clock behind the events this page has is another run.
         const rerun = hello.mode === 'simulation' && hello.simulation !== undefined && current.length > 0 && hello.simulation.clock.t < current.tAt(current.length - 1);
         const target = fresh || rerun || (current.length > 0 && current.startedAt !== hello.startedAt) ? new EventStoreImpl(hello.mode) : current;
-        target.setSource({ mode: hello.mode, topology: hello.topology, startedAt: hello.startedAt, demoHosts: hello.hosts ?? [] });
+        target.setSource({ mode: hello.mode, topology: hello.topology, startedAt: hello.startedAt, demoHosts: hello.hosts ?? [], snapshotSeq: hello.snapshot?.lastSeq ?? 0 });
         if (target !== storeRef.current) replaceStore(target);
       },
       onEvents(events) {

@@ -1,5 +1,5 @@
 import { bisectRight } from 'd3-array';
-import { sameIds, type CorrelationIds, type DemoHostInfo, type FactName, type MachineKind, type Topology, type TraceEvent } from '@proxyscope/protocol';
+import { sameIds, StateFold, type CorrelationIds, type DemoHostInfo, type FactName, type MachineKind, type Topology, type TraceEvent } from '@proxyscope/protocol';
 import { ChunkEncoder, FACT, KIND_NAMES, SPAWN, STOP, TRANSITION, type ActorEntry, type ColumnChunk } from './columns';
 import { RequestFolder } from './request-fold';
 import type { EventStore, RequestSummary, SourceMode } from './types';
@@ -53,6 +53,13 @@ export class EventStoreImpl implements EventStore {
   length = 0;
   /** events refused because their seq did not follow (a re-sent history overlap) */
   skipped = 0;
+  /**
+   * Events with seq <= this came in a snapshot (hello.snapshot, a trace header's
+   * snapshot, or this store's own when it let old events go): real events of the run,
+   * picked to leave every live actor and in-flight request as it was at that seq, with
+   * the events between them left out. 0: no snapshot, the store holds the run from its start.
+   */
+  snapshotSeq = 0;
 
   private seqs = new Float64Array(INITIAL_CAPACITY);
   private times = new Float64Array(INITIAL_CAPACITY);
@@ -88,8 +95,10 @@ export class EventStoreImpl implements EventStore {
 
   // ---------------------------------------------------------------- writing
 
-  setSource(info: { mode?: SourceMode | null; topology?: Topology | null; startedAt?: string | null; demoHosts?: readonly DemoHostInfo[] }): void {
+  setSource(info: { mode?: SourceMode | null; topology?: Topology | null; startedAt?: string | null; demoHosts?: readonly DemoHostInfo[]; snapshotSeq?: number }): void {
     if (info.mode !== undefined) this.mode = info.mode;
+    // A reconnect resends the snapshot, but events already held are the real run: the first one counts.
+    if (info.snapshotSeq !== undefined && this.length === 0) this.snapshotSeq = info.snapshotSeq;
     if (info.topology !== undefined) this.topology = info.topology;
     if (info.startedAt !== undefined) this.startedAt = info.startedAt;
     if (info.demoHosts !== undefined) this.demoHosts = info.demoHosts;
@@ -107,6 +116,15 @@ export class EventStoreImpl implements EventStore {
     next.demoHosts = this.demoHosts;
     const from = Math.max(0, this.length - keep);
     const BATCH = 10_000;
+    if (from > 0) {
+      // What is let go is folded into a snapshot, so live actors and requests in flight keep
+      // their state (the same fold the server makes for a late joiner).
+      const fold = new StateFold();
+      for (let i = 0; i < from; i++) fold.apply(this.get(i));
+      const snapshot = fold.events();
+      for (let i = 0; i < snapshot.length; i += BATCH) next.append(snapshot.slice(i, i + BATCH));
+      next.snapshotSeq = this.seqs[from - 1]!;
+    }
     for (let i = from; i < this.length; i += BATCH) {
       const batch: TraceEvent[] = [];
       for (let k = i; k < Math.min(this.length, i + BATCH); k++) batch.push(this.get(k));
@@ -353,9 +371,25 @@ export class EventStoreImpl implements EventStore {
   indexAtOrBeforeT(t: number): number {
     return bisectRight(this.times, t, 0, this.length) - 1;
   }
-  /** the first and last event time held */
+  /** how many of the first events are snapshot events (see `snapshotSeq`) */
+  snapshotLength(): number {
+    return this.snapshotSeq > 0 ? this.indexAtOrBefore(this.snapshotSeq) + 1 : 0;
+  }
+  /** whether the i-th event came in a snapshot */
+  isSnapshot(i: number): boolean {
+    return this.seqs[i]! <= this.snapshotSeq;
+  }
+  /**
+   * The first and last event time held. A snapshot's events keep their own (older) times,
+   * but the run is known only from the snapshot on: the range starts at the first event
+   * after it, where every snapshot event has happened.
+   */
   timeRange(): [number, number] {
-    return this.length ? [this.times[0]!, this.times[this.length - 1]!] : [0, 0];
+    if (!this.length) return [0, 0];
+    const end = this.times[this.length - 1]!;
+    const after = this.snapshotSeq > 0 ? this.snapshotLength() : 0;
+    const start = after > 0 ? this.times[Math.min(after, this.length - 1)]! : this.times[0]!;
+    return [start, end];
   }
 }
 

@@ -34,8 +34,16 @@ const SPLIT_MIN_BYTES = 8 * 1024 * 1024;
 /** Where to look for the end of the line that straddles the middle. */
 const SPLIT_WINDOW_BYTES = 1024 * 1024;
 
-export async function openTraceFile(file: Blob, store: EventStoreImpl, handlers: LoadHandlers, options: { worker?: boolean } = {}): Promise<LoadResult> {
+export async function openTraceFile(file: Blob, store: EventStoreImpl, given: LoadHandlers, options: { worker?: boolean } = {}): Promise<LoadResult> {
   const started = performance.now();
+  // A trace that starts mid-run begins with a snapshot (docs/trace-format.md "Snapshot").
+  const handlers: LoadHandlers = {
+    ...given,
+    header: (header) => {
+      if (header.snapshot) store.setSource({ snapshotSeq: header.snapshot.lastSeq });
+      given.header(header);
+    },
+  };
   const done = (result: TraceReadResult, workers: number): LoadResult => ({ ...result, workers, ms: performance.now() - started });
   if (options.worker !== false && typeof Worker !== 'undefined') {
     const split = await splitPoint(file);

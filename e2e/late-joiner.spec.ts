@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test, type Page } from '@playwright/test';
+
+/**
+ * Every viewer sees the same state: two browsers on one paused simulation whose history
+ * ring holds only 50 events. The first is there from the start; virtual time then runs
+ * on for over 80 times the ring, and a second page opens. At the same seq (the clock is
+ * paused, both pages follow the end) they show the same hosts with the same health, and
+ * the same requests in flight with method, authority, path, route, cluster and host.
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const HISTORY = 50;
+let server: ChildProcess | undefined;
+let base = '';
+
+test.beforeAll(async () => {
+  server = spawn(process.execPath, [join(ROOT, 'apps/server/bin/proxyscope.mjs'), 'simulate', '--serve', '--paused', '--history', String(HISTORY), '--admin', '127.0.0.1:0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let errors = '';
+  server.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxyscope simulate --serve did not start in 30 s:\n${out}\n${errors}`)), 30_000);
+    server!.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /web UI\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    server!.once('exit', (code) => reject(new Error(`proxyscope simulate --serve exited with ${code}:\n${out}\n${errors}`)));
+  });
+});
+
+test.afterAll(async () => {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((resolve) => server!.once('exit', resolve));
+  server.kill('SIGTERM');
+  await exited;
+});
+
+async function open(page: Page): Promise<void> {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(base);
+  // "connected" only once the history (and the snapshot before it) has arrived
+  await expect(page.getByTestId('connection')).toContainText('connected · simulation', { timeout: 15_000 });
+}
+
+/** What a viewer sees: each host's health line, the open downstream connections, and the rows of the requests in flight (all but the duration). */
+async function seen(page: Page) {
+  await page.getByTestId('request-filter').fill('-phase:complete -phase:reset');
+  const rows = await page.locator('[data-testid=request-list] tr.row').evaluateAll((trs) =>
+    trs.map((tr) => [...tr.querySelectorAll('td')].filter((_, i) => i !== 10).map((td) => td.textContent ?? '')),
+  );
+  const hosts = await page.locator('g.pst-node-host').evaluateAll((gs) =>
+    gs.map((g) => {
+      const title = [...g.querySelectorAll(':scope > title')].map((t) => t.textContent ?? '').join('\n');
+      return [g.getAttribute('data-node'), /health: .*/.exec(title)?.[0] ?? ''];
+    }),
+  );
+  const downstream = await page.locator('g.pst-node-downstream').first().textContent();
+  return { rows: rows.sort((a, b) => Number(a[0]) - Number(b[0])), hosts: hosts.sort(), downstream };
+}
+
+test('a page opened after 80x the history draws what a page there from the start draws', async ({ browser }, testInfo) => {
+  const errors: string[] = [];
+  const early = await (await browser.newContext()).newPage();
+  early.on('pageerror', (e) => errors.push(e.message));
+  await open(early);
+  const clock = early.getByTestId('sim-clock');
+  // 2.1 s of the demo is over 4,000 events, 80 times the ring, and it stops with five
+  // requests in flight that began before the ring's oldest event.
+  for (let i = 1; i <= 21; i++) {
+    await early.getByTestId('sim-step-100').click();
+    await expect(clock).toHaveText(`t = ${(i / 10).toFixed(3)} s virtual`);
+  }
+  const info = (await (await fetch(`${base}server_info`)).json()) as { simulation: { virtual_time_ms: number } };
+  expect(info.simulation.virtual_time_ms).toBe(2100);
+
+  const late = await (await browser.newContext()).newPage();
+  late.on('pageerror', (e) => errors.push(e.message));
+  await open(late);
+  await expect(late.getByTestId('sim-clock')).toHaveText('t = 2.100 s virtual');
+
+  const a = await seen(early);
+  const b = await seen(late);
+  // Requests in flight, every one with its method, authority and path; hosts with health checks.
+  expect(a.rows.length).toBeGreaterThan(0);
+  expect(b.rows.every((r) => r[1] !== '' && r[2] !== '' && r[3] !== '')).toBe(true);
+  expect(a.hosts.some(([, h]) => h !== '' && h !== 'health: no health checks')).toBe(true);
+  expect(b.rows).toEqual(a.rows);
+  expect(b.hosts).toEqual(a.hosts);
+  // the downstream node counts the open connections
+  expect(a.downstream).toMatch(/\d+ open connection/);
+  expect(b.downstream).toEqual(a.downstream);
+
+  for (const [name, page] of [
+    ['late-joiner-early', early],
+    ['late-joiner-late', late],
+  ] as const) {
+    const path = testInfo.outputPath(`${name}.png`);
+    await page.screenshot({ path });
+    await testInfo.attach(name, { path, contentType: 'image/png' });
+  }
+  expect(errors).toEqual([]);
+});
