@@ -1011,7 +1011,9 @@ async function browserFigures(): Promise<void> {
   log(`  trace load: ${load.events.toLocaleString('en-US')} events read, indexed and scrubbable in ${fmt(load.loadMs / 1000, 1)} s; a seek took ${fmt(load.seekMs, 1)} ms`);
   const frames = await benchFrames();
   log(`  frames with ${frames.inFlight.toLocaleString('en-US')} requests in flight (playback at 1x): ${frames.frames} frames in 5 s, interval p50 ${fmt(frames.p50Ms, 1)} ms, p95 ${fmt(frames.p95Ms, 1)} ms, ${frames.longTasks} long tasks`);
-  log(`  target: p95 frame under 16.7 ms (rAF intervals come in whole frames: 16.7 is 60 fps, 33.3 a dropped frame) -> ${frames.p95Ms < 17 ? 'MET at 60 fps' : 'NOT MET'}`);
+  const presenter = await benchFrames({ presenter: true });
+  log(`  the same in presenter mode (?presenter, bigger labels and tokens): ${presenter.frames} frames in 5 s, interval p50 ${fmt(presenter.p50Ms, 1)} ms, p95 ${fmt(presenter.p95Ms, 1)} ms, ${presenter.longTasks} long tasks`);
+  log(`  target: p95 frame under 16.7 ms (rAF intervals come in whole frames: 16.7 is 60 fps, 33.3 a dropped frame) -> ${Math.max(frames.p95Ms, presenter.p95Ms) < 17 ? 'MET at 60 fps' : 'NOT MET'}`);
 }
 
 interface SimRun {

@@ -55,6 +55,8 @@ async function open(page: Page): Promise<void> {
 /** What a viewer sees: each host's health line, the open downstream connections, and the rows of the requests in flight (all but the duration). */
 async function seen(page: Page) {
   await page.getByTestId('request-filter').fill('-phase:complete -phase:reset');
+  // The filtered list renders after the filter is applied; read it once it shows its rows.
+  await expect(page.locator('[data-testid=request-list] tr.row').first()).toBeVisible();
   const rows = await page.locator('[data-testid=request-list] tr.row').evaluateAll((trs) =>
     trs.map((tr) => [...tr.querySelectorAll('td')].filter((_, i) => i !== 10).map((td) => td.textContent ?? '')),
   );

@@ -8,7 +8,7 @@ import type { ViewProps } from './model/types';
 import { useSource } from './app/source';
 import { useStoreVersion } from './app/use-store';
 import { useTimeControl } from './app/time-control';
-import { readUrlState, writeUrlState } from './app/url-state';
+import { readUrlState, useUrlStateSync } from './app/url-state';
 import { Header } from './app/Header';
 import { TimeBar } from './app/TimeBar';
 import { RequestList } from './app/RequestList';
@@ -16,6 +16,7 @@ import { RequestDetail } from './app/RequestDetail';
 import { HelpOverlay } from './app/HelpOverlay';
 import { FileDrop, LoadBanner } from './app/FileOpen';
 import { useTheme } from './app/theme';
+import { PANEL_LIMITS, panelStyle, Splitter, usePanels, usePresenter } from './app/presenter';
 import type { SimulationInfo } from '@proxyscope/protocol';
 
 type SideTab = 'request' | 'machines' | 'step' | 'controls';
@@ -27,11 +28,23 @@ export function App() {
   const version = useStoreVersion(store);
   // A simulation streams like a live proxy: the cursor can follow its newest event.
   const canFollow = file === null && (store.mode === 'live' || store.mode === 'simulation');
-  const time = useTimeControl(store, version, canFollow);
+  const [presenter, setPresenter] = usePresenter();
+  const time = useTimeControl(store, version, canFollow, presenter ? 'phase' : 'time');
+  // presenter mode plays by phase unless the presenter picks otherwise; the normal layout by time
+  const { setPacing } = time;
+  const pacedFor = useRef(presenter);
+  useEffect(() => {
+    if (pacedFor.current === presenter) return;
+    pacedFor.current = presenter;
+    setPacing(presenter ? 'phase' : 'time');
+  }, [presenter, setPacing]);
   const [selected, setSelected] = useState<number | null>(() => readUrlState().req);
   const [help, setHelp] = useState(false);
   const [tab, setTab] = useState<SideTab>('request');
   const [theme, toggleTheme] = useTheme();
+  const [panels, setPanels] = usePanels();
+  const mainRef = useRef<HTMLElement>(null);
+  const dragStart = useRef({ topology: 0, side: 0, stats: 0, mainH: 1 });
   const fileInput = useRef<HTMLInputElement>(null);
   const pendingSeq = useRef<number | null>(readUrlState().seq);
   const liveConnection = connection?.connected ? connection : null;
@@ -59,13 +72,7 @@ export function App() {
   }, [source.generation, file]);
 
   const cursorSeq = time.cursor >= 0 && time.cursor < store.length ? store.seqAt(time.cursor) : null;
-  useEffect(() => {
-    const timer = setTimeout(() => {
-      if (pendingSeq.current !== null) return;
-      writeUrlState({ req: selected, seq: time.following ? null : cursorSeq });
-    }, 250);
-    return () => clearTimeout(timer);
-  }, [selected, cursorSeq, time.following]);
+  useUrlStateSync({ req: selected, seq: time.following ? null : cursorSeq }, () => pendingSeq.current === null);
 
   const onSelect = useCallback((stream: number | null) => setSelected(stream), []);
 
@@ -102,6 +109,10 @@ export function App() {
         case '?':
           setHelp(true);
           break;
+        case 'p':
+        case 'P':
+          setPresenter((on) => !on);
+          break;
         case 'Escape':
           setSelected(null);
           break;
@@ -114,7 +125,25 @@ export function App() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [help, time, selected, stepMode, heldSelected]);
+  }, [help, time, selected, stepMode, heldSelected, setPresenter]);
+
+  const startDrag = () => {
+    dragStart.current = { topology: panels.topology, side: panels.side, stats: panels.stats, mainH: mainRef.current?.getBoundingClientRect().height ?? 1 };
+  };
+  const dragTopology = (delta: number, start: boolean) => {
+    if (start) return startDrag();
+    const d = dragStart.current;
+    setPanels({ topology: Math.min(PANEL_LIMITS.topology[1], Math.max(PANEL_LIMITS.topology[0], d.topology + delta / Math.max(1, d.mainH))) });
+  };
+  const dragSide = (delta: number, start: boolean) => {
+    if (start) return startDrag();
+    // the handle sits left of the column: dragging left widens it
+    setPanels({ side: Math.min(PANEL_LIMITS.side[1], Math.max(PANEL_LIMITS.side[0], dragStart.current.side - delta)) });
+  };
+  const dragStats = (delta: number, start: boolean) => {
+    if (start) return startDrag();
+    setPanels({ stats: Math.min(PANEL_LIMITS.stats[1], Math.max(PANEL_LIMITS.stats[0], dragStart.current.stats - delta)) });
+  };
 
   const viewProps: ViewProps = { store, cursor: time.cursor, selected, onSelect };
   const openPicker = () => fileInput.current?.click();
@@ -122,8 +151,10 @@ export function App() {
   const loading = file !== null && file.result === null;
   const noServer = file === null && ((source.standalone && connection === null) || (connectionState?.status === 'waiting' && !connectionState.everConnected));
 
+  const appClass = ['ps-app', presenter ? 'ps-presenter' : '', panels.topologyCollapsed ? 'ps-topo-collapsed' : '', panels.sideCollapsed ? 'ps-side-collapsed' : '', panels.statsCollapsed ? 'ps-stats-collapsed' : ''].filter(Boolean).join(' ');
   return (
-    <div className="ps-app" data-theme-mode={theme}>
+    <div className={appClass} data-theme-mode={theme} data-presenter={presenter ? '' : undefined} style={presenter ? undefined : panelStyle(panels)}>
+      {!presenter && (
       <Header
         mode={file ? 'file' : store.mode}
         connectionState={file ? null : connectionState}
@@ -137,6 +168,7 @@ export function App() {
         onReconnect={source.reconnect}
         onHelp={() => setHelp(true)}
       />
+      )}
       <div>
         {file && <LoadBanner file={file} events={store.length} />}
         {source.problems.length > 0 && (
@@ -151,12 +183,40 @@ export function App() {
             </button>
           </div>
         )}
-        <TimeBar store={store} version={loading ? -1 : version} time={time} selected={selected} canFollow={canFollow} />
+        <TimeBar store={store} version={loading ? -1 : version} time={time} selected={selected} canFollow={canFollow}>
+          {presenter ? (
+            <>
+              <button className="ps-btn" onClick={toggleTheme} title="Switch between the light and dark theme" data-testid="presenter-theme">
+                {theme === 'dark' ? 'Light' : 'Dark'}
+              </button>
+              <button className="ps-btn" aria-pressed="true" onClick={() => setPresenter(false)} title="Leave presenter mode (P)" data-testid="presenter-toggle">
+                Exit presenter
+              </button>
+            </>
+          ) : (
+            <button className="ps-btn" onClick={() => setPresenter(true)} title="Presenter mode: the map fills the screen, sized for a projector (P)" data-testid="presenter-toggle">
+              Present
+            </button>
+          )}
+        </TimeBar>
       </div>
-      <main className="ps-main">
-        <section className="ps-area" aria-label="Topology">
-          <h2>Topology</h2>
-          <div className="ps-area-body">
+      <main className="ps-main" ref={mainRef}>
+        <section className="ps-area ps-topology-area" aria-label="Topology">
+          {!presenter && (
+            <h2>
+              Topology
+              <button
+                className="ps-collapse"
+                onClick={() => setPanels({ topologyCollapsed: !panels.topologyCollapsed })}
+                aria-expanded={!panels.topologyCollapsed}
+                aria-label={panels.topologyCollapsed ? 'Show the topology' : 'Hide the topology'}
+                data-testid="collapse-topology"
+              >
+                {panels.topologyCollapsed ? 'show' : 'hide'}
+              </button>
+            </h2>
+          )}
+          <div className="ps-area-body" hidden={!presenter && panels.topologyCollapsed}>
             {noServer && store.length === 0 ? (
               <div className="ps-empty" data-testid="no-server">
                 {connectionState?.status === 'waiting' ? (
@@ -186,11 +246,22 @@ export function App() {
             ) : loading ? (
               <div className="ps-empty">Reading {file.name}…</div>
             ) : (
-              <TopologyView {...viewProps} />
+              <TopologyView {...viewProps} presenter={presenter} />
             )}
           </div>
         </section>
+        {!presenter && (
+          <>
+        <Splitter orientation="horizontal" label="Resize the topology and the request list" onDrag={dragTopology} testId="split-topology" disabled={panels.topologyCollapsed} />
+        <Splitter orientation="vertical" label="Resize the details column" onDrag={dragSide} testId="split-side" disabled={panels.sideCollapsed} />
         <aside className="ps-side ps-area" aria-label="Details">
+          {panels.sideCollapsed ? (
+            <h2>
+              <button className="ps-collapse" onClick={() => setPanels({ sideCollapsed: false })} aria-expanded={false} aria-label="Show the details" data-testid="collapse-side">
+                show
+              </button>
+            </h2>
+          ) : (
           <h2 className="ps-tabs" role="tablist">
             {(['request', 'machines', 'step', 'controls'] as const).map((t) => (
               <button key={t} className="ps-tab" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
@@ -198,8 +269,12 @@ export function App() {
                 {t === 'step' && stepState.held.length > 0 && <span className="ps-tab-badge" data-testid="held-count">{stepState.held.length}</span>}
               </button>
             ))}
+            <button className="ps-collapse" onClick={() => setPanels({ sideCollapsed: true })} aria-expanded={true} aria-label="Hide the details" data-testid="collapse-side">
+              hide
+            </button>
           </h2>
-          <div className="ps-area-body">
+          )}
+          <div className="ps-area-body" hidden={panels.sideCollapsed}>
             {loading ? null : tab === 'request' &&
               (selected !== null ? (
                 <RequestDetail store={store} version={version} cursor={time.cursor} stream={selected} onSeek={time.seek} />
@@ -211,13 +286,36 @@ export function App() {
             {!loading && tab === 'controls' && <ControlsPanel connection={liveConnection} store={store} onSelect={onSelect} />}
           </div>
         </aside>
-        <section className="ps-area" aria-label="Requests" style={{ gridColumn: 1, gridRow: 2 }}>
+        <section className="ps-area ps-requests-area" aria-label="Requests">
           {loading ? <div className="ps-empty">The requests appear when the file is read.</div> : <RequestList store={store} version={version} cursor={time.cursor} selected={selected} onSelect={onSelect} held={heldStreams} />}
         </section>
+          </>
+        )}
       </main>
-      <section className="ps-stats" aria-label="Stats">
-        {!loading && <StatsView {...viewProps} />}
-      </section>
+      {!presenter && (
+        <>
+          <Splitter orientation="horizontal" label="Resize the stats" onDrag={dragStats} testId="split-stats" disabled={panels.statsCollapsed} />
+          <section className="ps-stats" aria-label="Stats">
+            <h2 className="ps-panel-title">
+              Stats
+              <button
+                className="ps-collapse"
+                onClick={() => setPanels({ statsCollapsed: !panels.statsCollapsed })}
+                aria-expanded={!panels.statsCollapsed}
+                aria-label={panels.statsCollapsed ? 'Show the stats' : 'Hide the stats'}
+                data-testid="collapse-stats"
+              >
+                {panels.statsCollapsed ? 'show' : 'hide'}
+              </button>
+            </h2>
+            {!loading && !panels.statsCollapsed && (
+              <div className="ps-stats-body">
+                <StatsView {...viewProps} />
+              </div>
+            )}
+          </section>
+        </>
+      )}
       <input
         ref={fileInput}
         type="file"

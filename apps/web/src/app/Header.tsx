@@ -1,3 +1,4 @@
+import { useLayoutEffect, useRef, useState } from 'react';
 import type { SimulationInfo } from '@proxyscope/protocol';
 import type { ConnectionState } from '../net/live-connection';
 import type { ServerConnection, SourceMode } from '../model/types';
@@ -67,14 +68,7 @@ export function Header({ mode, connectionState, fileName, simulation, connection
           )}
         </span>
       )}
-      <span className="ps-legend" aria-label="Phase colours">
-        {Object.entries(PHASE_COLOURS).map(([phase, colour]) => (
-          <span key={phase}>
-            <i style={{ background: colour }} />
-            {phase}
-          </span>
-        ))}
-      </span>
+      <PhaseLegend />
       <button className="ps-btn" onClick={onOpenFile} title="Open a .ndjson or .ndjson.gz trace (or drop it on the page)">
         Open a trace file
       </button>
@@ -85,5 +79,65 @@ export function Header({ mode, connectionState, fileName, simulation, connection
         ?
       </button>
     </header>
+  );
+}
+
+function LegendItems() {
+  return (
+    <>
+      {Object.entries(PHASE_COLOURS).map(([phase, colour]) => (
+        <span key={phase}>
+          <i style={{ background: colour }} />
+          {phase}
+        </span>
+      ))}
+    </>
+  );
+}
+
+/**
+ * The phase colours, on one or two lines in the space the header leaves. When even two
+ * lines do not hold them (a simulation's controls take most of the header at 1280 px),
+ * a "phases" button opens them as a list, rather than cutting the last ones off ("en…").
+ */
+function PhaseLegend() {
+  const box = useRef<HTMLSpanElement>(null);
+  const [compact, setCompact] = useState(false);
+  // the width at which the full legend last overflowed: back to full only with more room
+  const overflowedAt = useRef(0);
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const check = () => {
+      if (!compact) {
+        if (el.scrollHeight > el.clientHeight + 1) {
+          overflowedAt.current = el.clientWidth;
+          setCompact(true);
+        }
+      } else if (el.clientWidth > overflowedAt.current + 24) setCompact(false);
+    };
+    check();
+    const observer = new ResizeObserver(check);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [compact]);
+  return (
+    <span className={compact ? 'ps-legend compact' : 'ps-legend'} ref={box} aria-label="Phase colours" data-testid="phase-legend">
+      {compact ? (
+        <details className="ps-legend-pop">
+          <summary>
+            {Object.values(PHASE_COLOURS).map((colour) => (
+              <i key={colour} style={{ background: colour }} />
+            ))}{' '}
+            phases
+          </summary>
+          <div className="ps-legend-list">
+            <LegendItems />
+          </div>
+        </details>
+      ) : (
+        <LegendItems />
+      )}
+    </span>
   );
 }

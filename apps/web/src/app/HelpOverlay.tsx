@@ -3,8 +3,9 @@ import { useEffect, useRef } from 'react';
 export const SHORTCUTS: Array<[keys: string[], what: string]> = [
   [['Space'], 'pause / play'],
   [['←', '→'], 'step one event back / forward'],
-  [['Shift', '←/→'], 'previous / next event of the selected request'],
+  [['Shift', '←/→'], 'previous / next event of the selected request (by phase: its state changes)'],
   [['L'], 'go live (follow the newest event)'],
+  [['P'], 'presenter mode: the map fills the screen, sized for a projector; click a token to follow it'],
   [['N'], 'step mode: let the selected held request make one state change'],
   [['↑', '↓'], 'previous / next request (in the focused list)'],
   [['Esc'], 'close this help / clear the selection'],

@@ -77,7 +77,11 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
   }, [cursor]);
 
   if (!summary || !final) return <div className="ps-empty">Request {stream} has not started at the cursor.</div>;
-  const started = summary.firstIndex > cursor;
+  // The codec starts reading a request before its stream exists: from its first listed
+  // event on, the cursor is inside the request, not before it.
+  const beginsAt = Math.min(summary.firstIndex, related[0]?.index ?? summary.firstIndex);
+  const started = beginsAt > cursor;
+  const readingHeaders = !started && cursor < summary.firstIndex;
   const headersEvent = related.find((r) => store.factAt(r.index) === 'codec.request_headers');
   const requestHeaders = headersEvent && headersEvent.index <= cursor ? (store.dataAt(headersEvent.index)?.headers as Record<string, string> | undefined) : undefined;
   const reasons = related.filter((r) => r.index <= cursor && typeof store.dataAt(r.index)?.reason === 'string');
@@ -136,7 +140,16 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
             value={`passed through ${notModelled.map((d) => `${String(d?.filter)}${d?.type_url ? ` (${String(d.type_url).replace(/^type\.googleapis\.com\//, '')})` : ''}`).join(', ')} without running ${notModelled.length === 1 ? 'it' : 'them'}`}
           />
         )}
-        <FragmentRow label="duration" value={summary.endT !== undefined ? formatMs(summary.endT - summary.startT) : `${formatMs(nowT - summary.startT)} so far`} />
+        <FragmentRow
+          label="duration"
+          value={
+            readingHeaders
+              ? 'not started: the downstream codec is reading the request (its stream starts once the headers are parsed)'
+              : summary.endT !== undefined
+                ? formatMs(summary.endT - summary.startT)
+                : `${formatMs(Math.max(0, nowT - summary.startT))} so far`
+          }
+        />
       </dl>
 
       <h3>Waterfall</h3>

@@ -3,6 +3,7 @@ import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from 're
 import type { EventStoreImpl } from '../model/event-store';
 import { durationOf, matchesFilter, parseFilter, sortRequests, type SortKey } from '../model/request-filter';
 import type { RequestSummary } from '../model/types';
+import { PauseIcon } from './icons';
 import { useThrottled } from './use-throttled';
 
 /**
@@ -14,19 +15,21 @@ import { useThrottled } from './use-throttled';
 const ROW = 22;
 const OVERSCAN = 12;
 
-const COLUMNS: Array<{ key: SortKey; label: string; width: number; title?: string }> = [
-  { key: 'start', label: '#', width: 52, title: 'stream id (sort: by start)' },
-  { key: 'method', label: 'Method', width: 58 },
-  { key: 'authority', label: 'Authority', width: 130 },
-  { key: 'path', label: 'Path', width: 170 },
+// Fixed widths fit each column's longest value (a six-digit id, "123.45 s"); authority and
+// path share what is left, so every column is in view at 1280×720 rather than off the right.
+const COLUMNS: Array<{ key: SortKey; label: string; width?: number; title?: string }> = [
+  { key: 'start', label: '#', width: 58, title: 'stream id (sort: by start)' },
+  { key: 'method', label: 'Method', width: 56 },
+  { key: 'authority', label: 'Authority' },
+  { key: 'path', label: 'Path' },
   { key: 'status', label: 'Status', width: 52 },
-  { key: 'flags', label: 'Flags', width: 48, title: 'Envoy response flags' },
-  { key: 'route', label: 'Route', width: 84 },
-  { key: 'cluster', label: 'Cluster', width: 84 },
-  { key: 'host', label: 'Host', width: 118 },
+  { key: 'flags', label: 'Flags', width: 44, title: 'Envoy response flags' },
+  { key: 'route', label: 'Route', width: 76 },
+  { key: 'cluster', label: 'Cluster', width: 80 },
+  { key: 'host', label: 'Host', width: 112 },
   { key: 'attempts', label: 'Tries', width: 42, title: 'upstream attempts' },
-  { key: 'duration', label: 'Time', width: 64 },
-  { key: 'phase', label: 'State', width: 86 },
+  { key: 'duration', label: 'Time', width: 66 },
+  { key: 'phase', label: 'State', width: 84 },
 ];
 
 export function requestsAt(store: EventStoreImpl, cursor: number): RequestSummary[] {
@@ -72,6 +75,8 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
   const [height, setHeight] = useState(400);
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
+  // The geometry at the last scroll event: a scroll with the same geometry is the user's.
+  const lastScroll = useRef({ top: 0, height: 0, client: 0 });
 
   const nowT = cursor >= 0 && store.length ? store.tAt(cursor) : 0;
   const all = useMemo(() => requestsAt(store, cursor), [store, version, cursor]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -89,14 +94,17 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
     return () => observer.disconnect();
   }, []);
 
-  // Follow new rows while the user sits at the bottom, as DevTools does.
+  // Follow new rows while the user sits at the bottom, as DevTools does; also when the list
+  // is resized (a panel opening below it must not leave the newest rows out of view).
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (el && atBottom.current) {
+    if (!el) return;
+    if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
       setScrollTop(el.scrollTop);
     }
-  }, [rows.length]);
+    lastScroll.current = { top: el.scrollTop, height: el.scrollHeight, client: el.clientHeight };
+  }, [rows.length, height]);
 
   const first = Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW) + OVERSCAN);
@@ -146,7 +154,15 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
         onScroll={(e) => {
           const el = e.currentTarget;
           setScrollTop(el.scrollTop);
-          atBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW;
+          const last = lastScroll.current;
+          const bottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW;
+          // Only the user scrolling up stops following. The browser also scrolls when the
+          // content shrinks (the history is replaced) or the list gets shorter, clamping
+          // scrollTop; that used to unpin the list, which then stayed at row 0 for good.
+          const sameGeometry = el.scrollHeight === last.height && el.clientHeight === last.client;
+          if (bottom) atBottom.current = true;
+          else if (sameGeometry && el.scrollTop < last.top) atBottom.current = false;
+          lastScroll.current = { top: el.scrollTop, height: el.scrollHeight, client: el.clientHeight };
         }}
         onKeyDown={(e) => {
           if (e.key === 'ArrowDown' || e.key === 'j') {
@@ -163,7 +179,7 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
         <table>
           <colgroup>
             {COLUMNS.map((c) => (
-              <col key={c.key} style={{ width: c.width }} />
+              <col key={c.key} style={c.width ? { width: c.width } : undefined} />
             ))}
           </colgroup>
           <thead>
@@ -202,7 +218,7 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
                   <td className="phase-pill">
                     {held?.has(r.stream) && !r.done ? (
                       <span className="held" title="held by step mode (the Step mode tab steps or resumes it)" data-testid="held-badge">
-                        ⏸ held
+                        <PauseIcon /> held
                       </span>
                     ) : (
                       r.phase.replace('_', ' ')

@@ -9,9 +9,11 @@ interface Props {
   time: TimeControl;
   selected: number | null;
   canFollow: boolean;
+  /** buttons at the bar's end (presenter mode's switch) */
+  children?: React.ReactNode;
 }
 
-export function TimeBar({ store, version, time, selected, canFollow }: Props) {
+export function TimeBar({ store, version, time, selected, canFollow, children }: Props) {
   const { cursor } = time;
   const has = cursor >= 0 && cursor < store.length;
   return (
@@ -41,10 +43,15 @@ export function TimeBar({ store, version, time, selected, canFollow }: Props) {
           </option>
         ))}
       </select>
+      <select value={time.pacing} onChange={(e) => time.setPacing(e.target.value as 'time' | 'phase')} aria-label="Playback pacing" title="By time: events at the pace they happened. By phase: every state change stays on screen a moment, however short it really was." className="ps-btn" data-testid="pacing">
+        <option value="time">by time</option>
+        <option value="phase">by phase</option>
+      </select>
       <Timeline store={store} version={version} cursor={cursor} selected={selected} onSeek={time.seek} />
       <span className="ps-cursor-info" data-testid="cursor-info" data-index={cursor} data-seq={has ? store.seqAt(cursor) : ''}>
         {has ? `seq ${store.seqAt(cursor)} · ${formatT(store.tAt(cursor))} · ${cursor + 1}/${store.length}` : `${store.length} events`}
       </span>
+      {children}
     </div>
   );
 }

@@ -1,18 +1,31 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { EventStoreImpl } from '../model/event-store';
+import { SPAWN, STOP, TRANSITION } from '../model/columns';
 
 /**
  * The one cursor: an index into the store. Following = the cursor is the head (live).
  * Play moves it through the events at the pace they happened, times `speed`.
+ *
+ * Pacing "phase" gives every state change a minimum screen time on top of that: the
+ * filter, route and cluster steps of a request take microseconds of trace time, so played
+ * by the clock alone they flash by even at 0.1×.
  */
 
 export const SPEEDS = [0.1, 0.25, 0.5, 1, 2, 5, 10] as const;
+export type Pacing = 'time' | 'phase';
+/** How long a state change stays on screen at 1× when playing by phase (divided by the speed). */
+export const PHASE_DWELL_MS = 450;
+
+function isStateChange(kind: number): boolean {
+  return kind === TRANSITION || kind === SPAWN || kind === STOP;
+}
 
 export interface TimeControl {
   cursor: number;
   following: boolean;
   playing: boolean;
   speed: number;
+  pacing: Pacing;
   seek(index: number): void;
   step(delta: number): void;
   stepRequest(delta: number, stream: number | null): void;
@@ -20,10 +33,11 @@ export interface TimeControl {
   pause(): void;
   goLive(): void;
   setSpeed(speed: number): void;
+  setPacing(pacing: Pacing): void;
 }
 
-export function useTimeControl(store: EventStoreImpl, version: number, canFollow: boolean): TimeControl {
-  const [state, setState] = useState({ cursor: -1, following: true, playing: false, speed: 1 });
+export function useTimeControl(store: EventStoreImpl, version: number, canFollow: boolean, initialPacing: Pacing = 'time'): TimeControl {
+  const [state, setState] = useState<{ cursor: number; following: boolean; playing: boolean; speed: number; pacing: Pacing }>({ cursor: -1, following: true, playing: false, speed: 1, pacing: initialPacing });
   const length = store.length;
   void version;
   // With nothing to follow (a file, a replay), "following" just pins the cursor to the last event.
@@ -56,9 +70,16 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     });
   }, [store]);
 
+  const pacingRef = useRef(state.pacing);
+  pacingRef.current = state.pacing;
   const stepRequest = useCallback((delta: number, stream: number | null) => {
     if (stream === null) return;
-    const events = store.eventsOfRequest(stream);
+    let events = store.eventsOfRequest(stream);
+    // By phase, a step is one of the request's state changes: its facts move nothing on the map.
+    if (pacingRef.current === 'phase') {
+      const changes = events.filter((i) => isStateChange(store.kindAt(i)));
+      if (changes.length > 0) events = changes;
+    }
     if (events.length === 0) return;
     const at = cursorRef.current;
     let target: number | undefined;
@@ -88,6 +109,7 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
   }, [store, canFollow]);
 
   const setSpeed = useCallback((speed: number) => setState((s) => ({ ...s, speed })), []);
+  const setPacing = useCallback((pacing: Pacing) => setState((s) => ({ ...s, pacing })), []);
 
   // Playback: trace time advances with wall time × speed; the cursor takes every event up to it.
   useEffect(() => {
@@ -95,13 +117,39 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     let frame = 0;
     let last = performance.now();
     let playT = cursorRef.current >= 0 ? store.tAt(cursorRef.current) : store.length ? store.tAt(0) : 0;
+    const byPhase = state.pacing === 'phase';
+    const dwell = PHASE_DWELL_MS / state.speed;
+    // by phase: the wall time the state change at the cursor stays on screen until
+    let holdUntil = 0;
     const tick = (now: number) => {
+      if (byPhase && now < holdUntil) {
+        // trace time stands still while a state change is on screen
+        last = now;
+        frame = requestAnimationFrame(tick);
+        return;
+      }
       playT += (now - last) * state.speed;
       last = now;
       let i = cursorRef.current;
-      while (i + 1 < store.length && store.tAt(i + 1) <= playT) i++;
+      // the next event the cursor can land on
+      let next = i + 1;
+      if (byPhase) {
+        // The cursor goes from state change to state change; the facts between two of them
+        // go with the later one, so no step of the cursor is without something to see.
+        while (next < store.length && !isStateChange(store.kindAt(next))) next++;
+        if (next >= store.length) next = store.length - 1;
+        if (next > i && store.tAt(next) <= playT) {
+          i = next;
+          next = i + 1;
+          holdUntil = now + dwell;
+          playT = store.tAt(i);
+        }
+      } else {
+        while (i + 1 < store.length && store.tAt(i + 1) <= playT) i++;
+        next = i + 1;
+      }
       // Don't sit idle through long quiet gaps: jump to just before the next event.
-      if (i + 1 < store.length && store.tAt(i + 1) - playT > 1000 * state.speed) playT = store.tAt(i + 1) - 50 * state.speed;
+      if (next < store.length && store.tAt(next) - playT > 1000 * state.speed) playT = store.tAt(next) - 50 * state.speed;
       if (i + 1 >= store.length) {
         setState((s) => (canFollow ? { ...s, following: true, playing: false } : { ...s, playing: false, cursor: store.length - 1 }));
         return;
@@ -114,7 +162,7 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     };
     frame = requestAnimationFrame(tick);
     return () => cancelAnimationFrame(frame);
-  }, [state.playing, state.following, state.speed, store, canFollow]);
+  }, [state.playing, state.following, state.speed, state.pacing, store, canFollow]);
 
-  return { cursor, following, playing: state.playing, speed: state.speed, seek, step, stepRequest, togglePlay, pause, goLive, setSpeed };
+  return { cursor, following, playing: state.playing, speed: state.speed, pacing: state.pacing, seek, step, stepRequest, togglePlay, pause, goLive, setSpeed, setPacing };
 }

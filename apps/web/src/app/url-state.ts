@@ -1,3 +1,5 @@
+import { useEffect, useRef } from 'react';
+
 /**
  * The shareable part of the view lives in the hash: `#req=<stream>&seq=<seq>`. The query
  * stays for the server (`?token=`), so the hash survives a reload and never reaches it.
@@ -32,4 +34,33 @@ export function writeUrlState(state: UrlState): void {
   if (hash === window.location.hash || (hash === '' && window.location.hash === '')) return;
   // replaceState: scrubbing must not fill the history with one entry per event.
   history.replaceState(null, '', `${window.location.pathname}${window.location.search}${hash}`);
+}
+
+/**
+ * Keeps the address in step with the view, at most every `intervalMs`. A throttle, not a
+ * debounce: live, the cursor moves with every event, and a debounce restarted by each one
+ * never fired, so the address never got the selected request.
+ */
+export function useUrlStateSync(state: UrlState, canWrite: () => boolean, intervalMs = 250): void {
+  const latest = useRef({ state, canWrite });
+  latest.current = { state, canWrite };
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const lastWrite = useRef(0);
+  const { req, seq } = state;
+  useEffect(() => {
+    if (timer.current !== null) return;
+    const wait = Math.max(0, lastWrite.current + intervalMs - Date.now());
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      if (!latest.current.canWrite()) return;
+      lastWrite.current = Date.now();
+      writeUrlState(latest.current.state);
+    }, wait);
+  }, [req, seq, intervalMs]);
+  useEffect(
+    () => () => {
+      if (timer.current !== null) clearTimeout(timer.current);
+    },
+    [],
+  );
 }

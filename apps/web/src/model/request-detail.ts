@@ -35,9 +35,20 @@ export function relatedEvents(store: EventStoreImpl, summary: RequestSummary): R
     extra.push({ index, via });
   };
 
-  // The downstream codec parses this request's bytes while the stream lives.
-  const codec = `listener:${summary.listener}/cx:${summary.cx}/codec`;
-  for (const i of between(store.eventsOfActor(codec), Math.max(0, first - 40), last)) add(i, 'connection');
+  // The downstream codec parses this request's bytes while the stream lives: from the
+  // message's begin (its last move to `headers` before the stream) to the next message's.
+  // A keep-alive connection carries earlier requests, whose codec events are not this one's.
+  const codecEvents = store.eventsOfActor(`listener:${summary.listener}/cx:${summary.cx}/codec`);
+  const isMessageBegin = (i: number) => store.kindAt(i) === TRANSITION && store.stateAt(i) === 'headers';
+  let k = countAtOrBefore(codecEvents, first) - 1;
+  while (k > 0 && !isMessageBegin(codecEvents[k]!)) k--;
+  // The connection's first request: its codec's spawn (the connection opening) too.
+  if (k === 1 && store.kindAt(codecEvents[0]!) === SPAWN) k = 0;
+  for (k = Math.max(0, k); k < codecEvents.length && codecEvents[k]! <= last; k++) {
+    const i = codecEvents[k]!;
+    if (i > first && isMessageBegin(i)) break;
+    add(i, 'connection');
+  }
 
   for (const attempt of summary.attempts) {
     if (!attempt.pool) continue;
@@ -56,16 +67,48 @@ export function relatedEvents(store: EventStoreImpl, summary: RequestSummary): R
     const poolPath = store.poolActor(summary.worker >= 0 ? summary.worker : undefined, attempt.pool);
     if (poolPath) {
       const poolEvents = store.eventsOfActor(poolPath);
+      const ownSet = new Set(own);
+      // Pool events carry no stream id. The pool decides for this attempt synchronously,
+      // so its events for it sit next to the attempt's own: right after the attempt asks
+      // (the decision, maybe a new connection) and, when it waited, the attach right
+      // before it sends. While it waits (held in step mode, or queued), the pool serves
+      // other requests; those events are not this one's.
+      const ours = (i: number) => ownSet.has(i) || store.actorAt(i) === poolPath || store.actorAt(i).startsWith(`${poolPath}/`);
+      const runs: Array<[number, number]> = [];
+      for (const a of attemptEvents) {
+        if (a > ready) break;
+        let hi = a;
+        while (hi < ready && hi - a < 32 && ours(hi + 1)) hi++;
+        runs.push([a, hi]);
+      }
+      let lo = ready;
+      while (lo > start && ready - lo < 32 && ours(lo - 1)) lo--;
+      runs.push([lo, ready]);
       // The pool may be spawned just before the attempt (its first request).
       for (const i of between(poolEvents, Math.max(0, start - 4), ready)) {
         if (i < start && store.kindAt(i) !== SPAWN) continue;
+        if (store.kindAt(i) !== SPAWN && !runs.some(([lo, hi]) => i >= lo && i <= hi)) continue;
         add(i, 'pool');
       }
     }
     if (attempt.ucx !== undefined && poolPath) {
       const client = `${poolPath}/ucx:${attempt.ucx}`;
-      for (const i of between(store.eventsOfActor(client), start, end)) add(i, 'upstream connection');
-      for (const i of between(store.eventsOfActor(`${client}/codec`), start, end)) add(i, 'upstream connection');
+      const clientEvents = store.eventsOfActor(client);
+      // A connection opened while the attempt waited was opened for it; a reused one
+      // carried other exchanges until this attempt was attached to it.
+      let from = start;
+      if (clientEvents[0] !== undefined && clientEvents[0] < start) {
+        // a reused one: from its move to busy for this attempt
+        from = ready;
+        for (let c = countAtOrBefore(clientEvents, ready) - 1; c >= 0 && clientEvents[c]! >= start; c--) {
+          if (store.stateAt(clientEvents[c]!) === 'busy') {
+            from = clientEvents[c]!;
+            break;
+          }
+        }
+      }
+      for (const i of between(clientEvents, from, end)) add(i, 'upstream connection');
+      for (const i of between(store.eventsOfActor(`${client}/codec`), from, end)) add(i, 'upstream connection');
     }
   }
 

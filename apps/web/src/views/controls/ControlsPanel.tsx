@@ -219,14 +219,14 @@ function Composer({ connection, topology, onSelect, onError }: { connection: Ser
                   <td>
                     {s.method} {s.path}
                   </td>
-                  <td className={status === undefined ? '' : status >= 500 ? 'psc-5xx' : status >= 400 ? 'psc-4xx' : 'psc-ok'}>{r ? (status ?? '—') : 'sending…'}</td>
+                  <td className={`psc-num ${status === undefined ? '' : status >= 500 ? 'psc-5xx' : status >= 400 ? 'psc-4xx' : 'psc-ok'}`}>{r ? (status ?? '—') : 'sending…'}</td>
                   <td>{r?.accessLog?.flags ?? ''}</td>
                   <td>{r?.accessLog?.upstreamHost ?? ''}</td>
-                  <td>{r ? `${r.durationMs.toFixed(1)} ms` : ''}</td>
-                  <td>
+                  <td className="psc-num">{r ? `${r.durationMs.toFixed(1)} ms` : ''}</td>
+                  <td className="psc-num">
                     {r?.stream !== undefined ? (
-                      <button type="button" className="pst-btn" disabled={!onSelect} onClick={() => onSelect?.(r.stream!)} title="show this request in the other views">
-                        select #{r.stream}
+                      <button type="button" className="pst-btn" disabled={!onSelect} onClick={() => onSelect?.(r.stream!)} title="show this request in the other views" aria-label={`select request ${r.stream}`}>
+                        #{r.stream}
                       </button>
                     ) : null}
                     {r?.error && <span className="psc-error-inline">{r.error.code}: {r.error.message}</span>}
@@ -276,13 +276,15 @@ function HostFaults({ hosts, disabled, send }: { hosts: readonly DemoHostInfo[];
         <tbody>
           {hosts.map((h) => (
             <tr key={h.name} data-host={h.name} className={h.faulted ? 'psc-faulted' : ''}>
-              <th scope="row">
+              {/* Its buttons on a line under its name (controls.css): side by side, a faulted
+                  host's longer behaviour squeezed the button column of every row. */}
+              <th scope="row" className="psc-host-head">
                 {h.name}
                 <small>
                   {h.service} · {h.address}
                 </small>
+                <span className="psc-behaviour">{describe(h)}</span>
               </th>
-              <td className="psc-behaviour">{describe(h)}</td>
               <td className="psc-actions">
                 <button type="button" className="pst-btn" disabled={disabled} onClick={() => send(h.name, { fail: { status, rate: Math.min(1, Math.max(0, rate / 100)) } })}>
                   fail {status}

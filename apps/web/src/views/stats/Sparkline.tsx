@@ -26,12 +26,15 @@ const M = { top: 6, right: 8, bottom: 18, left: 30 };
 /** A small time-series chart with axes; d3 owns the SVG's insides, React only the frame. */
 export function Sparkline({ title, times, bucketMs, series, unit, width = 260, height = 92 }: Props) {
   const ref = useRef<SVGSVGElement>(null);
+  // Several series: their legend sits beside the chart, so the figure keeps its height.
+  const legendW = series.length > 1 ? Math.round(Math.min(150, width * 0.38)) : 0;
+  const svgW = width - legendW;
   useEffect(() => {
     const svg = ref.current;
     if (!svg) return;
     const root = select(svg);
     root.selectAll('*').remove();
-    const w = width - M.left - M.right;
+    const w = svgW - M.left - M.right;
     const h = height - M.top - M.bottom;
     const g = root.append('g').attr('transform', `translate(${M.left},${M.top})`);
     const t0 = times[0] ?? 0;
@@ -57,7 +60,7 @@ export function Sparkline({ title, times, bucketMs, series, unit, width = 260, h
         .attr('stroke', s.color)
         .attr('d', line<number>().x((_, i) => px(i)).y((v) => y(v)).curve(curveMonotoneX));
     }
-  }, [times, bucketMs, series, width, height]);
+  }, [times, bucketMs, series, svgW, height]);
   const latest = series.length === 1 ? series[0].values[series[0].values.length - 1] : undefined;
   return (
     <figure className="pss-chart" data-chart={title}>
@@ -70,9 +73,10 @@ export function Sparkline({ title, times, bucketMs, series, unit, width = 260, h
           </b>
         )}
       </figcaption>
-      <svg ref={ref} width={width} height={height} role="img" aria-label={title} />
+      <div className="pss-chart-body">
+      <svg ref={ref} width={svgW} height={height} role="img" aria-label={title} />
       {series.length > 1 && (
-        <ul className="pss-series-legend">
+        <ul className="pss-series-legend" style={{ width: legendW, maxHeight: height }}>
           {series.map((s) => (
             <li key={s.name}>
               <span style={{ background: s.color }} />
@@ -81,6 +85,7 @@ export function Sparkline({ title, times, bucketMs, series, unit, width = 260, h
           ))}
         </ul>
       )}
+      </div>
     </figure>
   );
 }

@@ -1,12 +1,12 @@
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { select } from 'd3-selection';
-import { zoom, zoomIdentity, type ZoomBehavior } from 'd3-zoom';
+import { zoom, zoomIdentity, zoomTransform, type ZoomBehavior } from 'd3-zoom';
 import type { ViewProps } from '../../model/types';
 import { CatalogTracker } from './catalog';
 import { HOST_POOL_TOP, layoutTopology, type Layout, type LayoutNode } from './layout';
 import { LEGEND } from './palette';
 import { TokenCanvas } from './token-canvas';
-import { isFailing, WorldTracker, type PoolState, type World } from './world';
+import { isFailing, WorldTracker, type PoolState, type RequestToken, type World } from './world';
 import './topology.css';
 
 /** Re-renders when the store changes (live appends, a new file). */
@@ -16,16 +16,21 @@ function useStoreVersion(store: ViewProps['store']): number {
   return store.version;
 }
 
-export function TopologyView({ store, cursor, selected, onSelect }: ViewProps) {
+/** Presenter mode: at a scale below this, 16-unit labels would render under 14 px. */
+const PRESENTER_MIN_SCALE = 14 / 16;
+/** Presenter mode: how close a click zooms in to the request it follows. */
+const FOLLOW_SCALE = 1.6;
+
+export function TopologyView({ store, cursor, selected, onSelect, presenter = false }: ViewProps & { presenter?: boolean }) {
   const version = useStoreVersion(store);
   const trackers = useRef({ world: new WorldTracker(), catalog: new CatalogTracker() });
   const catalog = useMemo(() => trackers.current.catalog.update(store), [store, version]);
   const topology = store.topology;
   const layout = useMemo(
-    () => (topology ? layoutTopology(topology, { hosts: catalog.hosts, routeClusters: catalog.routeClusters, workers: Math.max(topology.workers, catalog.workers) }) : null),
+    () => (topology ? layoutTopology(topology, { hosts: catalog.hosts, routeClusters: catalog.routeClusters, workers: Math.max(topology.workers, catalog.workers) }, { presenter }) : null),
     // catalog.key changes only when a host or route->cluster pair appears
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [topology, catalog.key],
+    [topology, catalog.key, presenter],
   );
   const world = useMemo(() => trackers.current.world.at(store, cursor), [store, version, cursor]);
   // The built-in demo names its hosts (web-2, api-1): show the names the fault controls use.
@@ -66,22 +71,57 @@ export function TopologyView({ store, cursor, selected, onSelect }: ViewProps) {
     };
   }, []);
 
+  // Presenter mode: a click on a token zooms to it, and the view keeps it centred as it moves.
+  const [following, setFollowing] = useState(false);
+  useEffect(() => {
+    if (selected === null || !presenter) setFollowing(false);
+  }, [selected, presenter]);
+
   const fit = () => {
     const wrap = wrapRef.current;
     if (!layout || !wrap || !zoomRef.current) return;
-    const k = Math.min(1.4, Math.min(size.w / layout.width, (size.h - 10) / layout.height));
-    const t = zoomIdentity.translate((size.w - layout.width * k) / 2, Math.max(0, (size.h - layout.height * k) / 2)).scale(k);
-    select(wrap).call(zoomRef.current.transform, t);
+    let k = Math.min(1.4, Math.min(size.w / layout.width, (size.h - 10) / layout.height));
+    // Legible beats complete in front of a room: past this scale the map pans instead of shrinking.
+    const clipped = presenter && k < PRESENTER_MIN_SCALE;
+    if (clipped) k = PRESENTER_MIN_SCALE;
+    // too wide to fit: start at the left, where requests come in
+    const tx = clipped && layout.width * k > size.w ? 0 : (size.w - layout.width * k) / 2;
+    const ty = clipped ? 0 : Math.max(0, (size.h - layout.height * k) / 2);
+    select(wrap).call(zoomRef.current.transform, zoomIdentity.translate(tx, ty).scale(k));
   };
+  const fitRef = useRef(fit);
+  fitRef.current = fit;
   // fit the whole map when the layout's extent or the panel's size changes
   const fitKey = layout ? `${layout.width}x${layout.height}@${Math.round(size.w)}x${Math.round(size.h)}` : '';
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  useEffect(fit, [fitKey]);
+  useEffect(() => {
+    if (!following) fitRef.current();
+  }, [fitKey, following]);
 
   useEffect(() => {
     if (layout) tokensRef.current?.update(world, layout);
   }, [world, layout, cursor, version]);
   useEffect(() => tokensRef.current?.setSelected(selected), [selected]);
+
+  useEffect(() => {
+    const wrap = wrapRef.current;
+    const target = following && selected !== null ? tokensRef.current?.targetOf(selected) : null;
+    if (!wrap || !zoomRef.current || !target) return;
+    const z = zoomRef.current;
+    const from = zoomTransform(wrap);
+    const to = { k: FOLLOW_SCALE, x: size.w / 2 - target.x * FOLLOW_SCALE, y: size.h / 2 - target.y * FOLLOW_SCALE };
+    // glide with the token (it moves for 260 ms) rather than jump ahead of it
+    const start = performance.now();
+    let raf = 0;
+    const tick = (now: number) => {
+      const u = Math.min(1, (now - start) / 300);
+      const e = u * (2 - u);
+      const k = from.k + (to.k - from.k) * e;
+      select(wrap).call(z.transform, zoomIdentity.translate(from.x + (to.x - from.x) * e, from.y + (to.y - from.y) * e).scale(k));
+      if (u < 1) raf = requestAnimationFrame(tick);
+    };
+    raf = requestAnimationFrame(tick);
+    return () => cancelAnimationFrame(raf);
+  }, [following, selected, world, layout, size.w, size.h]);
 
   const onClick = (ev: React.MouseEvent) => {
     const tokens = tokensRef.current;
@@ -89,18 +129,35 @@ export function TopologyView({ store, cursor, selected, onSelect }: ViewProps) {
     if (!tokens || !wrap) return;
     const r = wrap.getBoundingClientRect();
     const hit = tokens.hit(ev.clientX - r.left, ev.clientY - r.top);
-    if (hit !== null) onSelect(hit);
+    if (hit !== null) {
+      onSelect(hit);
+      if (presenter) setFollowing(true);
+    }
   };
 
   const inFlight = countInFlight(world);
+  const selectedToken = selected !== null ? world.requests.get(selected) : undefined;
   return (
-    <div className="pst-topology" data-inflight={inFlight}>
+    <div className={presenter ? 'pst-topology pst-presenter' : 'pst-topology'} data-inflight={inFlight} data-following={following ? selected ?? '' : ''}>
       <div className="pst-topology-bar">
         <span className="pst-topology-stat">
           <b>{inFlight}</b> in flight · t = {(world.t / 1000).toFixed(2)} s
         </span>
         <Legend />
-        <button type="button" className="pst-btn" onClick={fit} title="Drag to pan, scroll to zoom; this fits the whole map">
+        {presenter && selected !== null && (
+          <button type="button" className="pst-btn" aria-pressed={following} onClick={() => setFollowing((f) => !f)} title="Keep the selected request centred as it moves" data-testid="follow">
+            follow #{selected}
+          </button>
+        )}
+        <button
+          type="button"
+          className="pst-btn"
+          onClick={() => {
+            setFollowing(false);
+            fit();
+          }}
+          title="Drag to pan, scroll to zoom; this fits the whole map"
+        >
           fit
         </button>
       </div>
@@ -116,6 +173,52 @@ export function TopologyView({ store, cursor, selected, onSelect }: ViewProps) {
         </svg>
         <canvas ref={canvasRef} className="pst-topology-canvas" data-testid="token-canvas" />
       </div>
+      {presenter && <PresenterStrip store={store} cursor={cursor} t={world.t} stream={selected} token={selectedToken} />}
+    </div>
+  );
+}
+
+const PHASE_WORDS: Record<RequestToken['phase'], string> = {
+  filters: 'HTTP filters: decoding',
+  route: 'router: matching a route',
+  cluster: 'router: picking a host in the cluster',
+  pending: 'pool: waiting for a connection',
+  upstream: 'upstream: on a connection',
+  backoff: 'retry back-off',
+  encoding: 'HTTP filters: encoding the response',
+  done: 'done',
+};
+
+/** Presenter mode's detail: one line about the request being followed, large enough to read. */
+function PresenterStrip({ store, cursor, t, stream, token }: { store: ViewProps['store']; cursor: number; t: number; stream: number | null; token?: RequestToken }) {
+  const r = stream !== null ? store.requestAt(stream, cursor) : undefined;
+  if (stream === null || !r) {
+    return (
+      <div className="pst-strip" data-testid="presenter-strip">
+        <span className="pst-strip-hint">
+          {/* key names in words: the projector's fonts may have no arrow glyphs */}
+          Click a token to follow it · <kbd>Space</kbd> play · <kbd>Left</kbd>/<kbd>Right</kbd> step · <kbd>Shift</kbd>+<kbd>Right</kbd> its next event · <kbd>Esc</kbd> fit · <kbd>P</kbd> leave
+        </span>
+      </div>
+    );
+  }
+  const phase = token ? (token.phase === 'done' ? (r.status !== undefined ? `done · ${r.status}${r.flags && r.flags !== '-' ? ` ${r.flags}` : ''}` : 'done') : PHASE_WORDS[token.phase]) : r.phase;
+  const ms = Math.max(0, (r.endT ?? t) - r.startT).toFixed(1);
+  return (
+    <div className="pst-strip" data-testid="presenter-strip">
+      <b>#{stream}</b>
+      <span className="pst-strip-req">
+        {r.method ?? '?'} {r.authority ?? ''}
+        {r.path ?? ''}
+      </span>
+      <span className="pst-strip-phase" data-testid="presenter-phase">
+        {phase}
+      </span>
+      {r.route && <span>route {r.route}</span>}
+      {r.cluster && <span>cluster {r.cluster}</span>}
+      {token?.host && <span>host {token.host}</span>}
+      {r.attempts.length > 1 && <span>attempt {r.attempts.length}</span>}
+      <span className="pst-strip-t">{r.endT !== undefined ? `${ms} ms` : `${ms} ms so far`}</span>
     </div>
   );
 }
@@ -175,7 +278,7 @@ function TopologyMap({ layout, world, hostNames }: { layout: Layout; world: Worl
   return (
     <>
       {layout.columns.map((c) => (
-        <text key={c.title} x={c.x} y={18} className="pst-col-title" textAnchor="middle">
+        <text key={c.title} x={c.x} y={layout.metrics.presenter ? 20 : 18} className="pst-col-title" textAnchor="middle">
           {c.title}
         </text>
       ))}
@@ -186,44 +289,46 @@ function TopologyMap({ layout, world, hostNames }: { layout: Layout; world: Worl
       })}
       {layout.nodes.map((n) =>
         n.kind === 'host' ? (
-          <HostNode key={n.id} node={n} world={world} pools={poolsByHost.get(`${n.cluster}/${n.host}`) ?? []} name={hostNames.get(n.host ?? '')} />
+          <HostNode key={n.id} node={n} world={world} pools={poolsByHost.get(`${n.cluster}/${n.host}`) ?? []} name={hostNames.get(n.host ?? '')} presenter={layout.metrics.presenter} />
         ) : (
-          <PlainNode key={n.id} node={n} world={world} />
+          <PlainNode key={n.id} node={n} world={world} presenter={layout.metrics.presenter} />
         ),
       )}
     </>
   );
 }
 
-function PlainNode({ node, world }: { node: LayoutNode; world: World }) {
+function PlainNode({ node, world, presenter }: { node: LayoutNode; world: World; presenter: boolean }) {
+  // presenter mode: 16-unit text, so lines are further apart and fewer characters fit
+  const [y1, y2, line, chars] = presenter ? [21, 44, 20, 22] : [15, 29, 14, 30];
   return (
     <g className={`pst-node pst-node-${node.kind}`} data-node={node.id} transform={`translate(${node.x},${node.y})`}>
       <rect width={node.w} height={node.h} rx={6} />
-      <text x={8} y={15} className="pst-node-label">
-        {clip(node.label, 26)}
+      <text x={8} y={y1} className="pst-node-label">
+        {clip(node.label, chars - 4)}
       </text>
       {node.kind === 'downstream' && world.connections.size > 0 && (
-        <text x={8} y={29} className="pst-node-sub">
+        <text x={8} y={y2} className="pst-node-sub">
           {world.connections.size} open connection{world.connections.size === 1 ? '' : 's'}
         </text>
       )}
       {node.sub && (
-        <text x={8} y={29} className="pst-node-sub">
-          {clip(node.sub, 30)}
+        <text x={8} y={y2} className="pst-node-sub">
+          {clip(node.sub, chars)}
         </text>
       )}
       {node.filters?.map((f, i) =>
         node.modelled?.[i] === false ? (
           // Not modelled: a dashed outline and the words, so it never reads as a filter that ran.
           <g key={f} className="pst-filter-not-modelled" data-filter={f}>
-            <rect x={4} y={19 + i * 14} width={node.w - 8} height={13} rx={3} />
-            <text x={8} y={29 + i * 14} className="pst-node-sub">
-              {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), 13)} · not modelled
+            <rect x={4} y={y2 - 10 + i * line} width={node.w - 8} height={line - 1} rx={3} />
+            <text x={8} y={y2 + i * line} className="pst-node-sub">
+              {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), presenter ? 9 : 13)} · not modelled
             </text>
           </g>
         ) : (
-          <text key={f} x={8} y={29 + i * 14} className="pst-node-sub">
-            {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), 24)}
+          <text key={f} x={8} y={y2 + i * line} className="pst-node-sub">
+            {i + 1}. {clip(f.replace(/^envoy\.filters\.http\./, ''), chars - 6)}
           </text>
         ),
       )}
@@ -236,7 +341,7 @@ function PlainNode({ node, world }: { node: LayoutNode; world: World }) {
   );
 }
 
-function HostNode({ node, world, pools, name }: { node: LayoutNode; world: World; pools: PoolState[]; name?: string }) {
+function HostNode({ node, world, pools, name, presenter }: { node: LayoutNode; world: World; pools: PoolState[]; name?: string; presenter: boolean }) {
   const h = world.hosts.get(`${node.cluster}/${node.host}`);
   const ejected = h?.health === 'ejected' || h?.health === 'unhealthy_ejected';
   const unhealthy = h?.health === 'unhealthy' || h?.health === 'unhealthy_ejected';
@@ -245,6 +350,33 @@ function HostNode({ node, world, pools, name }: { node: LayoutNode; world: World
   const status = removed ? 'removed' : ejected ? 'ejected' : unhealthy ? 'unhealthy' : failing ? 'failing' : h?.health === 'pending' ? 'pending HC' : 'healthy';
   const statusClass = removed || ejected || unhealthy ? 'bad' : failing ? 'warn' : 'ok';
   const workers = Math.max(1, Math.round((node.h - HOST_POOL_TOP + 8) / 16));
+  const title = (
+    <title>
+      {`${node.cluster} / ${node.host}${removed ? '\nremoved from the cluster by a DNS answer' : ''}\nhealth: ${h?.health ?? 'no health checks'}${failing ? `\n${h!.consecutiveFailures} failed attempt(s) in a row` : ''}`}
+    </title>
+  );
+  if (presenter) {
+    return (
+      <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`}>
+        <rect width={node.w} height={node.h} rx={6} />
+        <text x={8} y={21} className="pst-node-label">
+          {name ?? clip(node.host ?? '', 15)}
+        </text>
+        <text x={node.w - 8} y={21} className={`pst-health pst-health-${statusClass}`} textAnchor="end">
+          {status}
+        </text>
+        <text x={6} y={49} className="pst-slot-label">
+          wait
+        </text>
+        <text x={node.w / 2 + 4} y={49} className="pst-slot-label">
+          conn
+        </text>
+        <line x1={node.w / 2} x2={node.w / 2} y1={30} y2={58} className="pst-pool-sep" />
+        <SummedPoolRow pools={pools} y={80} width={node.w} />
+        {title}
+      </g>
+    );
+  }
   return (
     <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`}>
       <rect width={node.w} height={node.h} rx={6} />
@@ -266,9 +398,40 @@ function HostNode({ node, world, pools, name }: { node: LayoutNode; world: World
         const p = pools.find((x) => x.worker === w);
         return <PoolRow key={w} pool={p} worker={w} y={HOST_POOL_TOP + w * 16} width={node.w} />;
       })}
-      <title>
-        {`${node.cluster} / ${node.host}${removed ? '\nremoved from the cluster by a DNS answer' : ''}\nhealth: ${h?.health ?? 'no health checks'}${failing ? `\n${h!.consecutiveFailures} failed attempt(s) in a row` : ''}`}
-      </title>
+      {title}
+    </g>
+  );
+}
+
+/** Presenter mode's one pool line per host: every worker's clients summed, as dots and words. */
+function SummedPoolRow({ pools, y, width }: { pools: PoolState[]; y: number; width: number }) {
+  const counts = { connecting: 0, ready: 0, busy: 0 };
+  let pending = 0;
+  for (const p of pools) {
+    pending += p.pending;
+    for (const st of p.clients.values()) {
+      const state = st === 'handshaking' ? 'connecting' : st;
+      if (state in counts) counts[state as keyof typeof counts]++;
+    }
+  }
+  const dots = (['connecting', 'ready', 'busy'] as const).flatMap((state) => Array.from({ length: Math.min(counts[state], 5) }, () => state));
+  return (
+    <g transform={`translate(0,${y})`} className="pst-pool-row">
+      <line x1={4} x2={width - 4} y1={-18} y2={-18} className="pst-pool-sep" />
+      {pools.length === 0 ? (
+        <text x={8} y={0} className="pst-pool-label pst-muted">
+          no pool yet
+        </text>
+      ) : (
+        <>
+          {dots.map((state, i) => (
+            <circle key={i} cx={14 + i * 13} cy={-6} r={5} className={`pst-dot pst-cx-${state}`} />
+          ))}
+          <text x={width - 8} y={0} textAnchor="end" className={pending > 0 ? 'pst-pool-label pst-pending' : 'pst-pool-label'}>
+            {pending > 0 ? `${pending} pending` : `${counts.busy} busy · ${counts.ready} ready`}
+          </text>
+        </>
+      )}
     </g>
   );
 }

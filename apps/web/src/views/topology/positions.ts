@@ -1,5 +1,5 @@
-import type { Layout, LayoutNode } from './layout';
-import { nodeId } from './layout';
+import type { Layout, LayoutMetrics, LayoutNode } from './layout';
+import { NORMAL_METRICS, nodeId } from './layout';
 import type { RequestToken } from './world';
 
 /**
@@ -48,32 +48,30 @@ function filtersNode(r: RequestToken, layout: Layout): string {
 }
 
 /** Centre of the k-th token in a slot, packed in rows of `perRow` from the slot's origin. */
-export function slotPoint(node: LayoutNode, slot: TokenPlace['slot'], k: number): { x: number; y: number } {
-  const r = 4.5;
+export function slotPoint(node: LayoutNode, slot: TokenPlace['slot'], k: number, m: LayoutMetrics = NORMAL_METRICS): { x: number; y: number } {
+  const r = m.tokenRadius;
   const step = r * 2 + 2;
-  let x0: number;
-  let y0: number;
-  let width: number;
-  if (node.kind === 'host') {
-    // tokens sit in a strip just above the host box: queue on the left half, connections right
-    width = node.w / 2 - 8;
-    x0 = slot === 'conn' ? node.x + node.w / 2 + 4 : node.x + 4;
-    y0 = node.y + 36;
-  } else {
-    // one row along the bottom, under the labels
-    width = node.w - 12;
-    x0 = node.x + 6;
-    y0 = node.y + node.h - 9;
-  }
+  const { x0, y0, width } = slotBox(node, slot, m);
   const perRow = Math.max(1, Math.floor(width / step));
   const col = k % perRow;
   const row = Math.floor(k / perRow);
   return { x: x0 + r + col * step, y: y0 + row * step };
 }
 
+function slotBox(node: LayoutNode, slot: TokenPlace['slot'], m: LayoutMetrics): { x0: number; y0: number; width: number } {
+  if (node.kind === 'host') {
+    // tokens sit in a strip in the host box: queue on the left half, connections right
+    const half = node.w / 2;
+    return { x0: (slot === 'conn' ? node.x + half + 4 : node.x + 4) + m.slotInset, y0: node.y + m.hostTokenY, width: half - 8 - m.slotInset };
+  }
+  // one row along the bottom, under the labels
+  return { x0: node.x + 6, y0: node.y + node.h - (m.presenter ? 13 : 9), width: node.w - 12 };
+}
+
 /** How many tokens a slot shows one by one before it switches to a count badge. */
-export function slotCapacity(node: LayoutNode): number {
-  const step = 11;
-  const width = node.kind === 'host' ? node.w / 2 - 8 : node.w - 12;
-  return Math.max(1, Math.floor(width / step)) * (node.kind === 'host' ? 2 : 1);
+export function slotCapacity(node: LayoutNode, m: LayoutMetrics = NORMAL_METRICS): number {
+  const step = m.tokenRadius * 2 + 2;
+  const { width } = slotBox(node, 'queue', m);
+  // normal hosts have two token rows; presenter hosts one
+  return Math.max(1, Math.floor(width / step)) * (node.kind === 'host' && !m.presenter ? 2 : 1);
 }

@@ -31,7 +31,6 @@ interface Badge {
 }
 
 const MOVE_MS = 260;
-const RADIUS = 4.5;
 
 export class TokenCanvas {
   private sprites = new Map<number, Sprite>();
@@ -45,6 +44,8 @@ export class TokenCanvas {
   private width = 0;
   private height = 0;
   private dpr = 1;
+  /** token radius in layout units: bigger in presenter mode */
+  private radius = 4.5;
   inFlight = 0;
   drawn = 0;
 
@@ -63,6 +64,8 @@ export class TokenCanvas {
 
   setTransform(t: ZoomTransform) {
     this.transform = t;
+    // what a test or a check reads to know how big tokens land on screen
+    this.canvas.dataset.tokenPx = (this.radius * 2 * t.k).toFixed(2);
     this.kick();
   }
 
@@ -73,6 +76,9 @@ export class TokenCanvas {
 
   /** Recomputes every token's target from the world at the cursor. */
   update(world: World, layout: Layout, now = performance.now()) {
+    this.radius = layout.metrics.tokenRadius;
+    this.canvas.dataset.tokenPx = (this.radius * 2 * (this.transform?.k ?? 1)).toFixed(2);
+    const m = layout.metrics;
     const down = layout.byId.get('downstream');
     if (down) this.entry = { x: down.x + down.w, y: down.y + down.h / 2 };
     const groups = new Map<string, number[]>();
@@ -92,7 +98,7 @@ export class TokenCanvas {
       const [nodeIdStr, slot] = key.split('|') as [string, 'main' | 'queue' | 'conn'];
       const node = layout.byId.get(nodeIdStr);
       if (!node) continue;
-      const capacity = slotCapacity(node);
+      const capacity = slotCapacity(node, m);
       const overflow = streams.length > capacity;
       // keep the selected token visible inside a crowded slot
       if (overflow && this.selected !== null) {
@@ -102,12 +108,12 @@ export class TokenCanvas {
       const shown = overflow ? capacity - 1 : streams.length;
       for (let k = 0; k < streams.length; k++) {
         const r = world.requests.get(streams[k])!;
-        const p = k < shown ? slotPoint(node, slot, k) : slotPoint(node, slot, shown);
+        const p = slotPoint(node, slot, k < shown ? k : shown, m);
         this.place(r.stream, p.x, p.y, tokenColor(r), r.phase === 'backoff', r.endT !== undefined ? Math.max(0.15, 1 - (world.t - r.endT) / LINGER_MS) : 1, k < shown, now);
         seen.add(r.stream);
       }
       if (overflow) {
-        const p = slotPoint(node, slot, shown);
+        const p = slotPoint(node, slot, shown, m);
         this.badges.push({ ...p, count: streams.length });
       }
     }
@@ -152,13 +158,19 @@ export class TokenCanvas {
     return { x, y, moving: k < 1 };
   }
 
+  /** Where a request's token is headed, in layout units (null when it has none). */
+  targetOf(stream: number): { x: number; y: number } | null {
+    const s = this.sprites.get(stream);
+    return s ? { x: s.toX, y: s.toY } : null;
+  }
+
   /** The token under a point in canvas (CSS pixel) coordinates. */
   hit(px: number, py: number, now = performance.now()): number | null {
     const t = this.transform;
     const x = t ? t.invertX(px) : px;
     const y = t ? t.invertY(py) : py;
     let best: number | null = null;
-    let bestD = (RADIUS + 3) ** 2;
+    let bestD = (this.radius + 3) ** 2;
     for (const s of this.sprites.values()) {
       if (!s.visible) continue;
       const p = this.position(s, now);
@@ -215,8 +227,8 @@ export class TokenCanvas {
       ctx.fillStyle = color;
       ctx.beginPath();
       for (const [x, y] of list) {
-        ctx.moveTo(x + RADIUS, y);
-        ctx.arc(x, y, RADIUS, 0, Math.PI * 2);
+        ctx.moveTo(x + this.radius, y);
+        ctx.arc(x, y, this.radius, 0, Math.PI * 2);
       }
       ctx.fill();
     }
@@ -227,33 +239,34 @@ export class TokenCanvas {
       ctx.setLineDash([2, 2]);
       ctx.beginPath();
       for (const [x, y] of rings) {
-        ctx.moveTo(x + RADIUS + 3, y);
-        ctx.arc(x, y, RADIUS + 3, 0, Math.PI * 2);
+        ctx.moveTo(x + this.radius + 3, y);
+        ctx.arc(x, y, this.radius + 3, 0, Math.PI * 2);
       }
       ctx.stroke();
       ctx.setLineDash([]);
     }
     for (const b of this.badges) {
       const text = `${b.count}`;
-      ctx.font = '600 10px system-ui, sans-serif';
+      ctx.font = `600 ${this.radius > 5 ? 15 : 10}px system-ui, sans-serif`;
       const w = ctx.measureText(text).width + 8;
       ctx.fillStyle = '#334155';
       ctx.beginPath();
-      ctx.roundRect(b.x - RADIUS, b.y - 7, w, 14, 7);
+      const bh = Math.max(14, this.radius * 2 + 4);
+      ctx.roundRect(b.x - this.radius, b.y - bh / 2, w, bh, bh / 2);
       ctx.fill();
       ctx.fillStyle = '#fff';
       ctx.textBaseline = 'middle';
-      ctx.fillText(text, b.x - RADIUS + 4, b.y + 0.5);
+      ctx.fillText(text, b.x - this.radius + 4, b.y + 0.5);
     }
     if (selectedPos) {
       ctx.strokeStyle = '#f472b6';
       ctx.lineWidth = 2.5;
       ctx.beginPath();
-      ctx.arc(selectedPos.x, selectedPos.y, RADIUS + 4, 0, Math.PI * 2);
+      ctx.arc(selectedPos.x, selectedPos.y, this.radius + 4, 0, Math.PI * 2);
       ctx.stroke();
       ctx.fillStyle = this.sprites.get(this.selected!)?.color ?? TOKEN_COLORS.inflight;
       ctx.beginPath();
-      ctx.arc(selectedPos.x, selectedPos.y, RADIUS + 1, 0, Math.PI * 2);
+      ctx.arc(selectedPos.x, selectedPos.y, this.radius + 1, 0, Math.PI * 2);
       ctx.fill();
     }
     this.drawn = drawn;
