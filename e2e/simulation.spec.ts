@@ -78,6 +78,20 @@ test('the UI says it is a simulation, shows virtual time and drives it', async (
   await expect(page.getByTestId('sim-state')).toHaveText('running at 10x');
   await expect.poll(t, { timeout: 20_000 }).toBeGreaterThan(2000);
   await expect(page.locator('[data-testid=request-list] tr.row').first()).toBeVisible();
+  // A page opened while the run is going draws it too: the header's texts change every
+  // tick, and once that made the legend flip between its two layouts without end (React
+  // error 185, a blank page).
+  const joiner = await page.context().newPage();
+  const joinerErrors: string[] = [];
+  joiner.on('pageerror', (e) => joinerErrors.push(e.message));
+  await joiner.setViewportSize({ width: 1280, height: 720 });
+  await joiner.goto(base);
+  await expect(joiner.getByTestId('sim-badge')).toContainText('SIMULATION');
+  await expect(joiner.getByTestId('sim-state')).toHaveText('running at 10x');
+  await expect.poll(async () => Number(await joiner.getByTestId('sim-clock').getAttribute('data-t'))).toBeGreaterThan((await t()) - 1);
+  await expect(joiner.getByTestId('phase-legend')).toBeVisible();
+  expect(joinerErrors).toEqual([]);
+  await joiner.close();
   const path = testInfo.outputPath('simulation-running.png');
   await page.screenshot({ path });
   await testInfo.attach('simulation-running', { path, contentType: 'image/png' });

@@ -84,6 +84,44 @@ describe('recording', () => {
     await post(`${live.base}/recording/stop`);
   });
 
+  it('the status (for stats and the UI counter) tells the live event count and file size, then the finished ones', async () => {
+    const live = await startLive();
+    expect(live.recordings.status()).toEqual({ active: false, events: 0, dropped: 0 });
+    const started = ((await (await post(`${live.base}/recording/start`)).json()) as { recording: { file: string } }).recording;
+    const recorder = live.recordings.current!;
+    await recorder.synced();
+    const before = live.recordings.status();
+    expect(before).toMatchObject({ active: true, gzip: false, file: path.basename(started.file) });
+    // the header line is already on disk
+    expect(before.bytes).toBe(fs.statSync(started.file).size);
+    expect(before.bytes).toBeGreaterThan(0);
+
+    await httpRequest(live.proxy.port, { path: '/counted' });
+    await until('the request recorded', () => recorder.events > before.events || (live.hub.flush(), false));
+    await recorder.synced();
+    const during = live.recordings.status();
+    expect(during.events).toBeGreaterThan(before.events);
+    expect(during.bytes).toBeGreaterThan(before.bytes!);
+    expect(during.bytes).toBe(fs.statSync(started.file).size);
+
+    const summary = ((await (await post(`${live.base}/recording/stop`)).json()) as { recording: { events: number; bytes: number } }).recording;
+    expect(live.recordings.status()).toEqual({ active: false, events: summary.events, dropped: 0, bytes: summary.bytes, gzip: false, file: path.basename(started.file) });
+    expect(summary.bytes).toBe(fs.statSync(started.file).size);
+
+    // gzip: zlib would sit on the first tens of kB; the recorder pushes them out every second.
+    await post(`${live.base}/recording/start?gzip=1`);
+    const gz = live.recordings.current!;
+    await httpRequest(live.proxy.port, { path: '/gz-counted' });
+    await until('compressed events on disk', () => (live.hub.flush(), (live.recordings.status().bytes ?? 0) > 100), 3000);
+    const onDisk = live.recordings.status();
+    expect(onDisk).toMatchObject({ active: true, gzip: true });
+    expect(onDisk.bytes).toBe(fs.statSync(gz.path).size);
+    // what is on disk so far is a readable gzip prefix holding the request
+    const prefix = gunzipSync(fs.readFileSync(gz.path), { finishFlush: 2 /* Z_SYNC_FLUSH */ }).toString('utf8');
+    expect(prefix).toContain('/gz-counted');
+    await post(`${live.base}/recording/stop`);
+  });
+
   it('reports truncated and corrupted files with the line and field', async () => {
     const live = await startLive();
     const dir = tempDir();

@@ -442,7 +442,8 @@ export interface StatsMessage {
     /** whether the engine's tracer is attached */
     tracing: boolean;
   };
-  recording?: { active: boolean; events: number; dropped: number; file?: string };
+  /** `bytes`: the file's size so far (compressed when `gzip`); absent before any recording */
+  recording?: { active: boolean; events: number; dropped: number; bytes?: number; gzip?: boolean; file?: string };
 }
 
 /** The proxy's topology changed (a listener bound, a pool created, hosts changed). */
@@ -882,7 +883,9 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
       held: z.number().int(),
       tracing: z.boolean(),
     }),
-    recording: z.object({ active: z.boolean(), events: z.number().int(), dropped: z.number().int(), file: z.string().optional() }).optional(),
+    recording: z
+      .object({ active: z.boolean(), events: z.number().int(), dropped: z.number().int(), bytes: z.number().int().optional(), gzip: z.boolean().optional(), file: z.string().optional() })
+      .optional(),
   }),
   z.object({ type: z.literal('topology'), topology: topologySchema }),
   z.object({

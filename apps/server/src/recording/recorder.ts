@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { createGzip, type Gzip } from 'node:zlib';
+import { constants as zlibConstants, createGzip, type Gzip } from 'node:zlib';
 import { TraceStreamWriter, type TraceEvent, type TraceHeader } from '@proxyscope/protocol';
 
 export interface RecorderOptions {
@@ -9,6 +9,8 @@ export interface RecorderOptions {
   maxBufferedBytes?: number;
   /** told once if the file cannot be written */
   onError?: (err: Error) => void;
+  /** gzip: how often what was compressed so far is pushed to the file (default 1000 ms; 0: never) */
+  gzipFlushMs?: number;
 }
 
 export interface RecordingSummary {
@@ -39,6 +41,7 @@ export class TraceRecorder {
   private readonly maxBufferedBytes: number;
   private lastWrite: Promise<void> = Promise.resolve();
   private closing: Promise<RecordingSummary> | undefined;
+  private flushTimer: ReturnType<typeof setInterval> | undefined;
 
   /** Opens (truncates) the file now, so a path that cannot be written fails here. */
   constructor(
@@ -61,6 +64,19 @@ export class TraceRecorder {
       gzip.on('error', fail);
       gzip.pipe(this.file);
       this.out = gzip;
+      // zlib holds tens of kB before it writes a block. A sync flush (the dictionary stays,
+      // so the ratio barely moves) lets the file size the UI shows grow as events arrive,
+      // and leaves more of the file readable if the process dies.
+      const every = options.gzipFlushMs ?? 1000;
+      if (every > 0) {
+        let written = 0;
+        this.flushTimer = setInterval(() => {
+          if (this.closing || this.error || gzip.bytesWritten === written) return;
+          written = gzip.bytesWritten;
+          gzip.flush(zlibConstants.Z_SYNC_FLUSH);
+        }, every);
+        this.flushTimer.unref();
+      }
     } else {
       this.out = this.file;
     }
@@ -94,12 +110,18 @@ export class TraceRecorder {
     return this.lastWrite;
   }
 
+  /** Bytes that reached the file so far (compressed for gzip: what a download would be). */
+  get bytes(): number {
+    return this.file.bytesWritten;
+  }
+
   get active(): boolean {
     return !this.closing;
   }
 
   /** Ends the file: everything written is flushed, the last line is complete. */
   close(): Promise<RecordingSummary> {
+    clearInterval(this.flushTimer);
     this.closing ??= new Promise<RecordingSummary>((resolve) => {
       const done = () => {
         let bytes = 0;

@@ -90,8 +90,9 @@ export class RecordingManager {
   /** For `stats` messages. */
   status(): NonNullable<StatsMessage['recording']> {
     const r = this.current;
-    if (r) return { active: true, events: r.events, dropped: r.dropped, file: path.basename(r.path) };
-    return { active: false, events: this.last?.events ?? 0, dropped: this.last?.dropped ?? 0, ...(this.last ? { file: path.basename(this.last.path) } : {}) };
+    if (r) return { active: true, events: r.events, dropped: r.dropped, bytes: r.bytes, gzip: r.gzip, file: path.basename(r.path) };
+    const last = this.last;
+    return { active: false, events: last?.events ?? 0, dropped: last?.dropped ?? 0, ...(last ? { bytes: last.bytes, gzip: last.gzip, file: path.basename(last.path) } : {}) };
   }
 
   async close(): Promise<void> {
@@ -103,7 +104,7 @@ export class RecordingManager {
       if (err instanceof RecordingError) return text(`${err.message}\n`, err.status);
       throw err;
     };
-    const describe = (r: TraceRecorder) => ({ active: true, file: r.path, gzip: r.gzip, events: r.events, dropped: r.dropped });
+    const describe = (r: TraceRecorder) => ({ active: true, file: r.path, gzip: r.gzip, events: r.events, dropped: r.dropped, bytes: r.bytes });
     return {
       '/recording/start': {
         help: 'start recording every trace event to a new file (?gzip=1 to compress)',

@@ -3,6 +3,7 @@ import type { SimulationInfo } from '@proxyscope/protocol';
 import type { ConnectionState } from '../net/live-connection';
 import type { ServerConnection, SourceMode } from '../model/types';
 import { SimulationBar } from './SimulationBar';
+import { RecordButton } from './RecordButton';
 import { MoonIcon, SunIcon } from './icons';
 import { PHASE_COLOURS } from './RequestDetail';
 
@@ -69,6 +70,7 @@ export function Header({ mode, connectionState, fileName, simulation, connection
         </span>
       )}
       <PhaseLegend />
+      {fileName === null && <RecordButton connection={connection ?? null} />}
       <button className="ps-btn" onClick={onOpenFile} title="Open a .ndjson or .ndjson.gz trace (or drop it on the page)">
         Open a trace file
       </button>
@@ -103,23 +105,32 @@ function LegendItems() {
 function PhaseLegend() {
   const box = useRef<HTMLSpanElement>(null);
   const [compact, setCompact] = useState(false);
-  // the width at which the full legend last overflowed: back to full only with more room
+  // The window's width when the full legend last overflowed. Back to full only when the
+  // window grows past it: the legend's own width changes with its neighbours (a running
+  // simulation's clock text) and with its own mode, and judging by it flips the two modes
+  // back and forth without end.
   const overflowedAt = useRef(0);
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
     const check = () => {
-      if (!compact) {
-        if (el.scrollHeight > el.clientHeight + 1) {
-          overflowedAt.current = el.clientWidth;
-          setCompact(true);
-        }
-      } else if (el.clientWidth > overflowedAt.current + 24) setCompact(false);
+      if (compact) return;
+      if (el.scrollHeight > el.clientHeight + 1) {
+        overflowedAt.current = window.innerWidth;
+        setCompact(true);
+      }
     };
     check();
     const observer = new ResizeObserver(check);
     observer.observe(el);
-    return () => observer.disconnect();
+    const onResize = () => {
+      if (compact && window.innerWidth > overflowedAt.current + 24) setCompact(false);
+    };
+    window.addEventListener('resize', onResize);
+    return () => {
+      observer.disconnect();
+      window.removeEventListener('resize', onResize);
+    };
   }, [compact]);
   return (
     <span className={compact ? 'ps-legend compact' : 'ps-legend'} ref={box} aria-label="Phase colours" data-testid="phase-legend">

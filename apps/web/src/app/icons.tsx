@@ -68,3 +68,32 @@ export function MoonIcon() {
     </svg>
   );
 }
+
+/** a filled circle: start recording (drawn in the button's colour, red when recording) */
+export function RecordIcon() {
+  return (
+    <svg {...box}>
+      <circle cx="7" cy="7" r="4.6" fill="currentColor" />
+    </svg>
+  );
+}
+
+export function StopIcon() {
+  return (
+    <svg {...box}>
+      <rect x="2.5" y="2.5" width="9" height="9" rx="1.2" fill="currentColor" />
+    </svg>
+  );
+}
+
+/** an arrow into a tray: download / save */
+export function SaveIcon() {
+  return (
+    <svg {...box}>
+      <g stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" strokeLinejoin="round" fill="none">
+        <path d="M7 1.5v7.2M4 5.9l3 3 3-3" />
+        <path d="M2 9.5v2.6h10V9.5" />
+      </g>
+    </svg>
+  );
+}
