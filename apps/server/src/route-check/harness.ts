@@ -223,16 +223,7 @@ export class Harness implements World {
   }
 
   async start(): Promise<void> {
-    let settled = false;
-    const started = this.engine.start().finally(() => (settled = true));
-    // Start-up awaits promises (listeners binding on the simulated network); whatever it
-    // schedules on the clock meanwhile runs on virtual time.
-    for (let i = 0; !settled; i++) {
-      if (i > MAX_IDLE_YIELDS) throw new Error('route-check: the engine did not start');
-      await yieldToPlatform();
-      this.clock.fireNext();
-    }
-    await started;
+    await this.clock.settle(this.engine.start(), 'the engine to start');
   }
 
   async stop(): Promise<void> {

@@ -54,4 +54,48 @@ export class SimClock extends ManualClock {
   idle(): boolean {
     return this.postedHead >= this.posted.length && this.nextDue() === undefined;
   }
+
+  /**
+   * Await one of the engine's few promises (start, stop) on virtual time: between platform
+   * turns (its continuations need them) fire one event at a time (its progress needs them).
+   * Posted work is run, then the platform gets a turn before time moves on, since it may
+   * settle what is awaited (a DNS cluster's first answer). Throws when nothing is left to
+   * happen and the promise is still pending.
+   */
+  async settle<T>(promise: Promise<T>, what: string): Promise<T> {
+    let settled = false;
+    let value: T | undefined;
+    let failure: unknown;
+    promise.then(
+      (v) => {
+        settled = true;
+        value = v;
+      },
+      (error: unknown) => {
+        settled = true;
+        failure = error ?? new Error(`${what} failed`);
+      },
+    );
+    let idleTurns = 0;
+    while (!settled) {
+      await platformTurn();
+      if (settled) break;
+      if (this.hasPosted) {
+        this.drain();
+        idleTurns = 0;
+      } else if (this.fireNext()) {
+        idleTurns = 0;
+      } else if (++idleTurns > 50) {
+        throw new Error(`nothing left to happen at ${this.now()} ms of virtual time, and still waiting for ${what}`);
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return value as T;
+  }
+}
+
+/** One turn of the platform's event loop, so promise continuations run. */
+function platformTurn(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : globalThis.setTimeout(resolve, 0)));
 }

@@ -102,29 +102,7 @@ export class Simulation {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    let live = false;
-    let failure: unknown;
-    const starting = this.engine.start().then(
-      () => void (live = true),
-      (error: unknown) => void (failure = error ?? new Error('engine start failed')),
-    );
-    let idleTurns = 0;
-    while (!live && failure === undefined) {
-      // Let the start's own promise continuations run before virtual time moves on.
-      await macrotask();
-      if (live || failure !== undefined) break;
-      // Posted work may settle a promise start() awaits (a DNS cluster's first answer):
-      // run it, then yield again so the continuation runs before virtual time moves on.
-      if (this.clock.hasPosted) {
-        this.clock.drain();
-        idleTurns = 0;
-        continue;
-      }
-      if (this.clock.fireNext()) idleTurns = 0;
-      else if (++idleTurns > 50) throw new Error('the simulated engine did not start: nothing left to happen and start() has not finished');
-    }
-    await starting;
-    if (failure !== undefined) throw failure;
+    await this.clock.settle(this.engine.start(), 'the simulated engine to start');
     this.watchFailures();
     this.startTraffic();
     this.scheduleTimeline(this.options.scenario.timeline);
@@ -316,10 +294,4 @@ function behaviourFor(scenario: Scenario, cluster: string, names: Array<string |
 function splitAddress(address: string): [string, number] {
   const i = address.lastIndexOf(':');
   return [address.slice(0, i), Number(address.slice(i + 1))];
-}
-
-/** One turn of the platform's event loop, so promise continuations run (startup only). */
-function macrotask(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
-  return new Promise((resolve) => (immediate ? immediate(resolve) : globalThis.setTimeout(resolve, 0)));
 }

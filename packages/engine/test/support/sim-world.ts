@@ -688,29 +688,8 @@ export class SimWorld {
    * Awaits an engine promise (start/stop are the only async parts), firing virtual time
    * while it is pending: its continuations need platform turns, its progress needs events.
    */
-  async drive<T>(promise: Promise<T>, what: string): Promise<T> {
-    let settled = false;
-    let value: T | undefined;
-    let failure: unknown;
-    promise.then(
-      (v) => {
-        settled = true;
-        value = v;
-      },
-      (error: unknown) => {
-        settled = true;
-        failure = error ?? new Error(`${what} failed`);
-      },
-    );
-    let idleTurns = 0;
-    while (!settled) {
-      await macrotask();
-      if (settled) break;
-      if (this.clock.fireNext()) idleTurns = 0;
-      else if (++idleTurns > 50) throw new Error(`sim-world: nothing left to happen at ${this.now()} ms and still waiting for ${what}`);
-    }
-    if (failure !== undefined) throw failure;
-    return value as T;
+  drive<T>(promise: Promise<T>, what: string): Promise<T> {
+    return this.clock.settle(promise, what);
   }
 }
 
@@ -732,9 +711,4 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
     at += c.byteLength;
   }
   return out;
-}
-
-/** One turn of the platform's event loop, so promise continuations run (start and stop only). */
-function macrotask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
