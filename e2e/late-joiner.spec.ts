@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
+import { startSimServer, type SimServer } from './support/sim-server';
 
 /**
  * Every viewer sees the same state: two browsers on one paused simulation whose history
@@ -11,38 +9,17 @@ import { expect, test, type Page } from '@playwright/test';
  * the same requests in flight with method, authority, path, route, cluster and host.
  */
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HISTORY = 50;
-let server: ChildProcess | undefined;
+let server: SimServer | undefined;
 let base = '';
 
 test.beforeAll(async () => {
-  server = spawn(process.execPath, [join(ROOT, 'apps/server/bin/proxyscope.mjs'), 'simulate', '--serve', '--paused', '--history', String(HISTORY), '--admin', '127.0.0.1:0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let errors = '';
-  server.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxyscope simulate --serve did not start in 30 s:\n${out}\n${errors}`)), 30_000);
-    server!.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /web UI\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    server!.once('exit', (code) => reject(new Error(`proxyscope simulate --serve exited with ${code}:\n${out}\n${errors}`)));
-  });
+  server = await startSimServer(['--history', String(HISTORY)]);
+  base = server.base;
 });
 
 test.afterAll(async () => {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server!.once('exit', resolve));
-  server.kill('SIGTERM');
-  await exited;
+  await server?.stop();
 });
 
 async function open(page: Page): Promise<void> {

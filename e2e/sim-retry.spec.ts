@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
+import { startSimServer, type SimServer } from './support/sim-server';
 
 /**
  * A host failure retried on another host, on virtual time: the built-in demo scenario is
@@ -11,35 +9,16 @@ import { expect, test, type Page } from '@playwright/test';
  * request the test opens is always there: no wall-clock luck, no random traffic to wait for.
  */
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-let server: ChildProcess | undefined;
+let server: SimServer | undefined;
 let base = '';
 
 test.beforeAll(async () => {
-  server = spawn(process.execPath, [join(ROOT, 'apps/server/bin/proxyscope.mjs'), 'simulate', '--serve', '--paused', '--admin', '127.0.0.1:0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxyscope simulate --serve did not start in 30 s:\n${out}`)), 30_000);
-    server!.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /web UI\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    server!.once('exit', (code) => reject(new Error(`proxyscope simulate --serve exited with ${code}:\n${out}`)));
-  });
+  server = await startSimServer();
+  base = server.base;
 });
 
 test.afterAll(async () => {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server!.once('exit', resolve));
-  server.kill('SIGTERM');
-  await exited;
+  await server?.stop();
 });
 
 async function openTab(page: Page, name: 'machines' | 'controls' | 'request') {

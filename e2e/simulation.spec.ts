@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
+import { startSimServer, type SimServer } from './support/sim-server';
 
 /**
  * `proxyscope simulate --serve` in the browser: the built-in demo scenario served paused,
@@ -11,37 +9,16 @@ import { expect, test } from '@playwright/test';
  * 10x and pause. Every check reads virtual time, never how long the test waited.
  */
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-let server: ChildProcess | undefined;
+let server: SimServer | undefined;
 let base = '';
 
 test.beforeAll(async () => {
-  server = spawn(process.execPath, [join(ROOT, 'apps/server/bin/proxyscope.mjs'), 'simulate', '--serve', '--paused', '--admin', '127.0.0.1:0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let errors = '';
-  server.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxyscope simulate --serve did not start in 30 s:\n${out}\n${errors}`)), 30_000);
-    server!.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /web UI\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    server!.once('exit', (code) => reject(new Error(`proxyscope simulate --serve exited with ${code}:\n${out}\n${errors}`)));
-  });
+  server = await startSimServer();
+  base = server.base;
 });
 
 test.afterAll(async () => {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server!.once('exit', resolve));
-  server.kill('SIGTERM');
-  await exited;
+  await server?.stop();
 });
 
 test('the UI says it is a simulation, shows virtual time and drives it', async ({ page }, testInfo) => {
