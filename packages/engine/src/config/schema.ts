@@ -71,7 +71,7 @@ export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpPro
 export const HTTP_PROTOCOL_OPTIONS_TYPE = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`;
 
 const ONLY_HTTP1 = 'only HTTP/1.1 is supported';
-const MISSING = 'missing required field';
+export const MISSING = 'missing required field';
 const UINT32_MAX = 4_294_967_295;
 const ONE_MIB = 1024 * 1024;
 const ONE_HOUR_MS = 3_600_000;
@@ -182,7 +182,7 @@ function refine<S extends z.ZodType>(schema: S, check: (value: z.output<S>, ctx:
 }
 
 /** A reader's answer when the value has the right type but is still wrong. */
-class Rejected {
+export class Rejected {
   constructor(readonly message: string) {}
 }
 
@@ -190,7 +190,7 @@ class Rejected {
  * A leaf value. `read` returns the output, `undefined` when the value is not `expected`
  * (the message then says "expected …, got …"), or a `Rejected` with its own message.
  */
-function scalar<T>(expected: string, read: (input: unknown) => T | Rejected | undefined) {
+export function scalar<T>(expected: string, read: (input: unknown) => T | Rejected | undefined) {
   return z.unknown().transform((input, ctx): T => {
     const result = input === undefined ? new Rejected(MISSING) : (read(input) ?? new Rejected(`expected ${expected}, got ${show(input)}`));
     if (result instanceof Rejected) {

@@ -17,11 +17,10 @@
  */
 import { z } from 'zod';
 import { closest } from '../config/envoy-api/check';
-import { show } from '../config/schema';
+import { MISSING, Rejected, scalar, show } from '../config/schema';
 import { isResponseFlag, RESPONSE_FLAG_ORDER } from '../stats/response-flags';
 import type { Arrivals, Distribution, Expectation, RequestFilter, Scenario, TimelineAction } from './scenario-types';
 
-const MISSING = 'missing required field';
 
 // ---------------------------------------------------------------------------------------
 // Issues
@@ -102,20 +101,7 @@ function refine<S extends z.ZodType>(schema: S, rule: (value: Loose<z.output<S>>
   );
 }
 
-/** A reader's answer when the value is wrong in its own words. */
-class Rejected {
-  constructor(readonly message: string) {}
-}
-
-/** A leaf value: `read` gives the output, undefined for "expected …, got …", or a `Rejected`. */
-function scalar<T>(expected: string, read: (input: unknown) => T | Rejected | undefined) {
-  return z.unknown().transform((input, ctx): T => {
-    const result = input === undefined ? new Rejected(MISSING) : (read(input) ?? new Rejected(`expected ${expected}, got ${show(input)}`));
-    if (!(result instanceof Rejected)) return result;
-    ctx.addIssue({ code: 'custom', input, message: result.message });
-    return z.NEVER;
-  });
-}
+// Leaf values are the config schema's `scalar`s: a reader's answer, or a `Rejected` in its own words.
 
 /**
  * `bare` for a scalar, `forms` for anything else: `connect_time: 1ms` or
