@@ -21,6 +21,7 @@ import { validateMain } from './validate';
 import { routeCheckMain } from './route-check/route-check';
 import { simulateMain } from './simulate/simulate';
 import { EventHub } from './stream/event-hub';
+import { untilSignal } from './until-signal';
 
 export { EXIT } from './cli-args';
 
@@ -379,18 +380,5 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (typeof running === 'number') return running;
   const active = running;
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      log(`\nproxyscope: ${signal}, shutting down`);
-      shutdown(active).then(
-        () => resolve(EXIT.OK),
-        (e) => {
-          err(`proxyscope: shutdown failed: ${(e as Error).message}`);
-          resolve(EXIT.FAILURE);
-        },
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return untilSignal('proxyscope', () => shutdown(active), log, err);
 }

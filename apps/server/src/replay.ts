@@ -10,6 +10,7 @@ import { readTraceFile, type TraceFileInfo } from './recording/trace-io';
 import { ReplaySource } from './stream/replay-source';
 import type { ClientLimits } from './stream/stream-client';
 import { StreamEndpoint } from './stream/ws-endpoint';
+import { untilSignal } from './until-signal';
 
 const HELP = `proxyscope replay - serve a recorded trace as if it were live, with no proxy running
 
@@ -191,15 +192,5 @@ export async function replayMain(argv: string[], log: (line: string) => void, er
   log(`  admin    http://${host}:${admin.port}/admin  (trace download: /trace)`);
   log(`  stream   ws://${host}:${admin.port}${WS_PATH}  (mode replay${cli.token ? ', token required' : ''})`);
   log('Ctrl-C stops.');
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      log(`\nproxyscope replay: ${signal}, shutting down`);
-      running.close().then(
-        () => resolve(EXIT.OK),
-        () => resolve(EXIT.FAILURE),
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return untilSignal('proxyscope replay', () => running.close(), log, err);
 }

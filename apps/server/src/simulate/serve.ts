@@ -14,6 +14,7 @@ import { traceHeader, type LoadedRun, type SimulateCli } from './simulate';
 import { Pacer } from './serve-pacer';
 import { simSendTransport } from './serve-request';
 import { SimulationSource } from './serve-source';
+import { untilSignal } from '../until-signal';
 
 /**
  * `proxyscope simulate --serve`: the run served to the web UI over the same stream as
@@ -230,18 +231,5 @@ export async function serveSimulation(cli: SimulateCli, run: LoadedRun, log: (li
   log(`  stream   ws://${host}:${admin.port}${WS_PATH}  (mode simulation${cli.token ? ', token required' : ''})`);
   if (served.recordings.current) log(`  recording to ${served.recordings.current.path}`);
   log('The summary is printed when the run ends. Ctrl-C stops.');
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      log(`\nproxyscope: ${signal}, shutting down`);
-      served.close().then(
-        () => resolve(EXIT.OK),
-        (e) => {
-          err(`proxyscope: shutdown failed: ${(e as Error).message}`);
-          resolve(EXIT.FAILURE);
-        },
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  return untilSignal('proxyscope', () => served.close(), log, err);
 }
