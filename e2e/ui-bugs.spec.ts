@@ -189,6 +189,10 @@ test('numbers never wrap or get cut, and faulting a host keeps every button on o
   // the list's number columns: #, status, tries, time
   for (const column of [1, 5, 10, 11]) expect(await brokenCells(page, `[data-testid=request-list] tr.row td:nth-child(${column})`), `column ${column}`).toEqual([]);
   expect(await brokenCells(page, '[data-testid=stats-view] [data-counter] dd')).toEqual([]);
+  // the request detail's event list: seq and time relative to the request's start (+121.73)
+  await page.locator('[data-testid=request-list] tr.row').nth(3).click();
+  await expect(page.getByTestId('event-row').nth(3)).toBeVisible();
+  expect(await brokenCells(page, '[data-testid=request-events] td.mono')).toEqual([]);
 
   await page.getByRole('tab', { name: /^controls/i }).click();
   const controls = page.getByTestId('controls-panel');

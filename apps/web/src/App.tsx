@@ -29,7 +29,8 @@ export function App() {
   // A simulation streams like a live proxy: the cursor can follow its newest event.
   const canFollow = file === null && (store.mode === 'live' || store.mode === 'simulation');
   const [presenter, setPresenter] = usePresenter();
-  const time = useTimeControl(store, version, canFollow, presenter ? 'phase' : 'time');
+  const [selected, setSelected] = useState<number | null>(() => readUrlState().req);
+  const time = useTimeControl(store, version, canFollow, presenter ? 'phase' : 'time', selected);
   // presenter mode plays by phase unless the presenter picks otherwise; the normal layout by time
   const { setPacing } = time;
   const pacedFor = useRef(presenter);
@@ -38,7 +39,6 @@ export function App() {
     pacedFor.current = presenter;
     setPacing(presenter ? 'phase' : 'time');
   }, [presenter, setPacing]);
-  const [selected, setSelected] = useState<number | null>(() => readUrlState().req);
   const [help, setHelp] = useState(false);
   const [tab, setTab] = useState<SideTab>('request');
   const [theme, toggleTheme] = useTheme();

@@ -1,5 +1,5 @@
 import type { EventStoreImpl } from '../model/event-store';
-import { SPEEDS, type TimeControl } from './time-control';
+import { SPEEDS, type Pacing, type TimeControl } from './time-control';
 import { formatT, Timeline } from './Timeline';
 import { DotIcon, PauseIcon, PlayIcon, StepBackIcon, StepForwardIcon } from './icons';
 
@@ -43,9 +43,12 @@ export function TimeBar({ store, version, time, selected, canFollow, children }:
           </option>
         ))}
       </select>
-      <select value={time.pacing} onChange={(e) => time.setPacing(e.target.value as 'time' | 'phase')} aria-label="Playback pacing" title="By time: events at the pace they happened. By phase: every state change stays on screen a moment, however short it really was." className="ps-btn" data-testid="pacing">
+      <select value={time.pacing === 'request' && selected === null ? 'phase' : time.pacing} onChange={(e) => time.setPacing(e.target.value as Pacing)} aria-label="Playback pacing" title="By time: events at the pace they happened. By phase: every state change stays on screen a moment, however short it really was. This request: only the selected request's state changes, one by one." className="ps-btn" data-testid="pacing">
         <option value="time">by time</option>
         <option value="phase">by phase</option>
+        <option value="request" disabled={selected === null}>
+          {selected === null ? 'this request (select one)' : `request ${selected} only`}
+        </option>
       </select>
       <Timeline store={store} version={version} cursor={cursor} selected={selected} onSeek={time.seek} />
       <span className="ps-cursor-info" data-testid="cursor-info" data-index={cursor} data-seq={has ? store.seqAt(cursor) : ''}>

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { EventStoreImpl } from '../model/event-store';
 import { SPAWN, STOP, TRANSITION } from '../model/columns';
+import { relatedEvents } from '../model/request-detail';
 
 /**
  * The one cursor: an index into the store. Following = the cursor is the head (live).
@@ -9,10 +10,16 @@ import { SPAWN, STOP, TRANSITION } from '../model/columns';
  * Pacing "phase" gives every state change a minimum screen time on top of that: the
  * filter, route and cluster steps of a request take microseconds of trace time, so played
  * by the clock alone they flash by even at 0.1×.
+ *
+ * Pacing "request" plays the selected request alone: the cursor goes from one of its state
+ * changes to the next (its own machines, and the codec, pool and upstream connection that
+ * served it), each held like a phase, and stops when the request is done. Everything else
+ * that happened in between is still drawn at each stop, since the map is the world at the
+ * cursor; the stops are the request's.
  */
 
 export const SPEEDS = [0.1, 0.25, 0.5, 1, 2, 5, 10] as const;
-export type Pacing = 'time' | 'phase';
+export type Pacing = 'time' | 'phase' | 'request';
 /** How long a state change stays on screen at 1× when playing by phase (divided by the speed). */
 export const PHASE_DWELL_MS = 450;
 
@@ -36,7 +43,23 @@ export interface TimeControl {
   setPacing(pacing: Pacing): void;
 }
 
-export function useTimeControl(store: EventStoreImpl, version: number, canFollow: boolean, initialPacing: Pacing = 'time'): TimeControl {
+/** The state changes of one request, in order: what "play this request" stops at. */
+export function requestStops(store: EventStoreImpl, stream: number): readonly number[] {
+  const own = store.eventsOfRequest(stream);
+  if (own.length === 0) return [];
+  const summary = store.requestAt(stream, store.length - 1);
+  if (!summary) return [];
+  const stops = relatedEvents(store, summary)
+    .map((r) => r.index)
+    .filter((i) => isStateChange(store.kindAt(i)));
+  return stops.length > 0 ? stops : own;
+}
+
+/**
+ * @param selected the selected request: "request" pacing plays it alone, and without one
+ *   falls back to "phase"
+ */
+export function useTimeControl(store: EventStoreImpl, version: number, canFollow: boolean, initialPacing: Pacing = 'time', selected: number | null = null): TimeControl {
   const [state, setState] = useState<{ cursor: number; following: boolean; playing: boolean; speed: number; pacing: Pacing }>({ cursor: -1, following: true, playing: false, speed: 1, pacing: initialPacing });
   const length = store.length;
   void version;
@@ -76,7 +99,10 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     if (stream === null) return;
     let events = store.eventsOfRequest(stream);
     // By phase, a step is one of the request's state changes: its facts move nothing on the map.
-    if (pacingRef.current === 'phase') {
+    if (pacingRef.current === 'request') {
+      const stops = requestStops(store, stream);
+      if (stops.length > 0) events = stops;
+    } else if (pacingRef.current === 'phase') {
       const changes = events.filter((i) => isStateChange(store.kindAt(i)));
       if (changes.length > 0) events = changes;
     }
@@ -99,6 +125,13 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
 
   const togglePlay = useCallback(() => {
     setState((s) => {
+      if (s.pacing === 'request' && selected !== null && !s.playing) {
+        // Playing a request alone starts at its first stop once it has been played through.
+        const stops = requestStops(store, selected);
+        const at = s.following ? store.length - 1 : s.cursor;
+        if (stops.length > 0 && at >= stops[stops.length - 1]!) return { ...s, following: false, playing: true, cursor: stops[0]! };
+        if (stops.length > 0) return { ...s, following: false, playing: true, cursor: at };
+      }
       if (s.following && canFollow) return { ...s, following: false, playing: false, cursor: store.length - 1 };
       if (s.following) return { ...s, following: false, playing: true, cursor: -1 };
       if (s.playing) return { ...s, playing: false };
@@ -106,7 +139,7 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
       const from = s.cursor >= store.length - 1 && !canFollow ? -1 : s.cursor;
       return { ...s, playing: true, cursor: from };
     });
-  }, [store, canFollow]);
+  }, [store, canFollow, selected]);
 
   const setSpeed = useCallback((speed: number) => setState((s) => ({ ...s, speed })), []);
   const setPacing = useCallback((pacing: Pacing) => setState((s) => ({ ...s, pacing })), []);
@@ -117,11 +150,41 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     let frame = 0;
     let last = performance.now();
     let playT = cursorRef.current >= 0 ? store.tAt(cursorRef.current) : store.length ? store.tAt(0) : 0;
-    const byPhase = state.pacing === 'phase';
+    const alone = state.pacing === 'request' ? selected : null;
+    const byPhase = state.pacing === 'phase' || (state.pacing === 'request' && alone === null);
     const dwell = PHASE_DWELL_MS / state.speed;
     // by phase: the wall time the state change at the cursor stays on screen until
     let holdUntil = 0;
+    // this request alone: its stops, found again when the store has grown (a request in flight)
+    let stops: readonly number[] = [];
+    let stopsAt = -1;
     const tick = (now: number) => {
+      if (alone !== null) {
+        if (now < holdUntil) {
+          frame = requestAnimationFrame(tick);
+          return;
+        }
+        if (stopsAt !== store.length) {
+          stops = requestStops(store, alone);
+          stopsAt = store.length;
+        }
+        const next = stops.find((k) => k > cursorRef.current);
+        if (next === undefined) {
+          // Done, or waiting for its next event: a finished request stops the playback there.
+          const summary = store.requestAt(alone, store.length - 1);
+          if (!summary || summary.done || !canFollow) {
+            setState((s) => ({ ...s, playing: false }));
+            return;
+          }
+          frame = requestAnimationFrame(tick);
+          return;
+        }
+        cursorRef.current = next;
+        holdUntil = now + dwell;
+        setState((s) => ({ ...s, cursor: next }));
+        frame = requestAnimationFrame(tick);
+        return;
+      }
       if (byPhase && now < holdUntil) {
         // trace time stands still while a state change is on screen
         last = now;
@@ -162,7 +225,7 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     };
     frame = requestAnimationFrame(tick);
     return () => cancelAnimationFrame(frame);
-  }, [state.playing, state.following, state.speed, state.pacing, store, canFollow]);
+  }, [state.playing, state.following, state.speed, state.pacing, store, canFollow, selected]);
 
   return { cursor, following, playing: state.playing, speed: state.speed, pacing: state.pacing, seek, step, stepRequest, togglePlay, pause, goLive, setSpeed, setPacing };
 }
