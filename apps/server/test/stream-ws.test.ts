@@ -38,7 +38,10 @@ describe('WebSocket event stream', () => {
     const hello = await probe.next('hello', 0);
     expect(hello).toMatchObject({ protocol: 1, mode: 'live', controls: ['drain_listeners', 'healthcheck_fail', 'healthcheck_ok', 'send_request', 'breakpoints', 'step', 'resume'] });
     expect(hello.topology.listeners[0]).toMatchObject({ name: 'ingress', address: `127.0.0.1:${live.proxy.port}` });
-    expect(hello.topology.clusters).toEqual([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: [`127.0.0.1:${live.upstream.port}`] }]);
+    expect(hello.topology.clusters).toMatchObject([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: [`127.0.0.1:${live.upstream.port}`] }]);
+    // the limits the UI's cluster panel shows: Envoy's defaults, as none are configured
+    expect(hello.topology.clusters[0]!.circuitBreakers).toEqual({ maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 });
+    expect(hello.topology.clusters[0]!.panicThreshold).toBe(50);
     await probe.next('history_end', 0);
 
     const res = await httpRequest(live.proxy.port, { path: '/one', agent: keepAliveAgent() });
@@ -312,6 +315,6 @@ describe('WebSocket event stream', () => {
       },
     ]);
     // and the configured hosts, so a viewer of the recording can draw them
-    expect(engine.topology().clusters).toEqual([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: ['127.0.0.1:8080'] }]);
+    expect(engine.topology().clusters).toMatchObject([{ name: 'backend', type: 'STATIC', lbPolicy: 'ROUND_ROBIN', hosts: ['127.0.0.1:8080'], weights: { '127.0.0.1:8080': 1 } }]);
   });
 });

@@ -1,4 +1,4 @@
-import type { Topology } from '@proxyscope/protocol';
+import type { Topology, TopologyCluster } from '@proxyscope/protocol';
 import type { Bootstrap } from './config/types';
 import { isModelledHttpFilter } from './http/filter-registry';
 import { EngineIds, type EngineContext } from './seams/actors';
@@ -18,7 +18,7 @@ import type { Transport } from './seams/transport';
 import type { StreamInfo } from './http/stream-info';
 import { MemoryResolver, type Resolver } from './seams/resolver';
 import { StatsStore } from './stats/stats';
-import { ClusterManager } from './upstream/cluster-manager';
+import { ClusterManager, type ClusterInfo } from './upstream/cluster-manager';
 import { hostKey } from './upstream/host';
 import { Worker } from './worker';
 
@@ -225,6 +225,7 @@ export class ProxyEngine {
             : c.config.type === 'STATIC'
               ? c.config.endpoints.map((ep) => hostKey(ep.address.address, ep.address.port_value))
               : [],
+        ...clusterResilience(c),
       })),
       pools: this.workers.flatMap((w) => w.allPools().map((p) => ({ worker: w.id, cluster: p.cluster.name, host: p.host.key, actor: p.meta.actor }))),
     };
@@ -235,6 +236,53 @@ export class ProxyEngine {
     this.stats.gauge('server.state').set(STATE_GAUGE[state]);
     this.stats.gauge('server.live').set(state === 'LIVE' ? 1 : 0);
   }
+}
+
+/** The limits and health settings a cluster's host and cluster panels explain (TopologyCluster). */
+function clusterResilience(c: ClusterInfo): Partial<TopologyCluster> {
+  const { config, resources } = c;
+  const weights: Record<string, number> = {};
+  const hostnames: Record<string, string> = {};
+  if (c.hosts.length > 0) {
+    for (const h of c.hosts) {
+      weights[h.key] = h.weight;
+      if (h.hostname) hostnames[h.key] = h.hostname;
+    }
+  } else if (config.type === 'STATIC') {
+    for (const ep of config.endpoints) {
+      const key = hostKey(ep.address.address, ep.address.port_value);
+      weights[key] = ep.load_balancing_weight;
+      if (ep.hostname) hostnames[key] = ep.hostname;
+    }
+  }
+  const budget = resources.thresholds.retry_budget;
+  const hc = config.health_checks?.[0];
+  const od = config.outlier_detection;
+  return {
+    weights,
+    ...(Object.keys(hostnames).length > 0 && { hostnames }),
+    circuitBreakers: {
+      maxConnections: resources.connections.max,
+      maxPendingRequests: resources.pending.max,
+      maxRequests: resources.requests.max,
+      maxRetries: budget ? null : resources.retries.max,
+      ...(budget && { retryBudget: { budgetPercent: budget.budget_percent, minRetryConcurrency: budget.min_retry_concurrency } }),
+    },
+    panicThreshold: c.hostSet.panicThreshold,
+    ...(hc && {
+      healthCheck: { path: hc.http_health_check.path, intervalMs: hc.interval, timeoutMs: hc.timeout, healthyThreshold: hc.healthy_threshold, unhealthyThreshold: hc.unhealthy_threshold },
+    }),
+    ...(od && {
+      outlierDetection: {
+        consecutive5xx: od.consecutive_5xx,
+        consecutiveGatewayFailure: od.consecutive_gateway_failure,
+        intervalMs: od.interval,
+        baseEjectionMs: od.base_ejection_time,
+        maxEjectionMs: od.max_ejection_time,
+        maxEjectionPercent: od.max_ejection_percent,
+      },
+    }),
+  };
 }
 
 function describeMatch(match: { prefix?: string; path?: string; safe_regex?: string; path_separated_prefix?: string }): string {

@@ -85,7 +85,7 @@ describe('wouldRetryFromHeaders', () => {
   });
 
   it('retriable-status-codes retries the listed codes, and only with that condition', () => {
-    expect(wouldRetryFromHeaders(effective('retriable-status-codes', { retriable_status_codes: [418] }), response(418))).toEqual({ retry: true, reason: '418 is in retriable_status_codes' });
+    expect(wouldRetryFromHeaders(effective('retriable-status-codes', { retriable_status_codes: [418] }), response(418))).toEqual({ retry: true, reason: '418 is in retriable_status_codes', condition: 'retriable-status-codes' });
     expect(wouldRetryFromHeaders(effective('5xx', { retriable_status_codes: [418] }), response(418)).retry).toBe(false);
   });
 

@@ -6,3 +6,4 @@ export * from './ws-messages';
 export * from './event-batch';
 export * from './subscription';
 export * from './state-fold';
+export * from './http-status';

@@ -9,7 +9,8 @@ import type { TraceEvent } from './events';
  * snapshot only leaves events out:
  *   - a live actor that belongs to no request (listener, connection, pool, client,
  *     host_health, ...): its spawn, its latest transition (so its state is the current
- *     one) and its latest few facts;
+ *     one), its latest few facts, and the latest fact of each name it ever stated (a
+ *     host's `host.ejected` says why it is ejected however many probes came after);
  *   - a request still in flight: every event of its actors (so phase, route, cluster,
  *     host, headers and attempts fold exactly as they did), compacted to each actor's
  *     latest transition if a request grows very long;
@@ -36,6 +37,8 @@ interface ActorEntry {
   spawn?: TraceEvent;
   last?: TraceEvent;
   facts: TraceEvent[];
+  /** the newest fact of each name that has left `facts` (an actor states few kinds of fact) */
+  older?: Map<string, TraceEvent>;
 }
 
 interface RequestEntry {
@@ -81,7 +84,7 @@ export class StateFold {
   /** How many requests are in flight and how many events the snapshot holds, without building it. */
   size(): { actors: number; requests: number; events: number } {
     let events = 0;
-    for (const a of this.actors.values()) events += (a.spawn ? 1 : 0) + (a.last ? 1 : 0) + a.facts.length;
+    for (const a of this.actors.values()) events += (a.spawn ? 1 : 0) + (a.last ? 1 : 0) + a.facts.length + (a.older?.size ?? 0);
     for (const r of this.requests.values()) events += r.events.length;
     events += this.chainOfCx.size;
     for (const list of this.hostsChanged.values()) events += list.length;
@@ -95,6 +98,7 @@ export class StateFold {
       if (a.spawn) out.push(a.spawn);
       if (a.last) out.push(a.last);
       for (const f of a.facts) out.push(f);
+      if (a.older) for (const f of a.older.values()) out.push(f);
     }
     for (const r of this.requests.values()) for (const e of r.events) out.push(e);
     for (const e of this.chainOfCx.values()) out.push(e);
@@ -131,8 +135,13 @@ export class StateFold {
     if (!entry) this.actors.set(e.actor, (entry = { facts: [] }));
     if (e.type === 'transition') entry.last = e;
     else {
+      if (e.type === 'fact' && entry.older) entry.older.delete(e.fact);
       entry.facts.push(e);
-      if (entry.facts.length > this.factsPerActor) entry.facts.shift();
+      if (entry.facts.length > this.factsPerActor) {
+        const gone = entry.facts.shift()!;
+        // Kept only while no newer fact of its name is among the latest few.
+        if (gone.type === 'fact' && !entry.facts.some((f) => f.type === 'fact' && f.fact === gone.fact)) (entry.older ??= new Map()).set(gone.fact, gone);
+      }
     }
   }
 

@@ -29,10 +29,41 @@ export interface Topology {
     name: string;
     virtualHosts: Array<{ name: string; domains: string[]; routes: Array<{ name: string; match: string; action: string }> }>;
   }>;
-  clusters: Array<{ name: string; type: string; lbPolicy: string; hosts: string[] }>;
+  clusters: Array<TopologyCluster>;
   /**
    * Connection pools that exist right now, one per (worker, cluster, host) that has had a
    * request; `actor` is the pool's actor path. Absent in traces written before pools were listed.
    */
   pools?: Array<{ worker: number; cluster: string; host: string; actor: string }>;
+}
+
+/**
+ * One cluster. Everything after `hosts` is the cluster's resilience config, for the UI's
+ * host and cluster panels (circuit breakers and the panic threshold with runtime overrides
+ * applied, as the engine enforces them); absent in traces written before it was listed.
+ */
+export interface TopologyCluster {
+  name: string;
+  type: string;
+  lbPolicy: string;
+  hosts: string[];
+  /** load_balancing_weight by host (`ip:port`) */
+  weights?: Record<string, number>;
+  /** the endpoints' `hostname` by host, where the config gives one */
+  hostnames?: Record<string, string>;
+  /** DEFAULT priority circuit breakers; `maxRetries` is null when a retry budget replaces it */
+  circuitBreakers?: { maxConnections: number; maxPendingRequests: number; maxRequests: number; maxRetries: number | null; retryBudget?: { budgetPercent: number; minRetryConcurrency: number } };
+  /** healthy_panic_threshold, percent (0 disables panic mode) */
+  panicThreshold?: number;
+  /** the active health check (durations in ms) */
+  healthCheck?: { path: string; intervalMs: number; timeoutMs: number; healthyThreshold: number; unhealthyThreshold: number };
+  /** outlier detection (durations in ms, percents 0-100) */
+  outlierDetection?: {
+    consecutive5xx: number;
+    consecutiveGatewayFailure: number;
+    intervalMs: number;
+    baseEjectionMs: number;
+    maxEjectionMs: number;
+    maxEjectionPercent: number;
+  };
 }

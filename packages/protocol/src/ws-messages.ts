@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MACHINE_KINDS, type CorrelationIds, type MachineKind } from './events';
+import { MACHINE_KINDS, type CorrelationIds, type MachineKind, type TraceEvent } from './events';
 import type { Topology } from './topology';
 import { correlationIdsSchema } from './trace-file';
 
@@ -245,7 +245,32 @@ export interface Breakpoint {
   machine: SteppableMachine;
   /** a state of that machine, e.g. `route_matched` */
   state: string;
+  /**
+   * Hold only requests that match all of these, as they are known at the hold point: a
+   * request not yet routed has no route, cluster or host, so such a condition does not
+   * match it there (docs/step-mode.md "Narrowing a breakpoint").
+   */
+  when?: BreakpointCondition;
+  /** hold the first request that matches, then the server removes this breakpoint */
+  once?: boolean;
 }
+
+/** What a request must be for a breakpoint to hold it; the fields AND together. */
+export interface BreakpointCondition {
+  /** the route's `name`, e.g. `api` */
+  route?: string;
+  /** the cluster the router chose, e.g. `web` */
+  cluster?: string;
+  /** the upstream host: `ip:port`, its IP, or its name (`web-2`, an endpoint's `hostname`) */
+  host?: string;
+  /** the request's `:path` starts with this, e.g. `/api/` */
+  pathPrefix?: string;
+  /** the request has this header (lower-case name, as HTTP/2 sends it); with `value`, exactly that value */
+  header?: { name: string; value?: string };
+}
+
+/** The fields of a BreakpointCondition, in the order a label shows them. */
+export const BREAKPOINT_CONDITION_FIELDS = ['route', 'cluster', 'host', 'pathPrefix', 'header'] as const satisfies ReadonlyArray<keyof BreakpointCondition>;
 
 /**
  * Replace the server's breakpoints (shared by every viewer) and switch "pause all".
@@ -265,6 +290,21 @@ export interface StepMessage {
   id?: MessageId;
   /** `ids.stream` of a held request */
   stream: number;
+}
+
+/**
+ * The `ack` detail of a `step`: what the step did. `events` are the trace events the step
+ * produced, in order (the held request's transitions and facts, and those of shared
+ * machines it set going, such as its pool), so a viewer can say what happened in words.
+ */
+export interface StepAckDetail {
+  transitions: number;
+  ran: 'work' | 'timer' | 'nothing';
+  ended: boolean;
+  held?: HeldRequest;
+  events?: TraceEvent[];
+  /** more events than `events` carries were produced (it keeps the first ones) */
+  eventsTruncated?: number;
 }
 
 /** Let a held request (or, without `stream`, every held request) run free. */
@@ -556,6 +596,8 @@ export interface HeldRequest {
   state: string;
   /** how it came to be held: a breakpoint, pause all, or the latest step */
   reason: 'breakpoint' | 'pause_all' | 'step';
+  /** the breakpoint that first held it (kept after a `once` breakpoint is gone) */
+  by?: Breakpoint;
   /** work waiting: the held continuation and what arrived for the request since */
   parked: number;
   /** timers frozen with it (route and per-try timeouts, retry back-off) */
@@ -720,6 +762,39 @@ export const hostFaultSchema = z
   .strict()
   .refine((fault) => Object.keys(fault).length === 1, `exactly one of ${HOST_FAULT_KINDS.join(', ')}`);
 
+const conditionName = (example: string) =>
+  z
+    .string()
+    .min(1, `a name such as ${example}`)
+    .max(200)
+    .regex(/^[^\s]+$/, `a name such as ${example}, without spaces`);
+
+/** A breakpoint's `when` (docs/step-mode.md): known fields only, at least one, each well formed. */
+export const breakpointConditionSchema = z
+  .object({
+    route: conditionName('api'),
+    cluster: conditionName('web'),
+    host: z
+      .string()
+      .min(1)
+      .max(300)
+      .regex(/^[A-Za-z0-9._:\[\]-]+$/, 'a host such as web-2, 10.0.1.2 or 10.0.1.2:8080'),
+    pathPrefix: z.string().min(1).max(1000).regex(/^\//, 'a path prefix starts with /, e.g. /api/'),
+    header: z
+      .object({
+        name: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^:?[a-z0-9!#$%&'*+.^_`|~-]+$/, 'a lower-case header name such as x-user or :authority'),
+        value: z.string().max(1000).optional(),
+      })
+      .strict(),
+  })
+  .partial()
+  .strict()
+  .refine((when) => Object.keys(when).length > 0, `an empty condition: give at least one of ${BREAKPOINT_CONDITION_FIELDS.join(', ')}, or leave out "when"`);
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z
     .object({
@@ -751,7 +826,16 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
       type: z.literal('breakpoints'),
       id: messageId.optional(),
       breakpoints: z
-        .array(z.object({ machine: z.enum(STEPPABLE_MACHINES), state: z.string().min(1).max(64).regex(/^[a-z_]+$/, 'a state name such as route_matched') }).strict())
+        .array(
+          z
+            .object({
+              machine: z.enum(STEPPABLE_MACHINES),
+              state: z.string().min(1).max(64).regex(/^[a-z_]+$/, 'a state name such as route_matched'),
+              when: breakpointConditionSchema.optional(),
+              once: z.boolean().optional(),
+            })
+            .strict(),
+        )
         .max(MAX_BREAKPOINTS),
       pauseAll: z.boolean().optional(),
     })
@@ -774,7 +858,15 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     }),
 ]);
 
-const breakpointSchema = z.object({ machine: z.enum(STEPPABLE_MACHINES), state: z.string() });
+const breakpointSchema = z.object({
+  machine: z.enum(STEPPABLE_MACHINES),
+  state: z.string(),
+  when: z
+    .object({ route: z.string(), cluster: z.string(), host: z.string(), pathPrefix: z.string(), header: z.object({ name: z.string(), value: z.string().optional() }) })
+    .partial()
+    .optional(),
+  once: z.boolean().optional(),
+});
 const stepStateSchema = z.object({
   breakpoints: z.array(breakpointSchema),
   pauseAll: z.boolean(),
@@ -789,6 +881,7 @@ const stepStateSchema = z.object({
       parked: z.number().int().nonnegative(),
       timers: z.number().int().nonnegative(),
       lastStep: z.number().int().nonnegative().optional(),
+      by: breakpointSchema.optional(),
     }),
   ),
 });
@@ -819,7 +912,8 @@ const topologySchema = z
     workers: z.number().int(),
     listeners: z.array(z.object({ name: z.string(), address: z.string(), filterChains: z.array(z.unknown()) })),
     routeConfigs: z.array(z.unknown()),
-    clusters: z.array(z.object({ name: z.string(), type: z.string(), lbPolicy: z.string(), hosts: z.array(z.string()) })),
+    // loose: the resilience fields after `hosts` (TopologyCluster) pass through
+    clusters: z.array(z.object({ name: z.string(), type: z.string(), lbPolicy: z.string(), hosts: z.array(z.string()) }).loose()),
     pools: z.array(z.object({ worker: z.number().int(), cluster: z.string(), host: z.string(), actor: z.string() })).optional(),
   })
   .loose();

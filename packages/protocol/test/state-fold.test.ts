@@ -75,4 +75,19 @@ describe('StateFold', () => {
     expect(events.filter((e) => e.type === 'spawn').length).toBe(2);
     expect(events.some((e) => e.type === 'fact' && e.fact === 'codec.request_headers')).toBe(true);
   });
+  it("keeps a live actor's newest fact of each name, so an ejection's reason outlives the probes after it", () => {
+    const fold = new StateFold({ factsPerActor: 4 });
+    const host = { cluster: 'web', host: 'h1' };
+    const actor = 'cluster:web/host:h1/health';
+    const events: TraceEvent[] = [spawn(actor, 'host_health', host, 'healthy'), fact(actor, 'host_health', host, 'host.ejected', { type: 'consecutive_5xx', n: 1 })];
+    events.push(fact(actor, 'host_health', host, 'host.ejected', { type: 'consecutive_5xx', n: 2 }));
+    for (let i = 0; i < 20; i++) events.push(fact(actor, 'host_health', host, 'host.health_check', { i }));
+    for (const e of events) fold.apply(e);
+    const facts = fold.events().filter((e) => e.type === 'fact');
+    const named = (name: string) => facts.filter((e) => e.type === 'fact' && e.fact === name);
+    // the latest ejection, not the first, and the four latest probes
+    expect(named('host.ejected')).toEqual([events[2]]);
+    expect(named('host.health_check')).toEqual(events.slice(-4));
+    expect(fold.size().events).toBe(fold.events().length);
+  });
 });

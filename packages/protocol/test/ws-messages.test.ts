@@ -40,6 +40,14 @@ describe('client messages', () => {
       { type: 'host_fault', host: 'api-1', fault: { clear: true } },
       { type: 'breakpoints', id: 'b', breakpoints: [{ machine: 'router', state: 'route_matched' }, { machine: 'retry', state: 'backoff' }], pauseAll: false },
       { type: 'breakpoints', breakpoints: [] },
+      {
+        type: 'breakpoints',
+        breakpoints: [
+          { machine: 'router', state: 'host_selected', when: { route: 'api', cluster: 'api', host: 'web-2', pathPrefix: '/api/', header: { name: 'x-user', value: 'ann' } }, once: true },
+          { machine: 'stream', state: 'decoding_headers', when: { header: { name: ':authority' } } },
+          { machine: 'retry', state: 'backoff', once: false },
+        ],
+      },
       { type: 'step', id: 'st', stream: 42 },
       { type: 'resume', stream: 42 },
       { type: 'resume' },
@@ -72,6 +80,22 @@ describe('client messages', () => {
     expect(refusal('{"type":"breakpoints","breakpoints":[{"machine":"router","state":"Route Matched"}]}')).toMatchObject({ code: 'invalid_message', field: 'breakpoints.0.state' });
     expect(refusal(`{"type":"breakpoints","breakpoints":[${Array(33).fill('{"machine":"router","state":"complete"}').join(',')}]}`)).toMatchObject({ field: 'breakpoints' });
     expect(refusal('{"type":"step","stream":0}')).toMatchObject({ code: 'invalid_message', field: 'stream' });
+    const when = (condition: unknown) => refusal(JSON.stringify({ type: 'breakpoints', id: 'w', breakpoints: [{ machine: 'router', state: 'host_selected', when: condition }] }));
+    expect(when({})).toEqual({
+      type: 'error',
+      code: 'invalid_message',
+      id: 'w',
+      field: 'breakpoints.0.when',
+      message: 'breakpoints: breakpoints.0.when: an empty condition: give at least one of route, cluster, host, pathPrefix, header, or leave out "when"',
+    });
+    expect(when({ pathPrefix: 'api' })).toMatchObject({ field: 'breakpoints.0.when.pathPrefix', message: 'breakpoints: breakpoints.0.when.pathPrefix: a path prefix starts with /, e.g. /api/' });
+    expect(when({ path: '/api/' })).toMatchObject({ field: 'breakpoints.0.when', message: expect.stringContaining('path') });
+    expect(when({ host: 'web 2' })).toMatchObject({ field: 'breakpoints.0.when.host', message: expect.stringContaining('a host such as web-2') });
+    expect(when({ route: '' })).toMatchObject({ field: 'breakpoints.0.when.route' });
+    expect(when({ header: { name: 'X-User' } })).toMatchObject({ field: 'breakpoints.0.when.header.name', message: expect.stringContaining('lower-case header name') });
+    expect(when({ header: { value: 'ann' } })).toMatchObject({ field: 'breakpoints.0.when.header.name' });
+    expect(when({ header: 'x-user' })).toMatchObject({ field: 'breakpoints.0.when.header' });
+    expect(refusal('{"type":"breakpoints","breakpoints":[{"machine":"router","state":"route_matched","once":"yes"}]}')).toMatchObject({ field: 'breakpoints.0.once' });
     expect(refusal(`{"type":"subscribe","filter":{"requests":[${Array(1001).fill(1).join(',')}]}}`)).toMatchObject({ field: 'filter.requests' });
     expect(refusal('{"type":"ping","__proto__":{"polluted":true}}')).toMatchObject({ code: 'invalid_message' });
     const send = (extra: Record<string, unknown>) => refusal(JSON.stringify({ type: 'send_request', id: 'r', method: 'GET', authority: 'a.example', path: '/', ...extra }));

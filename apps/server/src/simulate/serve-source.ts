@@ -38,6 +38,8 @@ export class SimulationSource implements StreamSource {
     private readonly sender: RequestSender,
   ) {
     this.hosts = new SimHosts(sim, scenario);
+    // A breakpoint's `when.host` may name a simulated host as the scenario does (web-2).
+    live.setStepHostNames((key) => sim.hosts.find((h) => h.selectors.includes(key))?.selectors ?? []);
     this.hostsJson = JSON.stringify(this.hosts.info());
   }
 

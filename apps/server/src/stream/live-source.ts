@@ -5,6 +5,7 @@ import {
   type ControlName,
   type BreakpointsMessage,
   type HostFaultMessage,
+  type StepAckDetail,
   type StepStateMessage,
   type SendRequestLimits,
   type SendRequestMessage,
@@ -18,6 +19,9 @@ import type { EventHub } from './event-hub';
 import { RequestSender, type SenderLimits } from './request-sender';
 import type { StreamClient } from './stream-client';
 import type { StreamSource } from './ws-endpoint';
+
+/** Events a `step` ack carries: a step makes one state change, so this bounds only a pathological one. */
+const MAX_STEP_EVENTS = 64;
 
 /** The counters and gauges a `stats` message carries (Envoy names); everything else is in /stats. */
 const KEY_STATS =
@@ -68,6 +72,14 @@ export class LiveSource implements StreamSource {
     this.demoHosts = options.demoHosts && options.demoHosts.length > 0 ? options.demoHosts : undefined;
     for (const host of this.demoHosts ?? []) this.removeHostListeners.push(host.onChange(this.onHostChange));
     this.removeStepListener = engine.stepper.onChange(this.onStepChange);
+    // A breakpoint's `when.host` may name a demo host as the fault controls do (web-2).
+    const demoHosts = this.demoHosts;
+    if (demoHosts) engine.stepper.setHostNames((key) => demoHosts.filter((h) => h.address === key).map((h) => h.name));
+  }
+
+  /** Other names of upstream hosts for breakpoint conditions (a simulation's host names). */
+  setStepHostNames(names: (hostKey: string) => readonly string[]): void {
+    this.engine.stepper.setHostNames(names);
   }
 
   get batchMs(): number {
@@ -176,10 +188,25 @@ export class LiveSource implements StreamSource {
   /** `step`: one state change of a held request. */
   step(stream: number): Record<string, unknown> {
     try {
-      const result = this.engine.stepper.step(stream);
-      // The step's transitions reach clients before the step_state that follows them.
+      // The engine is single-threaded: everything traced while the step runs is what the
+      // step did, the held request's events and those of shared machines it set going
+      // (its pool's decision carries no stream id). Flushing first keeps earlier events out.
       this.hub.flush();
-      return { ...result };
+      const events: TraceEvent[] = [];
+      const stop = this.hub.addConsumer((batch) => {
+        for (const e of batch) events.push(e);
+      });
+      let result;
+      try {
+        result = this.engine.stepper.step(stream);
+        // The step's transitions reach clients before the step_state that follows them.
+        this.hub.flush();
+      } finally {
+        stop();
+      }
+      const detail: StepAckDetail = { ...result, events: events.slice(0, MAX_STEP_EVENTS) };
+      if (events.length > MAX_STEP_EVENTS) detail.eventsTruncated = events.length - MAX_STEP_EVENTS;
+      return { ...detail };
     } catch (err) {
       if (err instanceof StepError) throw new ControlError('invalid_message', `step: stream: ${err.message}`, err.field);
       throw err;

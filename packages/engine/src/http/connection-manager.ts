@@ -299,7 +299,7 @@ export class ConnectionManager implements StreamOwner {
     }
     ensureForwardedProto(head.headers, ssl ? 'https' : 'http', { useRemoteAddress: config.use_remote_address, xffNumTrustedHops: config.xff_num_trusted_hops });
     if (config.generate_request_id) ensureRequestId(head.headers, random);
-    const steps = engine.stepper?.armed ? engine.stepper.stepsFor(id, meta, engine.clock) : this.directSteps;
+    const steps = engine.stepper?.armed ? engine.stepper.stepsFor(id, meta, engine.clock, streamInfo) : this.directSteps;
     const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32(), steps);
     this.stream = stream;
     this.onStreamStart(endStream);
@@ -356,11 +356,28 @@ export class ConnectionManager implements StreamOwner {
     if (routeIdle !== undefined && stream === this.stream) this.setStreamIdleTimeout(routeIdle, stream.engine.clock);
     const tracer = this.deps.engine.tracer;
     if (tracer.enabled) {
-      tracer.fact(stream.meta, 'route.virtual_host', { vhost: result.vhost?.name ?? null, reason: result.vhostReason }, 'RouteMatcher::findVirtualHost');
+      // The candidates and the draw are worked out again only here, so an untraced lookup builds none of it.
+      const why = this.shared.routeMatcher.explain(head, stream.randomValue, result);
+      const vhostData: Record<string, unknown> = { vhost: result.vhost?.name ?? null, reason: result.vhostReason, match: why.vhostMatch, domain: why.domain ?? null, vhosts: why.vhosts };
+      tracer.fact(stream.meta, 'route.virtual_host', vhostData, 'RouteMatcher::findVirtualHost');
+      const tried = { candidates: why.candidates, ...(why.more > 0 ? { more: why.more } : {}), routes: why.routes };
       if (result.matched) {
-        tracer.fact(stream.meta, 'route.match', { route: result.route.name, reason: result.reason, matchedOn: result.matchedOn, cluster: result.cluster?.name ?? null, clusterReason: result.cluster?.reason ?? null }, 'VirtualHostImpl::getRouteFromEntries');
+        tracer.fact(
+          stream.meta,
+          'route.match',
+          {
+            route: result.route.name,
+            reason: result.reason,
+            matchedOn: result.matchedOn,
+            cluster: result.cluster?.name ?? null,
+            clusterReason: result.cluster?.reason ?? null,
+            ...tried,
+            ...(why.weighted ? { weighted: why.weighted } : {}),
+          },
+          'VirtualHostImpl::getRouteFromEntries',
+        );
       } else {
-        tracer.fact(stream.meta, 'route.no_match', { reason: result.reason }, 'VirtualHostImpl::getRouteFromEntries');
+        tracer.fact(stream.meta, 'route.no_match', { reason: result.reason, ...tried }, 'VirtualHostImpl::getRouteFromEntries');
       }
     }
     return result;

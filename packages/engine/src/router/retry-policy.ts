@@ -306,6 +306,8 @@ export function requestRetryPolicy(
 export interface RetryVerdict {
   retry: boolean;
   reason: string;
+  /** the retry_on condition that matched (`5xx`, `reset`, `connect-failure`, ...), when one did */
+  condition?: string;
 }
 
 /** RetryStateImpl::wouldRetryFromHeaders (the early-data special case of 425 aside). */
@@ -316,27 +318,27 @@ export function wouldRetryFromHeaders(policy: Pick<RequestRetryPolicy, 'retryOn'
   // that check comes first: it short-circuits the 5xx conditions.
   if (head.headers.has('x-envoy-ratelimited')) {
     return retryOn & RETRY_ON['envoy-ratelimited']
-      ? { retry: true, reason: 'x-envoy-ratelimited and retry_on envoy-ratelimited' }
+      ? { retry: true, reason: 'x-envoy-ratelimited and retry_on envoy-ratelimited', condition: 'envoy-ratelimited' }
       : { retry: false, reason: 'x-envoy-ratelimited without retry_on envoy-ratelimited is never retried' };
   }
-  if (retryOn & RETRY_ON['5xx'] && status >= 500 && status <= 599) return { retry: true, reason: `${status} matches 5xx` };
+  if (retryOn & RETRY_ON['5xx'] && status >= 500 && status <= 599) return { retry: true, reason: `${status} matches 5xx`, condition: '5xx' };
   if (retryOn & RETRY_ON['gateway-error'] && (status === 502 || status === 503 || status === 504)) {
-    return { retry: true, reason: `${status} matches gateway-error` };
+    return { retry: true, reason: `${status} matches gateway-error`, condition: 'gateway-error' };
   }
-  if (retryOn & RETRY_ON['retriable-4xx'] && status === 409) return { retry: true, reason: '409 matches retriable-4xx' };
+  if (retryOn & RETRY_ON['retriable-4xx'] && status === 409) return { retry: true, reason: '409 matches retriable-4xx', condition: 'retriable-4xx' };
   if (retryOn & RETRY_ON['retriable-status-codes'] && policy.retriableStatusCodes.includes(status)) {
-    return { retry: true, reason: `${status} is in retriable_status_codes` };
+    return { retry: true, reason: `${status} is in retriable_status_codes`, condition: 'retriable-status-codes' };
   }
   if (retryOn & RETRY_ON['retriable-headers']) {
     for (const header of policy.retriableHeaders) {
-      if (header.matches(head)) return { retry: true, reason: `retriable header: ${header.describe}` };
+      if (header.matches(head)) return { retry: true, reason: `retriable header: ${header.describe}`, condition: 'retriable-headers' };
     }
   }
   if (retryOn & GRPC_BITS) {
     const grpcStatus = parseUnsigned(head.headers.get('grpc-status'));
     if (grpcStatus !== undefined) {
       for (const [name, g] of Object.entries(RETRY_GRPC_ON)) {
-        if (retryOn & g.bit && grpcStatus === g.status) return { retry: true, reason: `grpc-status ${grpcStatus} matches ${name}` };
+        if (retryOn & g.bit && grpcStatus === g.status) return { retry: true, reason: `grpc-status ${grpcStatus} matches ${name}`, condition: name };
       }
     }
   }
@@ -353,10 +355,10 @@ const CONNECTION_FAILURES: ReadonlySet<StreamResetReason> = new Set(['LocalConne
 export function wouldRetryFromReset(retryOn: number, reason: StreamResetReason, requestStarted: boolean): RetryVerdict {
   // Circuit-breaker overflow is never retried.
   if (reason === 'Overflow') return { retry: false, reason: 'Overflow is never retried' };
-  if (CONNECTION_FAILURES.has(reason) && retryOn & RETRY_ON['connect-failure']) return { retry: true, reason: `${reason} matches connect-failure` };
-  if (retryOn & RETRY_ON['reset-before-request'] && !requestStarted) return { retry: true, reason: `${reason} before any request byte went upstream matches reset-before-request` };
+  if (CONNECTION_FAILURES.has(reason) && retryOn & RETRY_ON['connect-failure']) return { retry: true, reason: `${reason} matches connect-failure`, condition: 'connect-failure' };
+  if (retryOn & RETRY_ON['reset-before-request'] && !requestStarted) return { retry: true, reason: `${reason} before any request byte went upstream matches reset-before-request`, condition: 'reset-before-request' };
   for (const token of ['5xx', 'gateway-error', 'reset'] as const) {
-    if (retryOn & RETRY_ON[token]) return { retry: true, reason: `${reason} matches ${token}` };
+    if (retryOn & RETRY_ON[token]) return { retry: true, reason: `${reason} matches ${token}`, condition: token };
   }
   return { retry: false, reason: `${reason} matches no retry_on condition (${retryOnNames(retryOn).join(',')})` };
 }

@@ -175,7 +175,17 @@ export class RetryState {
       tracer.fact(
         this.meta,
         'retry.decision',
-        { attempt, trigger: event.trigger, ...outcome, decision: DECISION_OF_STATUS[status], reason: why, retriesRemaining: after.context.retriesRemaining, retriesBefore },
+        {
+          attempt,
+          trigger: event.trigger,
+          ...outcome,
+          decision: DECISION_OF_STATUS[status],
+          reason: why,
+          // the retry_on condition that made the outcome retriable, even when the limit or breaker then refused
+          retryOn: verdict.condition ?? null,
+          retriesRemaining: after.context.retriesRemaining,
+          retriesBefore,
+        },
         envoy,
       );
       if (status === 'Yes') {

@@ -66,6 +66,66 @@ export interface RouteNotMatched {
 
 export type RouteResult = RouteMatched | RouteNotMatched;
 
+/** How the virtual host was found (Envoy's lookup order: exact, suffix, prefix wildcard, then `*`). */
+export type VirtualHostMatchKind = 'exact' | 'suffix_wildcard' | 'prefix_wildcard' | 'default' | 'none';
+
+/** Which test of a route rejected the request (RouteEntryImplBase::matchRoute order). */
+export type RouteCandidateFailure = 'runtime_fraction' | 'path' | 'header';
+
+/** A route tried before the winner, and why it did not match. */
+export interface RouteCandidate {
+  route: string;
+  /** position in the virtual host's route list */
+  index: number;
+  failed: RouteCandidateFailure;
+  /** in words, e.g. `prefix "/api" does not match "/"` */
+  reason: string;
+  /** path: the specifier kind (`prefix`, `path`, `safe_regex`, `path_separated_prefix`) and its value */
+  specifier?: string;
+  want?: string;
+  /** path: the request's path (prefix: with query; others: without) */
+  got?: string;
+  /** header: the matcher's header name, the matcher in words, the request's value or null when absent */
+  header?: string;
+  matcher?: string;
+  value?: string | null;
+  /** runtime_fraction: `random % denominator` drawn for the request, the numerator it had to be below */
+  drawn?: number;
+  numerator?: number;
+  denominator?: number;
+}
+
+/** The weighted_clusters pick, for the trace: `drawn = random % total`, each cluster's [begin, end). */
+export interface WeightedDraw {
+  random: string;
+  drawn: number;
+  total: number;
+  clusters: Array<{ name: string; weight: number; range: [number, number] }>;
+  picked: string;
+}
+
+/**
+ * What the trace explains about one lookup; computed only while traced, by re-running the
+ * same compiled tests on the same request and random value, so it cannot disagree.
+ */
+export interface RouteExplanation {
+  vhostMatch: VirtualHostMatchKind;
+  /** the domain that matched (`*` for the default), absent when none did */
+  domain?: string;
+  /** how many virtual hosts the route config has */
+  vhosts: number;
+  /** routes tried before the winner (or all of them when none matched), first MAX_CANDIDATES */
+  candidates: RouteCandidate[];
+  /** candidates left off past MAX_CANDIDATES */
+  more: number;
+  /** how many routes the virtual host has */
+  routes: number;
+  weighted?: WeightedDraw;
+}
+
+/** Caps the candidate list a trace fact carries: a 500-route vhost must not make 500-entry facts. */
+export const MAX_CANDIDATES = 32;
+
 // ---------------------------------------------------------------------------------------
 // RE2-ish patterns on JavaScript RegExp
 
@@ -164,6 +224,9 @@ function firstHeaderValue(head: RequestHead, name: string): string | undefined {
 
 interface CompiledHeaderMatcher {
   describe: string;
+  /** lower-cased header name */
+  name: string;
+  read: HeaderReader;
   matches(head: RequestHead): boolean;
 }
 
@@ -198,9 +261,10 @@ export function stringTest(m: StringMatcher): { test: (v: string) => boolean; de
 const BASE10_INT = /^\s*[+-]?\d+\s*$/;
 
 function compileHeaderMatcher(m: HeaderMatcher): CompiledHeaderMatcher {
-  const read = headerReader(m.name.toLowerCase());
+  const name = m.name.toLowerCase();
+  const read = headerReader(name);
   const { describe, test } = headerValueTest(m);
-  return { describe, matches: (head) => test(read(head)) };
+  return { describe, name, read, matches: (head) => test(read(head)) };
 }
 
 /**
@@ -251,7 +315,15 @@ export function headerValueTest(m: HeaderMatcher): { describe: string; test: (va
 /** Returns the matched part of the path (see RouteMatched.matchedPrefix) or undefined. */
 type PathTest = (path: string, pathOnly: string) => string | undefined;
 
-function compilePathTest(match: RouteMatch): { test: PathTest; describe: string } {
+interface CompiledPathTest {
+  test: PathTest;
+  describe: string;
+  /** for the trace: the specifier's kind and value */
+  kind: string;
+  value: string;
+}
+
+function compilePathTest(match: RouteMatch): CompiledPathTest {
   const cs = match.case_sensitive;
   const ci = cs ? '' : ' (case-insensitive)';
   if (match.prefix !== undefined) {
@@ -261,6 +333,8 @@ function compilePathTest(match: RouteMatch): { test: PathTest; describe: string 
     return {
       test: cs ? (path) => (path.startsWith(prefix) ? prefix : undefined) : (path) => (startsWithIgnoreCase(path, lower) ? prefix : undefined),
       describe: `prefix ${JSON.stringify(prefix)}${ci}`,
+      kind: 'prefix',
+      value: prefix,
     };
   }
   if (match.path !== undefined) {
@@ -269,12 +343,14 @@ function compilePathTest(match: RouteMatch): { test: PathTest; describe: string 
     return {
       test: cs ? (_p, only) => (only === exact ? exact : undefined) : (_p, only) => (only.toLowerCase() === lower ? exact : undefined),
       describe: `path ${JSON.stringify(exact)}${ci}`,
+      kind: 'path',
+      value: exact,
     };
   }
   if (match.safe_regex !== undefined) {
     // case_sensitive does not apply to regexes; the whole path without query must match.
     const re = compileRe2(match.safe_regex, 'full');
-    return { test: (_p, only) => (re.test(only) ? only : undefined), describe: `safe_regex ${JSON.stringify(match.safe_regex)}` };
+    return { test: (_p, only) => (re.test(only) ? only : undefined), describe: `safe_regex ${JSON.stringify(match.safe_regex)}`, kind: 'safe_regex', value: match.safe_regex };
   }
   if (match.path_separated_prefix !== undefined) {
     // Envoy matches it on the path without query and honours case_sensitive here too.
@@ -288,10 +364,12 @@ function compilePathTest(match: RouteMatch): { test: PathTest; describe: string 
         return only.length === n || only.charCodeAt(n) === 47 /* / */ ? prefix : undefined;
       },
       describe: `path_separated_prefix ${JSON.stringify(prefix)}${ci}`,
+      kind: 'path_separated_prefix',
+      value: prefix,
     };
   }
   // The loader guarantees one specifier; a route without one would match nothing.
-  return { test: () => undefined, describe: 'no path specifier' };
+  return { test: () => undefined, describe: 'no path specifier', kind: 'none', value: '' };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -329,6 +407,24 @@ export function pickWeightedCluster(
   return { name: '', reason: `weighted_clusters: ${v} outside [0, ${total})` };
 }
 
+/** The same pick as pickWeightedCluster, with every cluster's range: only for the trace. */
+export function weightedDraw(weighted: { clusters: readonly WeightedCluster[] }, randomValue: bigint | number): WeightedDraw | undefined {
+  let total = 0;
+  for (const c of weighted.clusters) total += c.weight;
+  if (total <= 0) return undefined;
+  const drawn = randomModulo(randomValue, total);
+  let begin = 0;
+  let picked = '';
+  const clusters: WeightedDraw['clusters'] = [];
+  for (const c of weighted.clusters) {
+    const end = begin + c.weight;
+    if (picked === '' && drawn >= begin && drawn < end) picked = c.name;
+    clusters.push({ name: c.name, weight: c.weight, range: [begin, end] });
+    begin = end;
+  }
+  return { random: String(randomValue), drawn, total, clusters, picked };
+}
+
 function chooseCluster(action: RouteAction, head: RequestHead, randomValue: bigint | number): ClusterChoice {
   if (action.cluster !== undefined) return { name: action.cluster, reason: `cluster "${action.cluster}"` };
   if (action.cluster_header !== undefined) {
@@ -348,6 +444,10 @@ function chooseCluster(action: RouteAction, head: RequestHead, randomValue: bigi
 interface CompiledRoute {
   route: Route;
   path: PathTest;
+  /** the path specifier, for the trace */
+  pathSpec: { kind: string; value: string; describe: string };
+  /** the share runtime_fraction gives (the runtime snapshot is static), for the trace */
+  share?: { numerator: number; denominator: number } | 'always';
   headers: CompiledHeaderMatcher[];
   /** match.runtime_fraction as a test of the request's random value; absent = every request */
   runtime?: (randomValue: bigint | number) => boolean;
@@ -398,9 +498,11 @@ export class RouteMatcher {
   private readonly prefixes: WildcardBucket[];
   private readonly defaultVhost: CompiledVhost | undefined;
   private readonly ignorePort: boolean;
+  private readonly vhostCount: number;
 
   constructor(config: RouteConfiguration, runtime: RuntimeSnapshot = EMPTY_RUNTIME) {
     this.ignorePort = config.ignore_port_in_host_matching;
+    this.vhostCount = config.virtual_hosts.length;
     const compileRoute = (route: Route) => compileRouteWith(route, runtime);
     const suffixes = new Map<number, Map<string, WildcardEntry>>();
     const prefixes = new Map<number, Map<string, WildcardEntry>>();
@@ -492,10 +594,42 @@ export class RouteMatcher {
     };
   }
 
-  private lookupVhost(head: RequestHead): { compiled: CompiledVhost | undefined; reason: string } {
+  /**
+   * Why `route()` decided as it did, for the trace only: how the virtual host was found,
+   * each route tried before the winner with the test that rejected it, and the weighted
+   * draw. Re-runs the compiled tests (the fast path keeps no record), so callers guard it
+   * with `tracer.enabled`.
+   */
+  explain(head: RequestHead, randomValue: bigint | number, result: RouteResult): RouteExplanation {
+    const { compiled, kind, domain } = this.lookupVhost(head);
+    const out: RouteExplanation = { vhostMatch: kind, vhosts: this.vhostCount, candidates: [], more: 0, routes: compiled?.routes.length ?? 0 };
+    if (domain !== undefined) out.domain = domain;
+    // The require_tls redirect comes before every route: none was tried.
+    if (!compiled || (compiled.sslRedirect !== undefined && result.route === compiled.sslRedirect)) return out;
+    const path = head.path;
+    const pathOnly = path.slice(0, queryStart(path));
+    const winner = result.route;
+    for (let index = 0; index < compiled.routes.length; index++) {
+      const r = compiled.routes[index]!;
+      if (r.route === winner) break;
+      const why = rejection(r, head, path, pathOnly, randomValue);
+      // Only reachable if the config changed between the two calls: say nothing rather than lie.
+      if (!why) break;
+      if (out.candidates.length < MAX_CANDIDATES) out.candidates.push({ route: r.route.name || `#${index}`, index, ...why });
+      else out.more++;
+    }
+    const weighted = result.matched ? result.route.route?.weighted_clusters : undefined;
+    if (weighted) {
+      const draw = weightedDraw(weighted, randomValue);
+      if (draw) out.weighted = draw;
+    }
+    return out;
+  }
+
+  private lookupVhost(head: RequestHead): { compiled: CompiledVhost | undefined; reason: string; kind: VirtualHostMatchKind; domain?: string } {
     // Only a "*" vhost: Envoy does not even look at Host.
     if (this.defaultVhost && this.exact.size === 0 && this.suffixes.length === 0 && this.prefixes.length === 0) {
-      return { compiled: this.defaultVhost, reason: 'default virtual host "*" (the only virtual host)' };
+      return { compiled: this.defaultVhost, reason: 'default virtual host "*" (the only virtual host)', kind: 'default', domain: '*' };
     }
 
     let host = head.authority;
@@ -506,16 +640,16 @@ export class RouteMatcher {
     host = host.toLowerCase();
 
     const exact = this.exact.get(host);
-    if (exact) return { compiled: exact, reason: `exact domain "${host}"` };
+    if (exact) return { compiled: exact, reason: `exact domain "${host}"`, kind: 'exact', domain: host };
 
     const suffix = findWildcard(this.suffixes, host, (h, n) => h.slice(h.length - n));
-    if (suffix) return { compiled: suffix.entry.vhost, reason: wildcardReason('suffix', suffix) };
+    if (suffix) return { compiled: suffix.entry.vhost, reason: wildcardReason('suffix', suffix), kind: 'suffix_wildcard', domain: suffix.entry.domain };
 
     const prefix = findWildcard(this.prefixes, host, (h, n) => h.slice(0, n));
-    if (prefix) return { compiled: prefix.entry.vhost, reason: wildcardReason('prefix', prefix) };
+    if (prefix) return { compiled: prefix.entry.vhost, reason: wildcardReason('prefix', prefix), kind: 'prefix_wildcard', domain: prefix.entry.domain };
 
-    if (this.defaultVhost) return { compiled: this.defaultVhost, reason: 'default virtual host "*"' };
-    return { compiled: undefined, reason: `no virtual host matches "${head.authority}"` };
+    if (this.defaultVhost) return { compiled: this.defaultVhost, reason: 'default virtual host "*"', kind: 'default', domain: '*' };
+    return { compiled: undefined, reason: `no virtual host matches "${head.authority}"`, kind: 'none' };
   }
 }
 
@@ -524,7 +658,8 @@ function compileRouteWith(route: Route, runtime: RuntimeSnapshot): CompiledRoute
   const headers = route.match.headers.map(compileHeaderMatcher);
   const fraction = route.match.runtime_fraction;
   const described = [path.describe, ...headers.map((h) => h.describe)];
-  if (!fraction) return { route, path: path.test, headers, matchedOn: described.join(' + ') };
+  const pathSpec = { kind: path.kind, value: path.value, describe: path.describe };
+  if (!fraction) return { route, path: path.test, pathSpec, headers, matchedOn: described.join(' + ') };
   // Described as loaded: the snapshot is static, so the share a route gets never changes.
   const share = runtime.fractionalPercent(fraction.runtime_key, fraction.default_value);
   const key = fraction.runtime_key ? ` (runtime ${JSON.stringify(fraction.runtime_key)})` : '';
@@ -532,12 +667,56 @@ function compileRouteWith(route: Route, runtime: RuntimeSnapshot): CompiledRoute
   return {
     route,
     path: path.test,
+    pathSpec,
+    share,
     headers,
     // Envoy: evaluateRuntimeMatch -> Snapshot::featureEnabled(runtime_key, default_value, random_value),
     // the stream's random value, so every route of one request sees the same draw.
     runtime: (randomValue) => runtime.featureEnabled(fraction.runtime_key, fraction.default_value, randomValue),
     matchedOn: described.join(' + '),
   };
+}
+
+const MAX_VALUE = 64;
+
+function clip(value: string): string {
+  return value.length > MAX_VALUE ? `${value.slice(0, MAX_VALUE)}…` : value;
+}
+
+/** The first test of `r` the request fails, in matchRoute's order; undefined when it matches. */
+function rejection(
+  r: CompiledRoute,
+  head: RequestHead,
+  path: string,
+  pathOnly: string,
+  randomValue: bigint | number,
+): Omit<RouteCandidate, 'route' | 'index'> | undefined {
+  if (r.runtime && !r.runtime(randomValue)) {
+    const share = r.share;
+    if (share === undefined || share === 'always') return { failed: 'runtime_fraction', reason: 'runtime_fraction draw lost' };
+    const drawn = randomModulo(randomValue, share.denominator);
+    return {
+      failed: 'runtime_fraction',
+      reason: `runtime_fraction: drew ${drawn} of ${share.denominator}, needed < ${share.numerator}`,
+      drawn,
+      numerator: share.numerator,
+      denominator: share.denominator,
+    };
+  }
+  if (r.path(path, pathOnly) === undefined) {
+    const spec = r.pathSpec;
+    // A prefix is tested on the whole :path; the other specifiers on the path without query.
+    const got = clip(spec.kind === 'prefix' ? path : pathOnly);
+    return { failed: 'path', reason: `${spec.describe} does not match ${JSON.stringify(got)}`, specifier: spec.kind, want: spec.value, got };
+  }
+  for (const h of r.headers) {
+    if (h.matches(head)) continue;
+    const raw = h.read(head);
+    const value = raw === undefined ? null : clip(raw);
+    const seen = value === null ? 'absent' : `is ${JSON.stringify(value)}`;
+    return { failed: 'header', reason: `${h.describe} failed: header ${seen}`, header: h.name, matcher: h.describe, value };
+  }
+  return undefined;
 }
 
 function allMatch(matchers: CompiledHeaderMatcher[], head: RequestHead): boolean {

@@ -10,7 +10,7 @@ import type { ActorMeta } from '../seams/tracer';
 import type { ClusterInfo, ClusterManager } from '../upstream/cluster-manager';
 import type { StreamResetReason } from '../upstream/codec-client';
 import type { Host } from '../upstream/host';
-import type { HostChoice, LoadBalancerContext } from '../upstream/load-balancer';
+import { traceHostSet, type HostChoice, type LoadBalancerContext } from '../upstream/load-balancer';
 import type { OutlierResult } from '../upstream/outlier-detector';
 import type { ResourcePriority } from '../upstream/resource-manager';
 import type { Worker } from '../worker';
@@ -181,7 +181,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       this.noHealthyUpstream(cluster, choice);
       return;
     }
-    engine.tracer.fact(this.meta, 'lb.host_selected', { cluster: cluster.name, host: choice.host.key, reason: choice.reason }, 'LoadBalancer::chooseHost');
+    if (engine.tracer.enabled) {
+      engine.tracer.fact(this.meta, 'lb.host_selected', { cluster: cluster.name, host: choice.host.key, reason: choice.reason, ...this.traceLb(cluster, choice) }, 'LoadBalancer::chooseHost');
+    }
+    // Known from here on, so a step-mode breakpoint at host_selected can be narrowed to a host.
+    this.callbacks.streamInfo.upstreamHost = choice.host.key;
     this.actor.send({ type: 'router.host.selected' });
     const host = choice.host;
     this.ctx.steps.after(this.meta, this.actor, () => this.onHostSelected(head, endStream, result, cluster, host));
@@ -467,7 +471,14 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       this.noHealthyUpstream(cluster, choice);
       return;
     }
-    engine.tracer.fact(this.meta, 'lb.host_selected', { cluster: cluster.name, host: choice.host.key, reason: choice.reason, attempt: this.attempts + 1 }, 'LoadBalancer::chooseHost');
+    if (engine.tracer.enabled) {
+      engine.tracer.fact(
+        this.meta,
+        'lb.host_selected',
+        { cluster: cluster.name, host: choice.host.key, reason: choice.reason, attempt: this.attempts + 1, ...this.traceLb(cluster, choice) },
+        'LoadBalancer::chooseHost',
+      );
+    }
     this.retry.onHostAttempted(choice.host);
     // The expected timeout an upstream is told shrinks by the time already spent.
     const { global, perTry } = this.timeouts;
@@ -543,19 +554,24 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
    * rejects the pick, at most host_selection_retry_max_attempts more times; if every pick
    * is rejected the last one is used anyway (LoadBalancerBase::chooseHost).
    */
-  private chooseHost(cluster: ClusterInfo): HostChoice {
+  private chooseHost(cluster: ClusterInfo): HostChoice & { rejected?: Host[] } {
     const lb = this.ctx.worker.loadBalancer(cluster);
     let choice = lb.chooseHost(this);
     const retry = this.retry;
     if (retry === null || this.attempts === 0 || !retry.policy.previousHosts) return choice;
-    const rejected: string[] = [];
+    const rejected: Host[] = [];
     for (let i = 0; i < retry.policy.hostSelectionRetryMaxAttempts && choice.host && retry.shouldSelectAnotherHost(choice.host); i++) {
-      rejected.push(choice.host.key);
+      rejected.push(choice.host);
       choice = lb.chooseHost(this);
     }
     if (rejected.length === 0) return choice;
     const kept = choice.host && retry.shouldSelectAnotherHost(choice.host) ? ' (every pick was already tried: keeping the last)' : '';
-    return { host: choice.host, reason: `${choice.reason}; previous_hosts rejected ${rejected.join(', ')}${kept}` };
+    return { host: choice.host, reason: `${choice.reason}; previous_hosts rejected ${rejected.map((h) => h.key).join(', ')}${kept}`, rejected };
+  }
+
+  /** lb.host_selected's policy, host set and previous_hosts refusals (only called while traced). */
+  private traceLb(cluster: ClusterInfo, choice: HostChoice & { rejected?: Host[] }): Record<string, unknown> {
+    return traceHostSet(this.ctx.worker.loadBalancer(cluster).policy, cluster.hostSet, choice.host!, choice.rejected ?? []);
   }
 
   private noHealthyUpstream(cluster: ClusterInfo, choice: HostChoice): void {

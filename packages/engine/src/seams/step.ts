@@ -1,5 +1,6 @@
-import { MAX_BREAKPOINTS, STEPPABLE_MACHINES, type Breakpoint, type HeldRequest, type MachineKind, type SteppableMachine } from '@proxyscope/protocol';
+import { MAX_BREAKPOINTS, STEPPABLE_MACHINES, type Breakpoint, type BreakpointCondition, type HeldRequest, type MachineKind, type SteppableMachine } from '@proxyscope/protocol';
 import type { AnyActor } from 'xstate';
+import type { StreamInfo } from '../http/stream-info';
 import type { Clock } from './clock';
 import { StreamClock } from './stream-clock';
 import type { ActorMeta, Tracer } from './tracer';
@@ -16,7 +17,30 @@ import type { ActorMeta, Tracer } from './tracer';
  * threads: each request-path class reports its transitions through `StreamSteps.after` and
  * passes its continuation; inputs go through `StreamSteps.run`. Without the controller
  * (or for requests that began while no breakpoint was set) both run the work at once.
+ *
+ * A breakpoint may be narrowed (`when`: route, cluster, host, path prefix, a header) and
+ * may be `once`. The condition is read from the request's StreamInfo at the hold point, so
+ * it sees what the request knows there: the route from `router` `route_matched` on, the
+ * cluster from `cluster_selected`, the host from `host_selected`. Before that such a
+ * condition does not match; where it never can (the route at `stream` `decoding_headers`)
+ * the breakpoint is refused.
  */
+
+/** What a request knows at a hold point: StreamInfo's view of it. */
+export type RequestFacts = Pick<StreamInfo, 'request' | 'routeName' | 'upstreamCluster' | 'upstreamHost' | 'requestHeader'>;
+
+/**
+ * The holds that come before a fact is known, per machine: a condition on it can never
+ * match there. The other states of these machines, and every state of `upstream_request`
+ * and `retry`, come after the host is picked (or after a local reply that may have none).
+ */
+const NOT_YET_KNOWN: Partial<Record<SteppableMachine, Record<string, ReadonlyArray<'route' | 'cluster' | 'host'>>>> = {
+  stream: { decoding_headers: ['route', 'cluster', 'host'] },
+  router: { matching_route: ['route', 'cluster', 'host'], route_matched: ['cluster', 'host'], cluster_selected: ['host'] },
+};
+
+/** The stage that first knows each routed fact, for the refusal's hint. */
+const KNOWN_AT = { route: 'router route_matched', cluster: 'router cluster_selected', host: 'router host_selected' } as const;
 
 
 /** What stream-scoped code calls around its transitions and inputs. */
@@ -78,11 +102,19 @@ export class StepController {
   private readonly gates = new Map<number, StreamGate>();
   private readonly listeners = new Set<() => void>();
 
+  /** other names of an upstream host (`ip:port`), such as the demo's `web-2`; set by the server */
+  private hostNames: (hostKey: string) => readonly string[] = () => [];
+
   constructor(
     private readonly tracer: Tracer,
     /** each steppable machine's state names, to refuse a breakpoint that can never match */
     private readonly statesOf: Record<SteppableMachine, readonly string[]>,
   ) {}
+
+  /** How a `host` condition may name a host besides its address (the demo's and a simulation's host names). */
+  setHostNames(names: (hostKey: string) => readonly string[]): void {
+    this.hostNames = names;
+  }
 
   /** New requests get a gate only while something could hold them: no cost otherwise. */
   get armed(): boolean {
@@ -108,8 +140,16 @@ export class StepController {
       if (!states.includes(bp.state)) {
         throw new StepError(`breakpoints.${i}.state`, `breakpoints[${i}].state: ${bp.machine} has no state "${bp.state}" (it has ${states.join(', ')})`);
       }
+      const early = NOT_YET_KNOWN[bp.machine]?.[bp.state] ?? [];
+      for (const field of early) {
+        if (bp.when?.[field] === undefined) continue;
+        throw new StepError(
+          `breakpoints.${i}.when.${field}`,
+          `breakpoints[${i}].when.${field}: at ${bp.machine} ${bp.state} the request has no ${field} yet, so this never holds anything (the ${field} is known from ${KNOWN_AT[field]} on)`,
+        );
+      }
     }
-    this.breakpoints = list.map((bp) => ({ machine: bp.machine, state: bp.state }));
+    this.breakpoints = list.map(copyBreakpoint);
     this.changed();
   }
 
@@ -166,18 +206,49 @@ export class StepController {
    * MAX_WATCHED_REQUESTS watched at once (pause all left on under load), new requests run
    * free: held requests keep their connections, and that must not grow without bound.
    */
-  stepsFor(stream: number, meta: ActorMeta, clock: Clock): StreamSteps {
+  stepsFor(stream: number, meta: ActorMeta, clock: Clock, facts?: RequestFacts): StreamSteps {
     if (!this.armed || this.gates.size >= MAX_WATCHED_REQUESTS) return directSteps(clock);
-    const gate = new StreamGate(this, stream, meta, new StreamClock(clock), this.tracer);
+    const gate = new StreamGate(this, stream, meta, new StreamClock(clock), this.tracer, facts);
     this.gates.set(stream, gate);
     return gate;
   }
 
-  /** @internal a gate decides whether `state` of `machine` is a breakpoint */
-  matches(machine: MachineKind, state: string): 'breakpoint' | 'pause_all' | undefined {
-    if (this.pauseAllOn) return 'pause_all';
-    for (const bp of this.breakpoints) if (bp.machine === machine && bp.state === state) return 'breakpoint';
+  /**
+   * @internal a gate decides whether `state` of `machine` is a breakpoint for its request;
+   * a `once` breakpoint that matches is removed here, so it holds this request only.
+   */
+  matches(machine: MachineKind, state: string, facts: RequestFacts | undefined): { reason: 'breakpoint' | 'pause_all'; by?: Breakpoint } | undefined {
+    if (this.pauseAllOn) return { reason: 'pause_all' };
+    for (const bp of this.breakpoints) {
+      if (bp.machine !== machine || bp.state !== state) continue;
+      if (bp.when && !this.conditionHolds(bp.when, facts)) continue;
+      if (bp.once) {
+        this.breakpoints = this.breakpoints.filter((x) => x !== bp);
+        this.changed();
+      }
+      return { reason: 'breakpoint', by: bp };
+    }
     return undefined;
+  }
+
+  /** Every field of `when` matches what the request knows now; an unknown fact matches nothing. */
+  private conditionHolds(when: BreakpointCondition, facts: RequestFacts | undefined): boolean {
+    if (!facts) return false;
+    if (when.route !== undefined && facts.routeName !== when.route) return false;
+    if (when.cluster !== undefined && facts.upstreamCluster !== when.cluster) return false;
+    if (when.host !== undefined) {
+      const key = facts.upstreamHost;
+      if (key === undefined) return false;
+      const ip = key.startsWith('[') ? key.slice(1, key.indexOf(']')) : key.slice(0, key.lastIndexOf(':'));
+      if (when.host !== key && when.host !== ip && !this.hostNames(key).includes(when.host)) return false;
+    }
+    if (when.pathPrefix !== undefined && !(facts.request?.path ?? '').startsWith(when.pathPrefix)) return false;
+    if (when.header !== undefined) {
+      const value = facts.requestHeader(when.header.name.toLowerCase());
+      if (value === undefined) return false;
+      if (when.header.value !== undefined && value !== when.header.value) return false;
+    }
+    return true;
   }
 
   /** @internal */
@@ -212,6 +283,8 @@ export class StreamGate implements StreamSteps {
   private transitionsNow = 0;
   private stepping = false;
   private at: { machine: MachineKind; state: string; actor: string; reason: HeldStream['reason'] } | undefined;
+  /** the breakpoint that held the request (for viewers: which of several, and after a `once` one is gone) */
+  private by: Breakpoint | undefined;
   private ended = false;
   private lastStep: number | undefined;
 
@@ -221,6 +294,7 @@ export class StreamGate implements StreamSteps {
     private readonly meta: ActorMeta,
     readonly clock: StreamClock,
     private readonly tracer: Tracer,
+    private readonly facts?: RequestFacts,
   ) {}
 
   get isHeld(): boolean {
@@ -243,11 +317,13 @@ export class StreamGate implements StreamSteps {
     if (this.ended) return rest?.();
     const state = stateName(actor);
     this.transitionsNow++;
-    const reason = this.holdReason(meta.machine, state);
-    if (reason === undefined) {
+    const hold = this.holdReason(meta.machine, state);
+    if (hold === undefined) {
       if (rest) this.run(rest);
       return;
     }
+    const reason = hold.reason;
+    if (hold.by) this.by = copyBreakpoint(hold.by);
     this.at = { machine: meta.machine, state, actor: meta.actor, reason };
     if (this.parkedNow !== null) {
       this.stepping = true;
@@ -258,7 +334,7 @@ export class StreamGate implements StreamSteps {
     if (this.mode !== 'held') {
       this.mode = 'held';
       this.clock.pause();
-      this.tracer.fact(this.meta, 'step.held', { machine: meta.machine, state, actor: meta.actor, reason });
+      this.tracer.fact(this.meta, 'step.held', { machine: meta.machine, state, actor: meta.actor, reason, ...(hold.by?.when ? { when: hold.by.when } : {}) });
     }
     if (this.parkedNow === null) this.controller.changed();
   }
@@ -297,6 +373,7 @@ export class StreamGate implements StreamSteps {
     if (this.mode !== 'held') return;
     this.mode = 'free';
     this.at = undefined;
+    this.by = undefined;
     this.clock.resume();
     if (!this.ended) this.tracer.fact(this.meta, 'step.released', { parked: this.queue.length });
     // Work runs in order; a breakpoint met on the way holds the request again, and what
@@ -336,15 +413,31 @@ export class StreamGate implements StreamSteps {
       parked: this.queue.length,
       timers: this.clock.pendingTimers(),
       ...(this.lastStep !== undefined ? { lastStep: this.lastStep } : {}),
+      ...(this.by ? { by: this.by } : {}),
     };
   }
 
-  private holdReason(machine: MachineKind, state: string): HeldStream['reason'] | undefined {
+  private holdReason(machine: MachineKind, state: string): { reason: HeldStream['reason']; by?: Breakpoint } | undefined {
     // A step stops at the first state change it makes.
-    if (this.parkedNow !== null) return this.mode === 'held' ? 'step' : this.controller.matches(machine, state);
-    if (this.mode === 'held') return 'step';
-    return this.controller.matches(machine, state);
+    if (this.mode === 'held') return { reason: 'step' };
+    return this.controller.matches(machine, state, this.facts);
   }
+}
+
+/** A breakpoint as the controller keeps it: only the known fields, so what viewers see is what was checked. */
+function copyBreakpoint(bp: Breakpoint): Breakpoint {
+  const out: Breakpoint = { machine: bp.machine, state: bp.state };
+  if (bp.when) {
+    const when: BreakpointCondition = {};
+    if (bp.when.route !== undefined) when.route = bp.when.route;
+    if (bp.when.cluster !== undefined) when.cluster = bp.when.cluster;
+    if (bp.when.host !== undefined) when.host = bp.when.host;
+    if (bp.when.pathPrefix !== undefined) when.pathPrefix = bp.when.pathPrefix;
+    if (bp.when.header !== undefined) when.header = bp.when.header.value === undefined ? { name: bp.when.header.name } : { name: bp.when.header.name, value: bp.when.header.value };
+    out.when = when;
+  }
+  if (bp.once) out.once = true;
+  return out;
 }
 
 function stateName(actor: AnyActor): string {

@@ -126,6 +126,8 @@ class HealthCheckSession {
   private timeoutTimer: TimerId | undefined;
   private inFlight = false;
   private firstCheck = true;
+  /** engine time the check in flight was sent, for its latency in the trace */
+  private sentAt = 0;
   private stopped = false;
   // the response being parsed
   private status = 0;
@@ -163,6 +165,7 @@ class HealthCheckSession {
     const { engine } = this.checker.deps;
     this.checker.stats.attempt.inc();
     this.inFlight = true;
+    this.sentAt = engine.clock.now();
     this.timeoutTimer = engine.clock.setTimeout(() => this.onTimeout(), this.checker.config.timeout);
     if (this.connection) this.sendRequest(this.connection);
     else this.connect();
@@ -358,6 +361,7 @@ class HealthCheckSession {
         : { result: 'failure', kind: outcome.kind, reason: outcome.reason, ...(outcome.status !== undefined && { status: outcome.status }) };
       data.firstCheck = first;
       data.state = host.healthState;
+      data.latencyMs = deps.engine.clock.now() - this.sentAt;
       deps.engine.tracer.fact(
         host.healthMeta,
         'host.health_check',

@@ -1,6 +1,7 @@
 import type { Cluster } from '../config/types';
 import type { Random } from '../seams/random';
 import { EMPTY_RUNTIME, type RuntimeSnapshot } from '../runtime/runtime';
+import type { HostHealthState } from './host-health.machine';
 import type { Host } from './host';
 import type { HostSet } from './host-set';
 import { hashHex, xxHash64 } from './xxhash64';
@@ -352,4 +353,55 @@ export function createLoadBalancer(cluster: Cluster, set: HostSet, random: Rando
     default:
       return new RoundRobinLoadBalancer(set, random);
   }
+}
+
+/** A host's health as `/clusters` and the trace name it: what keeps a balancer from picking it. */
+const HEALTH_OF_STATE: Record<HostHealthState, string> = {
+  healthy: 'healthy',
+  pending: 'pending_active_hc',
+  unhealthy: 'failed_active_hc',
+  ejected: 'ejected',
+  unhealthy_ejected: 'failed_active_hc+ejected',
+};
+
+/** Hosts listed in one `lb.host_selected`; a 1000-host cluster is summarised by its counts. */
+export const MAX_TRACED_HOSTS = 32;
+
+export interface TracedHost {
+  host: string;
+  hostname?: string;
+  health: string;
+  /** the balancer could pick it: healthy, or any host in panic mode */
+  available: boolean;
+  weight?: number;
+}
+
+/**
+ * What `lb.host_selected` reports beside the pick: the policy, the host set it picked from
+ * with each host's health, panic mode, and the hosts the previous_hosts predicate refused.
+ * Only built while traced (the caller checks `tracer.enabled`).
+ */
+export function traceHostSet(policy: LoadBalancer['policy'], set: HostSet, picked: Host, rejected: readonly Host[]): Record<string, unknown> {
+  const available = new Set(set.available);
+  const weighted = !set.hosts.every((h) => h.weight === set.hosts[0]!.weight);
+  const hosts: TracedHost[] = [];
+  for (const h of set.hosts) {
+    if (hosts.length === MAX_TRACED_HOSTS) break;
+    const entry: TracedHost = { host: h.key, health: HEALTH_OF_STATE[h.healthState], available: available.has(h) };
+    if (h.hostname) entry.hostname = h.hostname;
+    if (weighted) entry.weight = h.weight;
+    hosts.push(entry);
+  }
+  const data: Record<string, unknown> = {
+    policy,
+    hostname: picked.hostname ?? null,
+    hosts,
+    total: set.hosts.length,
+    healthy: set.healthyHosts.length,
+    panic: set.panic,
+  };
+  if (set.hosts.length > hosts.length) data.more = set.hosts.length - hosts.length;
+  if (set.panic) data.panicThreshold = set.panicThreshold;
+  if (rejected.length > 0) data.previousHostsRejected = rejected.map((h) => h.key);
+  return data;
 }

@@ -142,7 +142,11 @@ export class OutlierDetector {
     if (host.ejected) return;
     if (type === 'consecutive_5xx') this.stats.ejections_detected_consecutive_5xx.inc();
     else this.stats.ejections_detected_consecutive_gateway_failure.inc();
-    this.ejectHost(host, monitor, type);
+    // What tripped it, for the trace: the counter as it stood (it is reset just below) and the threshold it reached.
+    const tripped = this.deps.engine.tracer.enabled
+      ? { consecutive: type === 'consecutive_5xx' ? monitor.consecutive5xx : monitor.consecutiveGatewayFailure, threshold: this.value(type) }
+      : undefined;
+    this.ejectHost(host, monitor, type, tripped);
     // Reset so a new run of errors is needed, whether or not the host was ejected.
     if (type === 'consecutive_5xx') {
       this.stats.ejections_consecutive_5xx.inc();
@@ -153,7 +157,7 @@ export class OutlierDetector {
   }
 
   /** DetectorImpl::ejectHost */
-  private ejectHost(host: Host, monitor: OutlierMonitor, type: EjectionType): void {
+  private ejectHost(host: Host, monitor: OutlierMonitor, type: EjectionType, tripped?: { consecutive: number; threshold: number }): void {
     const { stats } = this;
     const { tracer, clock } = this.deps.engine;
     const maxPercent = Math.min(100, this.value('max_ejection_percent'));
@@ -161,7 +165,7 @@ export class OutlierDetector {
     const ejectedPercent = (100 * this.ejectionsActive) / this.hosts.length;
     if (ejectedPercent >= maxPercent) {
       stats.ejections_overflow.inc();
-      tracer.fact(host.healthMeta, 'host.ejection_skipped', { type, reason: 'max_ejection_percent', ejectedPercent, maxEjectionPercent: maxPercent }, 'DetectorImpl::ejectHost');
+      tracer.fact(host.healthMeta, 'host.ejection_skipped', { type, reason: 'max_ejection_percent', ejectedPercent, maxEjectionPercent: maxPercent, ...tripped }, 'DetectorImpl::ejectHost');
       return;
     }
     if (type === 'consecutive_5xx') stats.ejections_total.inc();
@@ -169,7 +173,7 @@ export class OutlierDetector {
     // percent): a roll of the engine's seeded Random.
     const enforcing = Math.min(100, this.value(type === 'consecutive_5xx' ? 'enforcing_consecutive_5xx' : 'enforcing_consecutive_gateway_failure'));
     if (!(enforcing >= 100 || (enforcing > 0 && this.deps.random.int(100) < enforcing))) {
-      tracer.fact(host.healthMeta, 'host.ejection_skipped', { type, reason: 'not_enforced', enforcingPercent: enforcing }, 'DetectorImpl::ejectHost');
+      tracer.fact(host.healthMeta, 'host.ejection_skipped', { type, reason: 'not_enforced', enforcingPercent: enforcing, ...tripped }, 'DetectorImpl::ejectHost');
       return;
     }
     this.ejectionsActive++;
@@ -188,10 +192,13 @@ export class OutlierDetector {
         'host.ejected',
         {
           type,
+          ...tripped,
           ejectionMs: this.ejectionTime(monitor),
           timesEjected: monitor.numEjections,
           ejectionsActive: this.ejectionsActive,
           hosts: this.hosts.length,
+          // un-ejection waits for the first interval tick at least ejectionMs after now
+          intervalMs: this.value('interval'),
         },
         'DetectorImpl::ejectHost',
       );
