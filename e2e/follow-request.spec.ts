@@ -36,9 +36,9 @@ test('playing one request alone visits its state changes in order and stops at i
   const pacing = page.getByTestId('pacing');
   await expect(pacing.locator('option[value=request]')).toBeDisabled();
 
-  const row = page.locator('[data-testid=request-list] tr.row', { hasText: '200' }).first();
-  const stream = Number(await row.getAttribute('data-stream'));
-  await row.click();
+  // the newest finished one: in view while the list follows the newest requests
+  const stream = Number(await page.locator('[data-testid=request-list] tr.row', { hasText: '200' }).last().getAttribute('data-stream'));
+  await page.locator(`[data-testid=request-list] tr.row[data-stream="${stream}"]`).click();
   await expect(pacing.locator('option[value=request]')).toHaveText(`request ${stream} only`);
   await pacing.selectOption('request');
 

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { TopologyView } from './views/topology/TopologyView';
+import { TopologyView, type OpenedNode } from './views/topology/TopologyView';
+import { OpenedPanel, OpenedStrip, openedLabel, openedToUrl, useOpenedNode } from './views/hosts/opened';
 import { MachineView } from './views/machines/MachineView';
 import { StatsView } from './views/stats/StatsView';
 import { ControlsPanel } from './views/controls/ControlsPanel';
@@ -13,6 +14,7 @@ import { Header } from './app/Header';
 import { TimeBar } from './app/TimeBar';
 import { RequestList } from './app/RequestList';
 import { RequestDetail } from './app/RequestDetail';
+import { RequestActions } from './app/RequestActions';
 import { HelpOverlay } from './app/HelpOverlay';
 import { FileDrop, LoadBanner } from './app/FileOpen';
 import { useTheme } from './app/theme';
@@ -30,6 +32,8 @@ export function App() {
   const canFollow = file === null && (store.mode === 'live' || store.mode === 'simulation');
   const [presenter, setPresenter] = usePresenter();
   const [selected, setSelected] = useState<number | null>(() => readUrlState().req);
+  // a host or cluster clicked in the topology: its panel takes the request's place
+  const [opened, setOpened] = useOpenedNode();
   const time = useTimeControl(store, version, canFollow, presenter ? 'phase' : 'time', selected);
   // presenter mode plays by phase unless the presenter picks otherwise; the normal layout by time
   const { setPacing } = time;
@@ -72,9 +76,19 @@ export function App() {
   }, [source.generation, file]);
 
   const cursorSeq = time.cursor >= 0 && time.cursor < store.length ? store.seqAt(time.cursor) : null;
-  useUrlStateSync({ req: selected, seq: time.following ? null : cursorSeq }, () => pendingSeq.current === null);
+  useUrlStateSync({ req: selected, seq: time.following ? null : cursorSeq, ...openedToUrl(opened) }, () => pendingSeq.current === null);
 
-  const onSelect = useCallback((stream: number | null) => setSelected(stream), []);
+  const onSelect = useCallback(
+    (stream: number | null) => {
+      setSelected(stream);
+      if (stream !== null) setOpened(null);
+    },
+    [setOpened],
+  );
+  const openNode = useCallback((node: OpenedNode) => {
+    setOpened(node);
+    setTab('request');
+  }, [setOpened]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -114,7 +128,8 @@ export function App() {
           setPresenter((on) => !on);
           break;
         case 'Escape':
-          setSelected(null);
+          if (opened) setOpened(null);
+          else setSelected(null);
           break;
         case 'n':
         case 'N':
@@ -125,7 +140,7 @@ export function App() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [help, time, selected, stepMode, heldSelected, setPresenter]);
+  }, [help, time, selected, stepMode, heldSelected, setPresenter, opened, setOpened]);
 
   const startDrag = () => {
     dragStart.current = { topology: panels.topology, side: panels.side, stats: panels.stats, mainH: mainRef.current?.getBoundingClientRect().height ?? 1 };
@@ -246,14 +261,14 @@ export function App() {
             ) : loading ? (
               <div className="ps-empty">Reading {file.name}…</div>
             ) : (
-              <TopologyView {...viewProps} presenter={presenter} />
+              <TopologyView {...viewProps} presenter={presenter} held={heldStreams} onOpenNode={openNode} strip={presenter && opened ? <OpenedStrip store={store} version={version} cursor={time.cursor} opened={opened} /> : undefined} />
             )}
           </div>
         </section>
         {!presenter && (
           <>
-        <Splitter orientation="horizontal" label="Resize the topology and the request list" onDrag={dragTopology} testId="split-topology" disabled={panels.topologyCollapsed} />
-        <Splitter orientation="vertical" label="Resize the details column" onDrag={dragSide} testId="split-side" disabled={panels.sideCollapsed} />
+        <Splitter orientation="horizontal" label="Resize the topology and the request list" value={{ now: panels.topology * 100, min: PANEL_LIMITS.topology[0] * 100, max: PANEL_LIMITS.topology[1] * 100, text: `topology ${Math.round(panels.topology * 100)}% of the height` }} onDrag={dragTopology} testId="split-topology" disabled={panels.topologyCollapsed} />
+        <Splitter orientation="vertical" label="Resize the details column" value={{ now: panels.side, min: PANEL_LIMITS.side[0], max: PANEL_LIMITS.side[1], text: `details ${Math.round(panels.side)} px wide` }} onDrag={dragSide} testId="split-side" disabled={panels.sideCollapsed} />
         <aside className="ps-side ps-area" aria-label="Details">
           {panels.sideCollapsed ? (
             <h2>
@@ -262,13 +277,16 @@ export function App() {
               </button>
             </h2>
           ) : (
-          <h2 className="ps-tabs" role="tablist">
+          <h2 className="ps-tabs">
+            {/* display: contents: the tabs stay the heading's flex items; the hide button is no tab */}
+            <span role="tablist" aria-label="Details" style={{ display: 'contents' }}>
             {(['request', 'machines', 'step', 'controls'] as const).map((t) => (
-              <button key={t} className="ps-tab" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
-                {t === 'request' ? `Request${selected !== null ? ` ${selected}` : ''}` : TAB_LABELS[t]}
+              <button key={t} className="ps-tab" role="tab" aria-selected={tab === t} onClick={() => setTab(t)} title={t === 'request' && opened ? openedLabel(store, opened) : undefined}>
+                {t === 'request' ? (opened ? openedLabel(store, opened) : `Request${selected !== null ? ` ${selected}` : ''}`) : TAB_LABELS[t]}
                 {t === 'step' && stepState.held.length > 0 && <span className="ps-tab-badge" data-testid="held-count">{stepState.held.length}</span>}
               </button>
             ))}
+            </span>
             <button className="ps-collapse" onClick={() => setPanels({ sideCollapsed: true })} aria-expanded={true} aria-label="Hide the details" data-testid="collapse-side">
               hide
             </button>
@@ -276,8 +294,10 @@ export function App() {
           )}
           <div className="ps-area-body" hidden={panels.sideCollapsed}>
             {loading ? null : tab === 'request' &&
-              (selected !== null ? (
-                <RequestDetail store={store} version={version} cursor={time.cursor} stream={selected} onSeek={time.seek} />
+              (opened ? (
+                <OpenedPanel store={store} version={version} cursor={time.cursor} opened={opened} onOpen={openNode} onSelectRequest={onSelect} onClose={() => setOpened(null)} />
+              ) : selected !== null ? (
+                <RequestDetail store={store} version={version} cursor={time.cursor} stream={selected} onSeek={time.seek} actions={<RequestActions store={store} cursor={time.cursor} stream={selected} connection={liveConnection} onSelect={onSelect} />} />
               ) : (
                 <div className="ps-empty">Select a request in the list to see its phases and every machine event.</div>
               ))}
@@ -294,7 +314,7 @@ export function App() {
       </main>
       {!presenter && (
         <>
-          <Splitter orientation="horizontal" label="Resize the stats" onDrag={dragStats} testId="split-stats" disabled={panels.statsCollapsed} />
+          <Splitter orientation="horizontal" label="Resize the stats" value={{ now: panels.stats, min: PANEL_LIMITS.stats[0], max: PANEL_LIMITS.stats[1], text: `stats ${Math.round(panels.stats)} px high` }} onDrag={dragStats} testId="split-stats" disabled={panels.statsCollapsed} />
           <section className="ps-stats" aria-label="Stats">
             <h2 className="ps-panel-title">
               Stats

@@ -1,7 +1,8 @@
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useRef, type ReactNode } from 'react';
 import type { TraceEvent } from '@proxyscope/protocol';
 import type { EventStoreImpl } from '../model/event-store';
 import { relatedEvents, waterfall, type WaterfallPhase } from '../model/request-detail';
+import { attemptOutcome, decisions } from '../model/decisions';
 import { formatMs } from './RequestList';
 
 /**
@@ -28,6 +29,8 @@ interface Props {
   cursor: number;
   stream: number;
   onSeek(index: number): void;
+  /** buttons for the header row (RequestActions: Export HAR, Copy as cURL, Resend) */
+  actions?: ReactNode;
 }
 
 function describe(e: TraceEvent): { what: string; data?: string } {
@@ -58,7 +61,7 @@ function shortActor(actor: string): string {
   return parts.slice(-2).join('/');
 }
 
-export function RequestDetail({ store, version, cursor, stream, onSeek }: Props) {
+export function RequestDetail({ store, version, cursor, stream, onSeek, actions }: Props) {
   const summary = store.requestAt(stream, Math.max(cursor, store.eventsOfRequest(stream)[0] ?? cursor));
   const final = store.requestAt(stream, store.length - 1);
   const related = useMemo(() => (final ? relatedEvents(store, final) : []), [store, final, version]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -84,7 +87,8 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
   const readingHeaders = !started && cursor < summary.firstIndex;
   const headersEvent = related.find((r) => store.factAt(r.index) === 'codec.request_headers');
   const requestHeaders = headersEvent && headersEvent.index <= cursor ? (store.dataAt(headersEvent.index)?.headers as Record<string, string> | undefined) : undefined;
-  const reasons = related.filter((r) => r.index <= cursor && typeof store.dataAt(r.index)?.reason === 'string');
+  // Every decision of the request, those after the cursor greyed like the events below.
+  const decided = useMemo(() => decisions(store, related, store.length - 1), [store, related, version]); // eslint-disable-line react-hooks/exhaustive-deps
   // Filters ProxyScope does not model: the request passed them untouched, and the panel says so.
   const notModelled = related.filter((r) => r.index <= cursor && store.factAt(r.index) === 'filter.not_modelled').map((r) => store.dataAt(r.index));
   // The latest attempt's response as the upstream sent it (before the router's response header mutations).
@@ -108,6 +112,7 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
         <span className={summary.status ? `s${Math.floor(summary.status / 100)}` : 'muted'}>{summary.status ?? (summary.done ? '' : 'in flight')}</span>
         {summary.flags && summary.flags !== '-' && <span className="flag-bad">{summary.flags}</span>}
         <span className="muted">{summary.phase.replace('_', ' ')}</span>
+        {actions}
       </div>
       {started && <p className="muted">The cursor is before this request starts.</p>}
       <dl className="ps-kv" style={{ marginTop: 6 }}>
@@ -130,7 +135,7 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
           </>
         )}
         {summary.attempts.map((a) => (
-          <FragmentRow key={a.n} label={`attempt ${a.n}`} value={`${a.host ?? '?'}${a.ucx !== undefined ? ` via ucx:${a.ucx}` : ''} — ${a.state}${a.status ? ` ${a.status}` : ''}${a.reset ? ` (${a.reset})` : ''}${a.endT !== undefined ? `, ${formatMs(a.endT - a.startT)}` : ''}`} />
+          <FragmentRow key={a.n} label={`attempt ${a.n}`} value={`${a.host ?? '?'}${a.ucx !== undefined ? ` via ucx:${a.ucx}` : ''} — ${attemptOutcome(store, related, a, cursor)}${a.endT !== undefined ? `, ${formatMs(a.endT - a.startT)}` : ''}`} />
         ))}
         {summary.localReply && <FragmentRow label="local reply" value={`${summary.localReply.status}${summary.localReply.flag ? ` ${summary.localReply.flag}` : ''}${summary.localReply.details ? ` (${summary.localReply.details})` : ''}`} />}
         {summary.tag && <FragmentRow label="tag" value={summary.tag} />}
@@ -158,7 +163,21 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
         {bars.map((b, k) => {
           const end = b.endT ?? nowT;
           return (
-            <div key={k} className="ps-wf-row" onClick={() => onSeek(b.index)} title={`${b.label}: ${formatMs(end - b.startT)}${b.endT === undefined ? ' (running)' : ''}`}>
+            <div
+              key={k}
+              className="ps-wf-row"
+              onClick={() => onSeek(b.index)}
+              role="button"
+              tabIndex={0}
+              aria-label={`${b.label}, ${formatMs(end - b.startT)}${b.endT === undefined ? ' so far' : ''}: move the cursor to its start`}
+              onKeyDown={(e) => {
+                if (e.key !== 'Enter' && e.key !== ' ') return;
+                e.preventDefault();
+                e.stopPropagation();
+                onSeek(b.index);
+              }}
+              title={`${b.label}: ${formatMs(end - b.startT)}${b.endT === undefined ? ' (running)' : ''}`}
+            >
               <span>{b.label}</span>
               <div className="ps-wf-track">
                 <div className={`ps-wf-bar${b.endT === undefined ? ' running' : ''}`} style={{ left: pct(b.startT), width: `max(2px, calc(${pct(end)} - ${pct(b.startT)}))`, background: PHASE_COLOURS[b.phase] }} />
@@ -171,14 +190,30 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
         })}
       </div>
 
-      {reasons.length > 0 && (
+      {decided.length > 0 && (
         <>
-          <h3>Decisions</h3>
-          <dl className="ps-kv">
-            {reasons.map((r) => (
-              <FragmentRow key={r.index} label={store.factAt(r.index) ?? ''} value={String(store.dataAt(r.index)!.reason)} />
-            ))}
-          </dl>
+          <h3>
+            Decisions <span className="muted">(what the proxy decided and why; click one to move the cursor to it; greyed: after the cursor)</span>
+          </h3>
+          <table className="ps-events" data-testid="decisions">
+            <colgroup>
+              <col style={{ width: 76 }} />
+              <col />
+            </colgroup>
+            <tbody>
+              {decided.map((d, k) => (
+                <tr key={`${d.index}-${k}`} className={d.index > cursor ? 'future' : d.index === cursor ? 'at-cursor' : undefined} onClick={() => onSeek(d.index)} data-testid="decision-row" data-kind={d.kind} title="move the cursor to this decision">
+                  <td className="muted">{d.label}</td>
+                  <td>
+                    <div style={{ fontSize: 12.5 }}>
+                      <DecisionText text={d.text} />
+                    </div>
+                    {d.envoy && <div className="envoy">{d.envoy}</div>}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </>
       )}
 
@@ -251,6 +286,24 @@ export function RequestDetail({ store, version, cursor, stream, onSeek }: Props)
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** A decision's words, with its `backticked` names in the mono font. */
+function DecisionText({ text }: { text: string }) {
+  const parts = text.split('`');
+  return (
+    <>
+      {parts.map((part, k) =>
+        k % 2 === 1 ? (
+          <code key={k} className="mono" style={{ fontSize: '0.95em', background: 'var(--ps-panel)', border: '1px solid var(--ps-border)', borderRadius: 3, padding: '0 3px' }}>
+            {part}
+          </code>
+        ) : (
+          <span key={k}>{part}</span>
+        ),
+      )}
+    </>
   );
 }
 

@@ -3,7 +3,8 @@ import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from 're
 import type { EventStoreImpl } from '../model/event-store';
 import { durationOf, matchesFilter, parseFilter, sortRequests, type SortKey } from '../model/request-filter';
 import type { RequestSummary } from '../model/types';
-import { PauseIcon } from './icons';
+import { PauseIcon, StatusGlyph } from './icons';
+import { ExportHarButton } from './RequestActions';
 import { useThrottled } from './use-throttled';
 
 /**
@@ -137,6 +138,7 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
         <span className="muted" style={{ fontSize: 11, whiteSpace: 'nowrap' }} data-testid="request-count">
           {rows.length === all.length ? `${all.length} requests` : `${rows.length} of ${all.length}`}
         </span>
+        <ExportHarButton store={store} requests={rows} cursor={cursor} what={filter.terms.length ? 'filtered' : 'requests'} label="Export HAR" />
       </div>
       {filter.unknownKeys.length > 0 && (
         <div className="muted" style={{ fontSize: 11, padding: '0 8px' }}>
@@ -149,7 +151,9 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
         tabIndex={0}
         role="grid"
         aria-label="Requests"
-        aria-rowcount={rows.length}
+        aria-rowcount={rows.length + 1}
+        // a screen reader follows the selected row as the arrows move it (when it is drawn)
+        aria-activedescendant={selectedIndex >= first && selectedIndex < last ? `ps-request-${selected}` : undefined}
         data-testid="request-list"
         onScroll={(e) => {
           const el = e.currentTarget;
@@ -176,20 +180,29 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
           } else if (e.key === 'Escape') onSelect(null);
         }}
       >
-        <table>
+        {/* The focusable box is the grid (arrows move the selection); the table only lays its rows out. */}
+        <table role="presentation">
           <colgroup>
             {COLUMNS.map((c) => (
               <col key={c.key} style={c.width ? { width: c.width } : undefined} />
             ))}
           </colgroup>
-          <thead>
-            <tr>
+          <thead role="rowgroup">
+            <tr role="row" aria-rowindex={1}>
               {COLUMNS.map((c) => (
                 <th
                   key={c.key}
+                  role="columnheader"
                   title={c.title ?? `sort by ${c.label.toLowerCase()}`}
                   aria-sort={sort.key === c.key ? (sort.desc ? 'descending' : 'ascending') : 'none'}
                   onClick={() => setSort((s) => ({ key: c.key, desc: s.key === c.key ? !s.desc : false }))}
+                  tabIndex={0}
+                  onKeyDown={(e) => {
+                    if (e.key !== 'Enter' && e.key !== ' ') return;
+                    e.preventDefault();
+                    e.stopPropagation();
+                    setSort((s) => ({ key: c.key, desc: s.key === c.key ? !s.desc : false }));
+                  }}
                 >
                   {c.label}
                   {sort.key === c.key ? (sort.desc ? ' ▾' : ' ▴') : ''}
@@ -197,25 +210,29 @@ export function RequestList({ store, version: liveVersion, cursor: liveCursor, s
               ))}
             </tr>
           </thead>
-          <tbody>
+          <tbody role="rowgroup">
             {first > 0 && <tr style={{ height: first * ROW }} aria-hidden="true" />}
-            {rows.slice(first, last).map((r) => {
+            {rows.slice(first, last).map((r, i) => {
               const host = r.attempts[r.attempts.length - 1]?.host;
               const flagBad = r.flags !== undefined && r.flags !== '-';
               return (
-                <tr key={r.stream} className="row" aria-selected={r.stream === selected} data-stream={r.stream} onClick={() => onSelect(r.stream === selected ? null : r.stream)}>
-                  <td className="mono muted">{r.stream}</td>
-                  <td>{r.method ?? ''}</td>
-                  <td title={r.authority}>{r.authority ?? ''}</td>
-                  <td title={r.path} className="mono">{r.path ?? ''}</td>
-                  <td className={statusClass(r.status)} data-testid="status">{r.status ?? (r.done ? '—' : '…')}</td>
-                  <td className={flagBad ? 'flag-bad' : 'muted'}>{r.flags ?? r.localReply?.flag ?? ''}</td>
-                  <td>{r.route ?? ''}</td>
-                  <td>{r.cluster ?? ''}</td>
-                  <td className="mono" title={host}>{host ?? ''}</td>
-                  <td style={{ textAlign: 'right' }}>{r.attempts.length || ''}</td>
-                  <td style={{ textAlign: 'right' }}>{formatMs(durationOf(r, nowT))}</td>
-                  <td className="phase-pill">
+                <tr key={r.stream} id={`ps-request-${r.stream}`} className="row" role="row" aria-rowindex={first + i + 2} aria-selected={r.stream === selected} data-stream={r.stream} onClick={() => onSelect(r.stream === selected ? null : r.stream)}>
+                  <td role="gridcell" className="mono muted">{r.stream}</td>
+                  <td role="gridcell">{r.method ?? ''}</td>
+                  <td role="gridcell" title={r.authority}>{r.authority ?? ''}</td>
+                  <td role="gridcell" title={r.path} className="mono">{r.path ?? ''}</td>
+                  <td role="gridcell" className={statusClass(r.status)} data-testid="status">
+                    {/* a shape as well as the colour: a 4xx or 5xx stands out to a colour-blind eye too */}
+                    <StatusGlyph status={r.status} />
+                    {r.status ?? (r.done ? '—' : '…')}
+                  </td>
+                  <td role="gridcell" className={flagBad ? 'flag-bad' : 'muted'}>{r.flags ?? r.localReply?.flag ?? ''}</td>
+                  <td role="gridcell">{r.route ?? ''}</td>
+                  <td role="gridcell">{r.cluster ?? ''}</td>
+                  <td role="gridcell" className="mono" title={host}>{host ?? ''}</td>
+                  <td role="gridcell" style={{ textAlign: 'right' }}>{r.attempts.length || ''}</td>
+                  <td role="gridcell" style={{ textAlign: 'right' }}>{formatMs(durationOf(r, nowT))}</td>
+                  <td role="gridcell" className="phase-pill">
                     {held?.has(r.stream) && !r.done ? (
                       <span className="held" title="held by step mode (the Step mode tab steps or resumes it)" data-testid="held-badge">
                         <PauseIcon /> held

@@ -100,7 +100,6 @@ export function SimulationBar({ info, connection }: Props) {
             className="ps-btn"
             role="radio"
             aria-checked={clock.speed === s}
-            aria-pressed={clock.speed === s}
             disabled={!usable}
             onClick={() => send({ action: 'speed', speed: s })}
             data-testid={`sim-speed-${s}`}

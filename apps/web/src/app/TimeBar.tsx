@@ -47,7 +47,7 @@ export function TimeBar({ store, version, time, selected, canFollow, children }:
         <option value="time">by time</option>
         <option value="phase">by phase</option>
         <option value="request" disabled={selected === null}>
-          {selected === null ? 'this request (select one)' : `request ${selected} only`}
+          {selected === null ? 'one request' : `request ${selected} only`}
         </option>
       </select>
       <Timeline store={store} version={version} cursor={cursor} selected={selected} onSeek={time.seek} />

@@ -97,3 +97,58 @@ export function SaveIcon() {
     </svg>
   );
 }
+
+/** two overlapping sheets: copy */
+export function CopyIcon() {
+  return (
+    <svg {...box}>
+      <g stroke="currentColor" strokeWidth="1.4" fill="none" strokeLinejoin="round">
+        <rect x="4.5" y="4.5" width="7.5" height="8" rx="1.2" />
+        <path d="M9.5 4.5V2.8a1 1 0 0 0-1-1H3a1 1 0 0 0-1 1v6.5a1 1 0 0 0 1 1h1.5" />
+      </g>
+    </svg>
+  );
+}
+
+/** a circular arrow: send again */
+export function ResendIcon() {
+  return (
+    <svg {...box}>
+      <g stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" strokeLinejoin="round" fill="none">
+        <path d="M11.8 7.4A4.8 4.8 0 1 1 10.4 3.6" />
+        <path d="M11.2 1.6v2.6H8.6" />
+      </g>
+    </svg>
+  );
+}
+
+/**
+ * The shape that goes with a status class wherever its colour does (request list, detail):
+ * a 4xx is a triangle, a 5xx a square with a cross, so the class reads without telling red
+ * from orange from green. 1xx-3xx draw nothing: they are the calm case. Hidden from screen
+ * readers, which read the number next to it.
+ */
+export function StatusGlyph({ status }: { status: number | undefined }) {
+  if (status === undefined || status < 400) return null;
+  return (
+    <svg width="10" height="10" viewBox="0 0 10 10" aria-hidden="true" className="ps-status-glyph">
+      {status >= 500 ? (
+        <>
+          <rect x="0.5" y="0.5" width="9" height="9" rx="1.5" fill="currentColor" />
+          <path d="M3 3l4 4M7 3l-4 4" stroke="var(--ps-bg)" strokeWidth="1.5" strokeLinecap="round" />
+        </>
+      ) : (
+        <path d="M5 0.6 L9.6 9.2 H0.4 Z" fill="currentColor" />
+      )}
+    </svg>
+  );
+}
+
+/** a right arrow, for "from → to" in running text (the one font draws U+2192 as a blank) */
+export function ArrowRightIcon() {
+  return (
+    <svg width="12" height="10" viewBox="0 0 12 10" aria-hidden="true" style={{ verticalAlign: 'middle', margin: '0 3px' }}>
+      <path d="M1 5h9M6.5 1.5 10 5 6.5 8.5" stroke="currentColor" strokeWidth="1.6" fill="none" strokeLinecap="round" strokeLinejoin="round" />
+    </svg>
+  );
+}

@@ -104,7 +104,7 @@ export function panelStyle(p: Panels): CSSProperties {
  * A drag handle between two panels. `onDrag` gets the pointer's offset from where the drag
  * started (px along the handle's axis); arrow keys move it 16 px at a time.
  */
-export function Splitter({ orientation, label, onDrag, onDone, testId, disabled }: { orientation: 'horizontal' | 'vertical'; label: string; onDrag(delta: number, start: boolean): void; onDone?(): void; testId?: string; disabled?: boolean }) {
+export function Splitter({ orientation, label, value, onDrag, onDone, testId, disabled }: { orientation: 'horizontal' | 'vertical'; label: string; /** the size it sets, for a screen reader: a focusable separator is a slider */ value: { now: number; min: number; max: number; text: string }; onDrag(delta: number, start: boolean): void; onDone?(): void; testId?: string; disabled?: boolean }) {
   const origin = useRef<number | null>(null);
   const along = (e: { clientX: number; clientY: number }) => (orientation === 'vertical' ? e.clientX : e.clientY);
   return (
@@ -113,6 +113,10 @@ export function Splitter({ orientation, label, onDrag, onDone, testId, disabled 
       role="separator"
       aria-orientation={orientation}
       aria-label={label}
+      aria-valuenow={Math.round(value.now)}
+      aria-valuemin={value.min}
+      aria-valuemax={value.max}
+      aria-valuetext={value.text}
       aria-disabled={disabled || undefined}
       tabIndex={disabled ? -1 : 0}
       data-testid={testId}

@@ -1,13 +1,18 @@
 import { useEffect, useRef } from 'react';
 
 /**
- * The shareable part of the view lives in the hash: `#req=<stream>&seq=<seq>`. The query
+ * The shareable part of the view lives in the hash: `#req=<stream>&seq=<seq>`, and an open
+ * host or cluster panel as `host=<cluster>/<ip:port>` or `cluster=<name>`. The query
  * stays for the server (`?token=`), so the hash survives a reload and never reaches it.
  */
 
 export interface UrlState {
   req: number | null;
   seq: number | null;
+  /** the open host panel, `<cluster>/<ip:port>` */
+  host?: string | null;
+  /** the open cluster panel */
+  cluster?: string | null;
 }
 
 function positiveInt(value: string | null): number | null {
@@ -18,13 +23,17 @@ function positiveInt(value: string | null): number | null {
 
 export function readUrlState(hash: string = window.location.hash): UrlState {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
-  return { req: positiveInt(params.get('req')), seq: positiveInt(params.get('seq')) };
+  const host = params.get('host');
+  const cluster = params.get('cluster');
+  return { req: positiveInt(params.get('req')), seq: positiveInt(params.get('seq')), ...(host && { host }), ...(cluster && { cluster }) };
 }
 
 export function formatUrlState(state: UrlState): string {
   const params = new URLSearchParams();
   if (state.req !== null) params.set('req', String(state.req));
   if (state.seq !== null) params.set('seq', String(state.seq));
+  if (state.host) params.set('host', state.host);
+  else if (state.cluster) params.set('cluster', state.cluster);
   const text = params.toString();
   return text ? `#${text}` : '';
 }
@@ -46,7 +55,7 @@ export function useUrlStateSync(state: UrlState, canWrite: () => boolean, interv
   latest.current = { state, canWrite };
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const lastWrite = useRef(0);
-  const { req, seq } = state;
+  const { req, seq, host, cluster } = state;
   useEffect(() => {
     if (timer.current !== null) return;
     const wait = Math.max(0, lastWrite.current + intervalMs - Date.now());
@@ -56,7 +65,7 @@ export function useUrlStateSync(state: UrlState, canWrite: () => boolean, interv
       lastWrite.current = Date.now();
       writeUrlState(latest.current.state);
     }, wait);
-  }, [req, seq, intervalMs]);
+  }, [req, seq, host, cluster, intervalMs]);
   useEffect(
     () => () => {
       if (timer.current !== null) clearTimeout(timer.current);

@@ -23,7 +23,8 @@ export function MachineView({ store, cursor, selected }: ViewProps) {
   if (selected === null) return <div className="psm-machines pst-empty">Select a request (click a token on the topology or a row in the list) to see its state machines.</div>;
   if (runs.length === 0) return <div className="psm-machines pst-empty">Request {selected} has no events at or before the cursor.</div>;
   return (
-    <div className="psm-machines" data-testid="machine-view" data-request={selected}>
+    // focusable: a keyboard scrolls the charts, which hold no control of their own
+    <div className="psm-machines" data-testid="machine-view" data-request={selected} tabIndex={0} role="region" aria-label={`State machines of request ${selected}`}>
       <div className="psm-legend">
         <span className="psm-key psm-key-current">current state</span>
         <span className="psm-key psm-key-visited">visited</span>

@@ -6,7 +6,9 @@ import { fitCharts } from './chart-fit';
 import '../topology/views-theme.css';
 import './stats.css';
 
-const HOST_COLORS = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc2626', '#db2777', '#65a30d', '#7c3aed', '#ea580c'];
+// Okabe-Ito first (the hues a colour-blind eye still tells apart), each 3:1 or more on the
+// light and the dark panel; past seven hosts, the legend's names carry the rest.
+const HOST_COLORS = ['#0072b2', '#d55e00', '#009e73', '#c0649a', '#3b93c4', '#b58500', '#808080', '#8a5a9e', '#2e8b57', '#a34700'];
 
 export function StatsView({ store, cursor }: ViewProps) {
   const [, bump] = useReducer((n: number) => n + 1, 0);
@@ -61,10 +63,10 @@ export function StatsView({ store, cursor }: ViewProps) {
       </p>
       </div>
       <div className="pss-grid">
-        <Sparkline title="requests / s" times={times} bucketMs={BUCKET_MS} series={one('rq', '#2563eb', (b) => b.rq)} width={fit.widths[0]} height={fit.height} />
-        <Sparkline title="5xx / s" times={times} bucketMs={BUCKET_MS} series={one('5xx', '#dc2626', (b) => b.s5xx)} width={fit.widths[1]} height={fit.height} />
-        <Sparkline title="retries / s" times={times} bucketMs={BUCKET_MS} series={one('retries', '#d97706', (b) => b.retries)} width={fit.widths[2]} height={fit.height} />
-        <Sparkline title="pending overflow / s" times={times} bucketMs={BUCKET_MS} series={one('overflow', '#9333ea', (b) => b.overflow)} width={fit.widths[3]} height={fit.height} />
+        <Sparkline title="requests / s" times={times} bucketMs={BUCKET_MS} series={one('rq', '#0072b2', (b) => b.rq)} width={fit.widths[0]} height={fit.height} />
+        <Sparkline title="5xx / s" times={times} bucketMs={BUCKET_MS} series={one('5xx', '#d55e00', (b) => b.s5xx)} width={fit.widths[1]} height={fit.height} />
+        <Sparkline title="retries / s" times={times} bucketMs={BUCKET_MS} series={one('retries', '#b58500', (b) => b.retries)} width={fit.widths[2]} height={fit.height} />
+        <Sparkline title="pending overflow / s" times={times} bucketMs={BUCKET_MS} series={one('overflow', '#8a5a9e', (b) => b.overflow)} width={fit.widths[3]} height={fit.height} />
         <Sparkline
           title="active upstream connections per host"
           times={times}

@@ -4,7 +4,7 @@ import { zoom, zoomIdentity, zoomTransform, type ZoomBehavior } from 'd3-zoom';
 import type { ViewProps } from '../../model/types';
 import { CatalogTracker } from './catalog';
 import { HOST_POOL_TOP, layoutTopology, type Layout, type LayoutNode } from './layout';
-import { LEGEND } from './palette';
+import { HELD_COLOR, LEGEND, tokenShape, traceToken } from './palette';
 import { TokenCanvas } from './token-canvas';
 import { isFailing, WorldTracker, type PoolState, type RequestToken, type World } from './world';
 import './topology.css';
@@ -16,12 +16,17 @@ function useStoreVersion(store: ViewProps['store']): number {
   return store.version;
 }
 
+const NO_HELD: ReadonlySet<number> = new Set();
+
 /** Presenter mode: at a scale below this, 16-unit labels would render under 14 px. */
 const PRESENTER_MIN_SCALE = 14 / 16;
 /** Presenter mode: how close a click zooms in to the request it follows. */
 const FOLLOW_SCALE = 1.6;
 
-export function TopologyView({ store, cursor, selected, onSelect, presenter = false }: ViewProps & { presenter?: boolean }) {
+/** A host or cluster node the user clicked: the App opens its panel. */
+export type OpenedNode = { kind: 'host'; cluster: string; host: string } | { kind: 'cluster'; cluster: string };
+
+export function TopologyView({ store, cursor, selected, onSelect, presenter = false, onOpenNode, strip, held = NO_HELD }: ViewProps & { presenter?: boolean; onOpenNode?: (node: OpenedNode) => void; strip?: React.ReactNode; held?: ReadonlySet<number> }) {
   const version = useStoreVersion(store);
   const trackers = useRef({ world: new WorldTracker(), catalog: new CatalogTracker() });
   const catalog = useMemo(() => trackers.current.catalog.update(store), [store, version]);
@@ -101,6 +106,14 @@ export function TopologyView({ store, cursor, selected, onSelect, presenter = fa
     if (layout) tokensRef.current?.update(world, layout);
   }, [world, layout, cursor, version]);
   useEffect(() => tokensRef.current?.setSelected(selected), [selected]);
+  // step mode's held requests get a mark on their tokens (the canvas lists them in data-held)
+  useEffect(() => {
+    const tokens = tokensRef.current;
+    if (!tokens) return;
+    tokens.setHeld(held);
+    if (layout) tokens.update(world, layout);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [held]);
 
   useEffect(() => {
     const wrap = wrapRef.current;
@@ -132,7 +145,7 @@ export function TopologyView({ store, cursor, selected, onSelect, presenter = fa
     if (hit !== null) {
       onSelect(hit);
       if (presenter) setFollowing(true);
-    }
+    } else if (onOpenNode) openNodeAt(ev.target, layout, onOpenNode);
   };
 
   const inFlight = countInFlight(world);
@@ -161,9 +174,9 @@ export function TopologyView({ store, cursor, selected, onSelect, presenter = fa
           fit
         </button>
       </div>
-      <div className="pst-topology-map" ref={wrapRef} onClick={onClick} data-testid="topology-map">
+      <div className="pst-topology-map" ref={wrapRef} onClick={onClick} onFocus={(e) => panToFocused(e.target, wrapRef.current, zoomRef.current)} data-testid="topology-map">
         {!layout && <div className="pst-empty">No topology yet: connect to a server or load a trace file.</div>}
-        <svg className="pst-topology-svg" width="100%" height="100%" role="img" aria-label="proxy topology">
+        <svg className="pst-topology-svg" width="100%" height="100%" role="group" aria-label="proxy topology: Tab moves through its nodes">
           <defs>
             <marker id="pst-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
               <path d="M0,0 L8,4 L0,8 z" className="pst-arrowhead" />
@@ -173,7 +186,8 @@ export function TopologyView({ store, cursor, selected, onSelect, presenter = fa
         </svg>
         <canvas ref={canvasRef} className="pst-topology-canvas" data-testid="token-canvas" />
       </div>
-      {presenter && <PresenterStrip store={store} cursor={cursor} t={world.t} stream={selected} token={selectedToken} />}
+      {/* an opened host or cluster takes the strip (HostStrip, ClusterStrip) */}
+      {presenter && (strip ?? <PresenterStrip store={store} cursor={cursor} t={world.t} stream={selected} token={selectedToken} />)}
     </div>
   );
 }
@@ -234,13 +248,17 @@ function Legend() {
     <ul className="pst-legend" aria-label="legend">
       {LEGEND.map((l) => (
         <li key={l.label}>
-          <span className={l.ring ? 'pst-swatch pst-swatch-ring' : 'pst-swatch'} style={l.ring ? { borderColor: l.color } : { background: l.color }} />
+          {l.ring ? <span className="pst-swatch pst-swatch-ring" style={{ borderColor: l.color }} /> : <TokenSwatch color={l.color} />}
           {l.label}
         </li>
       ))}
       <li>
         <span className="pst-swatch pst-swatch-selected" />
         selected
+      </li>
+      <li>
+        <span className="pst-swatch pst-swatch-ring pst-swatch-held" style={{ borderColor: HELD_COLOR }} />
+        held
       </li>
       <li className="pst-legend-sep">
         <span className="pst-dot pst-cx-connecting" />
@@ -251,6 +269,28 @@ function Legend() {
         busy
       </li>
     </ul>
+  );
+}
+
+/** A legend entry's token, drawn with the shape the map gives it. */
+function TokenSwatch({ color }: { color: string }) {
+  let d = '';
+  traceToken(
+    {
+      moveTo: (x, y) => void (d += `M${x.toFixed(2)},${y.toFixed(2)}`),
+      lineTo: (x, y) => void (d += `L${x.toFixed(2)},${y.toFixed(2)}`),
+      arc: (x, y, r) => void (d += `M${x - r},${y}a${r},${r} 0 1,0 ${2 * r},0a${r},${r} 0 1,0 ${-2 * r},0`),
+      closePath: () => void (d += 'Z'),
+    },
+    tokenShape(color),
+    6,
+    6,
+    4.6,
+  );
+  return (
+    <svg className="pst-swatch-shape" width={12} height={12} viewBox="0 0 12 12" aria-hidden="true">
+      <path d={d} fill={color} />
+    </svg>
   );
 }
 
@@ -302,7 +342,7 @@ function PlainNode({ node, world, presenter }: { node: LayoutNode; world: World;
   // presenter mode: 16-unit text, so lines are further apart and fewer characters fit
   const [y1, y2, line, chars] = presenter ? [21, 44, 20, 22] : [15, 29, 14, 30];
   return (
-    <g className={`pst-node pst-node-${node.kind}`} data-node={node.id} transform={`translate(${node.x},${node.y})`}>
+    <g className={`pst-node pst-node-${node.kind}`} data-node={node.id} transform={`translate(${node.x},${node.y})`} {...nodeA11y(node.kind, plainNodeLabel(node, world))}>
       <rect width={node.w} height={node.h} rx={6} />
       <text x={8} y={y1} className="pst-node-label">
         {clip(node.label, chars - 4)}
@@ -350,6 +390,9 @@ function HostNode({ node, world, pools, name, presenter }: { node: LayoutNode; w
   const status = removed ? 'removed' : ejected ? 'ejected' : unhealthy ? 'unhealthy' : failing ? 'failing' : h?.health === 'pending' ? 'pending HC' : 'healthy';
   const statusClass = removed || ejected || unhealthy ? 'bad' : failing ? 'warn' : 'ok';
   const workers = Math.max(1, Math.round((node.h - HOST_POOL_TOP + 8) / 16));
+  let active = 0;
+  for (const r of world.requests.values()) if (r.phase !== 'done' && r.host === node.host && r.cluster === node.cluster) active++;
+  const label = `host ${name ?? node.host}, cluster ${node.cluster}, ${status}, ${active} active request${active === 1 ? '' : 's'}`;
   const title = (
     <title>
       {`${node.cluster} / ${node.host}${removed ? '\nremoved from the cluster by a DNS answer' : ''}\nhealth: ${h?.health ?? 'no health checks'}${failing ? `\n${h!.consecutiveFailures} failed attempt(s) in a row` : ''}`}
@@ -357,14 +400,15 @@ function HostNode({ node, world, pools, name, presenter }: { node: LayoutNode; w
   );
   if (presenter) {
     return (
-      <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`}>
+      <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`} {...nodeA11y('host', label)}>
         <rect width={node.w} height={node.h} rx={6} />
         <text x={8} y={21} className="pst-node-label">
           {name ?? clip(node.host ?? '', 15)}
         </text>
-        <text x={node.w - 8} y={21} className={`pst-health pst-health-${statusClass}`} textAnchor="end">
+        <text x={node.w - 26} y={21} className={`pst-health pst-health-${statusClass}`} textAnchor="end">
           {status}
         </text>
+        <HealthGlyph state={statusClass} x={node.w - 22} y={8} size={14} />
         <text x={6} y={49} className="pst-slot-label">
           wait
         </text>
@@ -378,15 +422,16 @@ function HostNode({ node, world, pools, name, presenter }: { node: LayoutNode; w
     );
   }
   return (
-    <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`}>
+    <g className={`pst-node pst-node-host pst-host-${statusClass}`} data-node={node.id} data-health={status} transform={`translate(${node.x},${node.y})`} {...nodeA11y('host', label)}>
       <rect width={node.w} height={node.h} rx={6} />
       <text x={8} y={15} className="pst-node-label">
         {name ? `${name} :${node.host?.split(':').at(-1)}` : node.host}
         <title>{name ? `${name}: ${node.host}` : node.host}</title>
       </text>
-      <text x={node.w - 8} y={15} className={`pst-health pst-health-${statusClass}`} textAnchor="end">
+      <text x={node.w - 20} y={15} className={`pst-health pst-health-${statusClass}`} textAnchor="end">
         {status}
       </text>
+      <HealthGlyph state={statusClass} x={node.w - 17} y={6} size={9} />
       <text x={6} y={27} className="pst-slot-label">
         pending
       </text>
@@ -493,4 +538,93 @@ function PoolRow({ pool, worker, y, width }: { pool?: PoolState; worker: number;
 
 function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+/**
+ * Keyboard and screen-reader access for a node: in the Tab order, named for what it is, and
+ * Enter or Space does what a click does (the click goes to the node itself, so whatever
+ * listens for it answers). Stopping the key keeps Space from also pausing playback.
+ */
+function nodeA11y(kind: LayoutNode['kind'], label: string) {
+  // hosts and clusters open their panel on a click; the others only describe themselves
+  const clickable = kind === 'host' || kind === 'cluster';
+  return {
+    tabIndex: 0,
+    role: clickable ? 'button' : 'img',
+    'aria-label': label,
+    onPointerDown: (e: React.PointerEvent<SVGGElement>) => {
+      e.currentTarget.dataset.pointerFocus = '1';
+    },
+    onBlur: (e: React.FocusEvent<SVGGElement>) => {
+      delete e.currentTarget.dataset.pointerFocus;
+    },
+    onKeyDown: (e: React.KeyboardEvent<SVGGElement>) => {
+      if (e.key !== 'Enter' && e.key !== ' ') return;
+      // A node a click focused (a click on a token over it, say) leaves Space to play/pause.
+      if (e.key === ' ' && e.currentTarget.dataset.pointerFocus) return;
+      e.preventDefault();
+      e.stopPropagation();
+      // no pointer position: the map's own click (select the token under the pointer) finds none
+      e.currentTarget.dispatchEvent(new MouseEvent('click', { bubbles: true, cancelable: true }));
+    },
+  };
+}
+
+function plainNodeLabel(node: LayoutNode, world: World): string {
+  switch (node.kind) {
+    case 'downstream':
+      return `downstream clients, ${world.connections.size} open connection${world.connections.size === 1 ? '' : 's'}`;
+    case 'filters':
+      return `HTTP filters: ${(node.filters ?? []).map((f, i) => `${i + 1}. ${f.replace(/^envoy\.filters\.http\./, '')}${node.modelled?.[i] === false ? ' (not modelled)' : ''}`).join(', ')}`;
+    case 'chain':
+      return `filter chain ${node.label}${node.sub ? `, ${node.sub}` : ''}`;
+    case 'route':
+      return `route ${node.label}${node.sub ? `, ${node.sub}` : ''}`;
+    default:
+      return `${node.kind} ${node.label}${node.sub ? `, ${node.sub}` : ''}`;
+  }
+}
+
+/**
+ * A shape with the health word, so the state reads without its colour: a ring when healthy,
+ * a triangle when failing, a crossed square when out of rotation.
+ */
+function HealthGlyph({ state, x, y, size }: { state: 'ok' | 'warn' | 'bad'; x: number; y: number; size: number }) {
+  const k = size / 10;
+  return (
+    <g transform={`translate(${x},${y}) scale(${k})`} className={`pst-health-glyph pst-health-${state}`} aria-hidden="true">
+      {state === 'ok' ? (
+        <circle cx={5} cy={5} r={3.6} fill="none" stroke="currentColor" strokeWidth={1.8} />
+      ) : state === 'warn' ? (
+        <path d="M5 0.6 L9.6 9.2 H0.4 Z" />
+      ) : (
+        <>
+          <rect x={0.5} y={0.5} width={9} height={9} rx={1.5} />
+          <path d="M3 3l4 4M7 3l-4 4" className="pst-health-glyph-cross" />
+        </>
+      )}
+    </g>
+  );
+}
+
+/** A click (or Enter) on a host or cluster node, not on a token: open its panel. */
+function openNodeAt(target: EventTarget, layout: Layout | null, open: (node: OpenedNode) => void) {
+  const id = target instanceof Element ? target.closest<SVGGElement>('[data-node]')?.dataset.node : undefined;
+  const node = id !== undefined ? layout?.byId.get(id) : undefined;
+  if (node?.kind === 'host' && node.cluster && node.host) open({ kind: 'host', cluster: node.cluster, host: node.host });
+  else if (node?.kind === 'cluster') open({ kind: 'cluster', cluster: node.label });
+}
+
+/** Tab may land on a node panned out of view: bring it back in, as a browser scrolls to focus. */
+function panToFocused(target: EventTarget, wrap: HTMLDivElement | null, z: ZoomBehavior<HTMLDivElement, unknown> | null) {
+  if (!wrap || !z || !(target instanceof SVGGElement) || !target.dataset.node) return;
+  const box = target.getBoundingClientRect();
+  const view = wrap.getBoundingClientRect();
+  const margin = 16;
+  const dx = box.left < view.left + margin ? view.left + margin - box.left : box.right > view.right - margin ? Math.max(view.right - margin - box.right, view.left + margin - box.left) : 0;
+  const dy = box.top < view.top + margin ? view.top + margin - box.top : box.bottom > view.bottom - margin ? Math.max(view.bottom - margin - box.bottom, view.top + margin - box.top) : 0;
+  if (dx === 0 && dy === 0) return;
+  const k = zoomTransform(wrap).k;
+  // translateBy works in the map's units: divide the screen offset by the scale
+  select(wrap).call(z.translateBy, dx / k, dy / k);
 }
