@@ -44,7 +44,9 @@ async function seen(page: Page) {
     }),
   );
   const downstream = await page.locator('g.pst-node-downstream').first().textContent();
-  return { rows: rows.sort((a, b) => Number(a[0]) - Number(b[0])), hosts: hosts.sort(), downstream };
+  // the stats strip's totals (requests, 2xx, 4xx, 5xx, retries, overflow, connections)
+  const counters = await page.locator('[data-testid=stats-view] [data-counter]').evaluateAll((els) => els.map((el) => [el.getAttribute('data-counter'), el.querySelector('dd')?.textContent ?? '']));
+  return { rows: rows.sort((a, b) => Number(a[0]) - Number(b[0])), hosts: hosts.sort(), downstream, counters };
 }
 
 test('a page opened after 80x the history draws what a page there from the start draws', async ({ browser }, testInfo) => {
@@ -78,6 +80,9 @@ test('a page opened after 80x the history draws what a page there from the start
   // the downstream node counts the open connections
   expect(a.downstream).toMatch(/\d+ open connection/);
   expect(b.downstream).toEqual(a.downstream);
+  // the totals of the whole run, though the late page got only the last 50 events of it
+  expect(Number(a.counters.find(([name]) => name === 'requests')?.[1]?.replace(/\D/g, ''))).toBeGreaterThan(50);
+  expect(b.counters).toEqual(a.counters);
 
   for (const [name, page] of [
     ['late-joiner-early', early],

@@ -11,13 +11,14 @@
  */
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { parseTraceHeader, type ServerMessage, type TraceEvent } from '@proxyscope/protocol';
+import { parseTraceHeader, zeroCounts, type ServerMessage, type SnapshotInfo, type TraceEvent } from '@proxyscope/protocol';
 import { loadRun, parseSimulateCli } from '../src/simulate/simulate';
 import { startSimulationServer } from '../src/simulate/serve';
 import { EventHub } from '../src/stream/event-hub';
 import { readTraceFile } from '../src/recording/trace-io';
 import { applyEvent, emptyWorld, type World } from '../../web/src/views/topology/world';
 import { EventStoreImpl } from '../../web/src/model/event-store';
+import { StatsTracker } from '../../web/src/views/stats/series';
 import { tempDir, until, WsProbe } from './support/stream';
 import fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -50,12 +51,13 @@ async function advance(probe: WsProbe, id: string, ms: number): Promise<Ack> {
   return reply;
 }
 
-/** What a viewer draws at `seq`: the topology's world and the in-flight rows of the request list. */
-function view(events: readonly TraceEvent[], seq: number) {
+/** What a viewer draws at `seq`: the topology's world, the in-flight rows of the request list, and the stats strip's totals. */
+function view(events: readonly TraceEvent[], seq: number, snapshot?: SnapshotInfo) {
   const upTo = events.filter((e) => e.seq <= seq);
   const world: World = emptyWorld();
   for (const e of upTo) applyEvent(world, e);
   const store = new EventStoreImpl('simulation');
+  if (snapshot) store.setSource({ snapshotSeq: snapshot.lastSeq, snapshotCounts: snapshot.counts ?? null });
   store.append(upTo);
   const at = store.length - 1;
   const tokens = [...world.requests.values()]
@@ -70,7 +72,8 @@ function view(events: readonly TraceEvent[], seq: number) {
   const pools = Object.fromEntries(
     [...world.pools.entries()].filter(([, p]) => p.clients.size > 0 || p.pending > 0).map(([k, p]) => [k, { pending: p.pending, clients: [...p.clients.entries()].sort((a, b) => a[0] - b[0]) }]),
   );
-  return { tokens, rows, health, pools, connections: [...world.connections].sort(), store };
+  const totals = new StatsTracker().at(store, store.length - 1).totals;
+  return { tokens, rows, health, pools, connections: [...world.connections].sort(), totals, store };
 }
 
 describe('a late joiner', () => {
@@ -93,10 +96,16 @@ describe('a late joiner', () => {
     expect(hello.snapshot?.events).toBeGreaterThan(0);
     expect(hello.snapshot!.lastSeq).toBeLessThan(hello.history.firstSeq!);
     expect(late.events.length).toBe(hello.snapshot!.events + HISTORY);
+    // The web UI connects with subscribe=none and subscribes after: the ack says the same.
+    const page = await WsProbe.connect(`${wsUrl}?subscribe=none`);
+    const quiet = await page.next('hello', 0);
+    expect(quiet.snapshot).toBeUndefined();
+    const subscribed = await page.request({ type: 'subscribe', id: 's', history: true });
+    expect(subscribed.type === 'ack' && subscribed.detail?.snapshot).toEqual(hello.snapshot);
     expect(late.events.length).toBeLessThan(early.events.length / 3);
 
     const a = view(early.events, seq);
-    const b = view(late.events, seq);
+    const b = view(late.events, seq, hello.snapshot);
     // Something worth comparing: requests in flight, hosts with health checks, busy pools.
     expect(a.tokens.length).toBeGreaterThan(0);
     expect(Object.keys(a.health).length).toBeGreaterThan(0);
@@ -110,6 +119,11 @@ describe('a late joiner', () => {
     expect(b.health).toEqual(a.health);
     expect(b.pools).toEqual(a.pools);
     expect(b.connections).toEqual(a.connections);
+    // The stats strip: requests, statuses, retries and overflows over the whole run, most of
+    // whose events the late viewer never got.
+    expect(b.totals).toEqual(a.totals);
+    // (from the history alone it would show only the requests the ring still holds)
+    expect(view(late.events, seq, { ...hello.snapshot!, counts: undefined }).totals.rq).toBeLessThan(a.totals.rq / 3);
 
     // The late store knows which events came in the snapshot, and its timeline starts after them.
     const lateStore = new EventStoreImpl('simulation');
@@ -125,11 +139,12 @@ describe('a late joiner', () => {
     const next = served.hub.lastFlushedSeq;
     await until('both viewers have the new events', () => early.events.at(-1)?.seq === next && late.events.at(-1)?.seq === next, 10_000);
     const a2 = view(early.events, next);
-    const b2 = view(late.events, next);
+    const b2 = view(late.events, next, hello.snapshot);
     expect(b2.tokens).toEqual(a2.tokens);
     expect(b2.rows).toEqual(a2.rows);
     expect(b2.health).toEqual(a2.health);
     expect(b2.pools).toEqual(a2.pools);
+    expect(b2.totals).toEqual(a2.totals);
   }, 60_000);
 
   it('a recording started mid-run begins with the snapshot, so the file alone draws the same state', async () => {
@@ -153,12 +168,13 @@ describe('a late joiner', () => {
     expect(recorded[header.snapshot!.events]!.seq).toBe(startedAt + 1);
 
     const a = view(early.events, last);
-    const b = view(recorded, last);
+    const b = view(recorded, last, header.snapshot);
     expect(a.tokens.length).toBeGreaterThan(0);
     expect(b.tokens).toEqual(a.tokens);
     expect(b.rows).toEqual(a.rows);
     expect(b.health).toEqual(a.health);
     expect(b.pools).toEqual(a.pools);
+    expect(b.totals).toEqual(a.totals);
     expect(path.basename(recorder.path)).toMatch(/\.ndjson\.gz$/);
   }, 60_000);
 
@@ -172,7 +188,7 @@ describe('a late joiner', () => {
     hub.flush();
     // cx:1 and cx:2 left the ring: they are the snapshot, announced with the seq it stands at
     expect(hub.snapshot().map((e) => e.actor)).toEqual(['cx:1', 'cx:2']);
-    expect(hub.snapshotInfo()).toEqual({ events: 2, lastSeq: 2 });
+    expect(hub.snapshotInfo()).toEqual({ events: 2, lastSeq: 2, counts: zeroCounts() });
     expect(hub.snapshotNow().map((e) => e.actor)).toEqual(['cx:1', 'cx:2', 'cx:3', 'cx:4']);
     release();
     // Nobody watched for a while (cx:1 may have closed unseen): the old state is not offered as current.

@@ -7,3 +7,4 @@ export * from './event-batch';
 export * from './subscription';
 export * from './state-fold';
 export * from './http-status';
+export * from './traffic-counts';

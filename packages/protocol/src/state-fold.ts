@@ -1,4 +1,5 @@
 import type { TraceEvent } from './events';
+import { countTraffic, zeroCounts, type TrafficCounts } from './traffic-counts';
 
 /**
  * The state of a run folded from its trace events, kept in bounded memory, and given back
@@ -55,6 +56,8 @@ export class StateFold {
   folded = 0;
   /** seq of the newest event folded (0: none) */
   lastSeq = 0;
+  /** the traffic counters over every event folded (the snapshot's `counts`) */
+  readonly counts: TrafficCounts = zeroCounts();
   private readonly factsPerActor: number;
   private readonly maxRequestEvents: number;
   private readonly hostsChangedPerCluster: number;
@@ -76,6 +79,7 @@ export class StateFold {
   apply(e: TraceEvent): void {
     this.folded++;
     this.lastSeq = e.seq;
+    countTraffic(this.counts, e);
     const stream = e.ids.stream;
     if (stream !== undefined) this.applyRequest(stream, e);
     else this.applyActor(e);

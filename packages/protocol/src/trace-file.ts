@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FACT_NAMES, MACHINE_KINDS, type TraceEvent } from './events';
 import type { Topology } from './topology';
+import type { TrafficCounts } from './traffic-counts';
 
 /**
  * Trace files are NDJSON: one header line, then one TraceEvent per line.
@@ -25,8 +26,10 @@ export interface TraceHeader {
    * older events (every one with seq <= `lastSeq`) that leave each live actor and
    * in-flight request as it was when recording began (docs/trace-format.md "Snapshot").
    * Absent in traces that start with the run, and in traces written before version 1.1.
+   * `counts`: the traffic counters over every event up to `lastSeq`; absent in traces
+   * written before it was added, where a reader counts from the snapshot on.
    */
-  snapshot?: { events: number; lastSeq: number };
+  snapshot?: { events: number; lastSeq: number; counts?: TrafficCounts };
 }
 
 /** Correlation ids as they appear on an event (`ids`). */
@@ -71,6 +74,15 @@ export const traceEventSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+const count = z.number().int().nonnegative();
+
+/** `hello.snapshot` and a trace header's `snapshot`, as validated. */
+export const snapshotInfoSchema = z.object({
+  events: count,
+  lastSeq: count,
+  counts: z.object({ rq: count, s2xx: count, s4xx: count, s5xx: count, retries: count, overflow: count }).optional(),
+});
+
 export const traceHeaderSchema = z.object({
   format: z.literal(TRACE_FORMAT),
   version: z.number().int(),
@@ -84,7 +96,7 @@ export const traceHeaderSchema = z.object({
   }),
   config: z.unknown().optional(),
   simulation: z.object({ scenario: z.string(), seed: z.number().int() }).optional(),
-  snapshot: z.object({ events: z.number().int().nonnegative(), lastSeq: z.number().int().nonnegative() }).optional(),
+  snapshot: snapshotInfoSchema.optional(),
 });
 
 /** A trace line that could not be read, with the exact place and reason. */

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { MACHINE_KINDS, type CorrelationIds, type MachineKind, type TraceEvent } from './events';
 import type { Topology } from './topology';
-import { correlationIdsSchema } from './trace-file';
+import { correlationIdsSchema, snapshotInfoSchema } from './trace-file';
+import type { TrafficCounts } from './traffic-counts';
 
 /**
  * The WebSocket stream between the proxyscope server and its viewers (docs/ws-protocol.md).
@@ -394,6 +395,8 @@ export interface SnapshotInfo {
   events: number;
   /** the seq the snapshot describes the run at: events with seq <= this are snapshot events */
   lastSeq: number;
+  /** the traffic counters over every event of the run up to `lastSeq` (absent from older servers and traces) */
+  counts?: TrafficCounts;
 }
 
 /** A served simulation (`hello.simulation`). Event times (`t`) are virtual ms since the run began. */
@@ -930,7 +933,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     topology: topologySchema,
     subscription: subscriptionSchema.nullable(),
     history: z.object({ events: z.number().int().nonnegative(), firstSeq: z.number().int().optional(), lastSeq: z.number().int().optional() }),
-    snapshot: z.object({ events: z.number().int().nonnegative(), lastSeq: z.number().int().nonnegative() }).optional(),
+    snapshot: snapshotInfoSchema.optional(),
     controls: z.array(z.enum(CONTROLS)),
     limits: z.object({
       maxMessageBytes: z.number().int(),

@@ -54,7 +54,7 @@ export class RecordingManager {
     if (tracing) this.hub.flush();
     const snapshot = tracing ? this.hub.snapshotNow() : [];
     const header = this.header();
-    if (snapshot.length > 0) header.snapshot = { events: snapshot.length, lastSeq: this.hub.lastFlushedSeq };
+    if (snapshot.length > 0) header.snapshot = { events: snapshot.length, lastSeq: this.hub.lastFlushedSeq, counts: this.hub.countsNow() };
     let recorder: TraceRecorder;
     try {
       recorder = new TraceRecorder(target, header, {

@@ -1,4 +1,4 @@
-import { StateFold, type SnapshotInfo, type StateFoldOptions, type TraceEvent } from '@proxyscope/protocol';
+import { countTraffic, StateFold, zeroCounts, type SnapshotInfo, type StateFoldOptions, type TraceEvent, type TrafficCounts } from '@proxyscope/protocol';
 
 /** What the hub needs of the engine's Tracer: one sink, attached and detached. */
 export interface TracerPort {
@@ -184,11 +184,21 @@ export class EventHub {
     return now.events();
   }
 
+  /**
+   * The traffic counters over every event handed out so far (what left the ring, and the
+   * ring), for a recording starting now: its snapshot leaves most of those events out.
+   */
+  countsNow(): TrafficCounts {
+    const counts = this.fold ? { ...this.fold.counts } : zeroCounts();
+    for (const e of this.history()) if (e.seq > this.staleThroughSeq) countTraffic(counts, e);
+    return counts;
+  }
+
   /** What `snapshot()` would give now (for `hello`), without building it; undefined while nothing has left the ring. */
   snapshotInfo(): SnapshotInfo | undefined {
     if (!this.fold || this.fold.folded === 0) return undefined;
     // size() counts what events() will give
-    return { events: this.fold.size().events, lastSeq: this.fold.lastSeq };
+    return { events: this.fold.size().events, lastSeq: this.fold.lastSeq, counts: { ...this.fold.counts } };
   }
 
   /** Live actors, in-flight requests and events the snapshot holds now, and events folded so far. */

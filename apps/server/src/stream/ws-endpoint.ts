@@ -200,7 +200,10 @@ export class StreamEndpoint {
         if (message.filter) subscription.filter = message.filter;
         if (message.sample) subscription.sample = message.sample;
         client.resubscribe(subscription);
-        ack();
+        // With the history comes the snapshot before it: say what it stands for, as hello does
+        // for a client that subscribed on connecting.
+        const snapshot = message.history ? source.hello().snapshot : undefined;
+        ack(snapshot ? { snapshot } : undefined);
         source.resubscribe(client, subscription, message.history ?? false);
         return;
       }

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { snapshotInfoSchema } from '@proxyscope/protocol';
 import { EventStoreImpl } from '../model/event-store';
 import { defaultWsUrl, LiveConnection, type ConnectionState } from '../net/live-connection';
 import { openTraceFile, type LoadProgress, type LoadResult } from '../net/open-trace-file';
@@ -84,7 +85,7 @@ export function useSource(): Source {
         // so a clock behind the events this page has is another run.
         const rerun = hello.mode === 'simulation' && hello.simulation !== undefined && current.length > 0 && hello.simulation.clock.t < current.tAt(current.length - 1);
         const target = fresh || rerun || (current.length > 0 && current.startedAt !== hello.startedAt) ? new EventStoreImpl(hello.mode) : current;
-        target.setSource({ mode: hello.mode, topology: hello.topology, startedAt: hello.startedAt, demoHosts: hello.hosts ?? [], snapshotSeq: hello.snapshot?.lastSeq ?? 0 });
+        target.setSource({ mode: hello.mode, topology: hello.topology, startedAt: hello.startedAt, demoHosts: hello.hosts ?? [], snapshotSeq: hello.snapshot?.lastSeq ?? 0, snapshotCounts: hello.snapshot?.counts ?? null });
         if (target !== storeRef.current) replaceStore(target);
       },
       onEvents(events) {
@@ -101,6 +102,13 @@ export function useSource(): Source {
       },
       onState: setConnectionState,
       onProblem: problem,
+    });
+    // The page subscribes after connecting, so the snapshot before its history is announced
+    // in the subscription's ack rather than in hello.
+    live.on('ack', (m) => {
+      if (m.request !== 'subscribe') return;
+      const snapshot = snapshotInfoSchema.safeParse(m.detail?.snapshot);
+      if (snapshot.success) storeRef.current.setSource({ snapshotSeq: snapshot.data.lastSeq, snapshotCounts: snapshot.data.counts ?? null });
     });
     live.on('topology', (m) => storeRef.current.setSource({ topology: m.topology }));
     live.on('hosts', (m) => storeRef.current.setSource({ demoHosts: m.hosts }));

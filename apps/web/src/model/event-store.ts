@@ -1,5 +1,5 @@
 import { bisectRight } from 'd3-array';
-import { sameIds, StateFold, type CorrelationIds, type DemoHostInfo, type FactName, type MachineKind, type Topology, type TraceEvent } from '@proxyscope/protocol';
+import { countTraffic, sameIds, StateFold, zeroCounts, type CorrelationIds, type DemoHostInfo, type FactName, type MachineKind, type Topology, type TraceEvent, type TrafficCounts } from '@proxyscope/protocol';
 import { ChunkEncoder, FACT, KIND_NAMES, SPAWN, STOP, TRANSITION, type ActorEntry, type ColumnChunk } from './columns';
 import { RequestFolder } from './request-fold';
 import type { EventStore, RequestSummary, SourceMode } from './types';
@@ -60,6 +60,7 @@ export class EventStoreImpl implements EventStore {
    * the events between them left out. 0: no snapshot, the store holds the run from its start.
    */
   snapshotSeq = 0;
+  snapshotCounts: TrafficCounts | null = null;
 
   private seqs = new Float64Array(INITIAL_CAPACITY);
   private times = new Float64Array(INITIAL_CAPACITY);
@@ -95,10 +96,13 @@ export class EventStoreImpl implements EventStore {
 
   // ---------------------------------------------------------------- writing
 
-  setSource(info: { mode?: SourceMode | null; topology?: Topology | null; startedAt?: string | null; demoHosts?: readonly DemoHostInfo[]; snapshotSeq?: number }): void {
+  setSource(info: { mode?: SourceMode | null; topology?: Topology | null; startedAt?: string | null; demoHosts?: readonly DemoHostInfo[]; snapshotSeq?: number; snapshotCounts?: TrafficCounts | null }): void {
     if (info.mode !== undefined) this.mode = info.mode;
     // A reconnect resends the snapshot, but events already held are the real run: the first one counts.
-    if (info.snapshotSeq !== undefined && this.length === 0) this.snapshotSeq = info.snapshotSeq;
+    if (info.snapshotSeq !== undefined && this.length === 0) {
+      this.snapshotSeq = info.snapshotSeq;
+      this.snapshotCounts = info.snapshotSeq > 0 ? (info.snapshotCounts ?? null) : null;
+    }
     if (info.topology !== undefined) this.topology = info.topology;
     if (info.startedAt !== undefined) this.startedAt = info.startedAt;
     if (info.demoHosts !== undefined) this.demoHosts = info.demoHosts;
@@ -120,10 +124,17 @@ export class EventStoreImpl implements EventStore {
       // What is let go is folded into a snapshot, so live actors and requests in flight keep
       // their state (the same fold the server makes for a late joiner).
       const fold = new StateFold();
-      for (let i = 0; i < from; i++) fold.apply(this.get(i));
+      // The counters go on from this store's own snapshot's, over the events after it.
+      const counts = { ...(this.snapshotCounts ?? zeroCounts()) };
+      for (let i = 0; i < from; i++) {
+        const e = this.get(i);
+        fold.apply(e);
+        if (!this.isSnapshot(i)) countTraffic(counts, e);
+      }
       const snapshot = fold.events();
       for (let i = 0; i < snapshot.length; i += BATCH) next.append(snapshot.slice(i, i + BATCH));
       next.snapshotSeq = this.seqs[from - 1]!;
+      next.snapshotCounts = counts;
     }
     for (let i = from; i < this.length; i += BATCH) {
       const batch: TraceEvent[] = [];

@@ -1,4 +1,4 @@
-import type { AckMessage, ClientMessage, ControlName, DemoHostInfo, ServerMessage, Topology, TraceEvent } from '@proxyscope/protocol';
+import type { AckMessage, ClientMessage, ControlName, DemoHostInfo, ServerMessage, Topology, TraceEvent, TrafficCounts } from '@proxyscope/protocol';
 
 /**
  * The contract between the UI's data layer and its views. One event store holds every
@@ -33,6 +33,14 @@ export interface EventStore {
   eventsOfActor(actor: string): readonly number[];
   /** what was known of one request once events up to index `at` (inclusive) had happened */
   requestAt(stream: number, at: number): RequestSummary | undefined;
+  /** whether the i-th event came in a snapshot (a late join, a trace starting mid-run, or old events let go) */
+  isSnapshot(i: number): boolean;
+  /**
+   * The traffic counters over every event of the run up to the snapshot, which leaves most
+   * of them out: counters start from these and count the events after it. Null: no
+   * snapshot, or one from a source that did not send them.
+   */
+  readonly snapshotCounts: TrafficCounts | null;
   /** notified after every change */
   subscribe(listener: () => void): () => void;
 }

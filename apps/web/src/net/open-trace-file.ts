@@ -40,7 +40,7 @@ export async function openTraceFile(file: Blob, store: EventStoreImpl, given: Lo
   const handlers: LoadHandlers = {
     ...given,
     header: (header) => {
-      if (header.snapshot) store.setSource({ snapshotSeq: header.snapshot.lastSeq });
+      if (header.snapshot) store.setSource({ snapshotSeq: header.snapshot.lastSeq, snapshotCounts: header.snapshot.counts ?? null });
       given.header(header);
     },
   };

@@ -1,4 +1,4 @@
-import type { TraceEvent, Topology } from '@proxyscope/protocol';
+import type { TraceEvent, Topology, TrafficCounts } from '@proxyscope/protocol';
 import type { EventStore, RequestSummary } from '../../src/model/types';
 
 /**
@@ -10,6 +10,9 @@ export class ArrayStore implements EventStore {
   mode = 'file' as const;
   startedAt = '2026-01-01T00:00:00.000Z';
   demoHosts = [];
+  /** events with seq <= this came in a snapshot whose counts are `snapshotCounts` */
+  snapshotSeq = 0;
+  snapshotCounts: TrafficCounts | null = null;
   private byRequest: Map<number, number[]> | null = null;
   private byActor: Map<string, number[]> | null = null;
   private listeners = new Set<() => void>();
@@ -22,6 +25,9 @@ export class ArrayStore implements EventStore {
   }
   get(i: number) {
     return this.events[i];
+  }
+  isSnapshot(i: number) {
+    return this.events[i]!.seq <= this.snapshotSeq;
   }
   append(...events: TraceEvent[]) {
     for (const e of events) this.events.push(e);

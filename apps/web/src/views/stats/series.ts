@@ -1,4 +1,4 @@
-import type { TraceEvent } from '@proxyscope/protocol';
+import { addCounts, countTraffic, zeroCounts, type TraceEvent, type TrafficCounts } from '@proxyscope/protocol';
 import type { EventStore } from '../../model/types';
 
 /**
@@ -10,14 +10,7 @@ import type { EventStore } from '../../model/types';
 
 export const BUCKET_MS = 1000;
 
-export interface Counts {
-  rq: number;
-  s2xx: number;
-  s4xx: number;
-  s5xx: number;
-  retries: number;
-  overflow: number;
-}
+export type Counts = TrafficCounts;
 
 export interface Bucket extends Counts {
   /** bucket start, trace ms */
@@ -37,41 +30,22 @@ export interface StatsAt {
   t: number;
 }
 
-const zero = (): Counts => ({ rq: 0, s2xx: 0, s4xx: 0, s5xx: 0, retries: 0, overflow: 0 });
+const zero = zeroCounts;
 
-/** What one event adds to the counters; `cx` is the per-host connection gauge. */
-export function countEvent(c: Counts, cx: Record<string, number>, e: TraceEvent): void {
-  if (e.type === 'fact') {
-    switch (e.fact) {
-      case 'stream.access_log': {
-        c.rq++;
-        const s = Number(e.data.status);
-        if (s >= 500) c.s5xx++;
-        else if (s >= 400) c.s4xx++;
-        else if (s >= 200 && s < 300) c.s2xx++;
-        return;
-      }
-      case 'retry.decision':
-        if (e.data.decision === 'retry') c.retries++;
-        return;
-      case 'pool.decision':
-        if (e.data.decision === 'overflow') c.overflow++;
-        return;
-      case 'pool.pending_failed':
-        if (e.data.reason === 'overflow') c.overflow++;
-        return;
-    }
-    return;
-  }
+/**
+ * What one event adds to the counters; `cx` is the per-host connection gauge. A snapshot's
+ * events move only the gauge (its live connections): the counters over the run before it
+ * come from the snapshot's own counts, and its events are a sample of that run.
+ */
+export function countEvent(c: Counts, cx: Record<string, number>, e: TraceEvent, inSnapshot = false): void {
+  if (!inSnapshot) countTraffic(c, e);
   if (e.machine === 'client' && (e.type === 'spawn' || e.type === 'stop') && e.ids.host) {
     const k = `${e.ids.cluster ?? '?'}/${e.ids.host}`;
     cx[k] = Math.max(0, (cx[k] ?? 0) + (e.type === 'spawn' ? 1 : -1));
   }
 }
 
-function add(a: Counts, b: Counts): Counts {
-  return { rq: a.rq + b.rq, s2xx: a.s2xx + b.s2xx, s4xx: a.s4xx + b.s4xx, s5xx: a.s5xx + b.s5xx, retries: a.retries + b.retries, overflow: a.overflow + b.overflow };
-}
+const add = addCounts;
 
 export class StatsTracker {
   private store: EventStore | null = null;
@@ -116,7 +90,7 @@ export class StatsTracker {
         b = { t, startIndex: i, ...zero(), cx: {} };
         this.buckets.push(b);
       }
-      countEvent(b, this.cx, e);
+      countEvent(b, this.cx, e, store.isSnapshot(i));
       // the open bucket shares the live gauge until the next one starts
       b.cx = this.cx;
       if (e.machine === 'client' && e.ids.host) this.hostSet.add(`${e.ids.cluster ?? '?'}/${e.ids.host}`);
@@ -140,9 +114,10 @@ export class StatsTracker {
     }
     const k = lo;
     const partial: Bucket = { t: this.buckets[k].t, startIndex: this.buckets[k].startIndex, ...zero(), cx: { ...this.cxBefore[k] } };
-    for (let i = partial.startIndex; i <= last; i++) countEvent(partial, partial.cx, store.get(i));
+    for (let i = partial.startIndex; i <= last; i++) countEvent(partial, partial.cx, store.get(i), store.isSnapshot(i));
     const from = Math.max(0, k - window + 1);
     const buckets = [...this.buckets.slice(from, k), partial];
-    return { buckets, totals: add(this.before[k], partial), cx: partial.cx, hosts: [...this.hostSet].sort(), t };
+    // the run before the snapshot, as its counts say, then what the store holds after it
+    return { buckets, totals: add(add(store.snapshotCounts ?? zero(), this.before[k]), partial), cx: partial.cx, hosts: [...this.hostSet].sort(), t };
   }
 }
