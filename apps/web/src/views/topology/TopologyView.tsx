@@ -216,7 +216,10 @@ function PresenterStrip({ store, cursor, t, stream, token }: { store: ViewProps[
       </div>
     );
   }
-  const phase = token ? (token.phase === 'done' ? (r.status !== undefined ? `done · ${r.status}${r.flags && r.flags !== '-' ? ` ${r.flags}` : ''}` : 'done') : PHASE_WORDS[token.phase]) : r.phase;
+  // A finished request says how it ended, whether or not its token still lingers on the map.
+  const ended = r.status !== undefined ? `done · ${r.status}${r.flags && r.flags !== '-' ? ` ${r.flags}` : ''}` : 'done';
+  const phase = token && token.phase !== 'done' ? PHASE_WORDS[token.phase] : token || r.done ? ended : r.phase;
+  const host = token?.host ?? r.attempts.at(-1)?.host;
   const ms = Math.max(0, (r.endT ?? t) - r.startT).toFixed(1);
   return (
     <div className="pst-strip" data-testid="presenter-strip">
@@ -230,7 +233,7 @@ function PresenterStrip({ store, cursor, t, stream, token }: { store: ViewProps[
       </span>
       {r.route && <span>route {r.route}</span>}
       {r.cluster && <span>cluster {r.cluster}</span>}
-      {token?.host && <span>host {token.host}</span>}
+      {host && <span>host {host}</span>}
       {r.attempts.length > 1 && <span>attempt {r.attempts.length}</span>}
       <span className="pst-strip-t">{r.endT !== undefined ? `${ms} ms` : `${ms} ms so far`}</span>
     </div>
