@@ -129,6 +129,16 @@ for (const size of [SMALL, LARGE]) {
     }
     // The legend's last phase reads in full ("en…" before).
     await expect(page.locator('.ps-legend')).toContainText('encode');
+    // The map's legend too: every token and connection entry inside its box.
+    const map = await page.evaluate<{ items: number[][]; box: number[]; texts: string[] }>(`(() => {
+      const r = (el) => { const b = el.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+      const legend = document.querySelector('.pst-legend');
+      // the items' contents, not their boxes: a squeezed item spills its text past its box
+      const content = (li) => { const range = document.createRange(); range.selectNodeContents(li); return r(range); };
+      return { items: [...legend.querySelectorAll('li')].map(content), box: r(legend), texts: [...legend.querySelectorAll('li')].map((li) => li.textContent) };
+    })()`);
+    expect(map.texts.join(' ')).toContain('busy');
+    for (const [k, item] of map.items.entries()) expect(inside(item, map.box), `map legend item ${map.texts[k]}`).toBe(true);
     await shot(page, testInfo, `legend-stats-${size.width}`);
   });
 }

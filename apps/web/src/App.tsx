@@ -281,7 +281,7 @@ export function App() {
             {/* display: contents: the tabs stay the heading's flex items; the hide button is no tab */}
             <span role="tablist" aria-label="Details" style={{ display: 'contents' }}>
             {(['request', 'machines', 'step', 'controls'] as const).map((t) => (
-              <button key={t} className="ps-tab" role="tab" aria-selected={tab === t} onClick={() => setTab(t)} title={t === 'request' && opened ? openedLabel(store, opened) : undefined}>
+              <button key={t} className={t === 'request' && opened ? 'ps-tab ps-tab-named' : 'ps-tab'} role="tab" aria-selected={tab === t} onClick={() => setTab(t)} title={t === 'request' && opened ? openedLabel(store, opened) : undefined}>
                 {t === 'request' ? (opened ? openedLabel(store, opened) : `Request${selected !== null ? ` ${selected}` : ''}`) : TAB_LABELS[t]}
                 {t === 'step' && stepState.held.length > 0 && <span className="ps-tab-badge" data-testid="held-count">{stepState.held.length}</span>}
               </button>

@@ -156,7 +156,7 @@ export function TopologyView({ store, cursor, selected, onSelect, presenter = fa
         <span className="pst-topology-stat">
           <b>{inFlight}</b> in flight · t = {(world.t / 1000).toFixed(2)} s
         </span>
-        <Legend />
+        <Legend held={held.size > 0} />
         {presenter && selected !== null && (
           <button type="button" className="pst-btn" aria-pressed={following} onClick={() => setFollowing((f) => !f)} title="Keep the selected request centred as it moves" data-testid="follow">
             follow #{selected}
@@ -246,7 +246,8 @@ function countInFlight(world: World): number {
   return n;
 }
 
-function Legend() {
+/** `held`: step mode holds requests now, so the map draws held marks and the legend names them. */
+function Legend({ held }: { held: boolean }) {
   return (
     <ul className="pst-legend" aria-label="legend">
       {LEGEND.map((l) => (
@@ -259,10 +260,12 @@ function Legend() {
         <span className="pst-swatch pst-swatch-selected" />
         selected
       </li>
-      <li>
-        <span className="pst-swatch pst-swatch-ring pst-swatch-held" style={{ borderColor: HELD_COLOR }} />
-        held
-      </li>
+      {held && (
+        <li>
+          <span className="pst-swatch pst-swatch-ring pst-swatch-held" style={{ borderColor: HELD_COLOR }} />
+          held
+        </li>
+      )}
       <li className="pst-legend-sep">
         <span className="pst-dot pst-cx-connecting" />
         connecting
