@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { servedSimulation, stepVirtualTime } from './support/sim-server';
 
 /**
  * Accessible to the whole room: axe-core finds no serious or critical WCAG 2.1 A/AA
@@ -103,24 +103,18 @@ for (const theme of ['light', 'dark'] as const) {
 }
 
 test.describe('served simulation', () => {
-  let server: SimServer | undefined;
-  test.beforeAll(async () => {
-    server = await startSimServer();
-  });
-  test.afterAll(async () => {
-    await server?.stop();
-  });
+  const sim = servedSimulation();
 
   for (const theme of ['light', 'dark'] as const) {
     test(`simulation, ${theme} theme: no serious or critical axe violations`, async ({ page }, testInfo) => {
       await page.setViewportSize({ width: 1280, height: 720 });
       await useTheme(page, theme);
-      await page.goto(server!.base);
+      await page.goto(sim.base);
       await expect(page.getByTestId('connection')).toContainText('connected · simulation');
       const axe = checker(page);
       await axe.check('simulation, paused at t = 0');
       // Virtual time on by whole steps: the same requests every run.
-      for (let i = 0; i < 10; i++) await page.getByTestId('sim-step-100').click();
+      await stepVirtualTime(page, 10);
       await pauseAndSelect(page);
       await axe.check('simulation, request selected');
       await shot(page, testInfo, `sim-${theme}`);

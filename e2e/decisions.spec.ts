@@ -1,5 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { expect, test } from '@playwright/test';
+import { servedSimulation, stepVirtualTime } from './support/sim-server';
+import { openTab } from './support/ui';
 
 /**
  * The request detail's "Decisions" on a served simulation (e2e/fixtures/decisions/): the
@@ -8,21 +9,7 @@ import { startSimServer, type SimServer } from './support/sim-server';
  * moves 1 s in steps of 100 ms; the run is the same every time.
  */
 
-let server: SimServer | undefined;
-let base = '';
-
-test.beforeAll(async () => {
-  server = await startSimServer(['--scenario', 'e2e/fixtures/decisions/scenario.yaml']);
-  base = server.base;
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function openTab(page: Page, name: 'machines' | 'controls' | 'request') {
-  await page.getByRole('tab', { name: new RegExp(`^${name}`, 'i') }).click();
-}
+const sim = servedSimulation(['--scenario', 'e2e/fixtures/decisions/scenario.yaml']);
 
 test('a retried request: its decisions name the route candidates, the host picked and the retry back-off', async ({ page }, testInfo) => {
   test.setTimeout(60_000);
@@ -30,13 +17,9 @@ test('a retried request: its decisions name the route candidates, the host picke
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
   await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(base);
-  const clock = page.getByTestId('sim-clock');
-  await expect(clock).toHaveText('t = 0.000 s virtual');
-  for (let i = 1; i <= 10; i++) {
-    await page.getByTestId('sim-step-100').click();
-    await expect(clock).toHaveText(`t = ${(i / 10).toFixed(3)} s virtual`);
-  }
+  await page.goto(sim.base);
+  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+  await stepVirtualTime(page, 10);
 
   const filter = page.getByTestId('request-filter');
   await filter.fill('status:200 attempts:>2');

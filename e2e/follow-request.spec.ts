@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { servedSimulation, stepVirtualTime } from './support/sim-server';
 
 /**
  * "Request N only" pacing: play stops at the selected request's own state changes (its
@@ -8,15 +8,7 @@ import { startSimServer, type SimServer } from './support/sim-server';
  * time.
  */
 
-let server: SimServer | undefined;
-
-test.beforeAll(async () => {
-  server = await startSimServer();
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
+const sim = servedSimulation();
 
 test('playing one request alone visits its state changes in order and stops at its end', async ({ page }, testInfo) => {
   test.setTimeout(60_000);
@@ -24,13 +16,9 @@ test('playing one request alone visits its state changes in order and stops at i
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(server!.base);
-  const clock = page.getByTestId('sim-clock');
-  await expect(clock).toHaveText('t = 0.000 s virtual');
-  for (let i = 1; i <= 10; i++) {
-    await page.getByTestId('sim-step-100').click();
-    await expect(clock).toHaveText(`t = ${(i / 10).toFixed(3)} s virtual`);
-  }
+  await page.goto(sim.base);
+  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+  await stepVirtualTime(page, 10);
 
   // Without a selection the option says what it needs.
   const pacing = page.getByTestId('pacing');

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { servedSimulation, stepVirtualTime } from './support/sim-server';
 
 /**
  * The host and cluster panels on served deterministic simulations: the shipped
@@ -8,14 +8,6 @@ import { startSimServer, type SimServer } from './support/sim-server';
  * panic). Virtual time moves in 100 ms steps, so what the panel says at each step is the
  * same every run.
  */
-
-async function stepTo(page: Page, seconds: number, from = 0) {
-  const clock = page.getByTestId('sim-clock');
-  for (let i = Math.round(from * 10) + 1; i <= Math.round(seconds * 10); i++) {
-    await page.getByTestId('sim-step-100').click();
-    await expect(clock).toHaveText(`t = ${(i / 10).toFixed(3)} s virtual`);
-  }
-}
 
 /** Clicks a topology node near its top-left corner, on its label, where no request token is drawn. */
 async function clickNode(page: Page, id: string) {
@@ -30,21 +22,15 @@ function watchErrors(page: Page): string[] {
 }
 
 test.describe('outlier detection', () => {
-  let server: SimServer | undefined;
-  test.beforeAll(async () => {
-    server = await startSimServer(['--scenario', 'scenarios/outlier-detection/scenario.yaml']);
-  });
-  test.afterAll(async () => {
-    await server?.stop();
-  });
+  const sim = servedSimulation(['--scenario', 'scenarios/outlier-detection/scenario.yaml']);
 
   test('the ejected host says why (consecutive_5xx), since when, and counts down to its return', async ({ page }, testInfo) => {
     test.setTimeout(90_000);
     const errors = watchErrors(page);
     await page.setViewportSize({ width: 1280, height: 720 });
-    await page.goto(server!.base);
+    await page.goto(sim.base);
     await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
-    await stepTo(page, 3);
+    await stepVirtualTime(page, 30);
 
     await clickNode(page, 'host:web/10.0.1.2:8080');
     const panel = page.getByTestId('host-panel');
@@ -75,7 +61,7 @@ test.describe('outlier detection', () => {
 
     // 100 ms later the countdown is 100 ms shorter: it runs on trace time at the cursor
     const before = await left();
-    await stepTo(page, 3.1, 3);
+    await stepVirtualTime(page, 1);
     await expect(countdown).not.toContainText(`un-ejected in ${before.toFixed(3)} s`);
     expect(before - (await left())).toBeCloseTo(0.1, 1);
     expect((await left()) + (await asOf())).toBeCloseTo(7, 3);
@@ -100,21 +86,15 @@ test.describe('outlier detection', () => {
 });
 
 test.describe('health checks and panic', () => {
-  let server: SimServer | undefined;
-  test.beforeAll(async () => {
-    server = await startSimServer(['--scenario', 'scenarios/health-checks-panic/scenario.yaml']);
-  });
-  test.afterAll(async () => {
-    await server?.stop();
-  });
+  const sim = servedSimulation(['--scenario', 'scenarios/health-checks-panic/scenario.yaml']);
 
   test('a down host shows its failed probes, and the cluster says it is in panic', async ({ page }, testInfo) => {
     test.setTimeout(120_000);
     const errors = watchErrors(page);
     await page.setViewportSize({ width: 1280, height: 720 });
-    await page.goto(server!.base);
+    await page.goto(sim.base);
     await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
-    await stepTo(page, 3.5);
+    await stepVirtualTime(page, 35);
 
     // web-4 went down at 2 s: two network failures in a row (unhealthy_threshold 2) made it unhealthy
     await clickNode(page, 'host:web/10.0.1.4:8080');
@@ -137,7 +117,7 @@ test.describe('health checks and panic', () => {
     await expect(cluster.getByTestId('cluster-healthy')).toHaveText('3 of 4 healthy (75%)');
 
     // web-2 and web-3 go down at 4 s; by 6.5 s one host of four is healthy: panic
-    await stepTo(page, 6.5, 3.5);
+    await stepVirtualTime(page, 30);
     await expect(cluster.getByTestId('cluster-panic-state')).toHaveText('in panic');
     await expect(cluster.getByTestId('cluster-healthy')).toHaveText('1 of 4 healthy (25%)');
     await expect(cluster).toContainText('Fewer than 50% of the hosts are healthy');

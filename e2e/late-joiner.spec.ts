@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { servedSimulation, stepVirtualTime } from './support/sim-server';
 
 /**
  * Every viewer sees the same state: two browsers on one paused simulation whose history
@@ -10,21 +10,11 @@ import { startSimServer, type SimServer } from './support/sim-server';
  */
 
 const HISTORY = 50;
-let server: SimServer | undefined;
-let base = '';
-
-test.beforeAll(async () => {
-  server = await startSimServer(['--history', String(HISTORY)]);
-  base = server.base;
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
+const sim = servedSimulation(['--history', String(HISTORY)]);
 
 async function open(page: Page): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(base);
+  await page.goto(sim.base);
   // "connected" only once the history (and the snapshot before it) has arrived
   await expect(page.getByTestId('connection')).toContainText('connected · simulation', { timeout: 15_000 });
 }
@@ -54,14 +44,10 @@ test('a page opened after 80x the history draws what a page there from the start
   const early = await (await browser.newContext()).newPage();
   early.on('pageerror', (e) => errors.push(e.message));
   await open(early);
-  const clock = early.getByTestId('sim-clock');
   // 2.1 s of the demo is over 4,000 events, 80 times the ring, and it stops with five
   // requests in flight that began before the ring's oldest event.
-  for (let i = 1; i <= 21; i++) {
-    await early.getByTestId('sim-step-100').click();
-    await expect(clock).toHaveText(`t = ${(i / 10).toFixed(3)} s virtual`);
-  }
-  const info = (await (await fetch(`${base}server_info`)).json()) as { simulation: { virtual_time_ms: number } };
+  await stepVirtualTime(early, 21);
+  const info = (await (await fetch(`${sim.base}server_info`)).json()) as { simulation: { virtual_time_ms: number } };
   expect(info.simulation.virtual_time_ms).toBe(2100);
 
   const late = await (await browser.newContext()).newPage();

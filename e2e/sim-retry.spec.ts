@@ -1,5 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { expect, test } from '@playwright/test';
+import { servedSimulation, stepVirtualTime } from './support/sim-server';
+import { openTab } from './support/ui';
 
 /**
  * A host failure retried on another host, on virtual time: the built-in demo scenario is
@@ -9,21 +10,7 @@ import { startSimServer, type SimServer } from './support/sim-server';
  * request the test opens is always there: no wall-clock luck, no random traffic to wait for.
  */
 
-let server: SimServer | undefined;
-let base = '';
-
-test.beforeAll(async () => {
-  server = await startSimServer();
-  base = server.base;
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function openTab(page: Page, name: 'machines' | 'controls' | 'request') {
-  await page.getByRole('tab', { name: new RegExp(`^${name}`, 'i') }).click();
-}
+const sim = servedSimulation();
 
 test('a host failing every request: the api route retries on the other host (previous_hosts), in the request detail and its machines', async ({ page }, testInfo) => {
   test.setTimeout(60_000);
@@ -31,9 +18,8 @@ test('a host failing every request: the api route retries on the other host (pre
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
   await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(base);
-  const clock = page.getByTestId('sim-clock');
-  await expect(clock).toHaveText('t = 0.000 s virtual');
+  await page.goto(sim.base);
+  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
 
   // Fail every request api-1 serves with 503; its health check keeps passing, so it stays in rotation.
   await openTab(page, 'controls');
@@ -46,10 +32,7 @@ test('a host failing every request: the api route retries on the other host (pre
   await expect(api1).toHaveClass(/psc-faulted/);
 
   // 3 s of virtual time, 100 ms at a time.
-  for (let i = 1; i <= 30; i++) {
-    await page.getByTestId('sim-step-100').click();
-    await expect(clock).toHaveText(`t = ${(i / 10).toFixed(3)} s virtual`);
-  }
+  await stepVirtualTime(page, 30);
 
   const filter = page.getByTestId('request-filter');
   await filter.fill('route:api status:200 attempts:>1');

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { servedSimulation } from './support/sim-server';
 
 /**
  * `proxyscope simulate --serve` in the browser: the built-in demo scenario served paused,
@@ -9,24 +9,14 @@ import { startSimServer, type SimServer } from './support/sim-server';
  * 10x and pause. Every check reads virtual time, never how long the test waited.
  */
 
-let server: SimServer | undefined;
-let base = '';
-
-test.beforeAll(async () => {
-  server = await startSimServer();
-  base = server.base;
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
+const sim = servedSimulation();
 
 test('the UI says it is a simulation, shows virtual time and drives it', async ({ page }, testInfo) => {
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
   await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(base);
+  await page.goto(sim.base);
   await expect(page.getByTestId('connection')).toContainText('connected · simulation');
 
   const badge = page.getByTestId('sim-badge');
@@ -62,7 +52,7 @@ test('the UI says it is a simulation, shows virtual time and drives it', async (
   const joinerErrors: string[] = [];
   joiner.on('pageerror', (e) => joinerErrors.push(e.message));
   await joiner.setViewportSize({ width: 1280, height: 720 });
-  await joiner.goto(base);
+  await joiner.goto(sim.base);
   await expect(joiner.getByTestId('sim-badge')).toContainText('SIMULATION');
   await expect(joiner.getByTestId('sim-state')).toHaveText('running at 10x');
   await expect.poll(async () => Number(await joiner.getByTestId('sim-clock').getAttribute('data-t'))).toBeGreaterThan((await t()) - 1);
@@ -78,7 +68,7 @@ test('the UI says it is a simulation, shows virtual time and drives it', async (
   await expect(page.getByTestId('sim-state')).toHaveText('paused');
   await expect(clock).toHaveAttribute('data-state', 'paused');
   const pausedAt = await t();
-  const info = (await (await fetch(`${base}server_info`)).json()) as { simulation: { virtual_time_ms: number; paused: boolean } };
+  const info = (await (await fetch(`${sim.base}server_info`)).json()) as { simulation: { virtual_time_ms: number; paused: boolean } };
   expect(info.simulation).toMatchObject({ paused: true, virtual_time_ms: pausedAt });
 
   // Host faults are there, as timeline events of the simulation.

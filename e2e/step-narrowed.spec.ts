@@ -1,5 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { startSimServer, type SimServer } from './support/sim-server';
+import { expect, test } from '@playwright/test';
+import { servedSimulation, stepVirtualTime } from './support/sim-server';
 
 /**
  * Step mode narrowed to one route, on the served demo scenario (virtual time, the same run
@@ -10,26 +10,7 @@ import { startSimServer, type SimServer } from './support/sim-server';
  * breakpoint narrowed by path prefix holds one request and goes. Built from the keyboard.
  */
 
-let server: SimServer | undefined;
-let base = '';
-
-test.beforeAll(async () => {
-  server = await startSimServer();
-  base = server.base;
-});
-
-test.afterAll(async () => {
-  await server?.stop();
-});
-
-async function advance(page: Page, times: number) {
-  const clock = page.getByTestId('sim-clock');
-  for (let i = 0; i < times; i++) {
-    const before = Number(await clock.getAttribute('data-t'));
-    await page.getByTestId('sim-step-100').click();
-    await expect.poll(async () => Number(await clock.getAttribute('data-t'))).toBeGreaterThanOrEqual(before + 100);
-  }
-}
+const sim = servedSimulation();
 
 test('a breakpoint narrowed to the api route holds only api requests; the step log says what each step did; held tokens are marked', async ({ page }, testInfo) => {
   test.setTimeout(90_000);
@@ -37,7 +18,7 @@ test('a breakpoint narrowed to the api route holds only api requests; the step l
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
   await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(base);
+  await page.goto(sim.base);
   await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
   const save = async (name: string) => {
     const path = testInfo.outputPath(`${name}.png`);
@@ -63,7 +44,7 @@ test('a breakpoint narrowed to the api route holds only api requests; the step l
   await expect(list.locator('li').first()).toContainText('when route api');
 
   // A second of demo traffic: shoppers on /, /api/…, /static/…, /healthz, /old-shop.
-  await advance(page, 10);
+  await stepVirtualTime(page, 10);
   const held = panel.getByTestId('held-requests');
   await expect(held.locator('tr').first()).toBeVisible();
   const rows = held.locator('tr');
@@ -125,7 +106,7 @@ test('a breakpoint narrowed to the api route holds only api requests; the step l
   await panel.getByLabel(/only the next request/).check();
   await panel.getByRole('button', { name: 'Add breakpoint' }).click();
   await expect(list.locator('li').first()).toContainText('when path /static/* · once');
-  await advance(page, 10);
+  await stepVirtualTime(page, 10);
   await expect(panel.getByText('None. New requests run freely.')).toBeVisible();
   await expect(held.locator('tr')).toHaveCount(1);
   const once = held.locator('tr').first();

@@ -1,4 +1,5 @@
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { openTab } from './support/ui';
 
 /**
  * The topology, machine, stats and controls views against the running demo, in Chromium:
@@ -32,9 +33,6 @@ async function paintedPixels(page: Page): Promise<number> {
   })()`);
 }
 
-async function openTab(page: Page, name: 'machines' | 'controls' | 'request') {
-  await page.getByRole('tab', { name: new RegExp(`^${name}`, 'i') }).click();
-}
 
 test('topology, moving tokens, stats, and a failing host on the map', async ({ page }, testInfo) => {
   test.setTimeout(60_000);

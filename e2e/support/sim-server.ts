@@ -1,3 +1,4 @@
+import { expect, test, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,4 +45,37 @@ export async function startSimServer(extraArgs: string[] = []): Promise<SimServe
       await exited;
     },
   };
+}
+
+/**
+ * A served simulation for the tests of the enclosing `test.describe` (or the file): started
+ * before them, stopped after. `base` is its web UI's address once it has started.
+ */
+export function servedSimulation(extraArgs: string[] = []): { readonly base: string } {
+  let server: SimServer | undefined;
+  test.beforeAll(async () => {
+    server = await startSimServer(extraArgs);
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    get base() {
+      if (!server) throw new Error('the simulation is served from beforeAll on');
+      return server.base;
+    },
+  };
+}
+
+/**
+ * Moves virtual time on by `steps` × 100 ms with the UI's +100 ms button, waiting for the
+ * clock to show each step, so a test always stands at the same point of the same run.
+ */
+export async function stepVirtualTime(page: Page, steps: number): Promise<void> {
+  const clock = page.getByTestId('sim-clock');
+  const from = Number(await clock.getAttribute('data-t'));
+  for (let k = 1; k <= steps; k++) {
+    await page.getByTestId('sim-step-100').click();
+    await expect(clock).toHaveText(`t = ${((from + 100 * k) / 1000).toFixed(3)} s virtual`);
+  }
 }
