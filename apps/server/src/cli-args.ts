@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isLoopbackHost, normalizeAllowedHost, normalizeOrigin } from './admin/security';
 
 /** Exit codes, documented in --help and docs/cli.md. */
@@ -5,6 +6,15 @@ export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, BIND: 4 } as const
 
 /** A bad command line: printed with a hint to --help, exit code 2. */
 export class UsageError extends Error {}
+
+/** node:util parseArgs, strict, with its complaint (an unknown flag, a missing value) as a UsageError. */
+export function parseFlags<const T extends Omit<ParseArgsConfig, 'strict'>>(config: T): ReturnType<typeof parseArgs<T & { strict: true }>> {
+  try {
+    return parseArgs({ ...config, strict: true as const });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 export function parseHostPort(value: string, flag: string): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(value);

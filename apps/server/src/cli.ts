@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ENGINE_VERSION, ProxyEngine, type Bootstrap } from '@proxyscope/engine';
 import { ConfigError, formatDiagnostic, loadBootstrap, redactSecrets } from '@proxyscope/engine/config';
 import { nodeTransport } from '@proxyscope/engine/node';
@@ -11,7 +10,7 @@ import { nodeCompression } from '@proxyscope/engine/node-compression';
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, WS_PATH } from '@proxyscope/protocol';
 import { parse as parseYaml } from 'yaml';
 import { startAdmin, type AdminServer } from './admin/admin-server';
-import { adminBindProblem, EXIT, parseHostPort, parseInteger, parseSecurity, UsageError } from './cli-args';
+import { adminBindProblem, EXIT, parseFlags, parseHostPort, parseInteger, parseSecurity, UsageError } from './cli-args';
 import { demoConfigYaml } from './demo/demo-config';
 import { startTraffic, type TrafficGenerator } from './demo/traffic';
 import { demoPorts, startDemoHosts, type DemoHost } from './demo/upstreams';
@@ -95,33 +94,27 @@ interface Cli {
 }
 
 export function parseCli(argv: string[]): Cli | 'help' | 'version' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        admin: { type: 'string' },
-        token: { type: 'string' },
-        'allow-origin': { type: 'string', multiple: true },
-        'allow-host': { type: 'string', multiple: true },
-        concurrency: { type: 'string' },
-        seed: { type: 'string' },
-        record: { type: 'string' },
-        'record-dir': { type: 'string' },
-        tracing: { type: 'string' },
-        history: { type: 'string' },
-        'demo-port': { type: 'string' },
-        'demo-rps': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseFlags({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string', short: 'c' },
+      admin: { type: 'string' },
+      token: { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
+      'allow-host': { type: 'string', multiple: true },
+      concurrency: { type: 'string' },
+      seed: { type: 'string' },
+      record: { type: 'string' },
+      'record-dir': { type: 'string' },
+      tracing: { type: 'string' },
+      history: { type: 'string' },
+      'demo-port': { type: 'string' },
+      'demo-rps': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
   const v = parsed.values;
   if (v.help) return 'help';
   if (v.version) return 'version';

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ENGINE_VERSION } from '@proxyscope/engine';
 import { TraceFormatError, WS_PATH } from '@proxyscope/protocol';
 import { json, startAdminHttp, text, type AdminServer } from './admin/admin-http';
 import { AdminSecurity } from './admin/security';
-import { adminBindProblem, EXIT, parseHostPort, parseSecurity, UsageError } from './cli-args';
+import { adminBindProblem, EXIT, parseFlags, parseHostPort, parseSecurity, UsageError } from './cli-args';
 import { readTraceFile, type TraceFileInfo } from './recording/trace-io';
 import { ReplaySource } from './stream/replay-source';
 import type { ClientLimits } from './stream/stream-client';
@@ -44,23 +43,17 @@ interface ReplayCli {
 }
 
 export function parseReplayCli(argv: string[]): ReplayCli | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        admin: { type: 'string' },
-        token: { type: 'string' },
-        'allow-origin': { type: 'string', multiple: true },
-        'allow-host': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseFlags({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      admin: { type: 'string' },
+      token: { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
+      'allow-host': { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (parsed.values.help) return 'help';
   if (parsed.positionals.length !== 1) throw new UsageError(`replay expects one trace FILE, got ${parsed.positionals.length}`);
   const security = parseSecurity(parsed.values.token, parsed.values['allow-origin'], parsed.values['allow-host']);

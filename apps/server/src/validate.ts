@@ -4,12 +4,11 @@
  * the answer is every warning and error, and an exit code a script can test.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { ProxyEngine } from '@proxyscope/engine';
 import { ConfigError, formatDiagnostic, loadBootstrap, type ConfigDiagnostic } from '@proxyscope/engine/config';
 import { nodeTransport } from '@proxyscope/engine/node';
 import { nodeTlsMaterial } from '@proxyscope/engine/node-tls';
-import { EXIT, UsageError } from './cli-args';
+import { EXIT, parseFlags, UsageError } from './cli-args';
 
 export const VALIDATE_HELP = `proxyscope validate - check an Envoy v3 bootstrap without starting the proxy
 
@@ -29,17 +28,11 @@ Exit codes:
 `;
 
 function parseValidateCli(argv: string[]): { config: string } | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseFlags({
+    args: argv,
+    allowPositionals: false,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (parsed.values.help) return 'help';
   if (parsed.values.config === undefined) throw new UsageError('validate needs --config FILE');
   return { config: parsed.values.config };

@@ -3,7 +3,7 @@
  * files, flags, output lines and exit codes, answered by ProxyScope's engine on virtual
  * time instead of by a route lookup (docs/route-check.md).
  */
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from '../cli-args';
 import { checkTest, type TestResult } from './checks';
 import { Coverage, formatDouble } from './coverage';
 import { EngineStartError, Harness } from './harness';
@@ -58,31 +58,23 @@ interface Options {
   detailedCoverage: boolean;
 }
 
-class UsageError extends Error {}
-
 function parseCli(argv: string[]): Options | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'config-path': { type: 'string', short: 'c' },
-        'test-path': { type: 'string', short: 't' },
-        details: { type: 'boolean', short: 'd' },
-        'only-show-failures': { type: 'boolean' },
-        'fail-under': { type: 'string', short: 'f' },
-        covall: { type: 'boolean' },
-        'detailed-coverage': { type: 'boolean' },
-        'disable-deprecation-check': { type: 'boolean' },
-        'output-path': { type: 'string', short: 'o' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseFlags({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      'config-path': { type: 'string', short: 'c' },
+      'test-path': { type: 'string', short: 't' },
+      details: { type: 'boolean', short: 'd' },
+      'only-show-failures': { type: 'boolean' },
+      'fail-under': { type: 'string', short: 'f' },
+      covall: { type: 'boolean' },
+      'detailed-coverage': { type: 'boolean' },
+      'disable-deprecation-check': { type: 'boolean' },
+      'output-path': { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = parsed.values;
   if (v.help) return 'help';
   if (v['output-path'] !== undefined) throw new UsageError('-o/--output-path (a binary ValidationResult proto) is not supported by proxyscope route-check');

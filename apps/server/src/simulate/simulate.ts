@@ -7,13 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ENGINE_VERSION, type Bootstrap } from '@proxyscope/engine';
 import { ConfigError, formatDiagnostic, loadBootstrap } from '@proxyscope/engine/config';
 import { formatSummary, loadScenario, Simulation, type Scenario } from '@proxyscope/engine/sim';
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type TraceHeader } from '@proxyscope/protocol';
-import { adminBindProblem, EXIT, parseHostPort, parseInteger, parseSecurity, UsageError } from '../cli-args';
+import { adminBindProblem, EXIT, parseFlags, parseHostPort, parseInteger, parseSecurity, UsageError } from '../cli-args';
 import { SimTraceWriter } from './trace-writer';
 import { defaultScenario } from './default-scenario';
 
@@ -77,33 +76,27 @@ export interface SimulateCli {
 }
 
 export function parseSimulateCli(argv: string[]): SimulateCli | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        scenario: { type: 'string', short: 's' },
-        seed: { type: 'string' },
-        record: { type: 'string' },
-        summary: { type: 'string' },
-        concurrency: { type: 'string' },
-        serve: { type: 'boolean' },
-        admin: { type: 'string' },
-        speed: { type: 'string' },
-        paused: { type: 'boolean' },
-        history: { type: 'string' },
-        token: { type: 'string' },
-        'allow-origin': { type: 'string', multiple: true },
-        'allow-host': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseFlags({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string', short: 'c' },
+      scenario: { type: 'string', short: 's' },
+      seed: { type: 'string' },
+      record: { type: 'string' },
+      summary: { type: 'string' },
+      concurrency: { type: 'string' },
+      serve: { type: 'boolean' },
+      admin: { type: 'string' },
+      speed: { type: 'string' },
+      paused: { type: 'boolean' },
+      history: { type: 'string' },
+      token: { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
+      'allow-host': { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = parsed.values;
   if (v.help) return 'help';
   const serve = v.serve === true;
