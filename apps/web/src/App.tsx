@@ -18,7 +18,7 @@ import { RequestActions } from './app/RequestActions';
 import { HelpOverlay } from './app/HelpOverlay';
 import { FileDrop, LoadBanner } from './app/FileOpen';
 import { useTheme } from './app/theme';
-import { PANEL_LIMITS, panelStyle, Splitter, usePanels, usePresenter } from './app/presenter';
+import { CollapseButton, PANEL_LIMITS, panelStyle, Splitter, usePanels, usePresenter } from './app/presenter';
 import type { SimulationInfo } from '@proxyscope/protocol';
 
 type SideTab = 'request' | 'machines' | 'step' | 'controls';
@@ -220,15 +220,7 @@ export function App() {
           {!presenter && (
             <h2>
               Topology
-              <button
-                className="ps-collapse"
-                onClick={() => setPanels({ topologyCollapsed: !panels.topologyCollapsed })}
-                aria-expanded={!panels.topologyCollapsed}
-                aria-label={panels.topologyCollapsed ? 'Show the topology' : 'Hide the topology'}
-                data-testid="collapse-topology"
-              >
-                {panels.topologyCollapsed ? 'show' : 'hide'}
-              </button>
+              <CollapseButton collapsed={panels.topologyCollapsed} onToggle={() => setPanels({ topologyCollapsed: !panels.topologyCollapsed })} what="the topology" testId="collapse-topology" />
             </h2>
           )}
           <div className="ps-area-body" hidden={!presenter && panels.topologyCollapsed}>
@@ -272,9 +264,7 @@ export function App() {
         <aside className="ps-side ps-area" aria-label="Details">
           {panels.sideCollapsed ? (
             <h2>
-              <button className="ps-collapse" onClick={() => setPanels({ sideCollapsed: false })} aria-expanded={false} aria-label="Show the details" data-testid="collapse-side">
-                show
-              </button>
+              <CollapseButton collapsed onToggle={() => setPanels({ sideCollapsed: false })} what="the details" testId="collapse-side" />
             </h2>
           ) : (
           <h2 className="ps-tabs">
@@ -287,9 +277,7 @@ export function App() {
               </button>
             ))}
             </span>
-            <button className="ps-collapse" onClick={() => setPanels({ sideCollapsed: true })} aria-expanded={true} aria-label="Hide the details" data-testid="collapse-side">
-              hide
-            </button>
+            <CollapseButton collapsed={false} onToggle={() => setPanels({ sideCollapsed: true })} what="the details" testId="collapse-side" />
           </h2>
           )}
           <div className="ps-area-body" hidden={panels.sideCollapsed}>
@@ -318,15 +306,7 @@ export function App() {
           <section className="ps-stats" aria-label="Stats">
             <h2 className="ps-panel-title">
               Stats
-              <button
-                className="ps-collapse"
-                onClick={() => setPanels({ statsCollapsed: !panels.statsCollapsed })}
-                aria-expanded={!panels.statsCollapsed}
-                aria-label={panels.statsCollapsed ? 'Show the stats' : 'Hide the stats'}
-                data-testid="collapse-stats"
-              >
-                {panels.statsCollapsed ? 'show' : 'hide'}
-              </button>
+              <CollapseButton collapsed={panels.statsCollapsed} onToggle={() => setPanels({ statsCollapsed: !panels.statsCollapsed })} what="the stats" testId="collapse-stats" />
             </h2>
             {!loading && !panels.statsCollapsed && (
               <div className="ps-stats-body">

@@ -104,6 +104,15 @@ export function panelStyle(p: Panels): CSSProperties {
  * A drag handle between two panels. `onDrag` gets the pointer's offset from where the drag
  * started (px along the handle's axis); arrow keys move it 16 px at a time.
  */
+/** A panel's show/hide button: `what` names the panel for a screen reader ("the topology"). */
+export function CollapseButton({ collapsed, onToggle, what, testId }: { collapsed: boolean; onToggle(): void; what: string; testId: string }) {
+  return (
+    <button className="ps-collapse" onClick={onToggle} aria-expanded={!collapsed} aria-label={`${collapsed ? 'Show' : 'Hide'} ${what}`} data-testid={testId}>
+      {collapsed ? 'show' : 'hide'}
+    </button>
+  );
+}
+
 export function Splitter({ orientation, label, value, onDrag, onDone, testId, disabled }: { orientation: 'horizontal' | 'vertical'; label: string; /** the size it sets, for a screen reader: a focusable separator is a slider */ value: { now: number; min: number; max: number; text: string }; onDrag(delta: number, start: boolean): void; onDone?(): void; testId?: string; disabled?: boolean }) {
   const origin = useRef<number | null>(null);
   const along = (e: { clientX: number; clientY: number }) => (orientation === 'vertical' ? e.clientX : e.clientY);
