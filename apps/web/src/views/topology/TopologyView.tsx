@@ -321,6 +321,12 @@ function TopologyMap({ layout, world, hostNames }: { layout: Layout; world: Worl
     for (const list of m.values()) list.sort((a, b) => a.worker - b.worker);
     return m;
   }, [world, world.index]);
+  // requests in flight per host, for the hosts' accessible names: one pass, not one per host
+  const activeByHost = useMemo(() => {
+    const m = new Map<string, number>();
+    for (const r of world.requests.values()) if (r.phase !== 'done' && r.host) m.set(`${r.cluster}/${r.host}`, (m.get(`${r.cluster}/${r.host}`) ?? 0) + 1);
+    return m;
+  }, [world, world.index]);
   return (
     <>
       {layout.columns.map((c) => (
@@ -335,7 +341,7 @@ function TopologyMap({ layout, world, hostNames }: { layout: Layout; world: Worl
       })}
       {layout.nodes.map((n) =>
         n.kind === 'host' ? (
-          <HostNode key={n.id} node={n} world={world} pools={poolsByHost.get(`${n.cluster}/${n.host}`) ?? []} name={hostNames.get(n.host ?? '')} presenter={layout.metrics.presenter} />
+          <HostNode key={n.id} node={n} world={world} pools={poolsByHost.get(`${n.cluster}/${n.host}`) ?? []} active={activeByHost.get(`${n.cluster}/${n.host}`) ?? 0} name={hostNames.get(n.host ?? '')} presenter={layout.metrics.presenter} />
         ) : (
           <PlainNode key={n.id} node={n} world={world} presenter={layout.metrics.presenter} />
         ),
@@ -387,7 +393,7 @@ function PlainNode({ node, world, presenter }: { node: LayoutNode; world: World;
   );
 }
 
-function HostNode({ node, world, pools, name, presenter }: { node: LayoutNode; world: World; pools: PoolState[]; name?: string; presenter: boolean }) {
+function HostNode({ node, world, pools, active, name, presenter }: { node: LayoutNode; world: World; pools: PoolState[]; active: number; name?: string; presenter: boolean }) {
   const h = world.hosts.get(`${node.cluster}/${node.host}`);
   const ejected = h?.health === 'ejected' || h?.health === 'unhealthy_ejected';
   const unhealthy = h?.health === 'unhealthy' || h?.health === 'unhealthy_ejected';
@@ -396,8 +402,6 @@ function HostNode({ node, world, pools, name, presenter }: { node: LayoutNode; w
   const status = removed ? 'removed' : ejected ? 'ejected' : unhealthy ? 'unhealthy' : failing ? 'failing' : h?.health === 'pending' ? 'pending HC' : 'healthy';
   const statusClass = removed || ejected || unhealthy ? 'bad' : failing ? 'warn' : 'ok';
   const workers = Math.max(1, Math.round((node.h - HOST_POOL_TOP + 8) / 16));
-  let active = 0;
-  for (const r of world.requests.values()) if (r.phase !== 'done' && r.host === node.host && r.cluster === node.cluster) active++;
   const label = `host ${name ?? node.host}, cluster ${node.cluster}, ${status}, ${active} active request${active === 1 ? '' : 's'}`;
   const title = (
     <title>
