@@ -60,8 +60,20 @@ export interface PoolOverflow {
   max?: number;
 }
 
+/** What a pool's facts have told so far: overflows, connect failures, its latest decision. */
+export interface PoolTallies {
+  /** max_pending_requests / max_requests overflows */
+  pendingOverflows: number;
+  /** max_connections overflows */
+  connectionOverflows: number;
+  lastOverflow?: PoolOverflow;
+  connectFailures: number;
+  lastConnectFailure?: { t: number; reason: string; detail?: string };
+  lastDecision?: { t: number; decision: string; why?: string };
+}
+
 /** One worker's connection pool to the host. */
-export interface PoolDetail {
+export interface PoolDetail extends PoolTallies {
   worker: number;
   actor: string;
   /** upstream connection ids (ucx) by client state */
@@ -71,14 +83,6 @@ export interface PoolDetail {
   draining: number[];
   /** streams whose upstream request waits in this pool's pending queue */
   pending: number[];
-  /** max_pending_requests / max_requests overflows */
-  pendingOverflows: number;
-  /** max_connections overflows */
-  connectionOverflows: number;
-  lastOverflow?: PoolOverflow;
-  connectFailures: number;
-  lastConnectFailure?: { t: number; reason: string; detail?: string };
-  lastDecision?: { t: number; decision: string; why?: string };
 }
 
 /** One upstream attempt the host served (or was sent). */
@@ -160,18 +164,12 @@ const HEALTH_FLAGS: Record<string, string> = {
   unhealthy_ejected: '/failed_active_hc/failed_outlier_check',
 };
 
-interface PoolAcc {
+interface PoolAcc extends PoolTallies {
   worker: number;
   actor: string;
   clients: Map<number, string>;
   /** upstream request actor -> stream, while it waits in the pending queue */
   pending: Map<string, number>;
-  pendingOverflows: number;
-  connectionOverflows: number;
-  lastOverflow?: PoolOverflow;
-  connectFailures: number;
-  lastConnectFailure?: { t: number; reason: string; detail?: string };
-  lastDecision?: { t: number; decision: string; why?: string };
 }
 
 interface HostAcc {
