@@ -1,39 +1,39 @@
 /**
- * Our adapter over llhttp compiled to WebAssembly (npm `llhttp-wasm`).
+ * Our HTTP/1 parser: llhttp (WebAssembly, undici's build) driven directly through its
+ * callbacks, as Envoy's Http1::ConnectionImpl drives the C library. llhttp-binding.ts is the
+ * binding; this file turns llhttp's events into ParsedHead / body views for the codecs.
  *
- * Envoy's HTTP/1 codec drives llhttp through its C callbacks; this file plays the same
- * role for ProxyScope. It runs in Node and in browsers, so it uses only Uint8Array,
- * TextDecoder and WebAssembly (via the package) -- no `node:` modules, no Buffer.
+ * It runs in Node and in browsers: only Uint8Array, TextDecoder and WebAssembly.
  *
- * The package is a thin wrapper with a few sharp edges that we work around here
- * without touching node_modules:
- *
- *  - Span callbacks (url, status, header field, header value) arrive in pieces when a
- *    token straddles two `execute()` calls. The package pushes every piece as a new
- *    header entry and overwrites `url`/`statusMessage` with the last piece. We replace
- *    those properties on our Parser instance with accessors (class fields are own,
- *    configurable properties, so `Object.defineProperty` may redefine them) and
- *    glue the pieces back together ourselves.
- *  - The package decodes each piece separately as UTF-8, so a multi-byte character
- *    split across `execute()` calls becomes two U+FFFD. When that can have happened
- *    we re-read the affected head from its raw bytes (see `reparseHead`).
- *  - `createParser(TYPE.REQUEST)` looks the number up as a *name* in the TYPE table,
- *    gets `undefined` and silently builds a BOTH parser; we pass the name instead.
- *  - `getErrorName()` traps (`unreachable`) for codes llhttp does not know, e.g. the -1
- *    that `llhttp_finish` passes through from a failing callback; we name codes from
- *    the package's ERROR table in JS instead.
- *  - A JS exception thrown out of a wasm import unwinds through llhttp and skips the
- *    package's `free()` of the input copy, leaving the parser mid-state. So no user
- *    callback may throw into wasm: we catch, remember the error, and return -1 so
- *    llhttp stops with a callback error.
- *  - The span callbacks' return values are ignored by the package, so header limits
- *    cannot abort there; we count as pieces arrive and abort at the next point that
- *    can (on_headers_complete) or at the end of the chunk.
+ *  - Spans (url, reason phrase, header name, header value) are offsets into the bytes given
+ *    to execute(). A token is decoded once, when it ends; a token cut by an execute() edge
+ *    keeps its first part in a small byte buffer, so a UTF-8 character split across calls
+ *    decodes as one character.
+ *  - Body chunks are `subarray` views of the execute() input, never copies: valid for as
+ *    long as the caller does not overwrite that input. Our transports hand every read over
+ *    as fresh bytes (node sockets, the simulated network passes the writer's bytes), so the
+ *    codecs keep body chunks past the callback (buffered filters, queued writes) without
+ *    copying. A caller that reuses its read buffer must copy in onBody.
+ *  - Header limits are checked as each span piece arrives; a span callback's non-zero
+ *    return stops llhttp there, so an oversized head never reaches onHeadersComplete.
+ *  - No user callback may throw into wasm (the exception would unwind through llhttp and
+ *    leave it mid-state): we catch, remember the error, and return -1 so llhttp stops with
+ *    a callback error.
  *  - llhttp trims leading whitespace of header values but not trailing whitespace;
  *    RFC 9110 §5.5 excludes both from the field value, so we trim the trailing part.
  */
-import { createParser, METHODS, type HeadersComplete, type Parser } from 'llhttp-wasm';
-import { ERROR } from 'llhttp-wasm/out/constants.js';
+import { ERROR, METHODS, TYPE } from 'undici/lib/llhttp/constants.js';
+import {
+  errorOffset,
+  errorReason,
+  execute as llhttpExecute,
+  finish as llhttpFinish,
+  llhttp,
+  loadInput,
+  releaseInput,
+  type LlhttpHandler,
+  type WasmInput,
+} from './llhttp-binding.ts';
 
 export type ParserKind = 'request' | 'response';
 
@@ -66,12 +66,13 @@ export interface ParserCallbacks {
   onMessageBegin(): void;
   /** return 'skip-body' for responses to HEAD / 1xx / 204 / 304 (llhttp return value 1) */
   onHeadersComplete(head: ParsedHead): CallbackResult | 'skip-body';
+  /** `chunk` is a view of the execute() input (see the file header for how long it lives) */
   onBody(chunk: Uint8Array): CallbackResult;
   onMessageComplete(): CallbackResult;
 }
 
 export interface ParserLimits {
-  /** url (or reason phrase) + header names + header values, in characters */
+  /** url (or reason phrase) + header names + header values, in bytes as received */
   maxHeaderBytes: number;
   maxHeadersCount: number;
 }
@@ -82,11 +83,13 @@ export type ExecuteResult =
   | { kind: 'error'; code: string; reason: string; offset: number; tooLarge: boolean };
 
 // ---------------------------------------------------------------------------------
-// Constants read once from the package so the hot path compares small integers.
+// Constants read once so the hot path compares small integers.
 
 const HPE_OK = ERROR.OK;
 const HPE_PAUSED = ERROR.PAUSED;
 const HPE_PAUSED_UPGRADE = ERROR.PAUSED_UPGRADE;
+/** What a span callback returns to stop llhttp (the message is going to be refused). */
+const HPE_USER = ERROR.USER;
 /** What a pausable llhttp callback returns to make llhttp fail with a callback error. */
 const CB_ERROR = -1;
 /** What on_headers_complete returns to set F_SKIPBODY (no body follows this head). */
@@ -96,7 +99,7 @@ const CB_SKIP_BODY = 1;
 const METHOD_NAMES: string[] = [];
 for (const name of Object.keys(METHODS)) METHOD_NAMES[METHODS[name]] = name;
 
-/** llhttp error number -> 'HPE_' name, without calling into wasm (see header note). */
+/** llhttp error number -> 'HPE_' name. */
 const ERROR_NAMES: string[] = [];
 for (const name of Object.keys(ERROR)) ERROR_NAMES[ERROR[name]] = `HPE_${name}`;
 
@@ -106,24 +109,27 @@ function errorName(code: number): string {
 
 const OK: ExecuteResult = Object.freeze({ kind: 'ok' }) as ExecuteResult;
 const EMPTY = new Uint8Array(0);
-/** Same options as the package (UTF-8, replacement, BOM stripped) so re-reads agree. */
+/** UTF-8 with replacement, as a browser decodes a header it shows. */
 const utf8 = new TextDecoder();
+/** Longer tokens go straight to TextDecoder (see decode). */
+const SHORT_TOKEN = 64;
 
 const CR = 13;
 const LF = 10;
 const SP = 32;
 const HTAB = 9;
-const COLON = 58;
 
-// Message phases. The head scanner and the piece handlers only run outside BODY.
+// Message phases. Spans only count in HEAD (trailers are validated by llhttp, then dropped).
 const IDLE = 0; // between messages (llhttp skips stray CR/LF here)
 const HEAD = 1; // after on_message_begin, until on_headers_complete
 const BODY = 2; // after on_headers_complete, until on_message_complete
 
-// Which kind of span piece arrived last, to tell "continue this token" from "new token".
-const PIECE_NONE = 0;
-const PIECE_FIELD = 1;
-const PIECE_VALUE = 2;
+// Which span the open token belongs to.
+const TOK_NONE = 0;
+const TOK_URL = 1;
+const TOK_STATUS = 2;
+const TOK_FIELD = 3;
+const TOK_VALUE = 4;
 
 // Head-end scanner states (we look for the blank line that ends the head).
 const SCAN_SKIP = 0; // before the first byte of the start line
@@ -137,123 +143,72 @@ const NOT_PAUSED = 0;
 const PAUSED = 1;
 const PAUSED_UPGRADE = 2;
 
-// ---------------------------------------------------------------------------------
-// Property hooks on the package's Parser instance. They are shared functions (no
-// per-parser or per-call closures); each finds its adapter through a symbol-keyed
-// back reference stored on the Parser.
-
-const CORE = Symbol('proxyscope.llhttp.core');
-type HookedParser = Parser & { [CORE]: ParserCore };
-
-/**
- * Stands in for `parser.headerFields` / `parser.headerValues`. The package only
- * calls `push(piece)` while parsing and reads `length` in on_headers_complete to build
- * its own `rawHeaders`; `length` stays 0 so that copy is skipped (we do not use it).
- */
-class PieceSink {
-  readonly length = 0;
-  constructor(
-    private readonly core: ParserCore,
-    private readonly isValue: boolean,
-  ) {}
-  push(piece: string): number {
-    if (this.isValue) this.core.valuePiece(piece);
-    else this.core.fieldPiece(piece);
-    return 0;
-  }
-}
-
-const HOOKS: PropertyDescriptorMap = {
-  url: {
-    configurable: true,
-    get(this: HookedParser) {
-      return this[CORE].url;
-    },
-    set(this: HookedParser, piece: unknown) {
-      // The package also assigns '' here when a message begins; that lands while we
-      // are IDLE and is ignored (our own reset runs in on_message_begin).
-      if (typeof piece === 'string') this[CORE].startLinePiece(piece, true);
-    },
-  },
-  statusMessage: {
-    configurable: true,
-    get(this: HookedParser) {
-      return this[CORE].status;
-    },
-    set(this: HookedParser, piece: unknown) {
-      if (typeof piece === 'string') this[CORE].startLinePiece(piece, false);
-    },
-  },
-  headerFields: {
-    configurable: true,
-    get(this: HookedParser) {
-      return this[CORE].fieldSink;
-    },
-    set() {
-      // The package's per-message reset (`= []`); our sink stays in place.
-    },
-  },
-  headerValues: {
-    configurable: true,
-    get(this: HookedParser) {
-      return this[CORE].valueSink;
-    },
-    set() {},
-  },
-};
-
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Trim trailing SP/HTAB (llhttp already skipped the leading ones). */
-function trimEnd(v: string): string {
-  let end = v.length;
-  while (end > 0) {
-    const c = v.charCodeAt(end - 1);
-    if (c !== SP && c !== HTAB) break;
-    end--;
+/**
+ * b[from, to) as a string. Tokens are nearly always short ASCII: building those from char
+ * codes costs a fraction of a TextDecoder call; anything else is decoded as UTF-8.
+ */
+function decode(b: Uint8Array, from: number, to: number): string {
+  if (to - from > SHORT_TOKEN) return utf8.decode(b.subarray(from, to));
+  let s = '';
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    const c0 = b[i];
+    const c1 = b[i + 1];
+    const c2 = b[i + 2];
+    const c3 = b[i + 3];
+    if ((c0 | c1 | c2 | c3) > 0x7f) return utf8.decode(b.subarray(from, to));
+    s += String.fromCharCode(c0, c1, c2, c3);
   }
-  return end === v.length ? v : v.slice(0, end);
+  for (; i < to; i++) {
+    const c = b[i];
+    if (c > 0x7f) return utf8.decode(b.subarray(from, to));
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 // ---------------------------------------------------------------------------------
 
 /**
- * All state and llhttp callbacks. Kept apart from the exported class so the piece
- * handlers the property hooks call are not part of HttpParser's public surface.
+ * All state and the llhttp callbacks. Kept apart from the exported class so the handler
+ * methods the binding calls are not part of HttpParser's public surface.
  */
-class ParserCore {
-  parser: Parser | null;
-  readonly isRequest: boolean;
-  readonly fieldSink: PieceSink;
-  readonly valueSink: PieceSink;
+class ParserCore implements LlhttpHandler {
+  /** llhttp_t address in wasm memory; 0 once destroyed */
+  private ptr: number;
+  private readonly isRequest: boolean;
+
+  /** the bytes of the running execute(); span offsets point into it */
+  private data: Uint8Array = EMPTY;
 
   // Message being assembled.
-  phase = IDLE;
-  url = '';
-  status = '';
-  headers: Array<[string, string]> = [];
-  private cur: [string, string] | null = null;
-  private lastPiece = PIECE_NONE;
+  private phase = IDLE;
+  private url = '';
+  private status = '';
+  private headers: Array<[string, string]> = [];
+  private name: string | null = null; // header name waiting for its value
   private upgrade = false;
 
+  // The open token: carryLen bytes from earlier execute() calls in `carry`, then
+  // data[tokFrom, tokTo) in the current one.
+  private tok = TOK_NONE;
+  private tokFrom = 0;
+  private tokTo = 0;
+  private carry: Uint8Array | null = null;
+  private carryLen = 0;
+
   // Header limits, counted as pieces arrive.
-  private spanChars = 0;
+  private spanBytes = 0;
   private headerCount = 0;
-  private over = false;
 
   // Head-end scanner over the bytes handed to llhttp (for ParsedHead.headerBytes).
-  private data: Uint8Array = EMPTY; // bytes in the current llhttp_execute call
-  private scanPos = 0; // next unscanned index in `data`
+  private scanPos = 0; // next unscanned offset in `data`
   private scanState = SCAN_SKIP;
   private scanCount = 0;
-
-  // Raw bytes of a head that spans several execute() calls, kept only so a split
-  // multi-byte character can be decoded correctly (see reparseHead).
-  private raw: Uint8Array | null = null;
-  private rawLen = 0;
-  private rawLost = false;
 
   // Control flow.
   private internalPause = false;
@@ -272,80 +227,125 @@ class ParserCore {
     private readonly limits: ParserLimits,
   ) {
     this.isRequest = kind === 'request';
-    this.fieldSink = new PieceSink(this, false);
-    this.valueSink = new PieceSink(this, true);
-    // The package resolves its argument with TYPE[arg], i.e. by name (see header).
-    const parser = createParser((this.isRequest ? 'REQUEST' : 'RESPONSE') as unknown as number);
-    (parser as HookedParser)[CORE] = this;
-    Object.defineProperties(parser, HOOKS);
-    // Bound once per parser; the package calls these for every event.
-    parser.onMessageBegin = this.onMessageBegin.bind(this);
-    parser.onHeadersComplete = this.onHeadersComplete.bind(this);
-    parser.onBody = this.onBody.bind(this);
-    parser.onMessageComplete = this.onMessageComplete.bind(this);
-    this.parser = parser;
+    this.ptr = llhttp().llhttp_alloc(this.isRequest ? TYPE.REQUEST : TYPE.RESPONSE);
+    if (this.ptr === 0) throw new Error('llhttp: out of wasm memory');
   }
 
-  // ---- span pieces (called through the property hooks) ----------------------------
+  // ---- spans --------------------------------------------------------------------------
 
-  private countPiece(n: number): void {
-    this.spanChars += n;
-    if (this.spanChars > this.limits.maxHeaderBytes) this.over = true;
+  /** Count a piece against the limits; false once the head is too large. */
+  private count(length: number): boolean {
+    this.spanBytes += length;
+    if (this.spanBytes > this.limits.maxHeaderBytes) {
+      this.tooLargeHit = true;
+      return false;
+    }
+    return true;
   }
 
-  startLinePiece(piece: string, isUrl: boolean): void {
-    if (this.phase !== HEAD) return;
-    this.countPiece(piece.length);
-    // Once over the limit we only count: the message is going to be rejected, and
-    // not storing keeps memory bounded even inside one huge chunk.
-    if (this.over) return;
-    // The url (or reason phrase) is one contiguous span, so every piece continues it.
-    if (isUrl) this.url += piece;
-    else this.status += piece;
-  }
-
-  fieldPiece(piece: string): void {
-    if (this.phase !== HEAD) return; // trailers: validated by llhttp, then dropped
-    this.countPiece(piece.length);
-    if (this.lastPiece === PIECE_FIELD) {
-      // A field piece right after a field piece: the same name, split by a chunk edge.
-      if (!this.over) this.cur![0] += piece;
+  /** A span piece of kind `tok`; continues the open token if it is of the same kind. */
+  private piece(tok: number, offset: number, length: number): void {
+    if (tok === this.tok) {
+      // Only an execute() edge splits a span, so a same-kind piece continues the token.
+      if (this.tokTo === this.tokFrom) this.tokFrom = offset;
+      this.tokTo = offset + length;
       return;
     }
-    this.lastPiece = PIECE_FIELD;
-    if (++this.headerCount > this.limits.maxHeadersCount) this.over = true;
-    if (this.over) {
-      this.cur = null;
-      return;
+    this.endToken();
+    this.tok = tok;
+    this.tokFrom = offset;
+    this.tokTo = offset + length;
+    this.carryLen = 0;
+  }
+
+  /** Move the open token's bytes from the current input into `carry`. */
+  private saveToken(): void {
+    const add = this.tokTo - this.tokFrom;
+    if (add === 0) return;
+    const need = this.carryLen + add;
+    if (this.carry === null || this.carry.length < need) {
+      const grown = new Uint8Array(Math.max(need, (this.carry?.length ?? 0) * 2, 256));
+      if (this.carry !== null) grown.set(this.carry.subarray(0, this.carryLen));
+      this.carry = grown;
     }
-    this.cur = [piece, ''];
-    this.headers.push(this.cur);
+    this.carry.set(this.data.subarray(this.tokFrom, this.tokTo), this.carryLen);
+    this.carryLen = need;
+    this.tokFrom = this.tokTo = 0;
   }
 
-  valuePiece(piece: string): void {
-    if (this.phase !== HEAD) return;
-    this.countPiece(piece.length);
-    // llhttp reports an empty value as one empty piece, so every header gets >= 1.
-    const cont = this.lastPiece === PIECE_VALUE;
-    this.lastPiece = PIECE_VALUE;
-    if (this.over || this.cur === null) return;
-    if (cont) this.cur[1] += piece;
-    else this.cur[1] = piece;
+  private endToken(): void {
+    const tok = this.tok;
+    if (tok === TOK_NONE) return;
+    this.tok = TOK_NONE;
+    // Read the token where it lies: in this execute()'s input, or (cut by an edge) in carry.
+    let b = this.data;
+    let from = this.tokFrom;
+    let to = this.tokTo;
+    if (this.carryLen > 0) {
+      this.saveToken();
+      b = this.carry!;
+      from = 0;
+      to = this.carryLen;
+      this.carryLen = 0;
+    }
+    if (tok === TOK_VALUE) {
+      while (to > from && (b[to - 1] === SP || b[to - 1] === HTAB)) to--; // trailing OWS
+      this.headers.push([this.name ?? '', decode(b, from, to)]);
+      this.name = null;
+    } else if (tok === TOK_FIELD) {
+      // llhttp reports an empty value as an empty piece; a name left waiting still gets ''.
+      if (this.name !== null) this.headers.push([this.name, '']);
+      this.name = decode(b, from, to);
+    } else if (tok === TOK_URL) {
+      this.url = decode(b, from, to);
+    } else {
+      this.status = decode(b, from, to);
+    }
   }
 
-  // ---- llhttp callbacks ---------------------------------------------------------------
+  onUrl(offset: number, length: number): number {
+    return this.headPiece(TOK_URL, offset, length);
+  }
 
-  private onMessageBegin(): number {
-    // The package has just assigned its resets through our hooks (ignored while IDLE).
+  onStatus(offset: number, length: number): number {
+    return this.headPiece(TOK_STATUS, offset, length);
+  }
+
+  onHeaderField(offset: number, length: number): number {
+    if (this.phase !== HEAD) return HPE_OK; // trailers
+    if (!this.count(length)) return HPE_USER;
+    if (this.tok !== TOK_FIELD && ++this.headerCount > this.limits.maxHeadersCount) {
+      this.tooLargeHit = true;
+      return HPE_USER;
+    }
+    this.piece(TOK_FIELD, offset, length);
+    return HPE_OK;
+  }
+
+  onHeaderValue(offset: number, length: number): number {
+    return this.headPiece(TOK_VALUE, offset, length);
+  }
+
+  /** A piece of the head (trailers are ignored), counted against the header limit as it arrives. */
+  private headPiece(tok: number, offset: number, length: number): number {
+    if (this.phase !== HEAD) return HPE_OK;
+    if (!this.count(length)) return HPE_USER;
+    this.piece(tok, offset, length);
+    return HPE_OK;
+  }
+
+  // ---- message callbacks --------------------------------------------------------------
+
+  onMessageBegin(): number {
     this.phase = HEAD;
     this.url = '';
     this.status = '';
     this.headers = []; // fresh: the previous one was handed to the caller
-    this.cur = null;
-    this.lastPiece = PIECE_NONE;
-    this.spanChars = 0;
+    this.name = null;
+    this.tok = TOK_NONE;
+    this.carryLen = 0;
+    this.spanBytes = 0;
     this.headerCount = 0;
-    this.over = false;
     this.upgrade = false;
     try {
       this.cb.onMessageBegin();
@@ -355,44 +355,49 @@ class ParserCore {
     return HPE_OK;
   }
 
-  private onHeadersComplete(msg: HeadersComplete): number {
-    if (this.over) {
-      this.tooLargeHit = true;
-      return CB_ERROR;
+  onHeadersComplete(statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number {
+    this.endToken();
+    if (this.name !== null) {
+      this.headers.push([this.name, '']);
+      this.name = null;
     }
+    if (this.carry !== null && this.carry.length > 4096) this.carry = null; // do not hoard
     // Find where the head ends inside the bytes llhttp is executing.
-    const end = this.scanHead(this.data, this.scanPos);
+    const end = this.scanHead(this.scanPos);
     this.scanPos = end < 0 ? this.data.length : end;
     const headerBytes = this.scanCount;
-    // Pieces were cut at execute() edges only if the head spanned several of them.
-    if (this.rawLen > 0 && !this.rawLost) this.repairSplitUtf8(end < 0 ? this.data.length : end);
-    this.resetRaw();
 
-    const headers = this.headers;
-    for (let i = 0; i < headers.length; i++) headers[i][1] = trimEnd(headers[i][1]);
     this.phase = BODY;
-    this.upgrade = msg.upgrade;
-    const head: ParsedHead = this.isRequest
-      ? {
-          method: METHOD_NAMES[msg.method ?? -1] ?? String(msg.method),
-          url: this.url,
-          versionMajor: msg.versionMajor,
-          versionMinor: msg.versionMinor,
-          headers,
-          headerBytes,
-          shouldKeepAlive: msg.shouldKeepAlive,
-          upgrade: msg.upgrade,
-        }
-      : {
-          statusCode: msg.statusCode,
-          statusMessage: this.status,
-          versionMajor: msg.versionMajor,
-          versionMinor: msg.versionMinor,
-          headers,
-          headerBytes,
-          shouldKeepAlive: msg.shouldKeepAlive,
-          upgrade: msg.upgrade,
-        };
+    this.upgrade = upgrade;
+    const ll = llhttp();
+    const ptr = this.ptr;
+    const versionMajor = ll.llhttp_get_http_major(ptr);
+    const versionMinor = ll.llhttp_get_http_minor(ptr);
+    let head: ParsedHead;
+    if (this.isRequest) {
+      const method = ll.llhttp_get_method(ptr);
+      head = {
+        method: METHOD_NAMES[method] ?? String(method),
+        url: this.url,
+        versionMajor,
+        versionMinor,
+        headers: this.headers,
+        headerBytes,
+        shouldKeepAlive,
+        upgrade,
+      };
+    } else {
+      head = {
+        statusCode,
+        statusMessage: this.status,
+        versionMajor,
+        versionMinor,
+        headers: this.headers,
+        headerBytes,
+        shouldKeepAlive,
+        upgrade,
+      };
+    }
     let r: CallbackResult | 'skip-body';
     try {
       r = this.cb.onHeadersComplete(head);
@@ -404,17 +409,17 @@ class ParserCore {
     return HPE_OK;
   }
 
-  private onBody(chunk: Uint8Array): number {
+  onBody(offset: number, length: number): number {
     let r: CallbackResult;
     try {
-      r = this.cb.onBody(chunk);
+      r = this.cb.onBody(this.data.subarray(offset, offset + length));
     } catch (e) {
       return this.fromThrow(e);
     }
     return r === 'pause' ? HPE_PAUSED : HPE_OK;
   }
 
-  private onMessageComplete(): number {
+  onMessageComplete(): number {
     this.phase = IDLE;
     this.scanState = SCAN_SKIP;
     this.scanCount = 0;
@@ -445,12 +450,13 @@ class ParserCore {
   // ---- head bytes -------------------------------------------------------------------
 
   /**
-   * Advance the head-end scanner over data[from..]; returns the index just after the
+   * Advance the head-end scanner over data[from..]; returns the offset just after the
    * blank line's LF, or -1 if the head does not end in this data. llhttp has already
    * validated what we scan (strict mode: CRLF line ends, no obs-fold), so the first
    * empty line after the start line is the end; a bare LF is tolerated anyway.
    */
-  private scanHead(data: Uint8Array, from: number): number {
+  private scanHead(from: number): number {
+    const data = this.data;
     let s = this.scanState;
     let n = this.scanCount;
     let i = from;
@@ -472,63 +478,11 @@ class ParserCore {
     return s === SCAN_DONE ? i : -1;
   }
 
-  /** Keep the head bytes of `data` (from scanPos) because the head continues later. */
-  private saveRaw(data: Uint8Array): void {
-    if (this.rawLost) return;
-    const add = data.length;
-    const need = this.rawLen + add;
-    // Whitespace is not counted by the limits, so cap the copy separately.
-    if (need > this.limits.maxHeaderBytes * 2 + 16384) {
-      this.rawLost = true;
-      this.raw = null;
-      this.rawLen = 0;
-      return;
-    }
-    if (this.raw === null || this.raw.length < need) {
-      const grown = new Uint8Array(Math.max(need, (this.raw?.length ?? 0) * 2, 256));
-      if (this.raw !== null) grown.set(this.raw.subarray(0, this.rawLen));
-      this.raw = grown;
-    }
-    this.raw.set(data, this.rawLen);
-    this.rawLen = need;
-  }
-
-  private resetRaw(): void {
-    this.rawLen = 0;
-    this.rawLost = false;
-    if (this.raw !== null && this.raw.length > 4096) this.raw = null; // do not hoard
-  }
-
-  /**
-   * If a piece was decoded with a split multi-byte character (U+FFFD), re-read the
-   * whole head from raw bytes. Only reached when the head spanned several execute()
-   * calls, so the usual one-chunk head never pays for it.
-   */
-  private repairSplitUtf8(endInData: number): void {
-    let lossy = this.url.includes('\uFFFD') || this.status.includes('\uFFFD');
-    for (let i = 0; !lossy && i < this.headers.length; i++) {
-      lossy = this.headers[i][0].includes('\uFFFD') || this.headers[i][1].includes('\uFFFD');
-    }
-    if (!lossy) return;
-    const all = new Uint8Array(this.rawLen + endInData);
-    all.set(this.raw!.subarray(0, this.rawLen));
-    all.set(this.data.subarray(0, endInData), this.rawLen);
-    const again = reparseHead(all, this.isRequest);
-    if (again === null || again.headers.length !== this.headers.length) return; // keep llhttp's
-    if (this.isRequest) this.url = again.startToken;
-    else this.status = again.startToken;
-    for (let i = 0; i < again.headers.length; i++) {
-      this.headers[i][0] = again.headers[i][0];
-      this.headers[i][1] = again.headers[i][1];
-    }
-  }
-
   // ---- driving llhttp ---------------------------------------------------------------
 
   execute(chunk: Uint8Array): ExecuteResult {
     if (this.error !== null) return this.error;
-    const parser = this.parser;
-    if (parser === null) return this.fail('ERR_PARSER_DESTROYED', 'parser was destroyed', 0, false);
+    if (this.ptr === 0) return this.fail('ERR_PARSER_DESTROYED', 'parser was destroyed', 0, false);
     if (this.executing) {
       // llhttp is not re-entrant; refuse without poisoning the outer call.
       return { kind: 'error', code: 'ERR_REENTRANT', reason: 'execute() called from a parser callback', offset: 0, tooLarge: false };
@@ -536,66 +490,62 @@ class ParserCore {
     // The caller must resume() first; until then nothing of this chunk is consumed.
     if (this.paused !== NOT_PAUSED) return { kind: 'paused', consumed: 0 };
     this.executing = true;
+    let input: WasmInput | null = null;
     try {
-      return this.run(parser, chunk);
+      input = loadInput(chunk);
+      this.data = chunk;
+      return this.run(input);
     } catch (e) {
-      // Only the package or wasm itself can get here (our callbacks never throw).
-      return this.fail('HPE_INTERNAL', `llhttp-wasm threw: ${messageOf(e)}`, 0, false);
+      // Only wasm itself (or running out of its memory) can get here: our callbacks never throw.
+      return this.fail('HPE_INTERNAL', `llhttp threw: ${messageOf(e)}`, 0, false);
     } finally {
+      if (input !== null) releaseInput(input);
       this.data = EMPTY;
       this.executing = false;
       if (this.destroyPending) this.destroy();
     }
   }
 
-  private run(parser: Parser, chunk: Uint8Array): ExecuteResult {
-    let offset = 0; // where `data` starts inside `chunk`
-    let data = chunk;
+  private run(input: WasmInput): ExecuteResult {
+    const ptr = this.ptr;
+    const length = this.data.length;
+    let from = 0;
     for (;;) {
-      this.data = data;
-      this.scanPos = 0;
+      this.scanPos = from;
       // Empty input still runs llhttp: after a pause at headers complete, the
       // message-complete that follows needs no bytes and fires here.
-      const ret = parser.execute(data);
+      const ret = llhttpExecute(ptr, this, input, from, length);
       if (ret === HPE_OK) break;
-      const pos = parser.getErrorPosition();
+      const pos = errorOffset(ptr, input);
       if (ret === HPE_PAUSED) {
         if (this.internalPause) {
           this.internalPause = false;
-          parser.resume();
-          offset += pos;
-          if (offset >= chunk.length) return OK;
-          data = chunk.subarray(offset);
+          llhttp().llhttp_resume(ptr);
+          if (pos >= length) return OK;
+          from = pos;
           continue;
         }
         this.paused = PAUSED;
-        return { kind: 'paused', consumed: offset + pos };
+        return { kind: 'paused', consumed: pos };
       }
       if (ret === HPE_PAUSED_UPGRADE) {
         this.paused = PAUSED_UPGRADE;
-        return { kind: 'paused', consumed: offset + pos };
+        return { kind: 'paused', consumed: pos };
       }
-      return this.llhttpError(ret, offset + pos);
+      return this.llhttpError(ret, pos);
     }
-    // All of `data` consumed and the head still open: carry the scanner, keep the raw
-    // bytes, and stop a slow drip of header pieces that is already over the limit.
+    // All of the input consumed and the head still open: carry the scanner on, and keep
+    // the open token's bytes, which the caller may reuse once we return.
     if (this.phase !== BODY) {
-      const from = this.scanPos;
-      this.scanHead(data, from);
-      if (this.phase === HEAD) {
-        if (this.over) {
-          return this.fail('HPE_HEADER_OVERFLOW', this.overReason(), chunk.length, true);
-        }
-        this.saveRaw(from === 0 ? data : data.subarray(from));
-      }
+      this.scanHead(this.scanPos);
+      if (this.phase === HEAD) this.saveToken();
     }
     return OK;
   }
 
   finish(): ExecuteResult {
     if (this.error !== null) return this.error;
-    const parser = this.parser;
-    if (parser === null) return this.fail('ERR_PARSER_DESTROYED', 'parser was destroyed', 0, false);
+    if (this.ptr === 0) return this.fail('ERR_PARSER_DESTROYED', 'parser was destroyed', 0, false);
     if (this.executing) {
       return { kind: 'error', code: 'ERR_REENTRANT', reason: 'finish() called from a parser callback', offset: 0, tooLarge: false };
     }
@@ -604,12 +554,12 @@ class ParserCore {
     this.executing = true;
     this.inFinish = true;
     try {
-      const ret = parser.finish();
+      const ret = llhttpFinish(this.ptr, this);
       // A 'pause' from onMessageComplete at EOF has nothing left to pause.
       if (ret === HPE_OK || ret === HPE_PAUSED) return OK;
       return this.llhttpError(ret, 0);
     } catch (e) {
-      return this.fail('HPE_INTERNAL', `llhttp-wasm threw: ${messageOf(e)}`, 0, false);
+      return this.fail('HPE_INTERNAL', `llhttp threw: ${messageOf(e)}`, 0, false);
     } finally {
       this.inFinish = false;
       this.executing = false;
@@ -618,25 +568,24 @@ class ParserCore {
   }
 
   resume(): void {
-    const parser = this.parser;
-    if (parser === null || this.executing) return;
-    if (this.paused === PAUSED) parser.resume();
-    else if (this.paused === PAUSED_UPGRADE) parser.resumeAfterUpgrade();
+    if (this.ptr === 0 || this.executing) return;
+    if (this.paused === PAUSED) llhttp().llhttp_resume(this.ptr);
+    else if (this.paused === PAUSED_UPGRADE) llhttp().llhttp_resume_after_upgrade(this.ptr);
     this.paused = NOT_PAUSED;
   }
 
   destroy(): void {
-    const parser = this.parser;
-    if (parser === null) return;
+    const ptr = this.ptr;
+    if (ptr === 0) return;
     // Freeing the llhttp struct while llhttp runs on it would be use-after-free.
     if (this.executing) {
       this.destroyPending = true;
       return;
     }
     this.destroyPending = false;
-    this.parser = null;
-    this.raw = null;
-    parser.destroy();
+    this.ptr = 0;
+    this.carry = null;
+    llhttp().llhttp_free(ptr);
   }
 
   // ---- errors -----------------------------------------------------------------------
@@ -646,8 +595,8 @@ class ParserCore {
     if (this.didThrow) {
       return this.fail(errorName(code), `callback threw: ${messageOf(this.thrown)}`, offset, false);
     }
-    // Reading the reason is safe for codes llhttp produced itself (it sets a reason).
-    const reason = (code > 0 && ERROR_NAMES[code] !== undefined ? this.parser?.getErrorReason(code) : undefined) ?? '';
+    // llhttp sets a reason for every error it raises itself.
+    const reason = code > 0 && ERROR_NAMES[code] !== undefined ? errorReason(this.ptr) : '';
     return this.fail(errorName(code), reason, offset, false);
   }
 
@@ -662,59 +611,6 @@ class ParserCore {
     this.error = { kind: 'error', code, reason, offset, tooLarge };
     return this.error;
   }
-}
-
-/**
- * Minimal re-read of a head llhttp has already accepted (strict mode: CRLF line ends,
- * no obs-fold, `name:` without whitespace before the colon). Used only to recover
- * split UTF-8; returns null if the bytes do not look as expected.
- */
-function reparseHead(
-  raw: Uint8Array,
-  isRequest: boolean,
-): { startToken: string; headers: Array<[string, string]> } | null {
-  let i = 0;
-  while (i < raw.length && (raw[i] === CR || raw[i] === LF)) i++;
-  const lineEnd = (from: number): [number, number] | null => {
-    const lf = raw.indexOf(LF, from);
-    if (lf < 0) return null;
-    return [lf > from && raw[lf - 1] === CR ? lf - 1 : lf, lf + 1];
-  };
-  const first = lineEnd(i);
-  if (first === null) return null;
-  const [stop, next] = first;
-  let startToken: string;
-  let a = raw.indexOf(SP, i);
-  if (a < 0 || a >= stop) {
-    if (isRequest) return null;
-    startToken = ''; // "HTTP/1.1 200" with no reason phrase
-  } else if (isRequest) {
-    while (a < stop && raw[a] === SP) a++;
-    const b = raw.lastIndexOf(SP, stop - 1); // the space before "HTTP/x.y"
-    if (b < a) return null;
-    startToken = utf8.decode(raw.subarray(a, b));
-  } else {
-    while (a < stop && raw[a] === SP) a++;
-    const b = raw.indexOf(SP, a); // after the status code
-    startToken = b < 0 || b >= stop ? '' : utf8.decode(raw.subarray(b + 1, stop));
-  }
-  const headers: Array<[string, string]> = [];
-  i = next;
-  for (;;) {
-    const line = lineEnd(i);
-    if (line === null) return null;
-    const [end, after] = line;
-    if (end === i) break; // the blank line
-    const colon = raw.indexOf(COLON, i);
-    if (colon < 0 || colon >= end) return null;
-    let vs = colon + 1;
-    while (vs < end && (raw[vs] === SP || raw[vs] === HTAB)) vs++;
-    let ve = end;
-    while (ve > vs && (raw[ve - 1] === SP || raw[ve - 1] === HTAB)) ve--;
-    headers.push([utf8.decode(raw.subarray(i, colon)), utf8.decode(raw.subarray(vs, ve))]);
-    i = after;
-  }
-  return { startToken, headers };
 }
 
 /**
