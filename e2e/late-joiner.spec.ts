@@ -23,10 +23,13 @@ async function open(page: Page): Promise<void> {
 async function seen(page: Page) {
   await page.getByTestId('request-filter').fill('-phase:complete -phase:reset');
   // The filtered list renders after the filter is applied; read it once it shows its rows.
-  await expect(page.locator('[data-testid=request-list] tr.row').first()).toBeVisible();
-  const rows = await page.locator('[data-testid=request-list] tr.row').evaluateAll((trs) =>
-    trs.map((tr) => [...tr.querySelectorAll('td')].filter((_, i) => i !== 10).map((td) => td.textContent ?? '')),
-  );
+  const readRows = () =>
+    page.locator('[data-testid=request-list] tr.row').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].filter((_, i) => i !== 10).map((td) => td.textContent ?? '')),
+    );
+  // The list may redraw between a check and a read on a busy machine: read until it has rows.
+  await expect.poll(async () => (await readRows()).length, { timeout: 10_000 }).toBeGreaterThan(0);
+  const rows = await readRows();
   const hosts = await page.locator('g.pst-node-host').evaluateAll((gs) =>
     gs.map((g) => {
       const title = [...g.querySelectorAll(':scope > title')].map((t) => t.textContent ?? '').join('\n');

@@ -1,5 +1,6 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { machineCharts } from './vite-plugin-machine-charts.ts';
 
 /**
  * `base: './'` keeps every asset URL relative, so the built UI works when served from `/`
@@ -11,7 +12,7 @@ const adminPaths = ['/ready', '/stats', '/clusters', '/config_dump', '/recording
 export default defineConfig({
   root: import.meta.dirname,
   base: './',
-  plugins: [react()],
+  plugins: [react(), machineCharts()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -79,7 +79,7 @@ describe('send_request', () => {
     await follower.next('history_end', 0);
     expect(follower.events.length).toBeGreaterThan(10);
     expect(follower.events.every((e) => e.ids.stream === stream)).toBe(true);
-    expect(new Set(follower.events.map((e) => e.machine))).toEqual(new Set(['stream', 'router', 'upstream_request']));
+    expect(new Set(follower.events.map((e) => e.machine))).toEqual(new Set(['stream', 'filter_chain', 'router', 'upstream_request']));
 
     // Without a tag the server makes one up.
     const untagged = await send(probe, { path: '/plain' });

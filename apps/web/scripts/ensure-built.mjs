@@ -21,9 +21,20 @@ function newest(path) {
   return max;
 }
 
-const sources = [join(web, 'src'), join(web, 'index.html'), join(web, 'vite.config.ts'), join(root, 'packages', 'protocol', 'src')];
+/** The engine files the machine charts are generated from (vite-plugin-machine-charts.ts). */
+function newestMachine(path) {
+  let max = 0;
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    const file = join(path, entry.name);
+    if (entry.isDirectory()) max = Math.max(max, newestMachine(file));
+    else if (entry.name.endsWith('.machine.ts') || entry.name === 'machines.ts') max = Math.max(max, statSync(file).mtimeMs);
+  }
+  return max;
+}
+
+const sources = [join(web, 'src'), join(web, 'index.html'), join(web, 'vite.config.ts'), join(web, 'vite-plugin-machine-charts.ts'), join(root, 'packages', 'protocol', 'src')];
 const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
-const latest = Math.max(...sources.filter(existsSync).map(newest));
+const latest = Math.max(...sources.filter(existsSync).map(newest), newestMachine(join(root, 'packages', 'engine', 'src')));
 if (built >= latest) process.exit(0);
 
 console.error(built ? 'proxyscope: web UI sources changed, rebuilding apps/web/dist…' : 'proxyscope: building the web UI (apps/web/dist)…');

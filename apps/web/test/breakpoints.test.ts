@@ -4,19 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { STEPPABLE_MACHINES } from '@proxyscope/protocol';
-import { streamMachine } from '../../../packages/engine/src/http/stream.machine';
-import { routerMachine } from '../../../packages/engine/src/router/router.machine';
-import { retryMachine } from '../../../packages/engine/src/router/retry.machine';
-import { upstreamRequestMachine } from '../../../packages/engine/src/router/upstream-request.machine';
+import { MACHINES } from '../../../packages/engine/src/machines';
 import type { TraceEvent } from '@proxyscope/protocol';
 import { breakpointFromDraft, describeCondition, describeStep, EMPTY_DRAFT, PRESETS, statesOf, toggleBreakpoint } from '../src/views/breakpoints/step-state';
 
-const engineStates = {
-  stream: Object.keys(streamMachine.config.states ?? {}),
-  router: Object.keys(routerMachine.config.states ?? {}),
-  upstream_request: Object.keys(upstreamRequestMachine.config.states ?? {}),
-  retry: Object.keys(retryMachine.config.states ?? {}),
-};
+const engineStates = Object.fromEntries(MACHINES.map(({ kind, machine }) => [kind, Object.keys(machine.config.states ?? {})])) as Record<string, string[]>;
 
 describe('breakpoint choices', () => {
   it('offers exactly the states of each steppable machine', () => {

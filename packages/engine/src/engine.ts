@@ -1,7 +1,7 @@
 import type { Topology, TopologyCluster } from '@proxyscope/protocol';
 import type { Bootstrap } from './config/types';
 import { isModelledHttpFilter } from './http/filter-registry';
-import { EngineIds, type EngineContext } from './seams/actors';
+import { EngineIds, type EngineContext, type MachineInterpreter } from './seams/actors';
 import type { CompressionProvider } from './seams/compression';
 import { Listener } from './listener/listener';
 import { realClock, type Clock } from './seams/clock';
@@ -10,6 +10,7 @@ import { RuntimeSnapshot } from './runtime/runtime';
 import type { SteppableMachine } from '@proxyscope/protocol';
 import { StepController } from './seams/step';
 import { Tracer } from './seams/tracer';
+import { filterChainMachine } from './http/filter-chain.machine';
 import { streamMachine } from './http/stream.machine';
 import { routerMachine } from './router/router.machine';
 import { upstreamRequestMachine } from './router/upstream-request.machine';
@@ -46,11 +47,18 @@ export interface EngineOptions {
   onStreamComplete?: (info: StreamInfo) => void;
   /** compression libraries for envoy.filters.http.compressor (Node: nodeCompression); absent: it cannot compress */
   compression?: CompressionProvider;
+  /**
+   * Which interpreter runs the machines: 'compiled' (default) runs every machine the
+   * engine's runtime compiles on it (fsm/), 'xstate' runs them all on xstate's own
+   * interpreter. The two give the same trace; 'xstate' is the reference the tests compare to.
+   */
+  interpreter?: MachineInterpreter;
 }
 
 /** The states a breakpoint may name, read from the machines themselves. */
 const STEPPABLE_STATES: Record<SteppableMachine, readonly string[]> = {
   stream: Object.keys(streamMachine.config.states ?? {}),
+  filter_chain: Object.keys(filterChainMachine.config.states ?? {}),
   router: Object.keys(routerMachine.config.states ?? {}),
   upstream_request: Object.keys(upstreamRequestMachine.config.states ?? {}),
   retry: Object.keys(retryMachine.config.states ?? {}),
@@ -110,6 +118,7 @@ export class ProxyEngine {
       healthCheckFailed: () => this.healthCheckFailed,
       ...(this.options.onStreamComplete && { onStreamComplete: this.options.onStreamComplete }),
       runtime: this.runtime,
+      ...(this.options.interpreter && { interpreter: this.options.interpreter }),
     };
   }
 

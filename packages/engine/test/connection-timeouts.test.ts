@@ -148,7 +148,7 @@ describe('cluster idle_timeout (upstream connections)', () => {
     expect(p.stat('cluster.backend.upstream_cx_idle_timeout')).toBe(1);
     expect(p.stat('cluster.backend.upstream_cx_destroy_local')).toBe(1);
     const closed = p.events.find((e) => e.type === 'transition' && e.machine === 'client' && e.to === 'closed');
-    expect(closed).toMatchObject({ from: 'ready', event: 'client.idle_timeout' });
+    expect(closed).toMatchObject({ from: 'ready', event: 'xstate.after.idleTimeout.client.ready' });
     expect(p.timers('idle_timeout')).toMatchObject([{ machine: 'client', data: { ms: 1000 } }]);
     await finish(p);
   });

@@ -216,6 +216,28 @@ describe('scenario D: per_try_timeout 1s, num_retries 2, upstream never answers'
 });
 
 describe('route timeout', () => {
+  it('starts only when the whole request has arrived, and an upload slower than it is not cut short', async () => {
+    const s = await start({ route: { timeout: 1000 }, answer: () => 'hang' });
+    const client = s.send('POST /x HTTP/1.1\r\nHost: example.com\r\ncontent-length: 5\r\n\r\n');
+    await s.run(1500);
+    expect(client.text()).toBe('');
+    client.write('hello');
+    const { response, at } = await s.until(client);
+    expect([response.status, at]).toEqual([504, 2500]);
+    expect(s.stat('upstream_rq_timeout')).toBe(1);
+    await s.finish();
+  });
+
+  it('a route timeout of 0 disables it: a hung upstream is waited on', async () => {
+    const s = await start({ route: { timeout: 0 }, answer: () => 'hang' });
+    const client = s.send(GET);
+    // Well past the 15 s a route without `timeout` gets.
+    await s.run(20_000);
+    expect(client.text()).toBe('');
+    expect(s.facts('router.timeout')).toEqual([]);
+    await s.finish();
+  });
+
   it('fires during a back-off: 504 UT, the retry never goes out, no upstream_rq_timeout', async () => {
     const policy = b.retryPolicy({ rate_limited_retry_back_off: { reset_headers: [{ name: 'retry-after', format: 'SECONDS' }], max_interval: 300_000 } });
     const s = await start({ route: { timeout: 3000, retry_policy: policy }, answer: () => ({ status: 503, headers: { 'retry-after': '10' } }) });

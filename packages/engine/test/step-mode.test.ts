@@ -134,6 +134,30 @@ describe('step mode', () => {
     await p.engine.stop();
   });
 
+  it('a request held by the router between attempts keeps what was left of its route timeout', async () => {
+    let n = 0;
+    const p = await start(() => (n++ === 0 ? { status: 503 } : 'hang'), {
+      timeout: 300,
+      retry_policy: b.retryPolicy({ num_retries: 1, retry_back_off: { base_interval: 50, max_interval: 50 } }),
+    });
+    p.engine.stepper.setBreakpoints([{ machine: 'router', state: 'retry_backoff' }]);
+    const client = p.send('/between');
+    await p.run(5);
+    const stream = p.streamOf('/between');
+    expect(p.engine.stepper.held()[0]).toMatchObject({ stream, machine: 'router', state: 'retry_backoff' });
+    // The route timeout runs in retry_backoff too; held, it stands still.
+    await p.run(2000);
+    expect(p.responseOf(client)).toBeUndefined();
+    p.engine.stepper.setBreakpoints([]);
+    p.engine.stepper.resume(stream);
+    await p.run(280);
+    expect(p.responseOf(client)).toBeUndefined();
+    await p.run(30);
+    expect(p.responseOf(client)?.status).toBe(504);
+    expect(p.events.flatMap((e) => (e.type === 'fact' && e.fact === 'router.timeout' ? [e.data.kind] : []))).toEqual(['global']);
+    await p.engine.stop();
+  });
+
   it("freezes the stream's own idle timer too, while the next request on the connection times out as usual", async () => {
     const p = await start(() => 'hang', {}, { stream_idle_timeout: 200 });
     p.engine.stepper.setBreakpoints([{ machine: 'upstream_request', state: 'awaiting_headers' }]);

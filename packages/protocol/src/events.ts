@@ -10,6 +10,8 @@ export const MACHINE_KINDS = [
   'connection',
   'codec',
   'stream',
+  // FilterManager's iteration over one stream's HTTP filters: a child of its stream (`<stream>/filters`)
+  'filter_chain',
   'router',
   'upstream_request',
   'pool',
@@ -110,6 +112,9 @@ export const FACT_NAMES = [
   'stream.decoder_filter',
   'stream.encoder_filter',
   'stream.local_reply',
+  // the filter chain stopped at a filter (its name, the status it answered) and went on again
+  'filter_chain.stopped',
+  'filter_chain.continued',
   'stream.access_log',
   'route.virtual_host',
   'route.match',

@@ -8,3 +8,4 @@ export * from './subscription';
 export * from './state-fold';
 export * from './http-status';
 export * from './traffic-counts';
+export * from './machine-states';

@@ -237,7 +237,7 @@ export interface HostFaultMessage {
 // Step mode (docs/step-mode.md): breakpoints that hold live requests
 
 /** The machines of one request, where a breakpoint can hold it. */
-export const STEPPABLE_MACHINES = ['stream', 'router', 'upstream_request', 'retry'] as const satisfies readonly MachineKind[];
+export const STEPPABLE_MACHINES = ['stream', 'filter_chain', 'router', 'upstream_request', 'retry'] as const satisfies readonly MachineKind[];
 export type SteppableMachine = (typeof STEPPABLE_MACHINES)[number];
 /** Breakpoints a server keeps. */
 export const MAX_BREAKPOINTS = 32;

@@ -1,5 +1,5 @@
 import { version as UI_VERSION } from '../../package.json';
-import { knownReasonPhrase } from '@proxyscope/protocol';
+import { knownReasonPhrase, type ClientState, type StreamState, type UpstreamRequestState } from '@proxyscope/protocol';
 import { countAtOrBefore, type EventStoreImpl } from './event-store';
 import { SPAWN, TRANSITION } from './columns';
 import { answeringAttempt, requestMessage, requestUrl, responseMessage } from './request-message';
@@ -129,7 +129,7 @@ function queryOf(path: string): HarNameValue[] {
 }
 
 /** t of the first transition of `actor` into `state`, at or before `cursor` */
-function enteredAt(store: EventStoreImpl, actor: string, state: string, cursor: number): number | undefined {
+function enteredAt(store: EventStoreImpl, actor: string, state: StreamState | UpstreamRequestState, cursor: number): number | undefined {
   for (const i of store.eventsOfActor(actor)) {
     if (i > cursor) break;
     if (store.kindAt(i) === TRANSITION && store.stateAt(i) === state) return store.tAt(i);
@@ -155,7 +155,7 @@ function connectOf(store: EventStoreImpl, summary: RequestSummary, attempt: Atte
   for (let k = 1; k < n; k++) {
     const i = events[k]!;
     if (store.kindAt(i) !== TRANSITION) continue;
-    const state = store.stateAt(i);
+    const state = store.stateAt(i) as ClientState | undefined;
     if (state === 'handshaking') handshake ??= store.tAt(i);
     else if (state !== 'connecting') {
       ready = store.tAt(i);

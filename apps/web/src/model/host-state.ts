@@ -1,4 +1,4 @@
-import type { CorrelationIds, TopologyCluster, TraceEvent } from '@proxyscope/protocol';
+import type { ClientState, CorrelationIds, HostHealthState, RetryState, TopologyCluster, TraceEvent, UpstreamRequestState } from '@proxyscope/protocol';
 import type { EventStore } from './types';
 
 /**
@@ -110,7 +110,7 @@ export interface HostDetail {
   /** load_balancing_weight */
   weight?: number;
   /** host_health machine state; undefined when the cluster has neither health checks nor outlier detection (always healthy) */
-  health?: string;
+  health?: HostHealthState;
   /** Envoy's `/clusters` health_flags for that state */
   healthFlags: string;
   /** a DNS answer took it out of the cluster */
@@ -167,14 +167,14 @@ const HEALTH_FLAGS: Record<string, string> = {
 interface PoolAcc extends PoolTallies {
   worker: number;
   actor: string;
-  clients: Map<number, string>;
+  clients: Map<number, ClientState>;
   /** upstream request actor -> stream, while it waits in the pending queue */
   pending: Map<string, number>;
 }
 
 interface HostAcc {
   host: string;
-  health?: string;
+  health?: HostHealthState;
   removed: boolean;
   lastEjection?: Ejection;
   lastUnejection?: Unejection;
@@ -199,7 +199,7 @@ interface HostAcc {
 /** The cluster-wide part: counts behind the circuit breakers and the panic decision. */
 export interface ClusterCounts {
   /** retry actor -> state, for the ones holding the retry resource (backoff, retrying) */
-  retries: Map<string, string>;
+  retries: Map<string, RetryState>;
   /** picks made in panic mode (lb.host_selected whose reason says so) */
   panicPicks: number;
   lastPick?: { t: number; host: string; reason: string };
@@ -278,8 +278,8 @@ export class ClusterFold {
       case 'client': {
         if (e.ids.host === undefined || e.ids.ucx === undefined) return;
         const p = this.poolOf(this.hostOf(e.ids.host), e);
-        if (e.type === 'spawn') p.clients.set(e.ids.ucx, e.state);
-        else if (e.type === 'transition') p.clients.set(e.ids.ucx, e.to);
+        if (e.type === 'spawn') p.clients.set(e.ids.ucx, e.state as ClientState);
+        else if (e.type === 'transition') p.clients.set(e.ids.ucx, e.to as ClientState);
         else if (e.type === 'stop') p.clients.delete(e.ids.ucx);
         return;
       }
@@ -287,7 +287,7 @@ export class ClusterFold {
         return this.applyAttempt(e);
       case 'retry':
         if (e.type === 'transition' || e.type === 'spawn') {
-          const state = e.type === 'spawn' ? e.state : e.to;
+          const state = (e.type === 'spawn' ? e.state : e.to) as RetryState;
           // RetryStateImpl holds the cluster's retry resource while a retry is armed or in flight.
           if (state === 'backoff' || state === 'retrying') this.counts.retries.set(e.actor, state);
           else this.counts.retries.delete(e.actor);
@@ -315,11 +315,11 @@ export class ClusterFold {
     if (!e.ids.host) return;
     const h = this.hostOf(e.ids.host);
     this.hasHealthActors = true;
-    if (e.type === 'spawn') h.health = e.state;
+    if (e.type === 'spawn') h.health = e.state as HostHealthState;
     else if (e.type === 'transition') {
       // a state change resets the chart's counters (resetCounts)
       if (e.from !== e.to) h.hcRun = { passed: true, count: 0 };
-      h.health = e.to;
+      h.health = e.to as HostHealthState;
     } else if (e.type === 'fact') {
       const d = e.data;
       if (e.fact === 'host.ejected') {
@@ -418,15 +418,17 @@ export class ClusterFold {
         h.servedByActor.delete(old.actor);
         h.reported.delete(old.actor);
       }
-      if (e.state === 'pending_pool') this.poolOf(h, e).pending.set(e.actor, stream);
+      if ((e.state as UpstreamRequestState) === 'pending_pool') this.poolOf(h, e).pending.set(e.actor, stream);
       return;
     }
     if (!r) return;
     if (e.type === 'transition') {
       r.state = e.to;
-      if (e.from === 'pending_pool') this.poolOf(h, e).pending.delete(e.actor);
-      if (e.to === 'failed' && r.status === undefined && r.reset === undefined) r.reset = e.from === 'pending_pool' ? 'pool failure' : 'failed';
-      if (e.to === 'failed') this.report(h, r, 503);
+      const from = e.from as UpstreamRequestState;
+      const to = e.to as UpstreamRequestState;
+      if (from === 'pending_pool') this.poolOf(h, e).pending.delete(e.actor);
+      if (to === 'failed' && r.status === undefined && r.reset === undefined) r.reset = from === 'pending_pool' ? 'pool failure' : 'failed';
+      if (to === 'failed') this.report(h, r, 503);
     } else if (e.type === 'fact') {
       if (e.fact === 'upstream.response_headers' && typeof e.data.status === 'number') {
         r.status = e.data.status;
@@ -486,7 +488,7 @@ export class ClusterFold {
     const pools = [...h.pools.values()]
       .sort((a, b) => a.worker - b.worker)
       .map((p): PoolDetail => {
-        const by = (...states: string[]) => [...p.clients].filter(([, s]) => states.includes(s)).map(([ucx]) => ucx).sort((a, b) => a - b);
+        const by = (...states: ClientState[]) => [...p.clients].filter(([, s]) => states.includes(s)).map(([ucx]) => ucx).sort((a, b) => a - b);
         return {
           worker: p.worker,
           actor: p.actor,

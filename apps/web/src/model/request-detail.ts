@@ -1,3 +1,4 @@
+import type { MachineState, StateMachineKind, UpstreamRequestState } from '@proxyscope/protocol';
 import { countAtOrBefore, type EventStoreImpl } from './event-store';
 import { SPAWN, TRANSITION } from './columns';
 import type { RequestSummary } from './types';
@@ -59,7 +60,7 @@ export function relatedEvents(store: EventStoreImpl, summary: RequestSummary): R
     // While it waits for a connection: the pool's decisions up to the attach.
     let ready = end;
     for (const i of attemptEvents) {
-      if (store.kindAt(i) === TRANSITION && store.stateAt(i) === 'sending') {
+      if (store.kindAt(i) === TRANSITION && (store.stateAt(i) as UpstreamRequestState | undefined) === 'sending') {
         ready = i;
         break;
       }
@@ -153,7 +154,9 @@ export function waterfall(store: EventStoreImpl, summary: RequestSummary, relate
     const fact = store.factAt(i);
     const kind = store.kindAt(i);
     const actor = store.actorAt(i);
-    if (machine === 'codec' && kind === TRANSITION && state === 'headers' && !open.has('read')) begin('read', 'downstream read', 'downstream read', i);
+    // the event is a `k` machine's and leaves it in one of `names` (checked against the protocol's state names)
+    const is = <K extends StateMachineKind>(k: K, ...names: MachineState<K>[]) => machine === k && state !== undefined && (names as string[]).includes(state);
+    if (kind === TRANSITION && is('codec', 'headers') && !open.has('read')) begin('read', 'downstream read', 'downstream read', i);
     if (machine === 'stream' && kind === SPAWN) {
       end('read', i);
       begin('decode', 'decoder filters', 'decoder filters', i);
@@ -162,7 +165,7 @@ export function waterfall(store: EventStoreImpl, summary: RequestSummary, relate
       end('decode', i);
       begin('route', 'route', 'route', i);
     }
-    if (machine === 'stream' && state === 'decoding_body') end('read', i);
+    if (is('stream', 'decoding_body')) end('read', i);
     if (machine === 'upstream_request') {
       const n = attemptOf(actor) ?? '?';
       if (kind === SPAWN) {
@@ -170,13 +173,13 @@ export function waterfall(store: EventStoreImpl, summary: RequestSummary, relate
         end('decode', i);
         end('backoff', i);
         begin(`pool${n}`, 'pool wait', `pool wait #${n}`, i);
-      } else if (state === 'sending') {
+      } else if (is('upstream_request', 'sending')) {
         end(`pool${n}`, i);
         begin(`up${n}`, 'upstream request', `upstream request #${n}`, i);
       } else if (fact === 'upstream.response_headers') {
         end(`up${n}`, i);
         begin(`resp${n}`, 'response', `response #${n}`, i);
-      } else if (state === 'done' || state === 'failed') {
+      } else if (is('upstream_request', 'done', 'failed')) {
         end(`pool${n}`, i);
         end(`up${n}`, i);
         end(`resp${n}`, i);
@@ -184,18 +187,18 @@ export function waterfall(store: EventStoreImpl, summary: RequestSummary, relate
     }
     if (machine === 'client') {
       const ucx = /\/ucx:(\d+)$/.exec(actor)?.[1] ?? '?';
-      if (kind === SPAWN && state === 'connecting') begin(`connect${ucx}`, 'connect', `connect ucx:${ucx}`, i);
+      if (kind === SPAWN && is('client', 'connecting')) begin(`connect${ucx}`, 'connect', `connect ucx:${ucx}`, i);
       // The connect bar covers the TLS handshake too: connect_timeout runs until it is done.
-      else if (kind === TRANSITION && state !== 'handshaking') end(`connect${ucx}`, i);
+      else if (kind === TRANSITION && !is('client', 'handshaking')) end(`connect${ucx}`, i);
     }
-    if (machine === 'retry' && state === 'backoff') begin('backoff', 'backoff', 'retry backoff', i);
-    if (machine === 'retry' && state !== undefined && state !== 'backoff') end('backoff', i);
-    if (machine === 'stream' && state === 'encoding_headers') {
+    if (is('retry', 'backoff')) begin('backoff', 'backoff', 'retry backoff', i);
+    if (machine === 'retry' && state !== undefined && !is('retry', 'backoff')) end('backoff', i);
+    if (is('stream', 'encoding_headers')) {
       end('route', i);
       end('decode', i);
       begin('encode', 'encode', 'encode', i);
     }
-    if (machine === 'stream' && (state === 'complete' || state === 'reset')) {
+    if (is('stream', 'complete', 'reset')) {
       for (const key of open.keys()) end(key, i);
     }
   }

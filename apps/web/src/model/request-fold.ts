@@ -1,6 +1,8 @@
 import { countAtOrBefore, type EventStoreImpl } from './event-store';
-import { SPAWN, STOP, TRANSITION } from './columns';
-import type { AttemptSummary, RequestPhase, RequestSummary } from './types';
+import type { UpstreamRequestState } from '@proxyscope/protocol';
+import { KIND_NAMES, SPAWN, STOP, TRANSITION } from './columns';
+import { foldPhase, initialPhaseState, listPhase, type PhaseState } from './request-phase';
+import type { AttemptSummary, RequestSummary } from './types';
 
 /**
  * Builds a RequestSummary by applying a request's events one at a time, in order. The
@@ -8,15 +10,12 @@ import type { AttemptSummary, RequestPhase, RequestSummary } from './types';
  * following a live request costs a few field updates per event.
  */
 
-const ROUTING_STATES = new Set(['matching_route', 'route_matched', 'cluster_selected', 'host_selected']);
-const ATTEMPT_FINAL = new Set(['done', 'failed']);
+const ATTEMPT_FINAL = new Set<UpstreamRequestState>(['done', 'failed']);
 const ATTEMPT_NUMBER = /\/upstream:(\d+)$/;
 
 export class RequestFolder {
   private readonly s: RequestSummary;
-  private streamState: string | undefined;
-  private routerState: string | undefined;
-  private retryState: string | undefined;
+  private readonly phase: PhaseState = initialPhaseState();
   private readonly attemptByActor = new Map<string, AttemptSummary>();
 
   constructor(
@@ -43,25 +42,21 @@ export class RequestFolder {
     const kind = store.kindAt(i);
     const state = store.stateAt(i);
 
+    const fact = store.factAt(i);
+    foldPhase(this.phase, { machine, type: KIND_NAMES[kind]!, state, fact, actor: machine === 'upstream_request' ? store.actorAt(i) : undefined });
     if (machine === 'stream') {
-      if (state !== undefined) this.streamState = state;
       if (kind === STOP || state === 'complete' || state === 'reset') {
         s.done = true;
         s.endT ??= t;
       }
-    } else if (machine === 'router') {
-      if (state !== undefined) this.routerState = state;
-    } else if (machine === 'retry') {
-      if (state !== undefined) this.retryState = state;
     } else if (machine === 'upstream_request') {
-      this.applyAttempt(i, kind, state, t);
+      this.applyAttempt(i, kind, state as UpstreamRequestState | undefined, t);
     }
 
-    const fact = store.factAt(i);
     if (fact !== undefined) this.applyFact(fact, store.dataAt(i) ?? {}, i);
   }
 
-  private applyAttempt(i: number, kind: number, state: string | undefined, t: number): void {
+  private applyAttempt(i: number, kind: number, state: UpstreamRequestState | undefined, t: number): void {
     const actor = this.store.actorAt(i);
     // A mirrored copy (request_mirror_policies) is not one of the request's attempts.
     if (actor.includes('/shadow:')) return;
@@ -168,23 +163,10 @@ export class RequestFolder {
     }
   }
 
-  private phase(): RequestPhase {
-    const stream = this.streamState;
-    if (stream === 'reset') return 'reset';
-    if (stream === 'complete') return 'complete';
-    if (stream === 'encoding_headers' || stream === 'encoding_body') return 'encoding';
-    if (this.retryState === 'backoff') return 'backoff';
-    const last = this.s.attempts[this.s.attempts.length - 1];
-    if (last && !ATTEMPT_FINAL.has(last.state)) return last.state === 'pending_pool' ? 'pool_pending' : 'upstream';
-    if (this.routerState !== undefined && ROUTING_STATES.has(this.routerState)) return 'routing';
-    if (this.routerState === 'upstream_pending' || this.routerState === 'response_started') return 'upstream';
-    return 'decoding';
-  }
-
   /** A copy of the summary as of the events applied so far (the folder keeps mutating its own). */
   snapshot(): RequestSummary {
     const s = this.s;
-    const copy: RequestSummary = { ...s, attempts: s.attempts.map((a) => ({ ...a })), phase: this.phase() };
+    const copy: RequestSummary = { ...s, attempts: s.attempts.map((a) => ({ ...a })), phase: listPhase(this.phase.phase) };
     if (s.localReply) copy.localReply = { ...s.localReply };
     return copy;
   }

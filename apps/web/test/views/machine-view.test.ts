@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHARTS } from '../../src/views/machines/charts';
+import { CHARTS } from 'virtual:machine-charts';
 import { layoutChart } from '../../src/views/machines/chart-layout';
 import { requestMachines } from '../../src/views/machines/request-machines';
 import { indexOf, loadFixture } from './test-store';

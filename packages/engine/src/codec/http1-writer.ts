@@ -26,7 +26,10 @@ export function serializeHead(startLine: string, headers: HeaderMap, host?: stri
 export class Http1MessageWriter {
   private pendingHead: Uint8Array | undefined;
   private flushScheduled = false;
-  private framing: Framing = 'empty';
+  /** how the message's body is delimited, from its head */
+  private framingOf: Framing = 'empty';
+  /** the message's last byte is written (end_stream encoded) */
+  private ended = false;
   bytesWritten = 0;
   /** body bytes only, for %BYTES_SENT% / %BYTES_RECEIVED% */
   bodyBytes = 0;
@@ -39,9 +42,19 @@ export class Http1MessageWriter {
     private readonly post: (fn: () => void) => void,
   ) {}
 
+  get framing(): Framing {
+    return this.framingOf;
+  }
+
+  /** the whole message went out (its head with end_stream, or its last body bytes) */
+  get complete(): boolean {
+    return this.ended;
+  }
+
   /** Queue the head; `framing` says how the body that follows is delimited. */
   writeHead(head: string, framing: Framing, endStream: boolean): boolean {
-    this.framing = framing;
+    this.framingOf = framing;
+    if (endStream) this.ended = true;
     const bytes = encoder.encode(head);
     if (endStream) return this.send(bytes);
     this.pendingHead = bytes;
@@ -62,12 +75,13 @@ export class Http1MessageWriter {
   /** Write body bytes; returns false when the peer is slow (wait for onDrain). */
   writeBody(chunk: Uint8Array, endStream: boolean): boolean {
     this.bodyBytes += chunk.byteLength;
+    if (endStream) this.ended = true;
     const parts: Uint8Array[] = [];
     if (this.pendingHead) {
       parts.push(this.pendingHead);
       this.pendingHead = undefined;
     }
-    if (this.framing === 'chunked') {
+    if (this.framingOf === 'chunked') {
       if (chunk.byteLength > 0) parts.push(encoder.encode(chunk.byteLength.toString(16) + '\r\n'), chunk, CRLF);
       if (endStream) parts.push(LAST_CHUNK);
     } else if (chunk.byteLength > 0) {

@@ -6,7 +6,7 @@ import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import { post } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
 import type { TransportConnection } from '../seams/transport';
-import { serverCodecMachine } from './http1-codec.machine';
+import { serverCodecMachine, type CodecOwner } from './http1-codec.machine';
 import { keepUpgradeHeaders } from '../http/upgrade';
 import { Http1MessageWriter, serializeHead, stripHopByHop, type Framing } from './http1-writer';
 import { HttpParser, type ParsedHead } from './llhttp-parser';
@@ -40,19 +40,22 @@ const PIPELINE_BACKLOG_LIMIT = 64 * 1024;
  * Http1::ServerConnectionImpl: parses requests with llhttp and writes responses. One
  * request is handled at a time; the parser pauses after each message so pipelined
  * requests wait in order (Envoy pauses in onMessageCompleteBase for the same reason).
+ * Where the connection is (reading a head or a body, paused for the response, upgraded,
+ * failed) is the codec machine's state; this class holds the parser, the bytes held back
+ * and the response's writer.
  */
-export class ServerCodec {
+export class ServerCodec implements CodecOwner {
   private readonly parser: HttpParser;
   private readonly actor: Actor<typeof serverCodecMachine>;
+  /** pipelined bytes read while the parser waits for the current response */
   private remainder: Uint8Array | undefined;
-  private paused = false;
+  /**
+   * This codec holds the connection's read-disable for a pipelined backlog past
+   * PIPELINE_BACKLOG_LIMIT (a hold to give back, as Envoy counts readDisable calls).
+   */
   private backlogBlocked = false;
-  private failed = false;
-  private requestHasBody = false;
   private writer: Http1MessageWriter;
-  private closeDelimited = false;
-  /** the response ended before llhttp reported the end of its request: go on at that end */
-  private resumeAtMessageEnd = false;
+  /** the version of the request being served (HTTP/1.0 responses have no chunked coding) */
   http10 = false;
   private readonly meta: ActorMeta;
 
@@ -65,7 +68,7 @@ export class ServerCodec {
   ) {
     this.writer = new Http1MessageWriter(connection, (fn) => post(engine.clock, fn));
     this.meta = { actor: meta.actor + '/codec', machine: 'codec', ids: meta.ids, envoy: {} };
-    this.actor = startTraced(engine, serverCodecMachine, { input: undefined, path: this.meta.actor, kind: 'codec', ids: meta.ids });
+    this.actor = startTraced(engine, serverCodecMachine, { input: { owner: this }, path: this.meta.actor, kind: 'codec', ids: meta.ids });
     this.parser = new HttpParser(
       'request',
       {
@@ -89,7 +92,7 @@ export class ServerCodec {
       this.callbacks.onRequestData(chunk, false);
       return;
     }
-    if (this.paused) {
+    if (this.isPaused) {
       this.remainder = this.remainder ? concat(this.remainder, chunk) : chunk;
       if (!this.backlogBlocked && this.remainder.byteLength > PIPELINE_BACKLOG_LIMIT) {
         this.backlogBlocked = true;
@@ -98,7 +101,7 @@ export class ServerCodec {
       return;
     }
     const result = this.parser.execute(chunk);
-    if (result.kind === 'paused' && !this.paused && !this.upgraded && !this.failed) {
+    if (result.kind === 'paused' && !this.isPaused && !this.upgraded && !this.failed) {
       // llhttp paused for an upgrade we ignored (h2c): the connection stays HTTP/1.1.
       this.parser.resume();
       const rest = chunk.subarray(result.consumed);
@@ -116,27 +119,35 @@ export class ServerCodec {
     }
   }
 
-  /** The exchange ended: read the next (possibly already buffered) request. */
+  /**
+   * The exchange ended: read the next (possibly already buffered) request. A local reply
+   * sent from decodeHeaders ends the response while llhttp is still inside its request;
+   * the machine then only notes it, and that request's end does not pause the parser
+   * (Envoy redispatches when no stream is left).
+   */
   resume(): void {
     if (this.failed) return;
-    if (!this.paused) {
-      // A local reply sent from decodeHeaders finishes the exchange while llhttp is still
-      // inside that request (its message-complete callback comes next). Pausing there
-      // would never be undone: continue with the next request instead (Envoy redispatches
-      // when no stream is left).
-      this.resumeAtMessageEnd = true;
-      return;
-    }
-    this.paused = false;
-    this.writer = new Http1MessageWriter(this.connection, (fn) => post(this.engine.clock, fn));
-    this.parser.resume();
+    const wasPaused = this.isPaused;
+    // In `complete`, the machine resumes llhttp (resumeParsing).
+    this.actor.send({ type: 'codec.encode.complete' });
+    if (!wasPaused) return;
     const rest = this.remainder;
     this.remainder = undefined;
     if (rest && rest.byteLength > 0) this.dispatch(rest);
-    if (this.backlogBlocked && !this.paused) {
+    if (this.backlogBlocked && !this.isPaused) {
       this.backlogBlocked = false;
       this.callbacks.onPipelineBacklog(false);
     }
+  }
+
+  /** CodecOwner: the machine resumes llhttp once the response is out. */
+  resumeParsing(): void {
+    this.parser.resume();
+  }
+
+  /** CodecOwner: each request's response gets its own writer (framing, held head, byte count). */
+  newResponseEncoder(): void {
+    this.writer = new Http1MessageWriter(this.connection, (fn) => post(this.engine.clock, fn));
   }
 
   /** the codec machine is in `upgraded`: the connection carries tunnel bytes */
@@ -144,13 +155,20 @@ export class ServerCodec {
     return this.actor.getSnapshot().value === 'upgraded';
   }
 
+  /** the codec machine ended in `error`: nothing more is parsed */
+  private get failed(): boolean {
+    return this.actor.getSnapshot().status === 'done';
+  }
+
+  /** llhttp is paused at the end of a request until its response is out (the machine in `complete`, awaiting the encode) */
   get isPaused(): boolean {
-    return this.paused;
+    const snapshot = this.actor.getSnapshot();
+    return snapshot.value === 'complete' && !snapshot.context.encodeComplete;
   }
 
   /** true once the response needs the connection closed to mark its end */
   get mustCloseAfterResponse(): boolean {
-    return this.closeDelimited;
+    return this.writer.framing === 'close-delimited';
   }
 
   /**
@@ -176,7 +194,6 @@ export class ServerCodec {
     } else if (this.http10) {
       // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
       framing = 'close-delimited';
-      this.closeDelimited = true;
     } else {
       framing = 'chunked';
       headers.set('transfer-encoding', 'chunked');
@@ -258,7 +275,7 @@ export class ServerCodec {
     }
     const chunked = (headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked');
     const length = headers.get('content-length');
-    this.requestHasBody = chunked || (length !== undefined && length !== '0');
+    let hasBody = chunked || (length !== undefined && length !== '0');
     // An upgrade keeps Connection and Upgrade (mutateRequestHeaders); its head is the whole
     // HTTP message and the bytes after it are the tunnel's.
     let upgrade = parsed.upgrade ? headers.get('upgrade') : undefined;
@@ -271,7 +288,7 @@ export class ServerCodec {
     stripHopByHop(headers);
     if (upgrade !== undefined) {
       keepUpgradeHeaders(headers, upgrade);
-      this.requestHasBody = false;
+      hasBody = false;
     }
     const head: RequestHead = {
       method: parsed.method ?? 'GET',
@@ -281,7 +298,8 @@ export class ServerCodec {
       protocol: `HTTP/${parsed.versionMajor}.${parsed.versionMinor}`,
       headers,
     };
-    const endStream = !this.requestHasBody;
+    const endStream = !hasBody;
+    // headers_complete (no body) or body: the machine keeps which, for the request's end.
     this.actor.send({ type: 'codec.headers.complete', endStream });
     if (upgrade !== undefined) {
       this.actor.send({ type: 'codec.upgrade' });
@@ -295,20 +313,16 @@ export class ServerCodec {
   private onMessageComplete(): 'pause' | 'continue' {
     // The upgrade request's head was the whole message: llhttp pauses for the upgrade itself.
     if (this.upgraded) return 'continue';
+    const hadBody = this.actor.getSnapshot().value === 'body';
     this.actor.send({ type: 'codec.message.complete' });
-    if (this.requestHasBody) this.callbacks.onRequestData(new Uint8Array(0), true);
-    if (this.resumeAtMessageEnd) {
-      this.resumeAtMessageEnd = false;
-      this.writer = new Http1MessageWriter(this.connection, (fn) => post(this.engine.clock, fn));
-      return 'continue';
-    }
-    this.paused = true;
-    return 'pause';
+    if (hadBody) this.callbacks.onRequestData(new Uint8Array(0), true);
+    // Paused until the response is out, unless it already is (a local reply, maybe sent
+    // just now from the request's end): then the next request is read at once.
+    return this.isPaused ? 'pause' : 'continue';
   }
 
   private fail(status: number, code: string, reason: string): void {
     if (this.failed) return;
-    this.failed = true;
     this.actor.send({ type: 'codec.error', code });
     this.callbacks.onCodecError(status, code, reason);
   }

@@ -17,7 +17,8 @@ import { HeaderMap, type RequestHead, type ResponseHead } from './headers';
 import type { LocalReplyData, LocalReplyResult } from './local-reply';
 import { isUpgradeAccepted } from './upgrade';
 import type { StreamInfo } from './stream-info';
-import { streamMachine } from './stream.machine';
+import { streamMachine, type StreamMachineOwner } from './stream.machine';
+import { filterChainMachine, type FilterChainEvent, type FilterChainOwner, type FilterStop } from './filter-chain.machine';
 
 /** What an ActiveStream needs from its connection manager. */
 export interface StreamOwner {
@@ -42,17 +43,24 @@ export interface StreamOwner {
   onStreamReset(stream: ActiveStream, reason: string): void;
 }
 
-type Phase = 'decoding' | 'encoding' | 'done';
-
 /** Request body the stream holds for a stopped filter (Envoy's per-stream buffer limit, 1 MiB default). */
 const DECODE_BUFFER_LIMIT = 1024 * 1024;
+
+/** The filter chain's states before a response starts: the chain is still on the request. */
+const DECODING: ReadonlySet<string> = new Set(['decoding_headers', 'decoding_headers_stopped', 'decoding_data', 'decoding_data_stopped', 'decode_complete']);
 
 /**
  * ConnectionManagerImpl::ActiveStream + FilterManager: runs one request through the
  * decoder filters in order and its response through the encoder filters in reverse.
+ * Where the exchange is lives in two machines, the stream's and its filter chain's
+ * (`<stream>/filters`); this class holds the data (headers, the filters, the held body),
+ * calls the filters, and carries out what the machines decide.
  */
-export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallbacks {
+export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallbacks, StreamMachineOwner, FilterChainOwner {
   readonly actor: Actor<typeof streamMachine>;
+  /** FilterManager's iteration (filter-chain.machine.ts) */
+  readonly filterChain: Actor<typeof filterChainMachine>;
+  readonly filterChainMeta: ActorMeta;
   /** the connection's engine context, on this request's own clock when it can be held */
   readonly engine: EngineContext;
   /** built when the request head arrives (a route may switch filters off) */
@@ -60,25 +68,15 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   private filters: StreamFilter[] = [];
   private decoders: StreamDecoderFilter[] = [];
   private encoders: StreamEncoderFilter[] = [];
-  /** index of the decoder filter that stopped header iteration, or -1 */
-  private headersStoppedAt = -1;
-  /** index of the decoder filter the held body waits for, or -1 */
-  private dataStoppedAt = -1;
+  /** body held for a stopped filter, in order */
   private held: Array<{ chunk: Uint8Array; endStream: boolean }> = [];
   private heldBytes = 0;
   /** setDecoderBufferLimit: what a buffering filter may hold before the request fails with 413 */
   private decodeBufferLimit = DECODE_BUFFER_LIMIT;
   /** index of the encoder filter whose encodeData is running, for injectEncodedDataToFilterChain */
   private encodingDataAt = -1;
-  private readDisabledForBuffer = false;
   private head: RequestHead | undefined;
   private routeResult: RouteResult | undefined;
-  private phase: Phase = 'decoding';
-  private localReplySent = false;
-  private responseStarted = false;
-  requestComplete = false;
-  responseComplete = false;
-  private downstreamBlocked = false;
 
   constructor(
     private readonly owner: StreamOwner,
@@ -92,9 +90,35 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     readonly steps: StreamSteps,
   ) {
     this.engine = steps.clock === owner.engine.clock ? owner.engine : { ...owner.engine, clock: steps.clock };
-    this.actor = startTraced(this.engine, streamMachine, { input: undefined, path: meta.actor, kind: 'stream', ids: meta.ids });
+    this.actor = startTraced(this.engine, streamMachine, { input: { owner: this }, path: meta.actor, kind: 'stream', ids: meta.ids });
+    this.filterChainMeta = { actor: `${meta.actor}/filters`, machine: 'filter_chain', ids: meta.ids, envoy: {} };
+    this.filterChain = startTraced(this.engine, filterChainMachine, { input: { owner: this }, path: this.filterChainMeta.actor, kind: 'filter_chain', ids: meta.ids });
   }
 
+  /** the stream machine reached complete or reset */
+  private get ended(): boolean {
+    return this.actor.getSnapshot().status !== 'active';
+  }
+
+  /** the filter chain is still on the request (no response has started) */
+  private get decoding(): boolean {
+    return !this.ended && DECODING.has(this.filterChain.getSnapshot().value);
+  }
+
+  /** a response (the proxy's own or upstream's) has begun */
+  private get responseStarted(): boolean {
+    return !DECODING.has(this.filterChain.getSnapshot().value);
+  }
+
+  /** sendLocalReply decided the response: the rest of the request is read and dropped */
+  private get localReplySent(): boolean {
+    return this.filterChain.getSnapshot().context.localReply;
+  }
+
+  /** the codec has decoded the request's last byte */
+  get requestComplete(): boolean {
+    return this.actor.getSnapshot().context.requestComplete;
+  }
 
   /** the stream machine is in `upgraded`: a tunnel after a 101 */
   get upgraded(): boolean {
@@ -114,11 +138,11 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     }
     this.head = head;
     this.streamInfo.request = head;
-    this.requestComplete = endStream;
+    this.actor.send({ type: 'stream.decode.headers', endStream });
     if (endStream) this.streamInfo.requestCompleteAt = this.engine.clock.now();
     // The stream was just spawned in decoding_headers: a breakpoint there holds it before any filter runs.
     this.steps.after(this.meta, this.actor, () => {
-      if (this.phase === 'done') return;
+      if (this.ended) return;
       // ActiveStream::decodeHeaders: an upgrade no config allows is refused before any filter runs.
       if (this.owner.rejectUpgrade?.(this)) return;
       this.createFilterChain();
@@ -131,12 +155,10 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   }
 
   private decodeDataNow(chunk: Uint8Array, endStream: boolean): void {
-    if (this.phase === 'done') return;
+    if (this.ended) return;
     this.streamInfo.bytesReceived += chunk.byteLength;
-    if (endStream) {
-      this.requestComplete = true;
-      this.streamInfo.requestCompleteAt = this.engine.clock.now();
-    }
+    this.actor.send({ type: 'stream.decode.data', endStream });
+    if (endStream) this.streamInfo.requestCompleteAt = this.engine.clock.now();
     // Once a local reply is decided, the rest of the body is read and dropped.
     if (this.localReplySent) return;
     if (this.upgraded) {
@@ -165,20 +187,21 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
    * next one, then the body held for it; or, when only body was held, that body goes on.
    */
   continueDecoding(): void {
-    if (!this.head || this.phase !== 'decoding' || this.localReplySent) return;
-    const last = this.decoders.length - 1;
-    const stoppedAt = this.headersStoppedAt;
-    if (stoppedAt >= 0 && stoppedAt < last) {
-      this.headersStoppedAt = -1;
+    if (!this.head || !this.decoding) return;
+    const { headersStoppedAt, dataStoppedAt } = this.filterChain.getSnapshot().context;
+    if (headersStoppedAt >= 0) {
       const tracer = this.engine.tracer;
       if (tracer.enabled) {
-        tracer.fact(this.meta, 'stream.decoder_filter', { filter: this.decoders[stoppedAt]!.name, index: stoppedAt, phase: 'headers', call: 'continue', heldBytes: this.heldBytes }, 'ActiveStreamDecoderFilter::continueDecoding');
+        tracer.fact(this.meta, 'stream.decoder_filter', { filter: this.decoders[headersStoppedAt]!.name, index: headersStoppedAt, phase: 'headers', call: 'continue', heldBytes: this.heldBytes }, 'ActiveStreamDecoderFilter::continueDecoding');
       }
-      this.iterateDecodeHeaders(stoppedAt + 1, this.requestComplete && this.held.length === 0);
-      if (this.localReplySent || this.phase !== 'decoding') return;
-      this.releaseHeld(stoppedAt + 1);
-    } else if (this.dataStoppedAt >= 0) {
-      this.releaseHeld(this.dataStoppedAt + 1);
+      this.sendFilters({ type: 'filters.decode.headers.continue' }, () => {
+        if (!this.decoding) return;
+        this.iterateDecodeHeaders(headersStoppedAt + 1, this.requestComplete && this.held.length === 0);
+        if (!this.decoding) return;
+        this.releaseHeld(headersStoppedAt + 1);
+      });
+    } else if (dataStoppedAt >= 0) {
+      this.releaseHeld(dataStoppedAt + 1);
     }
   }
 
@@ -187,12 +210,11 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   }
 
   private sendLocalReplyNow(status: number, body: string, options: LocalReplyOptions): void {
-    if (this.phase === 'done') return;
+    if (this.ended) return;
     if (this.responseStarted) {
       this.resetStream(`local reply ${status} after response started`);
       return;
     }
-    this.localReplySent = true;
     const info = this.streamInfo;
     if (options.flag) info.setFlag(options.flag);
     info.responseCodeDetails = options.details;
@@ -234,7 +256,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
    */
   encode1xxHeaders(head: ResponseHead): void {
     this.steps.run(() => {
-      if (this.phase === 'done' || this.responseStarted) return;
+      if (this.ended || this.responseStarted) return;
       const forwarded = this.owner.proxy100Continue;
       const tracer = this.engine.tracer;
       if (tracer.enabled) {
@@ -258,7 +280,7 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
 
   /** From encoder `from` on; a filter that answers other than Continue keeps the chunk (or injected its own). */
   private iterateEncodeData(from: number, chunk: Uint8Array, endStream: boolean): void {
-    if (this.phase === 'done') return;
+    if (this.ended) return;
     for (let i = from; i < this.encoders.length; i++) {
       const filter = this.encoders[i]!;
       if (!filter.encodeData) continue;
@@ -270,13 +292,13 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     }
     this.streamInfo.bytesSent += chunk.byteLength;
     const writable = this.owner.writeResponseData(this, chunk, endStream);
-    if (!writable && !this.downstreamBlocked) {
-      this.downstreamBlocked = true;
-      for (const f of this.decoders) f.onAboveWriteBufferHighWatermark?.();
-    }
+    if (!writable) this.actor.send({ type: 'stream.downstream.above_high_watermark' });
     if (endStream) {
-      this.actor.send({ type: 'stream.encode.complete' });
-      this.steps.after(this.meta, this.actor, () => this.onEncodeComplete());
+      this.sendFilters({ type: 'filters.encode.complete' }, () => {
+        if (this.ended) return;
+        this.actor.send({ type: 'stream.encode.complete' });
+        this.steps.after(this.meta, this.actor, () => this.onEncodeComplete());
+      });
     }
   }
 
@@ -307,30 +329,70 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   }
 
   resetStream(reason: string): void {
-    if (this.phase === 'done') return;
+    if (this.ended) return;
     this.actor.send({ type: 'stream.reset', reason });
     this.finish();
     this.owner.onStreamReset(this, reason);
+  }
+
+  // --- StreamMachineOwner / FilterChainOwner ----------------------------------------
+
+  notifyAboveWriteBufferHighWatermark(): void {
+    for (const f of this.decoders) f.onAboveWriteBufferHighWatermark?.();
+  }
+
+  notifyBelowWriteBufferLowWatermark(): void {
+    for (const f of this.decoders) f.onBelowWriteBufferLowWatermark?.();
+  }
+
+  onIterationStopped(stop: FilterStop): void {
+    const tracer = this.engine.tracer;
+    if (tracer.enabled) {
+      const envoy = stop.phase === 'headers' ? 'ActiveStreamDecoderFilter::decodeHeaders (StopIteration)' : `ActiveStreamDecoderFilter::decodeData (${stop.status})`;
+      tracer.fact(this.filterChainMeta, 'filter_chain.stopped', { ...stop }, envoy);
+    }
+  }
+
+  onIterationContinued(stop: FilterStop): void {
+    const tracer = this.engine.tracer;
+    if (tracer.enabled) tracer.fact(this.filterChainMeta, 'filter_chain.continued', { ...stop }, 'ActiveStreamFilterBase::commonContinue');
+  }
+
+  readDisable(disable: boolean): void {
+    this.owner.readDisable(disable);
   }
 
   // --- from the connection manager ---------------------------------------------------
 
   /** The downstream can take more again: let filters resume their upstream reads. */
   onBelowWriteBufferLowWatermark(): void {
-    if (!this.downstreamBlocked) return;
-    this.downstreamBlocked = false;
-    for (const f of this.decoders) f.onBelowWriteBufferLowWatermark?.();
+    this.actor.send({ type: 'stream.downstream.below_low_watermark' });
   }
 
   /** The client went away mid-exchange (response flag DC). */
   onDownstreamReset(): void {
-    if (this.phase === 'done') return;
+    if (this.ended) {
+      // Held at complete by step mode: the response is out; the stream just ends here.
+      this.finish();
+      return;
+    }
     this.streamInfo.setFlag('DC');
     this.actor.send({ type: 'stream.reset', reason: 'downstream connection termination' });
     this.finish();
   }
 
   // --- internals ---------------------------------------------------------------------
+
+  /**
+   * An event for the filter chain; when it moved the chain to another state, that is a
+   * hold point for step mode and `rest` runs behind it.
+   */
+  private sendFilters(event: FilterChainEvent, rest?: () => void): void {
+    const before = this.filterChain.getSnapshot().value;
+    this.filterChain.send(event);
+    if (this.filterChain.getSnapshot().value !== before) this.steps.after(this.filterChainMeta, this.filterChain, rest);
+    else rest?.();
+  }
 
   /** The HCM's filter chain for this request; decoders in order, encoders in reverse. */
   private createFilterChain(): void {
@@ -356,10 +418,11 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
       if (tracer.enabled) {
         tracer.fact(this.meta, 'stream.decoder_filter', { filter: filter.name, index: i, phase: 'headers', call: 'return', status }, 'ActiveStreamDecoderFilter::decodeHeaders');
       }
-      if (this.localReplySent || this.phase !== 'decoding') return;
+      if (!this.decoding) return;
       if (status === 'StopIteration') {
-        this.headersStoppedAt = i;
+        // The last decoder (the router) keeps the headers: iteration is over, not stopped.
         if (i === this.decoders.length - 1) this.decodeHeadersDone(endStream);
+        else this.sendFilters({ type: 'filters.decode.headers.stopped', index: i, filter: filter.name });
         return;
       }
     }
@@ -369,9 +432,12 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   /** Behind whatever a filter parked on the way (the router holding at a breakpoint). */
   private decodeHeadersDone(endStream: boolean): void {
     this.steps.run(() => {
-      if (this.phase !== 'decoding') return;
-      this.actor.send({ type: 'stream.decode.headers.done', endStream });
-      this.steps.after(this.meta, this.actor);
+      if (!this.decoding) return;
+      this.sendFilters({ type: 'filters.decode.headers.done', endStream }, () => {
+        if (this.ended) return;
+        this.actor.send({ type: 'stream.decode.headers.done', endStream });
+        this.steps.after(this.meta, this.actor);
+      });
     });
   }
 
@@ -381,45 +447,47 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
    * answer does.
    */
   private iterateDecodeData(from: number, chunk: Uint8Array, endStream: boolean): void {
-    const limit = this.headersStoppedAt >= 0 ? this.headersStoppedAt : this.decoders.length - 1;
+    const chain = () => this.filterChain.getSnapshot().context;
+    const stoppedAt = chain().headersStoppedAt;
+    const limit = stoppedAt >= 0 ? stoppedAt : this.decoders.length - 1;
     for (let i = from; i <= limit; i++) {
       const filter = this.decoders[i]!;
       const status: FilterDataStatus = filter.decodeData ? filter.decodeData(chunk, endStream) : 'Continue';
-      if (this.localReplySent || this.phase !== 'decoding') return;
+      if (!this.decoding) return;
       if (status === 'Continue') {
         // Continue from the filter that holds headers (or body) lets everything held go on.
-        if (i === this.headersStoppedAt || i === this.dataStoppedAt) {
-          this.hold(i, chunk, endStream, status);
+        if (i === chain().headersStoppedAt || i === chain().dataStoppedAt) {
+          this.hold(i, filter.name, chunk, endStream, status);
           this.continueDecoding();
           return;
         }
         continue;
       }
       if (status === 'StopIterationNoBuffer') break;
-      this.hold(i, chunk, endStream, status);
+      this.hold(i, filter.name, chunk, endStream, status);
       return;
     }
     if (endStream) {
       this.steps.run(() => {
-        if (this.phase !== 'decoding') return;
-        this.actor.send({ type: 'stream.decode.complete' });
-        this.steps.after(this.meta, this.actor);
+        if (!this.decoding) return;
+        this.sendFilters({ type: 'filters.decode.complete' }, () => {
+          if (this.ended) return;
+          this.actor.send({ type: 'stream.decode.complete' });
+          this.steps.after(this.meta, this.actor);
+        });
       });
     }
   }
 
-  /** Keep a chunk for the filter at `index`; past the buffer limit, 413 or stop reading. */
-  private hold(index: number, chunk: Uint8Array, endStream: boolean, status: FilterDataStatus): void {
-    this.dataStoppedAt = index;
+  /** Keep a chunk for the filter at `index`; the filter chain decides what the buffer limit makes of it. */
+  private hold(index: number, name: string, chunk: Uint8Array, endStream: boolean, status: FilterDataStatus): void {
     this.held.push({ chunk, endStream });
     this.heldBytes += chunk.byteLength;
-    if (this.heldBytes <= this.decodeBufferLimit) return;
-    if (status === 'StopIterationAndBuffer') {
-      // FilterManager: a buffering filter over the limit fails the request.
+    const wasTooLarge = this.filterChain.getSnapshot().context.payloadTooLarge;
+    this.sendFilters({ type: 'filters.decode.data.held', index, filter: name, status, heldBytes: this.heldBytes, bufferLimit: this.decodeBufferLimit });
+    // FilterManager: a buffering filter over the limit fails the request.
+    if (!wasTooLarge && this.filterChain.getSnapshot().context.payloadTooLarge) {
       this.sendLocalReply(413, 'Payload Too Large', { details: 'request_payload_too_large' });
-    } else if (status === 'StopIterationAndWatermark' && !this.readDisabledForBuffer) {
-      this.readDisabledForBuffer = true;
-      this.owner.readDisable(true);
     }
   }
 
@@ -428,34 +496,32 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    this.dataStoppedAt = -1;
-    if (this.readDisabledForBuffer) {
-      this.readDisabledForBuffer = false;
-      this.owner.readDisable(false);
-    }
-    for (let k = 0; k < held.length; k++) {
-      const { chunk, endStream } = held[k]!;
-      if (this.dataStoppedAt >= 0) {
-        // Held again further on: the rest waits behind it, in order.
-        this.held.push({ chunk, endStream });
-        this.heldBytes += chunk.byteLength;
-        continue;
+    this.sendFilters({ type: 'filters.decode.data.release' }, () => {
+      for (let k = 0; k < held.length; k++) {
+        const { chunk, endStream } = held[k]!;
+        if (this.filterChain.getSnapshot().context.dataStoppedAt >= 0) {
+          // Held again further on: the rest waits behind it, in order.
+          this.held.push({ chunk, endStream });
+          this.heldBytes += chunk.byteLength;
+          continue;
+        }
+        this.iterateDecodeData(from, chunk, endStream);
+        if (!this.decoding) return;
       }
-      this.iterateDecodeData(from, chunk, endStream);
-      if (this.localReplySent || this.phase !== 'decoding') return;
-    }
+    });
   }
 
   private encodeHeadersInternal(head: ResponseHead, endStream: boolean, local: boolean): void {
-    if (this.phase === 'done') return;
-    this.phase = 'encoding';
-    this.responseStarted = true;
-    this.actor.send({ type: 'stream.encode.headers', local });
-    this.steps.after(this.meta, this.actor, () => this.runEncodeHeaders(head, endStream));
+    if (this.ended) return;
+    this.sendFilters({ type: 'filters.encode.headers', local }, () => {
+      if (this.ended) return;
+      this.actor.send({ type: 'stream.encode.headers', local });
+      this.steps.after(this.meta, this.actor, () => this.runEncodeHeaders(head, endStream));
+    });
   }
 
   private runEncodeHeaders(head: ResponseHead, endStream: boolean): void {
-    if (this.phase === 'done') return;
+    if (this.ended) return;
     const tracer = this.engine.tracer;
     for (let i = 0; i < this.encoders.length; i++) {
       const filter = this.encoders[i]!;
@@ -473,34 +539,40 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     if (!endStream && isUpgradeAccepted(this.head?.headers, head.status, head.headers)) {
       const tracer = this.engine.tracer;
       if (tracer.enabled) tracer.fact(this.meta, 'stream.upgrade', { upgrade: head.headers.get('upgrade') ?? null, decision: 'tunnel' }, 'ConnectionManagerImpl::ActiveStream::encodeHeaders (101)');
-      this.actor.send({ type: 'stream.upgrade.accepted' });
-      this.steps.after(this.meta, this.actor);
+      this.sendFilters({ type: 'filters.encode.headers.done', endStream: false }, () => {
+        if (this.ended) return;
+        this.actor.send({ type: 'stream.upgrade.accepted' });
+        this.steps.after(this.meta, this.actor);
+      });
       return;
     }
-    this.actor.send({ type: 'stream.encode.headers.done', endStream });
-    this.steps.after(this.meta, this.actor, () => {
-      if (endStream) this.onEncodeComplete();
+    this.sendFilters({ type: 'filters.encode.headers.done', endStream }, () => {
+      if (this.ended) return;
+      this.actor.send({ type: 'stream.encode.headers.done', endStream });
+      this.steps.after(this.meta, this.actor, () => {
+        if (endStream) this.onEncodeComplete();
+      });
     });
   }
 
   private onEncodeComplete(): void {
-    this.responseComplete = true;
     this.finish();
     this.owner.onStreamComplete(this);
   }
 
+  /** ActiveStream's end: the filters are destroyed and both actors stopped (once; a second call finds nothing left). */
   private finish(): void {
-    if (this.phase === 'done') return;
-    this.phase = 'done';
+    if (this.streamInfo.endAt !== undefined) return;
     this.held = [];
-    if (this.readDisabledForBuffer) {
+    this.heldBytes = 0;
+    if (this.filterChain.getSnapshot().context.readDisabled) {
       // The next request on this connection must still be read.
-      this.readDisabledForBuffer = false;
       this.owner.readDisable(false);
     }
     this.streamInfo.endAt = this.engine.clock.now();
     for (const f of this.filters) f.onDestroy?.();
     this.steps.end();
+    stopTraced(this.engine, this.filterChain);
     stopTraced(this.engine, this.actor);
   }
 }

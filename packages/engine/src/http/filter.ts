@@ -17,6 +17,10 @@ import type { StreamInfo } from './stream-info';
  *   read instead, until `continueDecoding()`;
  * - `StopIterationNoBuffer`: the filter took the chunk (the router does this).
  * A filter without `decodeData` lets data through (`Continue`).
+ *
+ * Where the chain stands (iterating, stopped at a filter, through) is the stream's filter
+ * chain machine (filter-chain.machine.ts): a stop is its `decoding_headers_stopped` or
+ * `decoding_data_stopped` state, with the filter's name in a `filter_chain.stopped` fact.
  */
 export type FilterHeadersStatus = 'Continue' | 'StopIteration';
 export type FilterDataStatus = 'Continue' | 'StopIterationAndBuffer' | 'StopIterationAndWatermark' | 'StopIterationNoBuffer';

@@ -4,7 +4,6 @@ import type { DecoderFilterCallbacks, FilterDataStatus, FilterHeadersStatus, Str
 import type { RequestHead, ResponseHead } from '../http/headers';
 import { setExpectedRequestTimeout } from '../http/forwarding';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
-import type { TimerId } from '../seams/clock';
 import type { StreamSteps } from '../seams/step';
 import type { ActorMeta } from '../seams/tracer';
 import type { ClusterInfo, ClusterManager } from '../upstream/cluster-manager';
@@ -19,7 +18,7 @@ import { applyLayeredHeaderMutations, buildRedirectLocation, headerValueFormatte
 import { requestRetryPolicy, routerTimeouts, takeRouterControlHeaders, type RouterTimeouts, type U32Source } from './retry-policy';
 import { RetryState, type RetryStatus } from './retry-state';
 import type { RouteMatched } from './route-matcher';
-import { routerMachine } from './router.machine';
+import { routerMachine, type RouterOwner } from './router.machine';
 import { RequestShadows } from './shadow-writer';
 import { isUpgradeAccepted } from '../http/upgrade';
 import { streamContext } from '../http/local-reply';
@@ -60,13 +59,22 @@ export interface RouterFilterContext {
   random: U32Source;
 }
 
+/** sendLocalReply's arguments, kept from the decision to reply to the hold point after `local_reply` */
+interface PendingReply {
+  status: number;
+  body: string;
+  flag: string | undefined;
+  details: string;
+  headers: Array<[string, string]> | undefined;
+}
+
 /**
  * Router::Filter: the terminal decoder filter. Picks route, cluster and host, runs an
  * upstream request through the host's pool and feeds the response to the encoders. With
  * a retry policy, a failed attempt may be followed by others (each a new host pick and a
  * new UpstreamRequest), decided by the request's RetryState.
  */
-export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, LoadBalancerContext {
+export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, LoadBalancerContext, RouterOwner {
   readonly name = 'envoy.filters.http.router';
   private callbacks!: DecoderFilterCallbacks;
   private readonly actor: Actor<typeof routerMachine>;
@@ -74,18 +82,14 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   private upstream: UpstreamRequest | undefined;
   private cluster: ClusterInfo | undefined;
   private matched: RouteMatched | undefined;
+  /** Router::Filter::downstream_end_stream_: the downstream request has ended */
   private downstreamEnded = false;
-  private responseStarted = false;
-  /** answered, reset or destroyed: nothing more may start */
-  private finished = false;
-  /** the route (global) timeout */
-  private timer: TimerId | undefined;
-  private perTryTimer: TimerId | undefined;
   private readDisabledForBuffer = false;
   private attempts = 0;
   private timeouts: RouterTimeouts = { global: 0, perTry: 0, altResponse: false };
-  /** engine-clock time the whole downstream request had arrived */
+  /** engine-clock time the whole downstream request had arrived: the route timeout runs from here */
   private requestCompleteAt: number | undefined;
+  private reply: PendingReply | undefined;
   /** the request as it goes upstream (its headers are the downstream request's map) */
   private upstreamHead: RequestHead | undefined;
   /** only for a request that may be retried; null is all retries cost any other request */
@@ -98,7 +102,22 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   constructor(private readonly ctx: RouterFilterContext) {
     this.meta = { actor: `${ctx.stream.actor}/router`, machine: 'router', ids: ctx.stream.ids, envoy: {} };
-    this.actor = startTraced(ctx.engine, routerMachine, { input: undefined, path: this.meta.actor, kind: 'router', ids: this.meta.ids });
+    this.actor = startTraced(ctx.engine, routerMachine, { input: { owner: this }, path: this.meta.actor, kind: 'router', ids: this.meta.ids });
+    // A route timeout moved the machine (to local_reply or reset): what Envoy's filter does next.
+    this.actor.on('router.send_local_reply', () => this.ctx.steps.after(this.meta, this.actor, () => this.sendReply()));
+    this.actor.on('router.reset_stream', () => this.callbacks.resetStream('upstream response timeout'));
+  }
+
+  /** answered or reset: nothing more may start */
+  private get finished(): boolean {
+    const state = this.actor.getSnapshot().value;
+    return state === 'local_reply' || state === 'reset';
+  }
+
+  /** Router::Filter::downstream_response_started_: the response headers went to the encoders */
+  private get responseStarted(): boolean {
+    const state = this.actor.getSnapshot().value;
+    return state === 'response_started' || state === 'upgraded' || state === 'complete';
   }
 
   setDecoderFilterCallbacks(callbacks: DecoderFilterCallbacks): void {
@@ -285,12 +304,9 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   }
 
   onDestroy(): void {
-    this.finished = true;
     // Copies still waiting for request body die with the request (Router::Filter::onDestroy).
     this.shadows?.cancel();
     this.shadows = null;
-    this.clearTimer();
-    this.clearPerTryTimer();
     if (this.upstream) this.upstream.reset();
     this.upstream = undefined;
     this.endRetries();
@@ -346,7 +362,6 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       code.inc();
       klass.inc();
       request.host.stats.rq_error++;
-      this.clearPerTryTimer();
       this.upstream = undefined;
       // An unfinished exchange leaves the HTTP/1 connection unusable.
       if (!endStream || !request.requestComplete) request.reset();
@@ -361,7 +376,6 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   /** The attempt's response is the response: counted, finished and sent through the encoders. */
   private acceptUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void {
     const cluster = this.cluster!;
-    this.clearPerTryTimer();
     // The response goes downstream: no retry is possible any more, so no copy of the body.
     this.retryBody = null;
     const { code, klass } = cluster.responseCodeCounters(head.status);
@@ -369,7 +383,6 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     klass.inc();
     if (head.status >= 500) request.host.stats.rq_error++;
     else request.host.stats.rq_success++;
-    this.responseStarted = true;
     this.actor.send({ type: 'router.upstream.headers' });
     this.ctx.steps.after(this.meta, this.actor, () => this.forwardUpstreamHeaders(request, head, endStream));
   }
@@ -407,7 +420,6 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   /** Router::Filter::onUpstreamReset (and onPoolFailure, which ends the same way) */
   onUpstreamReset(request: UpstreamRequest, reason: StreamResetReason, detail: string | undefined): void {
-    this.clearPerTryTimer();
     this.upstream = undefined;
     // An overflow is the cluster's circuit breaker, not the host's fault.
     if (reason !== 'Overflow') this.reportOutlier(request.host, 'local_origin_failure');
@@ -416,7 +428,6 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   /** No retry for a reset attempt: reset downstream, or answer with the reset's status and flag. */
   private failUpstream(request: UpstreamRequest, reason: StreamResetReason, detail: string | undefined): void {
-    this.clearTimer();
     const cluster = this.cluster!;
     const reply = RESET_REPLY[reason];
     if (reason !== 'Overflow') request.host.stats.rq_error++;
@@ -488,7 +499,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     const upstream = this.createAttempt(choice.host);
     this.ctx.steps.after(this.meta, this.actor, () => {
       if (this.finished) return;
-      if (this.downstreamEnded) this.armPerTryTimer();
+      if (this.downstreamEnded) upstream.setupPerTryTimeout(this.timeouts.perTry);
       upstream.start();
     });
   }
@@ -537,7 +548,6 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.ctx.engine.tracer.fact(this.meta, 'retry.abandoned', { bufferedBytes: this.retryBodyBytes + chunk.byteLength, limit: BUFFER_LIMIT, inBackoff }, 'Router::Filter::decodeData');
     this.endRetries();
     if (!inBackoff) return true;
-    this.clearTimer();
     this.localReply(507, 'exceeded request buffer limit while retrying upstream', undefined, 'request_payload_exceeded_retry_buffer_limit');
     return false;
   }
@@ -582,34 +592,29 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   }
 
   // --- timeouts ----------------------------------------------------------------------
+  // The timers are the machines' `after` transitions (router.machine.ts: routeTimeout;
+  // upstream-request.machine.ts: perTryTimeout); the filter keeps when they run from.
 
   /** The whole request is in: the route timeout and the attempt's per-try timeout start now (Router::Filter::onRequestComplete). */
   private onRequestComplete(): void {
-    if (this.finished) return;
+    if (this.finished || this.requestCompleteAt !== undefined) return;
     this.requestCompleteAt = this.ctx.engine.clock.now();
-    const { global } = this.timeouts;
-    if (global > 0 && this.timer === undefined) {
-      this.timer = this.ctx.engine.clock.setTimeout(() => this.onResponseTimeout(), global);
-    }
-    if (this.upstream) this.armPerTryTimer();
+    this.actor.send({ type: 'router.request.complete' });
+    if (this.upstream && !this.responseStarted) this.upstream.setupPerTryTimeout(this.timeouts.perTry);
   }
 
-  /** UpstreamRequest::setupPerTryTimeout */
-  private armPerTryTimer(): void {
-    const { perTry } = this.timeouts;
-    if (perTry > 0 && this.perTryTimer === undefined && !this.responseStarted) {
-      this.perTryTimer = this.ctx.engine.clock.setTimeout(() => this.onPerTryTimeout(), perTry);
-    }
+  routeTimeLeft(): number | undefined {
+    const { global } = this.timeouts;
+    if (global <= 0 || this.requestCompleteAt === undefined) return undefined;
+    return Math.max(0, this.requestCompleteAt + global - this.ctx.engine.clock.now());
   }
 
   /**
    * Router::Filter::onPerTryTimeout: the attempt is reset as a local reset, then retried
    * like one, or answered 504 UT (URX too when the retry limit was the reason).
    */
-  private onPerTryTimeout(): void {
-    this.perTryTimer = undefined;
-    const request = this.upstream;
-    if (!request || this.responseStarted) return;
+  onPerTryTimeout(request: UpstreamRequest): void {
+    if (this.finished || request !== this.upstream || this.responseStarted) return;
     const cluster = this.cluster!;
     cluster.stats.upstream_rq_per_try_timeout.inc();
     request.host.stats.rq_timeout++;
@@ -617,19 +622,16 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.ctx.engine.tracer.fact(this.meta, 'router.timeout', { kind: 'per_try', ms: this.timeouts.perTry, attempt: request.attempt }, 'Router::Filter::onPerTryTimeout');
     this.upstream = undefined;
     request.reset();
-    this.maybeRetryReset(request, 'LocalReset', () => {
-      this.clearTimer();
-      this.timeoutReply(cluster, 'upstream_per_try_timeout');
-    });
+    this.maybeRetryReset(request, 'LocalReset', () => this.timeoutReply(cluster, 'upstream_per_try_timeout'));
   }
 
   /**
-   * Router::Filter::onResponseTimeout: the route timeout covers every attempt and back-off
-   * and is never retried. An attempt in flight is reset and counted; one in back-off is not.
+   * Router::Filter::onResponseTimeout, run by the machine's routeTimeout: the route timeout
+   * covers every attempt and back-off and is never retried. An attempt in flight is reset
+   * and counted; one in back-off is not. The machine then goes to `local_reply` with the
+   * reply made ready here, or, once the response started, to `reset`.
    */
-  private onResponseTimeout(): void {
-    this.timer = undefined;
-    this.clearPerTryTimer();
+  onResponseTimeout(): void {
     const request = this.upstream;
     const cluster = this.cluster!;
     this.upstream = undefined;
@@ -643,23 +645,25 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.endRetries();
     if (this.responseStarted) {
       this.callbacks.streamInfo.setFlag('UT');
-      this.callbacks.resetStream('upstream response timeout');
       return;
     }
-    this.timeoutReply(cluster, 'upstream_response_timeout');
+    this.prepareReply(...this.timeoutReplyOf(cluster, 'upstream_response_timeout'));
   }
 
   /** 504 `upstream request timeout`, UT; 204 and no body with x-envoy-upstream-rq-timeout-alt-response. */
   private timeoutReply(cluster: ClusterInfo, details: string): void {
+    this.localReply(...this.timeoutReplyOf(cluster, details));
+  }
+
+  private timeoutReplyOf(cluster: ClusterInfo, details: string): [number, string, string, string] {
     const status = this.timeouts.altResponse ? 204 : 504;
     const { code, klass } = cluster.responseCodeCounters(status);
     code.inc();
     klass.inc();
-    this.localReply(status, status === 204 ? '' : 'upstream request timeout', 'UT', details);
+    return [status, status === 204 ? '' : 'upstream request timeout', 'UT', details];
   }
 
   private onUpstreamComplete(request: UpstreamRequest): void {
-    this.clearTimer();
     const cluster = this.cluster!;
     cluster.stats.upstream_rq_completed.inc();
     if (request.sentAt !== undefined) cluster.stats.upstream_rq_time.record(this.ctx.engine.clock.now() - request.sentAt);
@@ -668,32 +672,27 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   }
 
   private localReply(status: number, body: string, flag: string | undefined, details: string, headers?: Array<[string, string]>): void {
-    this.finished = true;
-    this.clearPerTryTimer();
+    this.prepareReply(status, body, flag, details, headers);
+    this.actor.send({ type: 'router.local_reply', status, flag });
+    this.ctx.steps.after(this.meta, this.actor, () => this.sendReply());
+  }
+
+  /** The request is answered here: retries end, and the reply waits for the machine to be in `local_reply`. */
+  private prepareReply(status: number, body: string, flag: string | undefined, details: string, headers?: Array<[string, string]>): void {
     this.endRetries();
     if (this.attempts > 0 && this.matched?.vhost.include_attempt_count_in_response) {
       headers = [...(headers ?? []), ['x-envoy-attempt-count', String(this.attempts)]];
     }
-    this.actor.send({ type: 'router.local_reply', status, flag });
-    this.ctx.steps.after(this.meta, this.actor, () => this.callbacks.sendLocalReply(status, body, { flag, details, headers }));
+    this.reply = { status, body, flag, details, headers };
+  }
+
+  private sendReply(): void {
+    const reply = this.reply!;
+    this.callbacks.sendLocalReply(reply.status, reply.body, { flag: reply.flag, details: reply.details, headers: reply.headers });
   }
 
   /** Router::Filter::updateOutlierDetection: the attempt's result, for the cluster's outlier detector (if any). */
   private reportOutlier(host: Host, result: OutlierResult): void {
     this.cluster?.outlierDetector?.reportResult(host, result);
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) {
-      this.ctx.engine.clock.clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  private clearPerTryTimer(): void {
-    if (this.perTryTimer !== undefined) {
-      this.ctx.engine.clock.clearTimeout(this.perTryTimer);
-      this.perTryTimer = undefined;
-    }
   }
 }

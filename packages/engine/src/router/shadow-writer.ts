@@ -184,6 +184,9 @@ class ShadowRequest implements UpstreamRequestOwner {
 
   onUpstreamWritable(): void {}
 
+  /** A copy has no per-try timeout (it never sets one up): the route timeout above bounds it. */
+  onPerTryTimeout(): void {}
+
   /** The upstream request is reset without telling its owner, so nothing else ends this shadow. */
   private onTimeout(): void {
     this.timer = undefined;

@@ -7,7 +7,7 @@ import type { CodecClient, RequestEncoder, ResponseDecoder, StreamResetReason } 
 import type { Cancellable, Http1ConnPool, PoolCallbacks, PoolFailureReason } from '../upstream/conn-pool';
 import type { Host } from '../upstream/host';
 import { isUpgradeAccepted } from '../http/upgrade';
-import { upstreamRequestMachine } from './upstream-request.machine';
+import { upstreamRequestMachine, type UpstreamRequestMachineOwner } from './upstream-request.machine';
 
 /** What the router hears back from one upstream attempt. */
 export interface UpstreamRequestOwner {
@@ -15,6 +15,8 @@ export interface UpstreamRequestOwner {
   onUpstreamHeaders(request: UpstreamRequest, head: ResponseHead, endStream: boolean): void;
   onUpstreamData(request: UpstreamRequest, chunk: Uint8Array, endStream: boolean): void;
   onUpstreamReset(request: UpstreamRequest, reason: StreamResetReason, detail: string | undefined): void;
+  /** Router::Filter::onPerTryTimeout: the attempt's per-try timeout fired before its response headers */
+  onPerTryTimeout(request: UpstreamRequest): void;
   /** the upstream can take more request body */
   onUpstreamWritable(): void;
 }
@@ -30,7 +32,7 @@ const POOL_FAILURE_TO_RESET: Record<PoolFailureReason, StreamResetReason> = {
  * Router::UpstreamRequest: one attempt. Holds request body that arrives before the pool
  * has a connection, then streams it; hands the response back to the router.
  */
-export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
+export class UpstreamRequest implements PoolCallbacks, ResponseDecoder, UpstreamRequestMachineOwner {
   readonly actor: Actor<typeof upstreamRequestMachine>;
   readonly meta: ActorMeta;
   private cancellable: Cancellable | null = null;
@@ -39,7 +41,8 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
   private buffered: Uint8Array[] = [];
   private bufferedEnd = false;
   bufferedBytes = 0;
-  private done = false;
+  /** engine-clock time the per-try timeout fires (UpstreamRequest::per_try_timeout_), once set up */
+  private perTryDeadline: number | undefined;
   /** engine-clock time the first request byte went upstream / response headers arrived */
   sentAt: number | undefined;
   /** the whole request (headers and body) has been written upstream */
@@ -65,7 +68,27 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
       envoy: {},
     };
     this.bufferedEnd = requestEnded;
-    this.actor = startTraced(engine, upstreamRequestMachine, { input: undefined, path: this.meta.actor, kind: 'upstream_request', ids: this.meta.ids });
+    this.actor = startTraced(engine, upstreamRequestMachine, { input: { owner: this }, path: this.meta.actor, kind: 'upstream_request', ids: this.meta.ids });
+  }
+
+  /** reset, failed or finished: the machine is in a final state (or stopped) */
+  private get done(): boolean {
+    return this.actor.getSnapshot().status !== 'active';
+  }
+
+  /** UpstreamRequest::setupPerTryTimeout: the attempt's per-try timeout (`ms`, 0 = none) runs from now. */
+  setupPerTryTimeout(ms: number): void {
+    if (ms <= 0 || this.perTryDeadline !== undefined || this.done) return;
+    this.perTryDeadline = this.engine.clock.now() + ms;
+    this.actor.send({ type: 'upstream.per_try.started' });
+  }
+
+  perTryTimeLeft(): number | undefined {
+    return this.perTryDeadline === undefined ? undefined : Math.max(0, this.perTryDeadline - this.engine.clock.now());
+  }
+
+  onPerTryTimeout(): void {
+    this.owner.onPerTryTimeout(this);
   }
 
   start(): void {
@@ -95,7 +118,6 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
   /** Give up on this attempt (downstream went away, timeout). */
   reset(): void {
     if (this.done) return;
-    this.done = true;
     if (this.cancellable) {
       this.cancellable.cancel();
       this.cancellable = null;
@@ -144,7 +166,6 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
   onPoolFailure(reason: PoolFailureReason, transportFailureReason: string | undefined): void {
     this.cancellable = null;
     if (this.done) return;
-    this.done = true;
     this.steps.run(() => {
       this.actor.send({ type: 'upstream.pool.failure', reason });
       stopTraced(this.engine, this.actor);
@@ -175,7 +196,7 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
         tracer.fact(this.meta, 'upstream.response_headers', { status: head.status, endStream, headers: head.headers.toObject() }, 'UpstreamRequest::decodeHeaders');
       }
       this.actor.send({ type: 'upstream.headers', endStream, upgrade: !endStream && isUpgradeAccepted(this.head.headers, head.status, head.headers) });
-      if (endStream) this.finish();
+      if (endStream) stopTraced(this.engine, this.actor);
       this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamHeaders(this, head, endStream));
     });
   }
@@ -188,7 +209,7 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
         return;
       }
       this.actor.send({ type: 'upstream.complete' });
-      this.finish();
+      stopTraced(this.engine, this.actor);
       this.steps.after(this.meta, this.actor, () => this.owner.onUpstreamData(this, chunk, true));
     });
   }
@@ -196,7 +217,6 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
   onResetStream(reason: StreamResetReason, detail?: string): void {
     this.steps.run(() => {
       if (this.done) return;
-      this.done = true;
       this.engine.tracer.fact(this.meta, 'upstream.reset', { reason, detail: detail ?? null }, 'UpstreamRequest::onResetStream');
       this.actor.send({ type: 'upstream.reset', reason });
       stopTraced(this.engine, this.actor);
@@ -213,10 +233,5 @@ export class UpstreamRequest implements PoolCallbacks, ResponseDecoder {
     this.engine.tracer.fact(this.meta, 'upstream.request_sent', { bytes: this.client?.requestBytesWritten ?? 0 }, 'UpstreamRequest::encodeData');
     this.actor.send({ type: 'upstream.request.sent' });
     this.steps.after(this.meta, this.actor);
-  }
-
-  private finish(): void {
-    this.done = true;
-    stopTraced(this.engine, this.actor);
   }
 }

@@ -6,6 +6,8 @@ import type { StepController } from './step';
 import type { RuntimeSnapshot } from '../runtime/runtime';
 import type { StreamInfo } from '../http/stream-info';
 import { envoyNames, type Tracer } from './tracer';
+import { compileRefusal, compileMachine } from '../fsm/compile';
+import { MachineInstance } from '../fsm/machine-instance';
 
 /**
  * Connection, stream and upstream-connection ids, counted per engine rather than per
@@ -44,7 +46,11 @@ export interface EngineContext {
   onStreamComplete?: (info: StreamInfo) => void;
   /** Server::Instance::runtime(): the layered_runtime snapshot (absent = empty) */
   runtime?: RuntimeSnapshot;
+  /** absent or 'compiled': machines the runtime compiles run on it; 'xstate': all on xstate */
+  interpreter?: MachineInterpreter;
 }
+
+export type MachineInterpreter = 'compiled' | 'xstate';
 
 export interface TracedActorOptions<M extends AnyStateMachine> {
   input: InputFrom<M>;
@@ -56,8 +62,20 @@ export interface TracedActorOptions<M extends AnyStateMachine> {
 /**
  * Starts a machine as a traced actor on the engine's clock. Every machine of the request
  * path is started through here, so each one is reported the same way.
+ *
+ * A machine the runtime compiles (`fsm/compile.ts`) runs as a MachineInstance: the same
+ * definition, states, guards, actions and `after` timers, interpreted from tables. One that
+ * uses what the runtime leaves out (invoke, parallel states) runs on xstate's interpreter;
+ * `runsOnXstate` lists them. The instance keeps the part of xstate's Actor API the
+ * classes use (send, getSnapshot().value / status / context, on, stop), hence the type.
  */
 export function startTraced<M extends AnyStateMachine>(engine: EngineContext, machine: M, options: TracedActorOptions<M>): Actor<M> {
+  if (engine.interpreter !== 'xstate' && runsOnRuntime(machine)) {
+    const instance = new MachineInstance(compileMachine(machine), engine.clock, options.input, engine.tracer, options.path);
+    engine.tracer.registerMachine(instance, { actor: options.path, machine: options.kind, ids: options.ids, envoy: compileMachine(machine).envoy });
+    instance.start();
+    return instance as unknown as Actor<M>;
+  }
   const actor = createActor(machine, {
     input: options.input,
     id: options.path,
@@ -68,14 +86,26 @@ export function startTraced<M extends AnyStateMachine>(engine: EngineContext, ma
   return actor;
 }
 
+const onRuntime = new WeakMap<AnyStateMachine, boolean>();
+
+/** Whether `machine` runs on the engine's compiled runtime (else on xstate's interpreter). */
+export function runsOnRuntime(machine: AnyStateMachine): boolean {
+  let yes = onRuntime.get(machine);
+  if (yes === undefined) {
+    yes = compileRefusal(machine) === undefined;
+    onRuntime.set(machine, yes);
+  }
+  return yes;
+}
+
 /**
  * Every owner ends its actors here, final state or not, so the tracer forgets them.
  * Owners often do it from inside the actor's own last step (an entry action of a final
  * state); the stop waits for that step to finish so its transition is still reported.
  */
-export function stopTraced(engine: EngineContext, actor: Actor<AnyStateMachine>): void {
+export function stopTraced(engine: EngineContext, actor: Actor<AnyStateMachine> | MachineInstance): void {
   post(engine.clock, () => {
-    engine.tracer.stopped(actor);
+    engine.tracer.stopped(actor as never);
     actor.stop();
   });
 }

@@ -1,6 +1,7 @@
 import type { CorrelationIds, FactName, MachineKind, TraceEvent, UnstampedEvent } from '@proxyscope/protocol';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent, Subscription } from 'xstate';
 import type { Clock } from './clock';
+import type { MachineInstance, MachineObserver } from '../fsm/machine-instance';
 
 export type TraceSink = (event: TraceEvent) => void;
 
@@ -47,7 +48,7 @@ export function stateName(value: unknown): string {
  * its first line. Attaching a sink subscribes to every live actor, so a trace started
  * mid-flight still sees long-lived connections and pools.
  */
-export class Tracer {
+export class Tracer implements MachineObserver {
   private sink: TraceSink | null = null;
   private seq = 0;
   private readonly t0: number;
@@ -111,12 +112,59 @@ export class Tracer {
   }
 
   /** Reports a stop for actors stopped from outside (xstate does not snapshot those). */
-  stopped(ref: AnyActorRef): void {
-    this.forget(ref);
-    const meta = this.metas.get(ref);
+  stopped(ref: AnyActorRef | MachineInstance): void {
+    const onRuntime = 'traceMeta' in ref;
+    if (!onRuntime) this.forget(ref);
+    const meta = onRuntime ? (ref.traceMeta as ActorMeta | undefined) : this.metas.get(ref);
     if (!meta || meta.last === '#stopped') return;
     if (this.sink && meta.last !== undefined) {
       this.emit({ type: 'stop', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: meta.last });
+    }
+    meta.last = '#stopped';
+  }
+
+  /**
+   * Called for every instance on the engine's machine runtime before it starts. Unlike an
+   * xstate actor it needs no inspection subscription: it calls machineStarted / Moved /
+   * Ended itself, and keeps `last` current while no sink listens, so a trace attached
+   * mid-flight continues from where it is.
+   */
+  registerMachine(instance: MachineInstance, meta: ActorMeta): void {
+    instance.traceMeta = meta;
+  }
+
+  machineStarted(instance: MachineInstance, state: string): void {
+    if (!this.sink) return;
+    const meta = instance.traceMeta as ActorMeta | undefined;
+    if (!meta || meta.last !== undefined) return;
+    this.emit({ type: 'spawn', actor: meta.actor, machine: meta.machine, ids: meta.ids, state });
+    meta.last = state;
+  }
+
+  machineMoved(instance: MachineInstance, to: string, eventType: string): void {
+    const meta = instance.traceMeta as ActorMeta | undefined;
+    if (!meta || meta.last === '#stopped') return;
+    if (!this.sink) {
+      // Untraced since it started: its first traced step reports it as a spawn.
+      if (meta.last !== undefined) meta.last = to;
+      return;
+    }
+    if (meta.last === undefined) {
+      this.emit({ type: 'spawn', actor: meta.actor, machine: meta.machine, ids: meta.ids, state: to });
+    } else if (meta.last !== to) {
+      const event: UnstampedEvent = { type: 'transition', actor: meta.actor, machine: meta.machine, ids: meta.ids, from: meta.last, to, event: eventType };
+      const envoy = meta.envoy[to];
+      if (envoy) event.envoy = envoy;
+      this.emit(event);
+    }
+    meta.last = to;
+  }
+
+  machineEnded(instance: MachineInstance, state: string): void {
+    const meta = instance.traceMeta as ActorMeta | undefined;
+    if (!meta || meta.last === '#stopped') return;
+    if (this.sink && meta.last !== undefined) {
+      this.emit({ type: 'stop', actor: meta.actor, machine: meta.machine, ids: meta.ids, state });
     }
     meta.last = '#stopped';
   }

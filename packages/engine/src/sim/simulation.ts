@@ -1,3 +1,4 @@
+import type { MachineInterpreter } from '../seams/actors';
 import type { TraceSink } from '../seams/tracer';
 import type { StreamInfo } from '../http/stream-info';
 import type { Bootstrap, Cluster } from '../config/types';
@@ -37,6 +38,8 @@ export interface SimulationOptions {
   concurrency?: number;
   /** every finished stream's StreamInfo, besides the run's own ledger (tests compare it with a live run's) */
   onStreamComplete?: (info: StreamInfo) => void;
+  /** which interpreter runs the machines (EngineOptions.interpreter; default 'compiled') */
+  interpreter?: MachineInterpreter;
 }
 
 /** A host ejected by outlier detection or failing its active health check, and when. */
@@ -84,6 +87,7 @@ export class Simulation {
       clock: this.clock,
       seed: this.seed,
       concurrency: options.concurrency ?? 1,
+      ...(options.interpreter && { interpreter: options.interpreter }),
       ...(options.accessLog && { accessLog: options.accessLog }),
       onStreamComplete: (info) => {
         const id = info.request?.headers.get(SIM_REQUEST_HEADER);

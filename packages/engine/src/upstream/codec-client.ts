@@ -59,31 +59,37 @@ export interface CodecClientOwner {
 
 /**
  * CodecClient + Http1::ClientConnectionImpl: writes requests and parses responses with
- * llhttp on one upstream connection, one stream at a time.
+ * llhttp on one upstream connection, one stream at a time. Where the response is (head,
+ * body, 1xx, upgraded, complete, failed) and whether its head closes the connection is
+ * the codec machine's; the connection's life is the client machine's (its owner). This
+ * class holds the parser, the request's writer and the stream's decoder.
  */
 export class CodecClient implements RequestEncoder {
   private readonly parser: HttpParser;
   private readonly codec: Actor<typeof clientCodecMachine>;
+  /** the stream the response goes to: set by newStream, given up when the response ends or is reset */
   private decoder: ResponseDecoder | undefined;
+  /** this exchange's request encoder; `complete` once its last byte is written */
   private writer: Http1MessageWriter;
+  /** the request in flight is a HEAD (its response has no body) */
   private requestIsHead = false;
   /** the request in flight asked for an upgrade (Connection: upgrade + Upgrade) */
   private requestIsUpgrade = false;
-  private requestComplete = false;
-  private responseComplete = false;
-  private closeAfterResponse = false;
-  private closed = false;
+  /** the socket, until this codec destroys it (undefined: closed) */
+  private connection: TransportConnection | undefined;
+  /** the read-disable this codec holds on the socket (a slow downstream), to give back once */
   private readDisabled = false;
   rxBytes = 0;
 
   constructor(
     private readonly engine: EngineContext,
-    private readonly connection: TransportConnection,
+    connection: TransportConnection,
     private readonly owner: CodecClientOwner,
     private readonly meta: ActorMeta,
   ) {
+    this.connection = connection;
     this.writer = new Http1MessageWriter(connection, (fn) => post(engine.clock, fn));
-    this.codec = startTraced(engine, clientCodecMachine, { input: undefined, path: meta.actor + '/codec', kind: 'client_codec', ids: meta.ids });
+    this.codec = startTraced(engine, clientCodecMachine, { input: {}, path: meta.actor + '/codec', kind: 'client_codec', ids: meta.ids });
     this.parser = new HttpParser(
       'response',
       {
@@ -108,11 +114,9 @@ export class CodecClient implements RequestEncoder {
   /** Start a new exchange on this (idle) connection. */
   newStream(decoder: ResponseDecoder): RequestEncoder {
     this.decoder = decoder;
-    this.requestComplete = false;
-    this.responseComplete = false;
     this.requestIsHead = false;
     this.requestIsUpgrade = false;
-    this.writer = new Http1MessageWriter(this.connection, (fn) => post(this.engine.clock, fn));
+    this.writer = new Http1MessageWriter(this.connection!, (fn) => post(this.engine.clock, fn));
     return this;
   }
 
@@ -124,17 +128,15 @@ export class CodecClient implements RequestEncoder {
     if (!endStream) framing = this.requestIsUpgrade ? 'close-delimited' : head.headers.has('content-length') ? 'content-length' : 'chunked';
     if (framing === 'chunked') head.headers.set('transfer-encoding', 'chunked');
     const text = serializeHead(`${head.method} ${head.path} HTTP/1.1`, head.headers, head.authority);
-    this.requestComplete = endStream;
     return this.writer.writeHead(text, framing, endStream);
   }
 
   encodeData(chunk: Uint8Array, endStream: boolean): boolean {
-    if (endStream) this.requestComplete = true;
     return this.writer.writeBody(chunk, endStream);
   }
 
   readDisable(disable: boolean): void {
-    if (this.readDisabled === disable) return;
+    if (this.readDisabled === disable || !this.connection) return;
     this.readDisabled = disable;
     if (disable) this.connection.pause();
     else this.connection.resume();
@@ -146,17 +148,18 @@ export class CodecClient implements RequestEncoder {
 
   /** Abandon the exchange in flight: HTTP/1 can only do that by closing the connection. */
   reset(): void {
-    if (this.closed) return;
+    if (!this.connection) return;
     this.decoder = undefined;
     this.owner.onConnectionClosed(false);
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    const connection = this.connection;
+    if (!connection) return;
+    this.connection = undefined;
     this.parser.destroy();
     stopTraced(this.engine, this.codec);
-    this.connection.destroy();
+    connection.destroy();
   }
 
   private onData(chunk: Uint8Array): void {
@@ -197,10 +200,10 @@ export class CodecClient implements RequestEncoder {
     const connection = headers.get('connection')?.toLowerCase();
     // After a 101 llhttp treats the rest of the connection as tunnel bytes (paused for the
     // upgrade): the connection can carry no further request, so it ends with this response.
-    this.closeAfterResponse = !head.shouldKeepAlive || connection === 'close' || status === 101;
+    const closeConnection = !head.shouldKeepAlive || connection === 'close' || status === 101;
     stripHopByHop(headers);
     const endStream = noBody || headers.get('content-length') === '0';
-    this.codec.send({ type: 'codec.headers.complete', endStream });
+    this.codec.send({ type: 'codec.headers.complete', endStream, closeConnection });
     this.decoder?.decodeHeaders({ status, headers }, endStream);
     return noBody ? 'skip-body' : 'continue';
   }
@@ -215,8 +218,7 @@ export class CodecClient implements RequestEncoder {
     const upgrade = headers.get('upgrade') ?? '';
     stripHopByHop(headers);
     keepUpgradeHeaders(headers, upgrade);
-    this.closeAfterResponse = true;
-    this.codec.send({ type: 'codec.headers.complete', endStream: true });
+    this.codec.send({ type: 'codec.headers.complete', endStream: true, closeConnection: true });
     this.codec.send({ type: 'codec.upgrade' });
     this.decoder?.decodeHeaders({ status: 101, headers }, false);
     return 'continue';
@@ -229,8 +231,9 @@ export class CodecClient implements RequestEncoder {
 
   private onMessageComplete(): 'continue' | 'pause' {
     // Closed from inside this parse (the router reset the exchange, e.g. to retry a 503
-    // whose body was in the same read): the rest of the message is nobody's.
-    if (this.responseComplete || this.closed) return 'continue';
+    // whose body was in the same read), or no stream waits for a response: the rest of
+    // the message is nobody's.
+    if (!this.connection || !this.decoder) return 'continue';
     // The 101's head was its whole HTTP message; llhttp now pauses for the upgrade.
     if (this.upgraded) return 'continue';
     // The end of a 1xx message (onMessageCompleteBase swallows it): keep waiting for the final head.
@@ -239,31 +242,32 @@ export class CodecClient implements RequestEncoder {
       return 'continue';
     }
     this.codec.send({ type: 'codec.message.complete' });
-    this.responseComplete = true;
     const decoder = this.decoder;
     this.decoder = undefined;
     decoder?.decodeData(new Uint8Array(0), true);
     // A response that ends before its request was fully sent leaves the connection unusable.
-    const reuse = !this.closeAfterResponse && this.requestComplete;
+    const reuse = !this.codec.getSnapshot().context.closeConnection && this.writer.complete;
+    // A read-disable the downstream's watermark asked for belongs to this stream: the
+    // connection goes back to the pool reading, or the next stream on it would never hear
+    // its response (the downstream's drain that would have re-enabled it has no stream to tell).
+    if (reuse) this.readDisable(false);
     this.owner.onStreamComplete(reuse);
     return 'continue';
   }
 
   private onRemoteClose(error: TransportError | undefined): void {
-    if (this.closed) return;
-    // A response delimited by connection close ends here.
-    if (this.decoder && !this.responseComplete) {
+    if (!this.connection) return;
+    // A response delimited by connection close ends here (the decoder is given up when
+    // the response completes, so one still set is waiting for its end).
+    if (this.decoder) {
       const result = this.parser.finish();
-      if (result.kind === 'error' || !this.responseComplete) {
+      if (result.kind === 'error' || this.decoder) {
         this.fail('ConnectionTermination', error?.message);
       }
       // Ending that response may have made the pool close this client already.
-      if (this.closed) return;
+      if (!this.connection) return;
     }
-    this.closed = true;
-    this.parser.destroy();
-    stopTraced(this.engine, this.codec);
-    this.connection.destroy();
+    this.close();
     this.owner.onConnectionClosed(true, error);
   }
 

@@ -1,15 +1,14 @@
 import type { Actor } from 'xstate';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import { post, type TimerId } from '../seams/clock';
-import { DeadlineTimer } from '../seams/deadline-timer';
 import type { ActorMeta } from '../seams/tracer';
 import type { Transport, TransportConnection, TransportError } from '../seams/transport';
 import { handshakeFacts, type TlsVerdict } from '../network/tls-context';
-import { clientMachine, type ClientCloseReason, type ClientOwner } from './client.machine';
+import { clientMachine, type ClientCloseReason, type ClientDrainReason, type ClientList, type ClientOwner } from './client.machine';
 import type { ClusterInfo } from './cluster-manager';
 import { CodecClient, type CodecClientOwner } from './codec-client';
 import type { Host } from './host';
-import { poolMachine } from './pool.machine';
+import { poolMachine, type PoolOwner } from './pool.machine';
 import type { ResourceManager, ResourcePriority } from './resource-manager';
 
 /** ConnectionPool::PoolFailureReason */
@@ -35,23 +34,20 @@ const ERRNO: Record<string, number> = { ECONNREFUSED: 111, ECONNRESET: 104, ETIM
 
 /**
  * ActiveClient: one upstream connection owned by a pool. Its lifecycle is the client
- * machine; this class carries what the pool needs alongside it.
+ * machine, whose entry actions move it between the pool's lists; this class carries the
+ * data the pool needs alongside it (the codec, the streams it may still carry, timers).
  */
 class ActiveClient implements ClientOwner, CodecClientOwner {
   readonly id: number;
   readonly actor: Actor<typeof clientMachine>;
   readonly meta: ActorMeta;
+  /** the connection's codec, from Connected on (undefined: it never connected) */
   codec: CodecClient | undefined;
-  list: 'connecting' | 'ready' | 'busy' | 'closed' = 'connecting';
   /** streams this connection may still carry (max_requests_per_connection); Infinity if unlimited */
   remainingStreams: number;
-  hasActiveStream = false;
   readonly createdAt: number;
-  everConnected = false;
   /** max_connection_duration, armed once connected */
   private durationTimer: TimerId | undefined;
-  /** the cluster's idle_timeout while ready (a deadline timer: re-arming it per request is an assignment) */
-  private idleTimer: DeadlineTimer | undefined;
 
   constructor(private readonly pool: Http1ConnPool) {
     const limit = pool.cluster.config.max_requests_per_connection;
@@ -64,12 +60,14 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
       ids: { ...pool.meta.ids, ucx: this.id },
       envoy: {},
     };
+    // Starting it enters `connecting`, which puts this client in the pool's connecting list.
     this.actor = startTraced(pool.engine, clientMachine, {
       input: {
         transport: pool.transport,
         address: pool.host.address,
         port: pool.host.port,
         connectTimeout: pool.cluster.config.connect_timeout,
+        idleTimeout: pool.cluster.config.idle_timeout,
         ...(pool.cluster.tls && { tls: pool.cluster.tls }),
         owner: this,
       },
@@ -77,6 +75,14 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
       kind: 'client',
       ids: this.meta.ids,
     });
+  }
+
+  moveToList(list: ClientList): void {
+    this.pool.moveToList(this, list);
+  }
+
+  removeFromList(): void {
+    this.pool.removeFromList(this);
   }
 
   connectTimeLeft(): number {
@@ -91,37 +97,31 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
   }
 
   onConnected(connection: TransportConnection): void {
-    this.everConnected = true;
     this.codec = new CodecClient(this.pool.engine, connection, this, this.meta);
     const maxDuration = this.pool.cluster.config.max_connection_duration;
-    if (maxDuration) this.durationTimer = this.pool.engine.clock.setTimeout(() => this.onConnectionDurationTimeout(maxDuration), maxDuration);
+    if (maxDuration) {
+      // ActiveClient::onConnectionDurationTimeout: the machine drains the client if it is
+      // ready or busy (closing now, or after its stream) and ignores it otherwise. It runs
+      // across ready, busy and draining, so an `after` would have to be re-armed with the
+      // time left on every entry to ready and busy: one clock timer for the connection instead.
+      this.durationTimer = this.pool.engine.clock.setTimeout(() => {
+        this.durationTimer = undefined;
+        this.actor.send({ type: 'client.drain', reason: 'max_connection_duration' });
+      }, maxDuration);
+    }
     this.pool.onClientConnected(this);
   }
 
-  /** ActiveClient::onConnectionDurationTimeout: drain; close now if no stream is on it. */
-  private onConnectionDurationTimeout(ms: number): void {
-    this.durationTimer = undefined;
-    const state = this.actor.getSnapshot().value;
-    if (state !== 'ready' && state !== 'busy') return;
+  onDrain(reason: ClientDrainReason | undefined, then: 'close' | 'close after the stream'): void {
+    this.remainingStreams = 0;
+    if (reason !== 'max_connection_duration') return;
     this.pool.cluster.stats.upstream_cx_max_duration_reached.inc();
     const tracer = this.pool.engine.tracer;
-    if (tracer.enabled) tracer.fact(this.meta, 'timer.fired', { timer: 'max_connection_duration', ms, then: state === 'ready' ? 'close' : 'close after the stream' }, 'ActiveClient::onConnectionDurationTimeout');
-    this.remainingStreams = 0;
-    this.actor.send({ type: 'client.drain' });
+    if (tracer.enabled) tracer.fact(this.meta, 'timer.fired', { timer: 'max_connection_duration', ms: this.pool.cluster.config.max_connection_duration!, then }, 'ActiveClient::onConnectionDurationTimeout');
   }
 
   onReady(): void {
-    const idle = this.pool.cluster.config.idle_timeout;
-    if (idle > 0) {
-      this.idleTimer ??= new DeadlineTimer(this.pool.engine.clock, () => this.actor.send({ type: 'client.idle_timeout' }));
-      this.idleTimer.setFromNow(idle);
-    }
-    this.pool.onClientReady(this);
-  }
-
-  /** A stream is attached: the connection is not idle. */
-  onBusy(): void {
-    this.idleTimer?.clear();
+    this.pool.onClientReady();
   }
 
   closeConnection(): void {
@@ -133,7 +133,6 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
   }
 
   onClosed(reason: ClientCloseReason, error?: TransportError): void {
-    this.idleTimer?.stop();
     if (this.durationTimer !== undefined) {
       this.pool.engine.clock.clearTimeout(this.durationTimer);
       this.durationTimer = undefined;
@@ -163,12 +162,15 @@ class ActiveClient implements ClientOwner, CodecClientOwner {
  * connecting / ready / busy clients and a FIFO of pending streams, and decides for each
  * new stream whether to reuse a ready client, queue, open a connection or overflow.
  */
-export class Http1ConnPool {
+export class Http1ConnPool implements PoolOwner {
   readonly actor: Actor<typeof poolMachine>;
   readonly meta: ActorMeta;
-  private readonly connecting: ActiveClient[] = [];
-  private readonly ready: ActiveClient[] = [];
-  private readonly busy: ActiveClient[] = [];
+  // ConnPoolImplBase's connecting_clients_, ready_clients_ and busy_clients_. The client
+  // machine's entry actions move a client between them (moveToList), so a client is in
+  // the list of its state by construction. Sets, for O(1) moves in insertion order.
+  private readonly connecting = new Set<ActiveClient>();
+  private readonly ready = new Set<ActiveClient>();
+  private readonly busy = new Set<ActiveClient>();
   private readonly pending: PendingStream[] = [];
   private readonly attached = new Map<ActiveClient, PoolCallbacks>();
   private upstreamReadyScheduled = false;
@@ -187,12 +189,12 @@ export class Http1ConnPool {
     this.resources = cluster.resourceManager(priority);
     const key = priority === 'high' ? `${cluster.name}/${host.key}/high` : `${cluster.name}/${host.key}`;
     this.meta = { actor: `worker:${worker}/pool:${key}`, machine: 'pool', ids: { worker, cluster: cluster.name, host: host.key, pool: key }, envoy: {} };
-    this.actor = startTraced(engine, poolMachine, { input: undefined, path: this.meta.actor, kind: 'pool', ids: this.meta.ids });
+    this.actor = startTraced(engine, poolMachine, { input: { owner: this }, path: this.meta.actor, kind: 'pool', ids: this.meta.ids });
   }
 
   /** Counts for the trace and for tests: how many clients sit in each list. */
   lists(): { connecting: number; ready: number; busy: number; pending: number } {
-    return { connecting: this.connecting.length, ready: this.ready.length, busy: this.busy.length, pending: this.pending.length };
+    return { connecting: this.connecting.size, ready: this.ready.size, busy: this.busy.size, pending: this.pending.length };
   }
 
   /** ConnPoolImplBase::newStreamImpl */
@@ -200,7 +202,7 @@ export class Http1ConnPool {
     const { stats } = this.cluster;
     const resources = this.resources;
     if (this.actor.getSnapshot().value === 'idle') this.actor.send({ type: 'pool.activate' });
-    const readyClient = this.ready[0];
+    const readyClient = first(this.ready);
     if (readyClient) {
       if (!resources.requests.canCreate()) {
         return this.overflow(callbacks, 'max_requests');
@@ -230,9 +232,13 @@ export class Http1ConnPool {
     };
   }
 
-  /** Close every connection (host removed, engine stopping). */
+  /** Close every connection (engine stopping): the pool machine's `draining` does it. */
   drain(): void {
     this.actor.send({ type: 'pool.drain' });
+  }
+
+  /** PoolOwner: every client closes now, whatever it carries. */
+  closeConnections(): void {
     for (const client of [...this.connecting, ...this.ready, ...this.busy]) client.actor.send({ type: 'client.close' });
   }
 
@@ -244,11 +250,8 @@ export class Http1ConnPool {
   drainConnections(why = 'host health failure'): void {
     this.decide('drain_connections', { why }, 'ConnPoolImplBase::drainConnectionsImpl');
     if (this.pending.length === 0) for (const client of [...this.connecting]) client.actor.send({ type: 'client.close' });
-    for (const client of [...this.ready]) client.actor.send({ type: 'client.drain' });
-    for (const client of this.busy) {
-      client.remainingStreams = 0;
-      client.actor.send({ type: 'client.drain' });
-    }
+    // A ready client closes at once, a busy one after its stream (the client machine's drainClient).
+    for (const client of [...this.ready, ...this.busy]) client.actor.send({ type: 'client.drain' });
   }
 
   stop(): void {
@@ -262,8 +265,8 @@ export class Http1ConnPool {
     this.cluster.stats.upstream_cx_connect_ms.record(this.engine.clock.now() - client.createdAt);
   }
 
-  onClientReady(client: ActiveClient): void {
-    this.moveTo(client, 'ready');
+  /** The client machine entered `ready` (after `moveToList('ready')`). */
+  onClientReady(): void {
     if (this.pending.length > 0 && !this.upstreamReadyScheduled) {
       // Envoy attaches pending streams on the next dispatcher iteration, not re-entrantly.
       this.upstreamReadyScheduled = true;
@@ -286,8 +289,8 @@ export class Http1ConnPool {
   onClientClosed(client: ActiveClient, reason: ClientCloseReason, error?: TransportError): void {
     const { stats } = this.cluster;
     const resources = this.resources;
-    const wasConnecting = client.list === 'connecting';
-    this.moveTo(client, 'closed');
+    // Closed before Connected: no codec was ever made for it (the machine already took it off its list).
+    const wasConnecting = client.codec === undefined;
     resources.connections.dec();
     stats.upstream_cx_active.dec();
     this.host.stats.cx_active--;
@@ -295,7 +298,7 @@ export class Http1ConnPool {
     if (reason === 'remote_close') stats.upstream_cx_destroy_remote.inc();
     else stats.upstream_cx_destroy_local.inc();
     if (reason === 'idle_timeout') stats.upstream_cx_idle_timeout.inc();
-    if (client.everConnected) stats.upstream_cx_length_ms.record(this.engine.clock.now() - client.createdAt);
+    if (!wasConnecting) stats.upstream_cx_length_ms.record(this.engine.clock.now() - client.createdAt);
     const callbacks = this.attached.get(client);
     if (callbacks) {
       stats.upstream_cx_destroy_with_active_rq.inc();
@@ -331,11 +334,11 @@ export class Http1ConnPool {
   }
 
   private tryCreateNewConnection(): boolean {
-    const connectingCapacity = this.connecting.length;
+    const connectingCapacity = this.connecting.size;
     if (this.pending.length <= connectingCapacity) return false;
     const { stats } = this.cluster;
     const resources = this.resources;
-    const hasClients = this.connecting.length + this.ready.length + this.busy.length > 0;
+    const hasClients = this.connecting.size + this.ready.size + this.busy.size > 0;
     if (!resources.connections.canCreate() && hasClients) {
       stats.upstream_cx_overflow.inc();
       this.decide('connection_overflow', { limit: 'max_connections', max: resources.connections.max }, 'ConnPoolImplBase::tryCreateNewConnection');
@@ -347,8 +350,8 @@ export class Http1ConnPool {
       { client: this.engine.ids.peek('client'), why: `pending ${this.pending.length} > connecting capacity ${connectingCapacity}` },
       'ConnPoolImplBase::tryCreateNewConnections',
     );
-    const client = new ActiveClient(this);
-    this.connecting.push(client);
+    // Its machine starts in `connecting`, which puts it in the connecting list.
+    new ActiveClient(this);
     resources.connections.inc();
     stats.upstream_cx_total.inc();
     stats.upstream_cx_http1_total.inc();
@@ -361,8 +364,8 @@ export class Http1ConnPool {
   /** ConnPoolImplBase::onUpstreamReady: oldest pending stream to the first ready client. */
   private onUpstreamReady(): void {
     this.upstreamReadyScheduled = false;
-    while (this.pending.length > 0 && this.ready.length > 0) {
-      const client = this.ready[0]!;
+    while (this.pending.length > 0 && this.ready.size > 0) {
+      const client = first(this.ready)!;
       const { callbacks, queuedAt } = this.removePending(0);
       // attachStreamToClient checks max_requests for waiting streams too.
       if (!this.resources.requests.canCreate()) {
@@ -380,10 +383,8 @@ export class Http1ConnPool {
     client.remainingStreams--;
     const lastStream = client.remainingStreams <= 0;
     if (lastStream && Number.isFinite(client.remainingStreams)) stats.upstream_cx_max_requests.inc();
-    client.hasActiveStream = true;
     this.attached.set(client, callbacks);
-    this.moveTo(client, 'busy');
-    client.onBusy();
+    // Entering busy (or draining) moves it to the busy list; leaving ready cancels its idle_timeout.
     client.actor.send({ type: 'client.attach', lastStream });
     resources.requests.inc();
     stats.upstream_rq_total.inc();
@@ -396,7 +397,6 @@ export class Http1ConnPool {
 
   private endStream(client: ActiveClient): void {
     if (!this.attached.delete(client)) return;
-    client.hasActiveStream = false;
     this.resources.requests.dec();
     this.cluster.stats.upstream_rq_active.dec();
     this.host.stats.rq_active--;
@@ -426,17 +426,16 @@ export class Http1ConnPool {
     return entry!;
   }
 
-  private moveTo(client: ActiveClient, list: ActiveClient['list']): void {
-    if (client.list === list) return;
-    const from = client.list === 'connecting' ? this.connecting : client.list === 'ready' ? this.ready : client.list === 'busy' ? this.busy : undefined;
-    if (from) {
-      const index = from.indexOf(client);
-      if (index >= 0) from.splice(index, 1);
-    }
-    client.list = list;
-    if (list === 'ready') this.ready.push(client);
-    else if (list === 'busy') this.busy.push(client);
-    else if (list === 'connecting') this.connecting.push(client);
+  /** ClientOwner.moveToList, for the client machine's entry actions (owningList). */
+  moveToList(client: ActiveClient, list: ClientList): void {
+    const to = list === 'connecting' ? this.connecting : list === 'ready' ? this.ready : this.busy;
+    if (to.has(client)) return;
+    this.removeFromList(client);
+    to.add(client);
+  }
+
+  removeFromList(client: ActiveClient): void {
+    this.connecting.delete(client) || this.ready.delete(client) || this.busy.delete(client);
   }
 
   private decide(decision: string, data: Record<string, unknown>, envoy = 'ConnPoolImplBase::newStreamImpl'): void {
@@ -446,8 +445,12 @@ export class Http1ConnPool {
 
   /** Idle: no connection at all and nothing pending (a pool with ready clients stays active). */
   private checkIdle(): void {
-    if (this.pending.length + this.busy.length + this.connecting.length + this.ready.length === 0 && this.actor.getSnapshot().value === 'active') {
-      this.actor.send({ type: 'pool.idle' });
-    }
+    if (this.pending.length + this.busy.size + this.connecting.size + this.ready.size === 0) this.actor.send({ type: 'pool.idle' });
   }
+}
+
+/** The front of a list (ready_clients_.front()). */
+function first<T>(set: Set<T>): T | undefined {
+  for (const item of set) return item;
+  return undefined;
 }

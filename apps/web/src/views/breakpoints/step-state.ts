@@ -10,7 +10,7 @@ import {
   type Topology,
   type TraceEvent,
 } from '@proxyscope/protocol';
-import { CHARTS } from '../machines/charts';
+import { CHARTS } from 'virtual:machine-charts';
 
 /** Step mode as the server last told it (`hello.step`, then each `step_state`). */
 export type StepState = Omit<StepStateMessage, 'type'>;

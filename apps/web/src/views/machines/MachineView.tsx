@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useReducer } from 'react';
 import type { ViewProps } from '../../model/types';
-import { CHARTS, type ChartKind } from './charts';
+import { CHARTS } from 'virtual:machine-charts';
+import type { ChartKind } from './chart-def';
 import { BOX_H, BOX_W, envoyLines, layoutChart, type ChartBox, type ChartLayout } from './chart-layout';
 import { requestMachines, type MachineRun } from './request-machines';
 import '../topology/views-theme.css';
@@ -8,6 +9,7 @@ import './machines.css';
 
 const TITLES: Partial<Record<ChartKind, string>> = {
   stream: 'stream · ActiveStream',
+  filter_chain: 'filter chain · FilterManager',
   router: 'router · Router::Filter',
   upstream_request: 'upstream request · UpstreamRequest',
   retry: 'retry · RetryStateImpl',
@@ -30,6 +32,7 @@ export function MachineView({ store, cursor, selected }: ViewProps) {
         <span className="psm-key psm-key-visited">visited</span>
         <span className="psm-key">not visited</span>
         <span className="psm-key psm-key-final">final state</span>
+        <span className="psm-key psm-key-timer">dashed: on a timer</span>
         <span className="psm-legend-note">each state names the Envoy function it mirrors</span>
       </div>
       <div className="psm-grid">
@@ -103,6 +106,14 @@ function edgePath(a: ChartBox, b: ChartBox, back: boolean): string {
   return `M${p.x},${p.y} C${bulge},${p.y} ${bulge},${q.y} ${q.x + 1},${q.y}`;
 }
 
+function stateTitle(b: ChartBox): string {
+  const lines = [b.name, b.envoy ?? '(no Envoy function)'];
+  if (b.invoke?.length) lines.push(`invokes ${b.invoke.join(', ')}`);
+  if (b.entry?.length) lines.push(`entry / ${b.entry.join(', ')}`);
+  if (b.exit?.length) lines.push(`exit / ${b.exit.join(', ')}`);
+  return lines.join('\n');
+}
+
 function ChartSvg({ layout, run }: { layout: ChartLayout; run: MachineRun }) {
   const width = layout.width + 30;
   return (
@@ -120,8 +131,8 @@ function ChartSvg({ layout, run }: { layout: ChartLayout; run: MachineRun }) {
         const b = layout.boxes.get(e.to)!;
         const taken = run.taken.has(`${e.from}>${e.to}`);
         return (
-          <path key={`${e.from}>${e.to}`} d={edgePath(a, b, e.back)} className={taken ? 'psm-edge psm-edge-taken' : 'psm-edge'} markerEnd={taken ? 'url(#psm-arrow-taken)' : 'url(#psm-arrow)'}>
-            <title>{`${e.from} → ${e.to}\non ${e.events.join(', ')}`}</title>
+          <path key={`${e.from}>${e.to}`} d={edgePath(a, b, e.back)} className={`psm-edge${taken ? ' psm-edge-taken' : ''}${e.timer ? ' psm-edge-timer' : ''}`} markerEnd={taken ? 'url(#psm-arrow-taken)' : 'url(#psm-arrow)'}>
+            <title>{`${e.from} → ${e.to}\n${e.ways.join('\n')}`}</title>
           </path>
         );
       })}
@@ -140,7 +151,7 @@ function ChartSvg({ layout, run }: { layout: ChartLayout; run: MachineRun }) {
                 {l}
               </text>
             ))}
-            <title>{`${b.name}\n${b.envoy ?? '(no Envoy function)'}`}</title>
+            <title>{stateTitle(b)}</title>
           </g>
         );
       })}

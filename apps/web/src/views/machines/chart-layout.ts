@@ -1,4 +1,4 @@
-import type { ChartDef } from './charts';
+import type { ChartDef, ChartTransition } from './chart-def';
 
 /**
  * Top-to-bottom layered layout of one state chart: a state's row is its shortest distance
@@ -8,6 +8,9 @@ export interface ChartBox {
   name: string;
   envoy?: string;
   final: boolean;
+  entry?: string[];
+  exit?: string[];
+  invoke?: string[];
   x: number;
   y: number;
 }
@@ -16,6 +19,10 @@ export interface ChartEdge {
   from: string;
   to: string;
   events: string[];
+  /** one line per way along the edge: `on retry.outcome [not isRetriable] / countRetrySuccess`, `after backoff / requestRetry` */
+  ways: string[];
+  /** taken when a timer fires (`after <delay>`) */
+  timer: boolean;
   /** goes up or sideways (a loop back, e.g. retry_backoff -> upstream_pending) */
   back: boolean;
 }
@@ -38,7 +45,7 @@ export function layoutChart(chart: ChartDef): ChartLayout {
   const queue = [chart.initial];
   while (queue.length) {
     const s = queue.shift()!;
-    for (const [from, to] of chart.transitions) {
+    for (const { from, to } of chart.transitions) {
       if (from === s && !depth.has(to)) {
         depth.set(to, depth.get(s)! + 1);
         queue.push(to);
@@ -59,19 +66,27 @@ export function layoutChart(chart: ChartDef): ChartLayout {
     const rowW = row.length * BOX_W + (row.length - 1) * GAP_X;
     row.forEach((name, i) => {
       const st = byName.get(name)!;
-      boxes.set(name, { name, envoy: st.envoy, final: !!st.final, x: (width - rowW) / 2 + i * (BOX_W + GAP_X), y: PAD + r * (BOX_H + GAP_Y) });
+      boxes.set(name, { name, envoy: st.envoy, final: !!st.final, entry: st.entry, exit: st.exit, invoke: st.invoke, x: (width - rowW) / 2 + i * (BOX_W + GAP_X), y: PAD + r * (BOX_H + GAP_Y) });
     });
   });
   const merged = new Map<string, ChartEdge>();
-  for (const [from, to, event] of chart.transitions) {
+  for (const t of chart.transitions) {
+    const { from, to, event } = t;
     const key = `${from}>${to}`;
-    const e = merged.get(key);
-    if (e) {
-      if (!e.events.includes(event)) e.events.push(event);
-    } else merged.set(key, { from, to, events: [event], back: depth.get(to)! <= depth.get(from)! });
+    let e = merged.get(key);
+    if (!e) merged.set(key, (e = { from, to, events: [], ways: [], timer: false, back: depth.get(to)! <= depth.get(from)! }));
+    if (!e.events.includes(event)) e.events.push(event);
+    e.ways.push(wayOf(t));
+    if (event.startsWith('after ')) e.timer = true;
   }
   const nRows = rows.length;
   return { boxes, edges: [...merged.values()], width, height: PAD * 2 + nRows * BOX_H + (nRows - 1) * GAP_Y };
+}
+
+/** How a transition is taken, in the words of its definition. */
+export function wayOf(t: ChartTransition): string {
+  const on = t.event.startsWith('after ') || t.event === 'always' ? t.event : `on ${t.event}`;
+  return `${on}${t.guard ? ` [${t.guard}]` : ''}${t.actions?.length ? ` / ${t.actions.join(', ')}` : ''}`;
 }
 
 /** Splits an Envoy function name over two lines at a `::`, for a narrow box. */

@@ -1,4 +1,4 @@
-import type { MachineKind, TraceEvent } from '@proxyscope/protocol';
+import type { MachineKind, TraceEvent, UpstreamRequestState } from '@proxyscope/protocol';
 import type { EventStore } from '../../model/types';
 
 /**
@@ -21,7 +21,7 @@ export interface MachineRun {
   path: Array<{ state: string; t: number; envoy?: string; event?: string }>;
 }
 
-const ORDER: Partial<Record<MachineKind, number>> = { stream: 0, router: 1, retry: 2, upstream_request: 3, pool: 4, client: 5, client_codec: 6, codec: 7 };
+const ORDER: Partial<Record<MachineKind, number>> = { stream: 0, filter_chain: 1, router: 2, retry: 3, upstream_request: 4, pool: 5, client: 6, client_codec: 7, codec: 8 };
 
 export function requestMachines(store: EventStore, stream: number, cursor: number): MachineRun[] {
   const indexes = store.eventsOfRequest(stream);
@@ -36,7 +36,7 @@ export function requestMachines(store: EventStore, stream: number, cursor: numbe
     if (e.machine === 'upstream_request') {
       let a = attempts.find((x) => x.actor === e.actor);
       if (!a) attempts.push((a = { actor: e.actor, pool: e.ids.pool, worker: e.ids.worker, host: e.ids.host, start: i }));
-      if (e.type === 'transition' && e.from === 'pending_pool' && e.to === 'sending') a.sending = i;
+      if (e.type === 'transition' && (e.from as UpstreamRequestState) === 'pending_pool' && (e.to as UpstreamRequestState) === 'sending') a.sending = i;
       if (e.type === 'stop') a.end = i;
     }
     if (e.machine === 'stream' && e.type === 'stop') requestEnd = i;

@@ -1,4 +1,5 @@
-import type { TraceEvent } from '@proxyscope/protocol';
+import type { ClientState, HostHealthState, TraceEvent, UpstreamRequestState } from '@proxyscope/protocol';
+import { foldPhase, initialPhaseState, type Phase, type PhaseState } from '../../model/request-phase';
 import type { EventStore } from '../../model/types';
 
 /**
@@ -38,6 +39,8 @@ export interface RequestToken {
   reset?: boolean;
   /** the phase it was in when its stream stopped */
   lastPhase?: TokenPhase;
+  /** what its phase is folded from (model/request-phase.ts, shared with the request list) */
+  machines: PhaseState;
   startT: number;
   endT?: number;
 }
@@ -48,7 +51,7 @@ export interface PoolState {
   cluster: string;
   host: string;
   /** ucx -> client machine state */
-  clients: Map<number, string>;
+  clients: Map<number, ClientState>;
   /** upstream requests waiting in this pool's pending queue */
   pending: number;
   /** circuit-breaker limits seen in overflow decisions */
@@ -61,7 +64,7 @@ export interface HostState {
   cluster: string;
   host: string;
   /** host_health machine state, when the cluster has health checks or outlier detection */
-  health?: string;
+  health?: HostHealthState;
   /** a DNS answer took the host out of its cluster (cluster.hosts_changed); it may come back */
   removed?: boolean;
   consecutiveFailures: number;
@@ -110,6 +113,17 @@ export function emptyWorld(routeConfigOfChain: Map<string, string> = new Map()):
     routeConfigOfChain,
   };
 }
+
+/** The topology's place for each phase of a request; a finished one is `done` once its stream stops. */
+const TOKEN_PHASE: Record<Exclude<Phase, 'complete' | 'reset'>, TokenPhase> = {
+  decoding: 'filters',
+  route: 'route',
+  cluster: 'cluster',
+  pool_pending: 'pending',
+  upstream: 'upstream',
+  backoff: 'backoff',
+  encoding: 'encoding',
+};
 
 const hostKey = (cluster: string, host: string) => `${cluster}/${host}`;
 
@@ -183,8 +197,8 @@ export function applyEvent(w: World, e: TraceEvent): void {
     case 'host_health':
       if (e.ids.cluster && e.ids.host) {
         const h = hostOf(w, e.ids.cluster, e.ids.host);
-        if (e.type === 'spawn') h.health = e.state;
-        else if (e.type === 'transition') h.health = e.to;
+        if (e.type === 'spawn') h.health = e.state as HostHealthState;
+        else if (e.type === 'transition') h.health = e.to as HostHealthState;
       }
       return;
     case 'pool': {
@@ -206,8 +220,8 @@ export function applyEvent(w: World, e: TraceEvent): void {
       const p = poolOf(w, e);
       const ucx = e.ids.ucx;
       if (!p || ucx === undefined) return;
-      if (e.type === 'spawn') p.clients.set(ucx, e.state);
-      else if (e.type === 'transition') p.clients.set(ucx, e.to);
+      if (e.type === 'spawn') p.clients.set(ucx, e.state as ClientState);
+      else if (e.type === 'transition') p.clients.set(ucx, e.to as ClientState);
       else if (e.type === 'stop') p.clients.delete(ucx);
       return;
     }
@@ -230,22 +244,26 @@ export function applyEvent(w: World, e: TraceEvent): void {
       routeConfig: chain ? w.routeConfigOfChain.get(`${listener}/${chain}`) : undefined,
       attempt: 1,
       phase: 'filters',
+      machines: initialPhaseState(),
       startT: e.t,
     };
     w.requests.set(stream, r);
   }
   // The access log is written after the stream stops; it still settles status and flags.
   if (r.phase === 'done' && !(e.type === 'fact' && e.fact === 'stream.access_log')) return;
+  if (r.phase !== 'done') {
+    const state = e.type === 'transition' ? e.to : e.type === 'fact' ? undefined : e.state;
+    const phase = foldPhase(r.machines, { machine: e.machine, type: e.type, actor: e.actor, state, fact: e.type === 'fact' ? e.fact : undefined });
+    // the token stays where it is until its stream stops (finish, below)
+    if (phase !== 'complete' && phase !== 'reset') r.phase = TOKEN_PHASE[phase];
+  }
 
   switch (e.machine) {
     case 'stream':
-      if (e.type === 'transition') {
-        if (e.to === 'encoding_headers' || e.to === 'encoding_body') r.phase = 'encoding';
-      } else if (e.type === 'fact') {
+      if (e.type === 'fact') {
         if (e.fact === 'route.virtual_host') r.vhost = String(e.data.vhost ?? '');
         else if (e.fact === 'route.match') {
           r.route = String(e.data.route ?? '');
-          r.phase = 'route';
           if (typeof e.data.cluster === 'string') addRouteCluster(w, r.route, e.data.cluster);
         } else if (e.fact === 'stream.local_reply') {
           r.failedAt = r.phase === 'encoding' ? r.failedAt : (r.phase as RequestToken['failedAt']);
@@ -263,20 +281,19 @@ export function applyEvent(w: World, e: TraceEvent): void {
       if (e.type === 'fact') {
         if (e.fact === 'cluster.selected' && typeof e.data.cluster === 'string') {
           r.cluster = e.data.cluster;
-          r.phase = 'cluster';
           if (r.route) addRouteCluster(w, r.route, e.data.cluster);
         } else if (e.fact === 'lb.host_selected' && typeof e.data.host === 'string') {
           r.host = e.data.host;
-          if (r.phase !== 'backoff') r.phase = 'cluster';
         }
-      } else if (e.type === 'transition' && e.to === 'retry_backoff') {
-        r.phase = 'backoff';
       }
       return;
     case 'upstream_request': {
       // A mirrored copy (`<stream>/shadow:<n>/upstream:1`) is not one of the request's attempts.
       if (e.actor.includes('/shadow:')) return;
       const p = poolOf(w, e);
+      // trace events carry state names as strings; these are the protocol's, checked by tsc
+      const from = e.type === 'transition' ? (e.from as UpstreamRequestState) : undefined;
+      const state = (e.type === 'transition' ? e.to : e.type === 'fact' ? undefined : e.state) as UpstreamRequestState | undefined;
       if (e.type === 'spawn') {
         r.attempt = attemptOf(e.actor);
         r.cluster = e.ids.cluster ?? r.cluster;
@@ -284,14 +301,10 @@ export function applyEvent(w: World, e: TraceEvent): void {
         // a new attempt: the previous one's status no longer describes where the request is
         r.failedAt = undefined;
         r.status = undefined;
-        if (e.state === 'pending_pool') {
-          r.phase = 'pending';
-          if (p) p.pending++;
-        } else r.phase = 'upstream';
+        if (state === 'pending_pool' && p) p.pending++;
       } else if (e.type === 'transition') {
-        if (e.from === 'pending_pool' && p) p.pending = Math.max(0, p.pending - 1);
-        if (e.to === 'sending' || e.to === 'awaiting_headers' || e.to === 'receiving_body') r.phase = 'upstream';
-        if (e.to === 'failed') r.failedAt = e.from === 'pending_pool' ? 'pending' : 'upstream';
+        if (from === 'pending_pool' && p) p.pending = Math.max(0, p.pending - 1);
+        if (state === 'failed') r.failedAt = from === 'pending_pool' ? 'pending' : 'upstream';
       } else if (e.type === 'fact') {
         if (e.fact === 'upstream.response_headers') {
           const status = e.data.status as number;
@@ -302,7 +315,7 @@ export function applyEvent(w: World, e: TraceEvent): void {
           noteOutcome(w, e.ids.cluster, e.ids.host, false, e.t);
           r.failedAt = 'upstream';
         }
-      } else if (e.type === 'stop' && e.state === 'pending_pool' && p) {
+      } else if (e.type === 'stop' && state === 'pending_pool' && p) {
         p.pending = Math.max(0, p.pending - 1);
       }
       return;
@@ -414,7 +427,7 @@ export class WorldTracker {
 
 export function cloneWorld(w: World): World {
   const requests = new Map<number, RequestToken>();
-  for (const [k, v] of w.requests) requests.set(k, { ...v });
+  for (const [k, v] of w.requests) requests.set(k, { ...v, machines: { ...v.machines } });
   const pools = new Map<string, PoolState>();
   for (const [k, v] of w.pools) pools.set(k, { ...v, clients: new Map(v.clients), limits: { ...v.limits } });
   const hosts = new Map<string, HostState>();
