@@ -14,7 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, emit, setup, assign, fromCallback, fromPromise, raise, type AnyStateMachine } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
-import { compileMachine, compileRefusal, MachineCompileError } from '../src/fsm/compile';
+import { compileMachine, compileRefusal, MachineCompileError, NEVER_MS } from '../src/fsm/compile';
 import { MachineInstance } from '../src/fsm/machine-instance';
 import type { Clock, TimerId } from '../src/seams/clock';
 
@@ -333,6 +333,18 @@ describe('the compiler refuses what the runtime does not run', () => {
 });
 
 describe('runtime semantics the engine relies on', () => {
+  it('a timer of NEVER_MS (a timeout that is not running) sets no clock timer on the runtime; xstate sets a 24-day one', () => {
+    const m = setup({ delays: { notRunning: NEVER_MS } }).createMachine({ id: 'never', initial: 'a', states: { a: { after: { notRunning: 'b' }, on: { leave: 'b' } }, b: {} } });
+    const log: string[] = [];
+    const instance = new MachineInstance(compileMachine(m), new RecordingClock(log), undefined, undefined, 'n').start();
+    instance.send({ type: 'leave' });
+    expect([log, instance.value]).toEqual([[], 'b']);
+    const xlog: string[] = [];
+    const actor = createActor(m, { clock: new RecordingClock(xlog) } as never).start();
+    actor.send({ type: 'leave' });
+    expect(xlog).toEqual([`arm ${NEVER_MS}`, `cancel ${NEVER_MS}`]);
+  });
+
   const machine = setup({
     types: { context: {} as { n: number; seen: number[] }, events: {} as { type: 'go' } | { type: 'again' } },
     actions: {

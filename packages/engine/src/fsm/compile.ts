@@ -14,6 +14,14 @@ import { fromCallback, type AnyStateMachine } from 'xstate';
  * the rest.
  */
 
+/**
+ * The delay of a timer that is not running: the longest a clock sets (2^31-1 ms, some 24
+ * days; Node fires a longer one at once). A machine whose `after` has no time to wait yet
+ * gives this delay, and the runtime sets no clock timer for it: the state's exit cancels
+ * it long before it could fire. (xstate's interpreter does set the 24-day timer.)
+ */
+export const NEVER_MS = 2 ** 31 - 1;
+
 export class MachineCompileError extends Error {
   constructor(machineId: string, where: string, what: string) {
     super(`machine '${machineId}'${where ? ` at '${where}'` : ''}: ${what} is not supported by the engine's machine runtime`);

@@ -1,5 +1,5 @@
 import type { Clock, TimerId } from '../seams/clock';
-import type { CompiledInvoke, CompiledMachine, CompiledState, CompiledTransition, GuardArgs, Op } from './compile';
+import { NEVER_MS, type CompiledInvoke, type CompiledMachine, type CompiledState, type CompiledTransition, type GuardArgs, type Op } from './compile';
 
 /**
  * Where a machine instance reports what it did. The engine's Tracer implements it; with
@@ -514,6 +514,11 @@ export class MachineInstance<TContext = any> {
 
   private arm(eventType: string, event: { type: string }, delay: number): void {
     this.timers ??= new Map();
+    if (delay >= NEVER_MS) {
+      // A timer that is not running (compile.ts NEVER_MS): armed in name only.
+      this.timers.delete(eventType);
+      return;
+    }
     // As xstate's scheduler: a second arm under the same id replaces the map entry only.
     this.timers.set(
       eventType,

@@ -1,7 +1,5 @@
+import { NEVER_MS } from '../fsm/compile';
 import { emit, setup } from 'xstate';
-
-/** the delay of a timeout that is not running: never fires before the state is left */
-const NOT_RUNNING = 2 ** 31 - 1;
 
 /**
  * What the router machine asks of its Router::Filter: the filter holds the data (the
@@ -60,7 +58,7 @@ export type RouterEmitted = { type: 'router.send_local_reply' } | { type: 'route
  * the request can be in while it runs, with the time left of the one deadline (set at
  * Router::Filter::onRequestComplete) as its delay: the states stay flat, keeping the names
  * breakpoints, the protocol's RouterState and the web use. The runtime contract has no
- * conditional `after`; while the timeout does not run, its delay is NOT_RUNNING and
+ * conditional `after`; while the timeout does not run, its delay is NEVER_MS and
  * `isRouteTimeoutRunning` refuses it, and `router.request.complete` re-enters the state (a
  * re-entry the trace does not show: the state does not change) so the real timer starts.
  */
@@ -87,10 +85,9 @@ export const routerMachine = setup({
     emitted: {} as RouterEmitted,
   },
   delays: {
-    // A timeout that is not running arms the longest timer a clock sets (2^31-1 ms, some
-    // 24 days), which the state's exit cancels and its guard would refuse: one timer set
-    // and cleared, never one that fires for nothing.
-    routeTimeout: ({ context }) => context.owner.routeTimeLeft() ?? NOT_RUNNING,
+    // A timeout that is not running waits NEVER_MS, which the runtime sets no timer for
+    // and the guard would refuse anyway.
+    routeTimeout: ({ context }) => context.owner.routeTimeLeft() ?? NEVER_MS,
   },
   guards: {
     isRouteTimeoutRunning: ({ context }) => context.owner.routeTimeLeft() !== undefined,

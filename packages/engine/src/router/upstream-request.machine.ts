@@ -1,7 +1,5 @@
+import { NEVER_MS } from '../fsm/compile';
 import { setup } from 'xstate';
-
-/** the delay of a timeout that is not running: never fires before the state is left */
-const NOT_RUNNING = 2 ** 31 - 1;
 
 /**
  * What the upstream-request machine asks of its Router::UpstreamRequest: the request holds
@@ -41,7 +39,7 @@ export type UpstreamRequestEvent =
  * states the attempt is in, so each has it as an `after` with the time left of the
  * attempt's deadline. Firing, it leaves the state to the router (Filter::onPerTryTimeout
  * resets this attempt, which then fails as any reset one does). The runtime contract has
- * no conditional `after`: while the timeout does not run its delay is NOT_RUNNING and
+ * no conditional `after`: while the timeout does not run its delay is NEVER_MS and
  * `isPerTryTimeoutRunning` refuses it; `upstream.per_try.started` re-enters the state (no
  * change the trace shows) so the real timer starts.
  */
@@ -54,10 +52,9 @@ export const upstreamRequestMachine = setup({
     events: {} as UpstreamRequestEvent,
   },
   delays: {
-    // A timeout that is not running arms the longest timer a clock sets (2^31-1 ms, some
-    // 24 days), which the state's exit cancels and its guard would refuse: one timer set
-    // and cleared, never one that fires for nothing.
-    perTryTimeout: ({ context }) => context.owner.perTryTimeLeft() ?? NOT_RUNNING,
+    // A timeout that is not running waits NEVER_MS, which the runtime sets no timer for
+    // and the guard would refuse anyway.
+    perTryTimeout: ({ context }) => context.owner.perTryTimeLeft() ?? NEVER_MS,
   },
   guards: {
     endsStream: ({ event }) => event.type === 'upstream.headers' && event.endStream,

@@ -1,3 +1,4 @@
+import { NEVER_MS } from '../fsm/compile';
 import { assign, fromCallback, setup } from 'xstate';
 import type { TlsContext, TlsVerdict } from '../network/tls-context';
 import type { Transport, TransportConnection, TransportError } from '../seams/transport';
@@ -119,9 +120,9 @@ export const clientMachine = setup({
   delays: {
     connectTimeout: ({ context }) => context.connectTimeout,
     connectTimeLeft: ({ context }) => Math.max(0, context.owner.connectTimeLeft?.() ?? context.connectTimeout),
-    // Without an idle_timeout the timer is the longest a clock sets (2^31-1 ms, some 24
-    // days; a longer one fires at once on Node) and hasIdleTimeout keeps the connection.
-    idleTimeout: ({ context }) => (context.idleTimeout > 0 ? context.idleTimeout : 2 ** 31 - 1),
+    // Without an idle_timeout the delay is NEVER_MS (no clock timer is set) and
+    // hasIdleTimeout keeps the connection.
+    idleTimeout: ({ context }) => (context.idleTimeout > 0 ? context.idleTimeout : NEVER_MS),
   },
   guards: {
     isLastStream: ({ event }) => event.type === 'client.attach' && event.lastStream,

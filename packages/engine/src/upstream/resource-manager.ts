@@ -79,7 +79,11 @@ export class ResourceManager {
     const p = `cluster.${config.name}.circuit_breakers.${priority}.`;
     // ResourceImpl::max: getInteger("circuit_breakers.<cluster>.<priority>.<limit>", the configured limit).
     const key = `circuit_breakers.${config.name}.${priority}.`;
-    const max = (name: string, configured: number) => () => runtime.getInteger(key + name, configured);
+    // The key is built once: the limit is read on every request.
+    const max = (name: string, configured: number) => {
+      const runtimeKey = key + name;
+      return () => runtime.getInteger(runtimeKey, configured);
+    };
     const remaining = (name: string): Gauge | undefined => (cb.track_remaining ? store.gauge(p + name) : undefined);
     this.connections = new ResourceLimit(max('max_connections', cb.max_connections), store.gauge(p + 'cx_open'), remaining('remaining_cx'));
     this.pending = new ResourceLimit(max('max_pending_requests', cb.max_pending_requests), store.gauge(p + 'rq_pending_open'), remaining('remaining_pending'));
