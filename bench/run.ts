@@ -17,7 +17,7 @@
  * latency a proxy adds: its p50 minus direct's p50 at 1 connection.
  * The table ends with issue 12's targets, each as a ratio against http-proxy in this run.
  *
- * Before that, socket-free micro benchmarks: parse a small GET with HttpParser (llhttp-wasm),
+ * Before that, socket-free micro benchmarks: parse a small GET with HttpParser (llhttp, undici's wasm build),
  * and one machine on the compiled runtime vs xstate (bench/machine-micro.ts); then the
  * simulation (bench/sim-child.ts, one process per run).
  * After the load runs, the stream's capacity: bench/ws-source.ts pushes synthetic events
@@ -769,7 +769,7 @@ async function summariseProfile(file: string, window: { fromEndMs: number; toEnd
     const group = !f ? `(${cf.functionName})` : f.startsWith('node:') ? 'node: internals' : f.replace(/^.*node_modules\/((?:@[^/]+\/)?[^/]+).*$/, 'node_modules/$1');
     byFile.set(group, (byFile.get(group) ?? 0) + hits);
   }
-  // Time spent inside dependencies (xstate, llhttp-wasm, ...), charged to the nearest
+  // Time spent inside dependencies (xstate, undici, ...), charged to the nearest
   // frame of our own code on the stack: which of our call sites drive them.
   const parentOf = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
@@ -834,7 +834,7 @@ function microParser(n: number): void {
     if (completed !== iterations) throw new Error(`micro: expected ${iterations} parsed messages, got ${completed}`);
     log(`  ${label.padEnd(52)} ${(ns / iterations).toFixed(0).padStart(7)} ns/op  ${Math.round((iterations * 1e9) / ns).toLocaleString('en-US').padStart(11)} ops/s  (N=${iterations})`);
   };
-  log(`\nMicro benchmark: HttpParser (llhttp-wasm), ${request.length}-byte GET, no sockets`);
+  log(`\nMicro benchmark: HttpParser (llhttp, undici's wasm build), ${request.length}-byte GET, no sockets`);
   run('parse GET on one keep-alive parser', n, (p) => {
     const r = p.execute(request);
     if (r.kind !== 'ok') throw new Error(`micro: parse failed: ${JSON.stringify(r)}`);

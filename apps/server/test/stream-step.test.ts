@@ -212,9 +212,16 @@ describe('narrowed breakpoints on a served simulation (deterministic)', () => {
     const probe = await serveDemo();
     await probe.request({ type: 'breakpoints', id: 'bp', breakpoints: [{ machine: 'router', state: 'route_matched', when: { route: 'api' } }] });
     await probe.request({ type: 'sim_clock', id: 'a', action: 'advance', ms: 1000 });
-    const state = await until('held requests', () => probe.of('step_state').at(-1));
+    const routedNow = () => [...new Set(probe.events.filter((e) => e.type === 'fact' && e.fact === 'route.match').map((e) => e.ids.stream!))];
+    // The step_state and the trace batches arrive on their own schedules: wait until the
+    // latest step_state holds as many requests as the trace shows routed to api.
+    const state = await until('every api request held', () => {
+      const last = probe.of('step_state').at(-1);
+      const apiRouted = routedNow().filter((s) => routeOf(probe.events, s) === 'api');
+      return last && last.held.length > 3 && last.held.length === apiRouted.length ? last : undefined;
+    });
     const held = state.held.map((h) => h.stream);
-    const routed = [...new Set(probe.events.filter((e) => e.type === 'fact' && e.fact === 'route.match').map((e) => e.ids.stream!))];
+    const routed = routedNow();
     expect([...new Set(routed.map((s) => routeOf(probe.events, s)))]).toEqual(expect.arrayContaining(['api', 'storefront', 'static']));
     expect(held.length).toBeGreaterThan(3);
     expect(held.every((s) => routeOf(probe.events, s) === 'api')).toBe(true);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SERVER_DIR } from '../package-dir';
 import type { AdminReply } from './admin-http';
 
 /**
@@ -9,7 +9,7 @@ import type { AdminReply } from './admin-http';
  * listing, no `..`, no symlink escape), with a content type from a fixed list.
  */
 
-export const DEFAULT_WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web/dist');
+export const DEFAULT_WEB_DIST = path.resolve(SERVER_DIR, '../web/dist');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=UTF-8',

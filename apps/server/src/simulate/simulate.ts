@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SERVER_DIR } from '../package-dir';
 import { parse as parseYaml } from 'yaml';
 import { ENGINE_VERSION, type Bootstrap } from '@proxyscope/engine';
 import { ConfigError, formatDiagnostic, loadBootstrap } from '@proxyscope/engine/config';
@@ -17,7 +17,7 @@ import { SimTraceWriter } from './trace-writer';
 import { defaultScenario } from './default-scenario';
 
 /** scenarios/ at the top of the project: the built-in demo and the shipped scenarios */
-export const SCENARIOS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../scenarios');
+export const SCENARIOS_DIR = path.resolve(SERVER_DIR, '../../scenarios');
 const DEMO_SCENARIO = path.join(SCENARIOS_DIR, 'demo', 'scenario.yaml');
 
 export const SIMULATE_HELP = `proxyscope simulate - run the proxy on virtual time, with simulated upstreams and traffic

@@ -107,6 +107,8 @@ export interface CompiledMachine {
   delays: Record<string, unknown>;
   /** some state has eventless transitions (then every event asks their guards again) */
   hasAlways: boolean;
+  /** some state has invoked actors: at start they begin before the initial entry actions run */
+  hasInvoke: boolean;
   /** state name -> Envoy function (from `meta.envoy`), the tracer's transition label */
   envoy: Record<string, string>;
 }
@@ -352,7 +354,8 @@ function compile(machine: AnyStateMachine): CompiledMachine {
   for (const state of states) if (state.envoy && state.index !== 0) envoy[state.name] = state.envoy;
 
   const hasAlways = states.some((state) => state.always.length > 0);
-  return { id, machine, states, initialLeaf: leaf, context, eventTypes: [...eventTypes], delays: impl.delays ?? {}, hasAlways, envoy };
+  const hasInvoke = states.some((state) => state.invoke.length > 0);
+  return { id, machine, states, initialLeaf: leaf, context, eventTypes: [...eventTypes], delays: impl.delays ?? {}, hasAlways, hasInvoke, envoy };
 }
 
 function leafValue(path: string[]): unknown {

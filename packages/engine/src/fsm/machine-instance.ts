@@ -80,7 +80,7 @@ export class MachineInstance<TContext = any> {
   private listeners: Map<string, Set<Listener>> | undefined;
   private children: Map<string, Child> | undefined;
   private observers: Set<(snapshot: any) => void> | undefined;
-  /** during start(): custom actions wait, as xstate defers them until the actor runs */
+  /** during start() of a machine with invoked actors: custom actions wait until the actors start */
   private initializing = false;
   /** the initial custom actions, run before the initial timers and emits as in xstate */
   private initActions: Deferred[] | undefined;
@@ -120,7 +120,10 @@ export class MachineInstance<TContext = any> {
     const states = this.compiled.states;
     const args: GuardArgs = { context: this.context, event: INIT, self: this };
     this.processing = true;
-    this.initializing = true;
+    // xstate runs the initial entry actions only once the actor runs, after the initial
+    // states' invoked actors have started; without invoked actors running them in place is
+    // the same order (they see the context as it is where they are listed, as in xstate).
+    this.initializing = this.compiled.hasInvoke;
     try {
       const root = states[0]!;
       this.runOps(root.initialActions, args);
@@ -138,7 +141,9 @@ export class MachineInstance<TContext = any> {
       // the initial entry actions, timers and emits run, all deferred until now.
       if (this.children) for (const child of this.children.values()) this.startChild(child);
       if (this.initActions) {
-        this.deferred = [...this.initActions, ...(this.deferred ?? [])];
+        const later = this.deferred;
+        this.deferred = this.initActions;
+        if (later) for (const d of later) this.deferred.push(d);
         this.initActions = undefined;
       }
       this.settle(done, INIT.type);
