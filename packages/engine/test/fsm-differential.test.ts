@@ -365,6 +365,24 @@ describe('runtime semantics the engine relies on', () => {
   });
 
   for (const kind of ['xstate', 'runtime'] as const) {
+    it(`${kind}: stop() from inside a step drops what was queued and stops after the step`, () => {
+      const m = setup({}).createMachine({ id: 'stopper', initial: 'a', states: { a: { on: { go: 'b' } }, b: { on: { go: 'c' } }, c: { on: { go: 'd' } }, d: {} } });
+      const actor: any = kind === 'xstate' ? createActor(m, { clock: new RecordingClock([]) } as never) : new MachineInstance(compileMachine(m), new RecordingClock([]), undefined, undefined, 's');
+      actor.start();
+      let steps = 0;
+      actor.subscribe(() => {
+        steps++;
+        // The first step queues two more; the second (run from the queue) stops the actor.
+        if (steps === 1) {
+          actor.send({ type: 'go' });
+          actor.send({ type: 'go' });
+        }
+        if (steps === 2) actor.stop();
+      });
+      actor.send({ type: 'go' });
+      expect([actor.getSnapshot().status, actor.getSnapshot().value]).toEqual(['stopped', 'c']);
+    });
+
     it(`${kind}: actions see the old state, emits and timers follow the step, a self-sent event waits its turn`, () => {
       const log: string[] = [];
       const clock = new RecordingClock(log);

@@ -174,7 +174,11 @@ export class MachineInstance<TContext = any> {
   stop(): this {
     if (this.status !== 'active') return this;
     if (this.processing) {
-      this.queue = [STOP];
+      // As xstate's mailbox: what was queued is dropped, the stop runs after the current step.
+      // (In place: a drain loop in progress holds this array.)
+      const queue = (this.queue ??= []);
+      queue.length = 0;
+      queue.push(STOP);
       return this;
     }
     this.halt();
