@@ -373,30 +373,13 @@ class ParserCore implements LlhttpHandler {
     const ptr = this.ptr;
     const versionMajor = ll.llhttp_get_http_major(ptr);
     const versionMinor = ll.llhttp_get_http_minor(ptr);
+    const common = { versionMajor, versionMinor, headers: this.headers, headerBytes, shouldKeepAlive, upgrade };
     let head: ParsedHead;
     if (this.isRequest) {
       const method = ll.llhttp_get_method(ptr);
-      head = {
-        method: METHOD_NAMES[method] ?? String(method),
-        url: this.url,
-        versionMajor,
-        versionMinor,
-        headers: this.headers,
-        headerBytes,
-        shouldKeepAlive,
-        upgrade,
-      };
+      head = { method: METHOD_NAMES[method] ?? String(method), url: this.url, ...common };
     } else {
-      head = {
-        statusCode,
-        statusMessage: this.status,
-        versionMajor,
-        versionMinor,
-        headers: this.headers,
-        headerBytes,
-        shouldKeepAlive,
-        upgrade,
-      };
+      head = { statusCode, statusMessage: this.status, ...common };
     }
     let r: CallbackResult | 'skip-body';
     try {
