@@ -65,9 +65,11 @@ export interface TracedActorOptions<M extends AnyStateMachine> {
  *
  * A machine the runtime compiles (`fsm/compile.ts`) runs as a MachineInstance: the same
  * definition, states, guards, actions and `after` timers, interpreted from tables. One that
- * uses what the runtime leaves out (invoke, parallel states) runs on xstate's interpreter;
- * `runsOnXstate` lists them. The instance keeps the part of xstate's Actor API the
- * classes use (send, getSnapshot().value / status / context, on, stop), hence the type.
+ * uses what the runtime leaves out (a promise actor with onDone, parallel states: today only
+ * the listener) runs on xstate's interpreter; `runsOnRuntime` tells which. The per-request
+ * machines must compile (test/fsm-differential.test.ts). The instance keeps the part of
+ * xstate's Actor API the classes use (send, getSnapshot().value / status / context, on,
+ * subscribe, stop), hence the type.
  */
 export function startTraced<M extends AnyStateMachine>(engine: EngineContext, machine: M, options: TracedActorOptions<M>): Actor<M> {
   if (engine.interpreter !== 'xstate' && runsOnRuntime(machine)) {
