@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { servedSimulation, stepVirtualTime } from './support/sim-server';
+import { servedSimulation, stepVirtualTime, openSimulation } from './support/sim-server';
 import { openTab } from './support/ui';
 
 /**
@@ -13,12 +13,7 @@ const sim = servedSimulation(['--scenario', 'e2e/fixtures/decisions/scenario.yam
 
 test('a retried request: its decisions name the route candidates, the host picked and the retry back-off', async ({ page }, testInfo) => {
   test.setTimeout(60_000);
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(sim.base);
-  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+  const errors = await openSimulation(page, sim.base);
   await stepVirtualTime(page, 10);
 
   const filter = page.getByTestId('request-filter');

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { servedSimulation, stepVirtualTime } from './support/sim-server';
+import { servedSimulation, stepVirtualTime, openSimulation } from './support/sim-server';
 
 /**
  * "Request N only" pacing: play stops at the selected request's own state changes (its
@@ -12,12 +12,7 @@ const sim = servedSimulation();
 
 test('playing one request alone visits its state changes in order and stops at its end', async ({ page }, testInfo) => {
   test.setTimeout(60_000);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(sim.base);
-  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+  const errors = await openSimulation(page, sim.base);
   await stepVirtualTime(page, 10);
 
   // Without a selection the option says what it needs.

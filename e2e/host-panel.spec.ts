@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { servedSimulation, stepVirtualTime } from './support/sim-server';
+import { servedSimulation, stepVirtualTime, openSimulation } from './support/sim-server';
 
 /**
  * The host and cluster panels on served deterministic simulations: the shipped
@@ -14,22 +14,12 @@ async function clickNode(page: Page, id: string) {
   await page.locator(`[data-node="${id}"]`).click({ position: { x: 12, y: 8 } });
 }
 
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
-
 test.describe('outlier detection', () => {
   const sim = servedSimulation(['--scenario', 'scenarios/outlier-detection/scenario.yaml']);
 
   test('the ejected host says why (consecutive_5xx), since when, and counts down to its return', async ({ page }, testInfo) => {
     test.setTimeout(90_000);
-    const errors = watchErrors(page);
-    await page.setViewportSize({ width: 1280, height: 720 });
-    await page.goto(sim.base);
-    await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+    const errors = await openSimulation(page, sim.base);
     await stepVirtualTime(page, 30);
 
     await clickNode(page, 'host:web/10.0.1.2:8080');
@@ -90,10 +80,7 @@ test.describe('health checks and panic', () => {
 
   test('a down host shows its failed probes, and the cluster says it is in panic', async ({ page }, testInfo) => {
     test.setTimeout(120_000);
-    const errors = watchErrors(page);
-    await page.setViewportSize({ width: 1280, height: 720 });
-    await page.goto(sim.base);
-    await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+    const errors = await openSimulation(page, sim.base);
     await stepVirtualTime(page, 35);
 
     // web-4 went down at 2 s: two network failures in a row (unhealthy_threshold 2) made it unhealthy

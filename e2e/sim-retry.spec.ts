@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { servedSimulation, stepVirtualTime } from './support/sim-server';
+import { servedSimulation, stepVirtualTime, openSimulation } from './support/sim-server';
 import { openTab } from './support/ui';
 
 /**
@@ -14,12 +14,7 @@ const sim = servedSimulation();
 
 test('a host failing every request: the api route retries on the other host (previous_hosts), in the request detail and its machines', async ({ page }, testInfo) => {
   test.setTimeout(60_000);
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(sim.base);
-  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+  const errors = await openSimulation(page, sim.base);
 
   // Fail every request api-1 serves with 503; its health check keeps passing, so it stays in rotation.
   await openTab(page, 'controls');

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { servedSimulation, stepVirtualTime } from './support/sim-server';
+import { servedSimulation, stepVirtualTime, openSimulation } from './support/sim-server';
 
 /**
  * Step mode narrowed to one route, on the served demo scenario (virtual time, the same run
@@ -14,12 +14,7 @@ const sim = servedSimulation();
 
 test('a breakpoint narrowed to the api route holds only api requests; the step log says what each step did; held tokens are marked', async ({ page }, testInfo) => {
   test.setTimeout(90_000);
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(sim.base);
-  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+  const errors = await openSimulation(page, sim.base);
   const save = async (name: string) => {
     const path = testInfo.outputPath(`${name}.png`);
     await page.screenshot({ path });

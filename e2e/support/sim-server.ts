@@ -2,6 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { watchErrors } from './ui';
 
 /**
  * `proxyscope simulate --serve --paused` on an admin port of its own (the suite's server
@@ -78,4 +79,16 @@ export async function stepVirtualTime(page: Page, steps: number): Promise<void> 
     await page.getByTestId('sim-step-100').click();
     await expect(clock).toHaveText(`t = ${((from + 100 * k) / 1000).toFixed(3)} s virtual`);
   }
+}
+
+/**
+ * Opens a served simulation at 1280×720 and waits for it paused at t = 0; returns the
+ * page's errors as they come (watchErrors), for the test to expect none at its end.
+ */
+export async function openSimulation(page: Page, base: string): Promise<string[]> {
+  const errors = watchErrors(page);
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(base);
+  await expect(page.getByTestId('sim-clock')).toHaveText('t = 0.000 s virtual');
+  return errors;
 }
