@@ -113,27 +113,40 @@ export interface CompiledMachine {
   envoy: Record<string, string>;
 }
 
-const compiled = new WeakMap<AnyStateMachine, CompiledMachine>();
+/** Each definition compiled once: its tables, or why the runtime refuses it. */
+const compiled = new WeakMap<AnyStateMachine, CompiledMachine | MachineCompileError>();
 
-/** The machine's compiled form, built once per definition. Throws MachineCompileError. */
-export function compileMachine(machine: AnyStateMachine): CompiledMachine {
+function compileOnce(machine: AnyStateMachine): CompiledMachine | MachineCompileError {
   let out = compiled.get(machine);
   if (!out) {
-    out = compile(machine);
+    try {
+      out = compile(machine);
+    } catch (err) {
+      if (!(err instanceof MachineCompileError)) throw err;
+      out = err;
+    }
     compiled.set(machine, out);
   }
   return out;
 }
 
+/** The machine's compiled form, built once per definition. Throws MachineCompileError. */
+export function compileMachine(machine: AnyStateMachine): CompiledMachine {
+  const out = compileOnce(machine);
+  if (out instanceof MachineCompileError) throw out;
+  return out;
+}
+
+/** The machine's compiled form, or undefined when the runtime refuses it (it stays on xstate). */
+export function compiledOrUndefined(machine: AnyStateMachine): CompiledMachine | undefined {
+  const out = compileOnce(machine);
+  return out instanceof MachineCompileError ? undefined : out;
+}
+
 /** The MachineCompileError that keeps `machine` off the runtime, or undefined. */
 export function compileRefusal(machine: AnyStateMachine): MachineCompileError | undefined {
-  try {
-    compileMachine(machine);
-    return undefined;
-  } catch (err) {
-    if (err instanceof MachineCompileError) return err;
-    throw err;
-  }
+  const out = compileOnce(machine);
+  return out instanceof MachineCompileError ? out : undefined;
 }
 
 type AnyNode = any;

@@ -6,7 +6,7 @@ import type { StepController } from './step';
 import type { RuntimeSnapshot } from '../runtime/runtime';
 import type { StreamInfo } from '../http/stream-info';
 import { envoyNames, type Tracer } from './tracer';
-import { compileRefusal, compileMachine } from '../fsm/compile';
+import { compiledOrUndefined } from '../fsm/compile';
 import { MachineInstance } from '../fsm/machine-instance';
 
 /**
@@ -66,15 +66,16 @@ export interface TracedActorOptions<M extends AnyStateMachine> {
  * A machine the runtime compiles (`fsm/compile.ts`) runs as a MachineInstance: the same
  * definition, states, guards, actions and `after` timers, interpreted from tables. One that
  * uses what the runtime leaves out (a promise actor with onDone, parallel states: today only
- * the listener) runs on xstate's interpreter; `runsOnRuntime` tells which. The per-request
+ * the listener) runs on xstate's interpreter; `compileRefusal` says why. The per-request
  * machines must compile (test/fsm-differential.test.ts). The instance keeps the part of
  * xstate's Actor API the classes use (send, getSnapshot().value / status / context, on,
  * subscribe, stop), hence the type.
  */
 export function startTraced<M extends AnyStateMachine>(engine: EngineContext, machine: M, options: TracedActorOptions<M>): Actor<M> {
-  if (engine.interpreter !== 'xstate' && runsOnRuntime(machine)) {
-    const instance = new MachineInstance(compileMachine(machine), engine.clock, options.input, engine.tracer, options.path);
-    engine.tracer.registerMachine(instance, { actor: options.path, machine: options.kind, ids: options.ids, envoy: compileMachine(machine).envoy });
+  const compiled = engine.interpreter === 'xstate' ? undefined : compiledOrUndefined(machine);
+  if (compiled) {
+    const instance = new MachineInstance(compiled, engine.clock, options.input, engine.tracer, options.path);
+    engine.tracer.registerMachine(instance, { actor: options.path, machine: options.kind, ids: options.ids, envoy: compiled.envoy });
     instance.start();
     return instance as unknown as Actor<M>;
   }
@@ -86,18 +87,6 @@ export function startTraced<M extends AnyStateMachine>(engine: EngineContext, ma
   engine.tracer.register(actor, { actor: options.path, machine: options.kind, ids: options.ids, envoy: envoyNames(machine) });
   actor.start();
   return actor;
-}
-
-const onRuntime = new WeakMap<AnyStateMachine, boolean>();
-
-/** Whether `machine` runs on the engine's compiled runtime (else on xstate's interpreter). */
-export function runsOnRuntime(machine: AnyStateMachine): boolean {
-  let yes = onRuntime.get(machine);
-  if (yes === undefined) {
-    yes = compileRefusal(machine) === undefined;
-    onRuntime.set(machine, yes);
-  }
-  return yes;
 }
 
 /**
