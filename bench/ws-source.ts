@@ -14,8 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WS_PROTOCOL_VERSION, type ControlAction, type Subscription, type TraceEvent } from '@proxyscope/protocol';
 import { AdminSecurity } from '../apps/server/src/admin/security.ts';
-import { EventHub } from '../apps/server/src/stream/event-hub.ts';
-import type { StreamClient } from '../apps/server/src/stream/stream-client.ts';
+import { EventHub, type StreamClient } from '@proxyscope/serve';
 import { StreamEndpoint, type StreamSource } from '../apps/server/src/stream/ws-endpoint.ts';
 import { SyntheticTrace } from './synthetic-events.ts';
 

@@ -7,15 +7,15 @@ import { expect, test } from '@playwright/test';
 import { generateTrace } from '../bench/browser-load';
 
 /**
- * The built UI on a plain static host, with no ProxyScope server: it says so (without
- * knocking on a /ws that is not there, so the console stays clean), and a recorded trace
- * opened in the page replays there.
+ * The built UI on a plain static host, with no ProxyScope server: it runs the built-in
+ * demo with the engine in the page (a Web Worker, never knocking on a /ws that is not
+ * there, so the console stays clean), and a recorded trace opened in the page replays there.
  */
 const DIST = path.resolve('apps/web/dist');
 const TRACE = path.resolve('apps/web/test/fixtures/demo.ndjson');
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
-test('replays a trace file from the static build with no server', async ({ page }) => {
+test('runs the demo in the page, then replays a trace file, with no server', async ({ page }, testInfo) => {
   // A static host: files from dist, nothing else (a bucket, python -m http.server...).
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://static');
@@ -33,8 +33,38 @@ test('replays a trace file from the static build with no server', async ({ page 
     const errors: string[] = [];
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('pageerror', (e) => errors.push(e.message));
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
     await page.goto(`http://127.0.0.1:${port}/`);
-    await expect(page.getByTestId('no-server')).toContainText('no server behind it');
+    // The demo starts at once, on the engine in the page.
+    await expect(page.getByTestId('connection')).toContainText('simulation · in this page', { timeout: 20_000 });
+    await expect(page.getByTestId('sim-badge')).toContainText('SIMULATION');
+    await expect(page.getByTestId('sim-badge')).toContainText('demo');
+    const t = async () => Number(await page.getByTestId('sim-clock').getAttribute('data-t'));
+    await expect.poll(t, { timeout: 20_000 }).toBeGreaterThan(500);
+    const before = await t();
+    await expect.poll(t, { timeout: 10_000 }).toBeGreaterThan(before);
+    await expect.poll(async () => page.locator('[data-testid=request-list] tr.row').count(), { timeout: 20_000 }).toBeGreaterThan(3);
+    await expect(page.getByTestId('topology-map')).toBeVisible();
+    await page.screenshot({ path: testInfo.outputPath('in-page-demo.png') });
+    await page.locator('[data-testid=request-list] tr.row').first().click();
+    await expect(page.getByTestId('request-events')).toContainText('ConnectionManagerImpl::ActiveStream::decodeHeaders');
+    // The scenario's simulated hosts, as a served simulation lists them.
+    await page.getByRole('tab', { name: /controls/i }).click();
+    await expect(page.getByTestId('sim-fault-note')).toBeVisible();
+    await expect(page.getByTestId('controls-panel')).toContainText('web-2');
+    // A host fault, carried out by the worker as a scenario event at the current virtual time.
+    const api1 = page.getByTestId('controls-panel').locator('tr[data-host="api-1"]');
+    await expect(api1).not.toHaveClass(/psc-faulted/);
+    await api1.getByRole('button', { name: /^fail 503$/ }).click();
+    await expect(api1).toHaveClass(/psc-faulted/);
+    await page.getByRole('tab', { name: /^request/i }).click();
+    // Pause holds virtual time, as it does against a server.
+    await page.getByTestId('sim-play').click();
+    await expect(page.getByTestId('sim-state')).toHaveText('paused');
+    const paused = await t();
+    await page.waitForTimeout(300);
+    expect(await t()).toBe(paused);
 
     await page.getByTestId('file-input').setInputFiles(TRACE);
     await expect(page.locator('[data-testid=load-status][data-done=true]')).toBeAttached({ timeout: 20_000 });
@@ -44,6 +74,7 @@ test('replays a trace file from the static build with no server', async ({ page 
     await page.locator('[data-testid=request-list] tr.row').first().click();
     await expect(page.getByTestId('request-events')).toContainText('ConnectionManagerImpl::ActiveStream::decodeHeaders');
     expect(errors).toEqual([]);
+    expect(sockets).toEqual([]);
   } finally {
     server.close();
   }

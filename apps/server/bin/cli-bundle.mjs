@@ -1,5 +1,5 @@
 // The CLI runs from one JavaScript bundle of its TypeScript sources (server, engine,
-// protocol), built with esbuild into apps/server/dist/proxyscope.mjs on first start and
+// protocol, serve), built with esbuild into apps/server/dist/proxyscope.mjs on first start and
 // whenever a source is newer. Running the sources through tsx instead would cost a module
 // loader thread and on-the-fly transforms: about 40 MB of RSS at rest and more under load.
 // Dependencies stay in node_modules (external). Without esbuild, the caller falls back to tsx.
@@ -18,6 +18,8 @@ const SOURCES = [
   join(root, 'packages', 'engine', 'package.json'),
   join(root, 'packages', 'protocol', 'src'),
   join(root, 'packages', 'protocol', 'package.json'),
+  join(root, 'packages', 'serve', 'src'),
+  join(root, 'packages', 'serve', 'package.json'),
 ];
 
 function newest(path) {
@@ -37,7 +39,7 @@ function fresh() {
 /** Every package a workspace depends on, to leave out of the bundle. */
 function externals() {
   const names = new Set();
-  for (const dir of [server, join(root, 'packages', 'engine'), join(root, 'packages', 'protocol')]) {
+  for (const dir of [server, join(root, 'packages', 'engine'), join(root, 'packages', 'protocol'), join(root, 'packages', 'serve')]) {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     for (const name of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.peerDependencies })) {
       if (!name.startsWith('@proxyscope/')) names.add(name);

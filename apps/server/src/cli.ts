@@ -19,7 +19,7 @@ import { replayMain } from './replay';
 import { validateMain } from './validate';
 import { routeCheckMain } from './route-check/route-check';
 import { simulateMain } from './simulate/simulate';
-import { EventHub } from './stream/event-hub';
+import { EventHub } from '@proxyscope/serve';
 import { untilSignal } from './until-signal';
 
 export { EXIT } from './cli-args';

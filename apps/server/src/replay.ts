@@ -7,7 +7,7 @@ import { AdminSecurity } from './admin/security';
 import { adminBindProblem, EXIT, parseFlags, parseHostPort, parseSecurity, UsageError } from './cli-args';
 import { readTraceFile, type TraceFileInfo } from './recording/trace-io';
 import { ReplaySource } from './stream/replay-source';
-import type { ClientLimits } from './stream/stream-client';
+import type { ClientLimits } from '@proxyscope/serve';
 import { StreamEndpoint } from './stream/ws-endpoint';
 import { untilSignal } from './until-signal';
 

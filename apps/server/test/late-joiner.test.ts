@@ -14,7 +14,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseTraceHeader, zeroCounts, type ServerMessage, type SnapshotInfo, type TraceEvent } from '@proxyscope/protocol';
 import { loadRun, parseSimulateCli } from '../src/simulate/simulate';
 import { startSimulationServer } from '../src/simulate/serve';
-import { EventHub } from '../src/stream/event-hub';
+import { EventHub } from '@proxyscope/serve';
 import { readTraceFile } from '../src/recording/trace-io';
 import { applyEvent, emptyWorld, type World } from '../../web/src/views/topology/world';
 import { EventStoreImpl } from '../../web/src/model/event-store';

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { ProxyEngine } from '@proxyscope/engine';
 import { REQUEST_TAG_HEADER, SEND_REQUEST_LIMITS, type FactEvent, type RequestResultMessage, type ServerMessage, type TraceEvent } from '@proxyscope/protocol';
 import { closedPort, patternBytes, sha256 } from '../../../packages/engine/test/support/upstreams';
-import { EventHub } from '../src/stream/event-hub';
-import { RequestSender } from '../src/stream/request-sender';
+import { EventHub, RequestSender } from '@proxyscope/serve';
+import { nodeSendTransport } from '../src/stream/node-send-transport';
 import { startDemoLive, startLive, until, WsProbe, type DemoLive } from './support/stream';
 
 type Result = RequestResultMessage;
@@ -160,7 +160,7 @@ describe('send_request', () => {
     const port = await closedPort();
     const hub = new EventHub();
     const engine = { listeners: [{ config: { name: 'gone' }, boundAddress: `0.0.0.0:${port}` }] } as unknown as ProxyEngine;
-    const sender = new RequestSender(engine, hub);
+    const sender = new RequestSender(engine, hub, {}, nodeSendTransport);
     const result = await new Promise<Result>((resolve) => {
       const ack = sender.send({ type: 'send_request', method: 'GET', authority: 'a.example', path: '/', tag: 't1' }, {}, resolve);
       expect(ack).toEqual({ tag: 't1', listener: 'gone', address: `127.0.0.1:${port}` });

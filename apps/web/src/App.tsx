@@ -182,6 +182,7 @@ export function App() {
         onConnect={source.connectLive}
         onReconnect={source.reconnect}
         onHelp={() => setHelp(true)}
+        inPage={source.inPage && file === null}
       />
       )}
       <div>

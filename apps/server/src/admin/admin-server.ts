@@ -2,10 +2,8 @@ import { ENGINE_VERSION, renderStatsJson, renderStatsPrometheus, renderStatsText
 import { WS_PATH } from '@proxyscope/protocol';
 import type { DemoHost } from '../demo/upstreams';
 import type { RecordingManager } from '../recording/recordings';
-import { EventHub } from '../stream/event-hub';
-import { LiveSource } from '../stream/live-source';
-import type { SenderLimits } from '../stream/request-sender';
-import type { ClientLimits } from '../stream/stream-client';
+import { type ClientLimits, EventHub, LiveSource, type SenderLimits } from '@proxyscope/serve';
+import { nodeSendTransport } from '../stream/node-send-transport';
 import { StreamEndpoint, type StreamSource } from '../stream/ws-endpoint';
 import { json, startAdminHttp, text, type AdminServer as HttpAdminServer, type Endpoint } from './admin-http';
 import { renderClustersJson, renderClustersText } from './clusters';
@@ -73,6 +71,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     recording: recordings && (() => recordings.status()),
     demoHosts: options.demoHosts,
     sendRequest: options.stream?.sendRequest,
+    sendTransport: nodeSendTransport,
     ...(options.simulation && { uptimeS: options.simulation.uptimeS }),
   });
   const source = options.simulation ? options.simulation.source(live) : live;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StatsMessage, TraceHeader } from '@proxyscope/protocol';
 import { json, text, type Endpoint } from '../admin/admin-http';
-import type { EventHub } from '../stream/event-hub';
+import type { EventHub } from '@proxyscope/serve';
 import { TraceRecorder, type RecordingSummary } from './recorder';
 
 export class RecordingError extends Error {

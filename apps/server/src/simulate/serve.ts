@@ -7,13 +7,8 @@ import { WS_PATH, type SimSpeed } from '@proxyscope/protocol';
 import { startAdmin, type AdminServer } from '../admin/admin-server';
 import { EXIT } from '../cli-args';
 import { RecordingError, RecordingManager } from '../recording/recordings';
-import { EventHub } from '../stream/event-hub';
-import { RequestSender } from '../stream/request-sender';
-import type { ClientLimits } from '../stream/stream-client';
+import { type ClientLimits, EventHub, Pacer, RequestSender, simSendTransport, SimulationSource } from '@proxyscope/serve';
 import { traceHeader, type LoadedRun, type SimulateCli } from './simulate';
-import { Pacer } from './serve-pacer';
-import { simSendTransport } from './serve-request';
-import { SimulationSource } from './serve-source';
 import { untilSignal } from '../until-signal';
 
 /**

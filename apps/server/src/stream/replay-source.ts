@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { ControlAction, Subscription } from '@proxyscope/protocol';
 import { readTraceFile, type TraceFileInfo } from '../recording/trace-io';
-import { ControlError } from './control-error';
-import type { StreamClient } from './stream-client';
+import { ControlError, type StreamClient } from '@proxyscope/serve';
 import type { StreamSource } from './ws-endpoint';
 
 /**

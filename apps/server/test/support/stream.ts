@@ -14,7 +14,7 @@ import { startAdmin, type AdminOptions, type AdminServer } from '../../src/admin
 import { demoConfigYaml } from '../../src/demo/demo-config';
 import { DEMO_HOSTS, demoPorts, startDemoHosts, type DemoHost, type DemoHostSpec } from '../../src/demo/upstreams';
 import { RecordingManager } from '../../src/recording/recordings';
-import { EventHub, type EventHubOptions } from '../../src/stream/event-hub';
+import { EventHub, type EventHubOptions } from '@proxyscope/serve';
 import { tempDir as cliTempDir, waitFor } from './cli-process';
 
 export interface Live {

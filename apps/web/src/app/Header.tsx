@@ -20,9 +20,13 @@ interface Props {
   onConnect(): void;
   onReconnect(): void;
   onHelp(): void;
+  /** the engine runs in this page (a Web Worker), not behind a server */
+  inPage?: boolean;
 }
 
-export function connectionText(state: ConnectionState | null): { dot: string; text: string } {
+export function connectionText(state: ConnectionState | null, inPage = false): { dot: string; text: string } {
+  if (inPage && state?.status === 'open') return { dot: 'open', text: state.historyDone ? `${state.hello.mode} · in this page` : 'starting the engine in this page…' };
+  if (inPage && state?.status !== 'waiting') return { dot: 'connecting', text: 'starting the engine in this page…' };
   if (!state) return { dot: '', text: 'no server connection' };
   switch (state.status) {
     case 'connecting':
@@ -37,8 +41,8 @@ export function connectionText(state: ConnectionState | null): { dot: string; te
   }
 }
 
-export function Header({ mode, connectionState, fileName, simulation, connection, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp }: Props) {
-  const conn = connectionText(connectionState);
+export function Header({ mode, connectionState, fileName, simulation, connection, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp, inPage = false }: Props) {
+  const conn = connectionText(connectionState, inPage);
   return (
     <header className="ps-header">
       <span className="ps-brand">ProxyScope</span>
@@ -70,7 +74,8 @@ export function Header({ mode, connectionState, fileName, simulation, connection
         </span>
       )}
       <PhaseLegend />
-      {fileName === null && <RecordButton connection={connection ?? null} />}
+      {/* recording goes through the server's /recording endpoints, which a page on its own has not */}
+      {fileName === null && !inPage && <RecordButton connection={connection ?? null} />}
       <button className="ps-btn" onClick={onOpenFile} title="Open a .ndjson or .ndjson.gz trace (or drop it on the page)">
         Open a trace file
       </button>

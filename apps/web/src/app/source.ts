@@ -3,10 +3,14 @@ import { snapshotInfoSchema } from '@proxyscope/protocol';
 import { EventStoreImpl } from '../model/event-store';
 import { defaultWsUrl, LiveConnection, type ConnectionState } from '../net/live-connection';
 import { openTraceFile, type LoadProgress, type LoadResult } from '../net/open-trace-file';
+import { DEMO_RUN } from '../inpage/demo-run';
+import { InPageHost } from '../inpage/in-page-host';
+import type { InPageRun } from '../inpage/in-page-run';
 
 /**
  * Where the events come from: the server's WebSocket (live proxy or `proxyscope replay`),
- * or a trace file opened in the browser. Each source gets its own store, so switching
+ * the engine running in this page (a Web Worker, spoken to over the same messages), or a
+ * trace file opened in the browser. Each source gets its own store, so switching
  * never mixes traces.
  */
 
@@ -27,7 +31,11 @@ export interface Source {
   generation: number;
   /** the page came from a static host, not a ProxyScope server: it does not try /ws until asked */
   standalone: boolean;
+  /** the current source is the engine running in this page */
+  inPage: boolean;
   openFile(file: File): void;
+  /** replaces the store and starts a new run of the engine in this page */
+  startInPage(run: InPageRun): void;
   connectLive(): void;
   /** try the current connection again now */
   reconnect(): void;
@@ -70,14 +78,25 @@ export function useSource(): Source {
     setGeneration((g) => g + 1);
   }, []);
 
-  const connectLive = useCallback(() => {
+  const inPageRef = useRef<InPageHost | null>(null);
+  const lastRun = useRef<InPageRun>(DEMO_RUN);
+  const [inPage, setInPage] = useState(false);
+
+  const stopInPage = useCallback(() => {
+    inPageRef.current?.terminate();
+    inPageRef.current = null;
+    setInPage(false);
+  }, []);
+
+  const connectLive = useCallback((host?: InPageHost) => {
     connectionRef.current?.close();
+    if (host === undefined) stopInPage();
     loadId.current++;
     setFile(null);
     // The mode is known once the server says hello (live proxy or replay).
     const first = new EventStoreImpl(null);
     replaceStore(first);
-    const live = new LiveConnection(defaultWsUrl(), {
+    const live = new LiveConnection(host ? 'in-page' : defaultWsUrl(), {
       onHello(hello, fresh) {
         // Another server run: its seqs start over, so its events go in a new store.
         const current = storeRef.current;
@@ -102,7 +121,7 @@ export function useSource(): Source {
       },
       onState: setConnectionState,
       onProblem: problem,
-    });
+    }, host?.openSocket);
     // The page subscribes after connecting, so the snapshot before its history is announced
     // in the subscription's ack rather than in hello.
     live.on('ack', (m) => {
@@ -114,11 +133,25 @@ export function useSource(): Source {
     live.on('hosts', (m) => storeRef.current.setSource({ demoHosts: m.hosts }));
     connectionRef.current = live;
     setConnection(live);
-  }, [problem, replaceStore]);
+  }, [problem, replaceStore, stopInPage]);
+
+  const startInPage = useCallback(
+    (run: InPageRun) => {
+      stopInPage();
+      setProblems([]);
+      lastRun.current = run;
+      const host = new InPageHost(run, (lines) => setProblems(lines.slice(0, MAX_PROBLEMS)));
+      inPageRef.current = host;
+      setInPage(true);
+      connectLive(host);
+    },
+    [connectLive, stopInPage],
+  );
 
   const openFile = useCallback(
     (picked: File) => {
       connectionRef.current?.close();
+      stopInPage();
       connectionRef.current = null;
       setConnection(null);
       setConnectionState(null);
@@ -148,18 +181,26 @@ export function useSource(): Source {
           if (id === loadId.current) problem(`${picked.name}: ${err.message}`);
         });
     },
-    [problem, replaceStore],
+    [problem, replaceStore, stopInPage],
   );
 
   useEffect(() => {
+    // With no server, the built-in demo runs in the page at once: there is something to watch.
     if (!standalone) connectLive();
-    return () => connectionRef.current?.close();
-  }, [connectLive, standalone]);
+    else startInPage(DEMO_RUN);
+    return () => {
+      connectionRef.current?.close();
+      inPageRef.current?.terminate();
+    };
+  }, [connectLive, startInPage, standalone]);
 
   const reconnect = useCallback(() => {
     if (connectionRef.current) connectionRef.current.reconnect();
     else connectLive();
   }, [connectLive]);
 
-  return { store, connection, connectionState, file, problems, generation, standalone, openFile, connectLive, reconnect, dismissProblems: () => setProblems([]) };
+  // A page with no server goes back to the engine in the page (its last run), not to a /ws that is not there.
+  const connectToServer = useCallback(() => (standalone ? startInPage(lastRun.current) : connectLive()), [connectLive, startInPage, standalone]);
+
+  return { store, connection, connectionState, file, problems, generation, standalone, inPage, openFile, startInPage, connectLive: connectToServer, reconnect, dismissProblems: () => setProblems([]) };
 }

@@ -52,12 +52,30 @@ export function defaultWsUrl(location: Location = window.location): string {
 
 type Handler = (message: ServerMessage) => void;
 
+/** What the connection needs of a WebSocket: the browser's, or the in-page engine's channel to its worker. */
+export interface StreamSocketLike {
+  readonly readyState: number;
+  send(text: string): void;
+  close(): void;
+  onopen: (() => void) | null;
+  onmessage: ((frame: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: (() => void) | null;
+}
+
+export type OpenSocket = (url: string) => StreamSocketLike;
+
+// A WebSocket's handlers take an event argument these never read; the cast only forgets it.
+const openWebSocket: OpenSocket = (url) => new WebSocket(url) as unknown as StreamSocketLike;
+/** WebSocket.OPEN, for sockets that are not WebSockets */
+const OPEN = 1;
+
 export class LiveConnection implements ServerConnection {
   connected = false;
   controls: readonly ControlName[] = [];
   state: ConnectionState = { status: 'connecting', attempt: 1 };
 
-  private ws: WebSocket | null = null;
+  private ws: StreamSocketLike | null = null;
   private attempt = 0;
   private everConnected = false;
   private startedAt: string | null = null;
@@ -70,6 +88,8 @@ export class LiveConnection implements ServerConnection {
   constructor(
     private readonly url: string,
     private readonly callbacks: LiveCallbacks,
+    /** how the socket is opened: a WebSocket to the server, unless the engine runs in this page */
+    private readonly openSocket: OpenSocket = openWebSocket,
   ) {
     this.open();
   }
@@ -91,7 +111,7 @@ export class LiveConnection implements ServerConnection {
   }
 
   send(message: ClientMessage): void {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) throw new Error('not connected to the server');
+    if (!this.ws || this.ws.readyState !== OPEN) throw new Error('not connected to the server');
     this.ws.send(JSON.stringify(message));
   }
 
@@ -127,9 +147,9 @@ export class LiveConnection implements ServerConnection {
   private open(): void {
     this.attempt++;
     this.setState({ status: 'connecting', attempt: this.attempt });
-    let ws: WebSocket;
+    let ws: StreamSocketLike;
     try {
-      ws = new WebSocket(this.url);
+      ws = this.openSocket(this.url);
     } catch (err) {
       this.scheduleRetry(`cannot open ${this.url}: ${(err as Error).message}`);
       return;

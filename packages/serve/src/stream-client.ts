@@ -1,5 +1,18 @@
 import { EventBatchEncoder, EventSelector, type ServerMessage, type Subscription, type TraceEvent } from '@proxyscope/protocol';
-import { WebSocket } from 'ws';
+
+/**
+ * What a client's messages are written to: a `ws` WebSocket on the server, the worker's
+ * message channel in the page. `send`'s callback runs once the peer may take more.
+ */
+export interface StreamSocket {
+  /** 1: open (as WebSocket.OPEN) */
+  readonly readyState: number;
+  /** bytes written and not yet taken by the peer */
+  readonly bufferedAmount: number;
+  send(text: string, afterWrite: () => void): void;
+}
+
+const OPEN = 1;
 
 export interface ClientLimits {
   /** events waiting for this client; past it the oldest are dropped (and announced) */
@@ -37,7 +50,7 @@ const encoder = new EventBatchEncoder();
  * is written only while it holds less than `maxBufferedBytes` unsent; each write's
  * callback restarts the loop once the peer has read.
  */
-export class StreamClient {
+export class StreamClient<S extends StreamSocket = StreamSocket> {
   selector: EventSelector;
   queuedEvents = 0;
   /** events sent, and characters of every message sent (bytes, for ASCII JSON) */
@@ -61,7 +74,7 @@ export class StreamClient {
   private drainWaiters: Array<{ below: number; resolve: () => void }> = [];
 
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: S,
     readonly id: number,
     subscription: Subscription | null,
     readonly limits: ClientLimits = DEFAULT_CLIENT_LIMITS,
@@ -194,7 +207,7 @@ export class StreamClient {
   pump(): void {
     if (this.pumping || this.closed) return;
     const ws = this.ws;
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== OPEN) return;
     this.pumping = true;
     try {
       while (ws.bufferedAmount < this.limits.maxBufferedBytes) {

@@ -1,7 +1,7 @@
 import { HttpParser } from '@proxyscope/engine/codec/llhttp-parser';
 import type { Simulation } from '@proxyscope/engine/sim';
-import { ControlError } from '../stream/control-error';
-import type { SendTransport } from '../stream/request-sender';
+import { ControlError } from './control-error';
+import type { SendTransport } from './request-sender';
 
 /**
  * `send_request` in a simulation: the request goes over the simulated network to the

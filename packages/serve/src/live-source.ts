@@ -13,12 +13,13 @@ import {
   type Subscription,
   type TraceEvent,
 } from '@proxyscope/protocol';
-import type { DemoHost } from '../demo/upstreams';
+import type { ControlledHost } from './stream-source';
 import { ControlError } from './control-error';
 import type { EventHub } from './event-hub';
-import { RequestSender, type SenderLimits } from './request-sender';
+import { RequestSender, unsupportedSendTransport, type SendTransport, type SenderLimits } from './request-sender';
 import type { StreamClient } from './stream-client';
-import type { StreamSource } from './ws-endpoint';
+import type { StreamSource } from './stream-source';
+import { nextTurn, unref } from './next-turn';
 
 /** Events a `step` ack carries: a step makes one state change, so this bounds only a pathological one. */
 const MAX_STEP_EVENTS = 64;
@@ -33,7 +34,9 @@ export interface LiveSourceOptions {
   /** the recording's state, for `stats` */
   recording?: () => NonNullable<StatsMessage['recording']>;
   /** the built-in demo's upstream hosts, for `host_fault` (absent with --config) */
-  demoHosts?: readonly DemoHost[];
+  demoHosts?: readonly ControlledHost[];
+  /** what carries `send_request` to the proxy (absent: it is refused) */
+  sendTransport?: SendTransport;
   /** bounds the `send_request` sender enforces (defaults: SEND_REQUEST_LIMITS) */
   sendRequest?: SenderLimits;
   /** seconds the server has been up, for `stats` (default: wall clock since the engine started; a simulation counts virtual time) */
@@ -50,13 +53,13 @@ export class LiveSource implements StreamSource {
   readonly mode = 'live' as const;
   readonly clients = new Set<StreamClient>();
   private readonly releases = new Map<StreamClient, () => void>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
   private topologyJson: string;
   private lastTick = { at: Date.now(), received: 0, eventsPerSec: 0 };
   private readonly keyStat = new Map<string, boolean>();
   private readonly removeConsumer: () => void;
   private readonly sender: RequestSender;
-  private readonly demoHosts: readonly DemoHost[] | undefined;
+  private readonly demoHosts: readonly ControlledHost[] | undefined;
   private readonly removeHostListeners: Array<() => void> = [];
   private readonly removeStepListener: () => void;
   private stepStateQueued = false;
@@ -68,7 +71,7 @@ export class LiveSource implements StreamSource {
   ) {
     this.topologyJson = JSON.stringify(engine.topology());
     this.removeConsumer = hub.addConsumer(this.onEvents);
-    this.sender = new RequestSender(engine, hub, options.sendRequest);
+    this.sender = new RequestSender(engine, hub, options.sendRequest, options.sendTransport ?? unsupportedSendTransport);
     this.demoHosts = options.demoHosts && options.demoHosts.length > 0 ? options.demoHosts : undefined;
     for (const host of this.demoHosts ?? []) this.removeHostListeners.push(host.onChange(this.onHostChange));
     this.removeStepListener = engine.stepper.onChange(this.onStepChange);
@@ -114,7 +117,7 @@ export class LiveSource implements StreamSource {
     if (history) this.sendHistory(client);
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.options.statsIntervalMs ?? 1000);
-      this.timer.unref();
+      unref(this.timer);
     }
   }
 
@@ -236,7 +239,7 @@ export class LiveSource implements StreamSource {
   private readonly onStepChange = (): void => {
     if (this.stepStateQueued) return;
     this.stepStateQueued = true;
-    setImmediate(() => {
+    nextTurn(() => {
       this.stepStateQueued = false;
       this.hub.flush();
       const message: StepStateMessage = { type: 'step_state', ...this.stepState() };

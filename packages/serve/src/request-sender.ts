@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import type { ProxyEngine } from '@proxyscope/engine';
 import {
   REQUEST_TAG_HEADER,
@@ -13,6 +11,7 @@ import {
 } from '@proxyscope/protocol';
 import { ControlError } from './control-error';
 import type { EventHub } from './event-hub';
+import { concat, fromBase64, randomHex, toBase64 } from './bytes';
 
 /** How long to wait, after the response ended, for the stream's access log to be traced. */
 const ACCESS_LOG_WAIT_MS = 500;
@@ -57,43 +56,18 @@ export interface SendTransport {
   /** sends the request to the listener (`bound`: its address as bound); returns the function that gives it up */
   dial(
     target: { host: string; port: number; bound: string },
-    request: { method: string; path: string; headers: Record<string, string>; body: Buffer | undefined },
+    request: { method: string; path: string; headers: Record<string, string>; body: Uint8Array | undefined },
     exchange: SendExchange,
   ): (reason: { code: RequestErrorCode; message: string }) => void;
 }
 
-/** node:http, its own connection per request (no agent), to the listener on loopback. */
-export const nodeSendTransport: SendTransport = {
-  now: () => performance.now(),
+/** Where no transport was given: `send_request` is refused. */
+export const unsupportedSendTransport: SendTransport = {
+  now: () => 0,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-  dial(target, request, exchange) {
-    let req: http.ClientRequest;
-    try {
-      req = http.request({ host: target.host, port: target.port, method: request.method, path: request.path, headers: request.headers, agent: false, setHost: false });
-    } catch (err) {
-      throw new ControlError('control_failed', `send_request: ${(err as Error).message}`);
-    }
-    let gaveUp = false;
-    req.on('response', (res) => {
-      const pairs: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-      exchange.onResponse(res.statusCode ?? 0, pairs);
-      res.on('data', (chunk: Buffer) => exchange.onData(chunk));
-      res.on('end', () => exchange.onEnd());
-      res.on('error', () => {});
-      res.on('close', () => {
-        if (!res.complete && !gaveUp) exchange.onError({ code: 'connection_reset', message: 'the connection closed before the response ended' });
-      });
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (!gaveUp) exchange.onError(describeError(err));
-    });
-    req.end(request.body);
-    return (reason) => {
-      gaveUp = true;
-      req.destroy(Object.assign(new Error(reason.message), { code: 'ABORTED' }));
-    };
+  clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+  dial() {
+    throw new ControlError('not_supported', 'send_request: this stream has no way to reach the proxy');
   },
 };
 
@@ -125,7 +99,7 @@ export class RequestSender {
     private readonly engine: ProxyEngine,
     private readonly hub: EventHub,
     limits: SenderLimits = {},
-    private readonly transport: SendTransport = nodeSendTransport,
+    private readonly transport: SendTransport,
   ) {
     this.limits = { ...SEND_REQUEST_LIMITS, ...limits };
   }
@@ -145,13 +119,13 @@ export class RequestSender {
     const { name, host, port, address, bound } = this.target(message.listener);
     let tag = message.tag;
     if (tag === undefined) {
-      do tag = `ps-${randomBytes(6).toString('hex')}`;
+      do tag = `ps-${randomHex(6)}`;
       while (this.pending.has(tag));
     } else if (this.pending.has(tag)) {
       throw new ControlError('invalid_message', `send_request: tag: a request tagged '${tag}' is already in flight`, 'tag');
     }
 
-    const body = message.body === undefined ? undefined : Buffer.from(message.body, message.bodyEncoding === 'base64' ? 'base64' : 'utf8');
+    const body = message.body === undefined ? undefined : message.bodyEncoding === 'base64' ? fromBase64(message.body) : new TextEncoder().encode(message.body);
     const headers: Record<string, string> = { ...message.headers, host: message.authority, [REQUEST_TAG_HEADER]: tag };
     if (body !== undefined) headers['content-length'] = String(body.length);
 
@@ -172,10 +146,10 @@ export class RequestSender {
       if (timer !== undefined) transport.clearTimeout(timer);
       result.durationMs = Math.round((transport.now() - started) * 1000) / 1000;
       if (result.status !== undefined) {
-        const bytes = Buffer.concat(kept, keptBytes);
+        const bytes = concat(kept, keptBytes);
         const truncated = bodyBytes > keptBytes;
         const text = utf8OrUndefined(bytes, truncated);
-        result.body = text ?? bytes.toString('base64');
+        result.body = text ?? toBase64(bytes);
         result.bodyEncoding = text === undefined ? 'base64' : 'utf8';
         result.bodyBytes = bodyBytes;
         result.truncated = truncated;
@@ -336,22 +310,10 @@ export class RequestSender {
  * The bytes as text when they are UTF-8, else undefined. A truncated body may end inside a
  * character: that tail is left out.
  */
-function utf8OrUndefined(bytes: Buffer, truncated: boolean): string | undefined {
+function utf8OrUndefined(bytes: Uint8Array, truncated: boolean): string | undefined {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: truncated });
   } catch {
     return undefined;
-  }
-}
-
-function describeError(err: NodeJS.ErrnoException): { code: RequestErrorCode; message: string } {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return { code: 'connection_refused', message: `connection refused (${err.message})` };
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return { code: 'connection_reset', message: err.message };
-    default:
-      return { code: 'failed', message: err.message };
   }
 }

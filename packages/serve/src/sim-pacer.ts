@@ -1,7 +1,8 @@
 import type { Simulation } from '@proxyscope/engine/sim';
 import type { SimClock, SimSpeed } from '@proxyscope/protocol';
-import type { EventHub } from '../stream/event-hub';
-import type { StreamClient } from '../stream/stream-client';
+import type { EventHub } from './event-hub';
+import type { StreamClient } from './stream-client';
+import { nextTurn } from './next-turn';
 
 /**
  * Drives a served simulation's virtual time from real time. At speed 1 or 10, every
@@ -117,7 +118,7 @@ export class Pacer {
       hub.flush();
       if (sim.now() >= target || sim.finished || this.failed) break;
       this.afterAdvance();
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => nextTurn(resolve));
     }
     hub.flush();
     this.afterAdvance();
@@ -177,7 +178,7 @@ export class Pacer {
       if (this.closed || this.idle()) continue;
       if (this.speed === 'max') {
         this.run(() => this.runTo(Infinity, SLICE_MS));
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await new Promise<void>((resolve) => nextTurn(resolve));
       } else {
         await this.sleep(TICK_MS);
         if (this.closed || this.idle()) {

@@ -10,13 +10,13 @@ import type {
   SimClockMessage,
   Subscription,
 } from '@proxyscope/protocol';
-import { ControlError } from '../stream/control-error';
-import type { LiveSource } from '../stream/live-source';
-import type { StreamClient } from '../stream/stream-client';
-import type { StreamSource } from '../stream/ws-endpoint';
-import type { Pacer } from './serve-pacer';
-import { SimHosts } from './serve-hosts';
-import type { RequestSender } from '../stream/request-sender';
+import { ControlError } from './control-error';
+import type { LiveSource } from './live-source';
+import type { StreamClient } from './stream-client';
+import type { StreamSource } from './stream-source';
+import type { Pacer } from './sim-pacer';
+import { SimHosts } from './sim-hosts';
+import type { RequestSender } from './request-sender';
 
 /**
  * The stream of a served simulation, in mode "simulation". Everything a viewer gets from

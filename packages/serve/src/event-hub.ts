@@ -1,4 +1,5 @@
 import { countTraffic, StateFold, zeroCounts, type SnapshotInfo, type StateFoldOptions, type TraceEvent, type TrafficCounts } from '@proxyscope/protocol';
+import { nextTurn, unref, warn } from './next-turn';
 
 /** What the hub needs of the engine's Tracer: one sink, attached and detached. */
 export interface TracerPort {
@@ -41,8 +42,9 @@ export class EventHub {
   /** seq of the newest event handed to consumers (and to the ring) */
   lastFlushedSeq = 0;
   private pending: TraceEvent[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** a flush is due on the next turn (a full batch) */
+  private flushQueued = false;
   private readonly ring: Array<TraceEvent | undefined>;
   private ringNext = 0;
   private ringCount = 0;
@@ -73,9 +75,10 @@ export class EventHub {
     const n = this.pending.push(event);
     if (n === 1) {
       this.timer = setTimeout(this.flush, this.batchMs);
-      this.timer.unref();
-    } else if (n === this.maxBatchEvents) {
-      this.immediate ??= setImmediate(this.flush);
+      unref(this.timer);
+    } else if (n === this.maxBatchEvents && !this.flushQueued) {
+      this.flushQueued = true;
+      nextTurn(this.flushIfQueued);
     }
   };
 
@@ -111,12 +114,15 @@ export class EventHub {
     return () => this.consumers.delete(consumer);
   }
 
+  private readonly flushIfQueued = (): void => {
+    if (this.flushQueued) this.flush();
+  };
+
   /** Hands out what is waiting now (also called on the timer). */
   readonly flush = (): void => {
     if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
-    this.immediate = undefined;
+    this.flushQueued = false;
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
@@ -128,7 +134,7 @@ export class EventHub {
         consumer(batch);
       } catch (err) {
         // A consumer's bug must not stop the others (or reach the engine).
-        process.emitWarning(`proxyscope: event consumer failed: ${(err as Error).stack ?? err}`);
+        warn(`proxyscope: event consumer failed: ${(err as Error).stack ?? err}`);
       }
     }
   };
