@@ -39,6 +39,23 @@ export const MACHINES = [
   machineOf('tcp_proxy', tcpProxyMachine),
 ] as const;
 
+/**
+ * The states a machine's actors can be in, as the tracer names them: its atomic states, a
+ * nested one as `parent.child`.
+ */
+export function stateNames(machine: AnyStateMachine): string[] {
+  const names: string[] = [];
+  const walk = (states: Record<string, { states: Record<string, unknown> }>, prefix: string) => {
+    for (const [key, node] of Object.entries(states)) {
+      const children = node.states as Record<string, { states: Record<string, unknown> }>;
+      if (Object.keys(children).length === 0) names.push(prefix + key);
+      else walk(children, `${prefix}${key}.`);
+    }
+  };
+  walk(machine.root.states as Record<string, { states: Record<string, unknown> }>, '');
+  return names;
+}
+
 export interface MachineEntry<K extends StateMachineKind = StateMachineKind> {
   kind: K;
   machine: AnyStateMachine;
