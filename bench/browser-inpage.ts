@@ -9,17 +9,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../e2e/support/chromium';
+import { startStaticHost } from '../e2e/support/static-host';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'apps/web/dist');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
 
 export interface InPageFigures {
   /** navigation start to the first request row, ms (one per page load) */
@@ -42,18 +40,8 @@ export async function benchInPage(options: { loads?: number } = {}): Promise<InP
   const built = spawnSync(process.execPath, [path.join(ROOT, 'apps/web/scripts/ensure-built.mjs')], { stdio: 'inherit' });
   if (built.status !== 0) throw new Error('the web UI did not build');
   // A static host: the build's files and nothing else, so the page runs the engine itself.
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://static');
-    const file = path.join(DIST, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
-    if (!file.startsWith(DIST) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startStaticHost(DIST);
+  const { port } = server;
   const browser = await chromium.launch(await chromiumLaunchOptions());
   const firstRequestMs: number[] = [];
   try {

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
 import { expect, test } from '@playwright/test';
 import { generateTrace } from '../bench/browser-load';
+import { startStaticHost } from './support/static-host';
 
 /**
  * The built UI on a plain static host, with no ProxyScope server: it runs the built-in
@@ -13,22 +12,10 @@ import { generateTrace } from '../bench/browser-load';
  */
 const DIST = path.resolve('apps/web/dist');
 const TRACE = path.resolve('apps/web/test/fixtures/demo.ndjson');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
 test('runs the demo in the page, then replays a trace file, with no server', async ({ page }, testInfo) => {
-  // A static host: files from dist, nothing else (a bucket, python -m http.server...).
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://static');
-    const file = path.join(DIST, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
-    if (!file.startsWith(DIST) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startStaticHost(DIST);
+  const { port } = server;
   try {
     const errors: string[] = [];
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -47,8 +34,6 @@ test('runs the demo in the page, then replays a trace file, with no server', asy
     await expect.poll(async () => page.locator('[data-testid=request-list] tr.row').count(), { timeout: 20_000 }).toBeGreaterThan(3);
     await expect(page.getByTestId('topology-map')).toBeVisible();
     await page.screenshot({ path: testInfo.outputPath('in-page-demo.png') });
-    await page.locator('[data-testid=request-list] tr.row').first().click();
-    await expect(page.getByTestId('request-events')).toContainText('ConnectionManagerImpl::ActiveStream::decodeHeaders');
     // The scenario's simulated hosts, as a served simulation lists them.
     await page.getByRole('tab', { name: /controls/i }).click();
     await expect(page.getByTestId('sim-fault-note')).toBeVisible();
@@ -65,6 +50,9 @@ test('runs the demo in the page, then replays a trace file, with no server', asy
     const paused = await t();
     await page.waitForTimeout(300);
     expect(await t()).toBe(paused);
+    // A request picked from the held list (while playing, its rows keep moving under the pointer).
+    await page.locator('[data-testid=request-list] tr.row').first().click();
+    await expect(page.getByTestId('request-events')).toContainText('ConnectionManagerImpl::ActiveStream::decodeHeaders');
 
     await page.getByTestId('file-input').setInputFiles(TRACE);
     await expect(page.locator('[data-testid=load-status][data-done=true]')).toBeAttached({ timeout: 20_000 });
