@@ -24,7 +24,7 @@ test('runs the demo in the page, then replays a trace file, with no server', asy
     page.on('websocket', (ws) => sockets.push(ws.url()));
     await page.goto(`http://127.0.0.1:${port}/`);
     // The demo starts at once, on the engine in the page.
-    await expect(page.getByTestId('connection')).toContainText('simulation · in this page', { timeout: 20_000 });
+    await expect(page.getByTestId('connection')).toContainText('engine in this page', { timeout: 20_000 });
     await expect(page.getByTestId('sim-badge')).toContainText('SIMULATION');
     await expect(page.getByTestId('sim-badge')).toContainText('demo');
     const t = async () => Number(await page.getByTestId('sim-clock').getAttribute('data-t'));

@@ -25,7 +25,7 @@ interface Props {
 }
 
 export function connectionText(state: ConnectionState | null, inPage = false): { dot: string; text: string } {
-  if (inPage && state?.status === 'open') return { dot: 'open', text: state.historyDone ? `${state.hello.mode} · in this page` : 'starting the engine in this page…' };
+  if (inPage && state?.status === 'open') return { dot: 'open', text: state.historyDone ? 'engine in this page' : 'starting the engine in this page…' };
   if (inPage && state?.status !== 'waiting') return { dot: 'connecting', text: 'starting the engine in this page…' };
   if (!state) return { dot: '', text: 'no server connection' };
   switch (state.status) {
