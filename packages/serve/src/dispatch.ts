@@ -7,6 +7,7 @@ import {
   type HelloMessage,
   type MessageId,
   type Subscription,
+  validateClientMessage,
 } from '@proxyscope/protocol';
 import { ControlError } from './control-error';
 import type { ClientLimits, StreamClient } from './stream-client';
@@ -46,6 +47,44 @@ export function helloMessage(source: StreamSource, subscription: Subscription | 
         ...(sendRequest ? { sendRequest } : {}),
       },
   };
+}
+
+/** How large a viewer's message may be: any message, and a send_request (it carries a request body). */
+export interface MessageBounds {
+  maxMessageBytes: number;
+  maxSendRequestBytes: number;
+}
+
+/**
+ * One text frame from a viewer, `bytes` long: the size limits, JSON, validation, then the
+ * message itself. The text is decoded only once the frame is known not to be too large
+ * for any message.
+ */
+export function handleClientText(source: StreamSource, client: StreamClient, bytes: number, text: () => string, bounds: MessageBounds): void {
+  const tooLarge = (value?: unknown): void => {
+    // The id, when the message could be read, so the client knows which one was refused.
+    const id = (value as { id?: unknown } | null | undefined)?.id;
+    const known = (typeof id === 'string' && id.length <= 64) || (typeof id === 'number' && Number.isInteger(id));
+    client.send({
+      type: 'error',
+      code: 'too_large',
+      message: `message of ${bytes} bytes is larger than ${bounds.maxMessageBytes} (a send_request may have ${bounds.maxSendRequestBytes})`,
+      ...(known ? { id: id as MessageId } : {}),
+    });
+  };
+  if (bytes > Math.max(bounds.maxMessageBytes, bounds.maxSendRequestBytes)) return tooLarge();
+  let value: unknown;
+  try {
+    value = JSON.parse(text());
+  } catch (err) {
+    if (bytes > bounds.maxMessageBytes) return tooLarge();
+    return client.send({ type: 'error', code: 'bad_json', message: `not valid JSON (${(err as Error).message})` });
+  }
+  // Only a send_request (it carries a request body) may be larger than maxMessageBytes.
+  if (bytes > bounds.maxMessageBytes && (bytes > bounds.maxSendRequestBytes || (value as { type?: unknown } | null)?.type !== 'send_request')) return tooLarge(value);
+  const parsed = validateClientMessage(value);
+  if (!parsed.ok) return client.send(parsed.error);
+  dispatchClientMessage(source, client, parsed.message);
 }
 
 export function dispatchClientMessage(source: StreamSource, client: StreamClient, message: ClientMessage): void {

@@ -1,11 +1,11 @@
 export { ControlError } from './control-error';
-export { dispatchClientMessage, errorReply, helloMessage, type EndpointLimits } from './dispatch';
+export { dispatchClientMessage, errorReply, handleClientText, helloMessage, type EndpointLimits, type MessageBounds } from './dispatch';
 export { EventHub, type EventHubOptions, type HubConsumer, type TracerPort } from './event-hub';
 export { LiveSource, type LiveSourceOptions } from './live-source';
 export { RequestSender, unsupportedSendTransport, type SendAck, type SendExchange, type SenderLimits, type SendTransport } from './request-sender';
 export { SimHosts } from './sim-hosts';
 export { Pacer, TICK_MS, type PacerOptions } from './sim-pacer';
 export { simSendTransport } from './sim-request';
-export { SimulationSource } from './sim-source';
+export { SIM_HISTORY, SIM_MAX_QUEUED_EVENTS, SimulationSource } from './sim-source';
 export { DEFAULT_CLIENT_LIMITS, StreamClient, type ClientLimits, type StreamSocket } from './stream-client';
 export type { ControlledHost, StreamSource } from './stream-source';

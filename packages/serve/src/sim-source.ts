@@ -18,6 +18,11 @@ import type { Pacer } from './sim-pacer';
 import { SimHosts } from './sim-hosts';
 import type { RequestSender } from './request-sender';
 
+/** Events a served simulation keeps for viewers that connect later: a whole demo run (about 65 000 events) fits. */
+export const SIM_HISTORY = 100_000;
+/** A viewer's queue takes the whole history at once, with room to spare, so a late joiner loses none of it. */
+export const SIM_MAX_QUEUED_EVENTS = SIM_HISTORY + 50_000;
+
 /**
  * The stream of a served simulation, in mode "simulation". Everything a viewer gets from
  * the engine (history, events, stats, topology, step mode) is the live source's, on the

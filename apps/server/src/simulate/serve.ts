@@ -7,7 +7,7 @@ import { WS_PATH, type SimSpeed } from '@proxyscope/protocol';
 import { startAdmin, type AdminServer } from '../admin/admin-server';
 import { EXIT } from '../cli-args';
 import { RecordingError, RecordingManager } from '../recording/recordings';
-import { type ClientLimits, EventHub, Pacer, RequestSender, simSendTransport, SimulationSource } from '@proxyscope/serve';
+import { type ClientLimits, EventHub, Pacer, RequestSender, SIM_HISTORY, SIM_MAX_QUEUED_EVENTS, simSendTransport, SimulationSource } from '@proxyscope/serve';
 import { traceHeader, type LoadedRun, type SimulateCli } from './simulate';
 import { untilSignal } from '../until-signal';
 
@@ -19,10 +19,6 @@ import { untilSignal } from '../until-signal';
  * virtual time on from real time (or as fast as the viewers read, at max speed).
  */
 
-/** events kept for viewers that connect later: a whole demo run (about 65 000 events) fits */
-const SIM_HISTORY = 100_000;
-/** a viewer's queue takes the whole history at once, with room to spare, so a late joiner loses none of it */
-const SIM_MAX_QUEUED_EVENTS = SIM_HISTORY + 50_000;
 
 export interface ServeOptions {
   run: LoadedRun;

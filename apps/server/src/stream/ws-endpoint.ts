@@ -3,14 +3,12 @@ import type { Duplex } from 'node:stream';
 import {
   DEFAULT_MAX_CLIENT_MESSAGE_BYTES,
   SEND_REQUEST_LIMITS,
-  validateClientMessage,
   type ErrorMessage,
-  type MessageId,
   type Subscription,
 } from '@proxyscope/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AdminSecurity } from '../admin/security';
-import { DEFAULT_CLIENT_LIMITS, dispatchClientMessage, helloMessage, StreamClient, type ClientLimits, type StreamSource } from '@proxyscope/serve';
+import { DEFAULT_CLIENT_LIMITS, handleClientText, helloMessage, StreamClient, type ClientLimits, type StreamSource } from '@proxyscope/serve';
 
 export type { StreamSource } from '@proxyscope/serve';
 
@@ -99,31 +97,8 @@ export class StreamEndpoint {
     const reply = (error: ErrorMessage) => client.send(error);
     if (isBinary) return reply({ type: 'error', code: 'binary_not_supported', message: 'messages are JSON text frames' });
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
-    const tooLarge = (value?: unknown): void => {
-      // The id, when the message could be read, so the client knows which one was refused.
-      const id = (value as { id?: unknown } | null | undefined)?.id;
-      const known = (typeof id === 'string' && id.length <= 64) || (typeof id === 'number' && Number.isInteger(id));
-      reply({
-        type: 'error',
-        code: 'too_large',
-        message: `message of ${bytes} bytes is larger than ${this.maxMessageBytes} (a send_request may have ${this.maxSendRequestBytes})`,
-        ...(known ? { id: id as MessageId } : {}),
-      });
-    };
-    if (bytes > Math.max(this.maxMessageBytes, this.maxSendRequestBytes)) return tooLarge();
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      if (bytes > this.maxMessageBytes) return tooLarge();
-      return reply({ type: 'error', code: 'bad_json', message: `not valid JSON (${(err as Error).message})` });
-    }
-    // Only a send_request (it carries a request body) may be larger than maxMessageBytes.
-    if (bytes > this.maxMessageBytes && (bytes > this.maxSendRequestBytes || (value as { type?: unknown } | null)?.type !== 'send_request')) return tooLarge(value);
-    const parsed = validateClientMessage(value);
-    if (!parsed.ok) return reply(parsed.error);
-    dispatchClientMessage(this.options.source, client, parsed.message);
+    const text = () => (Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8'));
+    handleClientText(this.options.source, client, bytes, text, { maxMessageBytes: this.maxMessageBytes, maxSendRequestBytes: this.maxSendRequestBytes });
   }
 
   private ping(): void {

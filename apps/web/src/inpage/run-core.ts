@@ -1,14 +1,16 @@
 import { ConfigError, formatDiagnostic, loadBootstrap } from '@proxyscope/engine/config';
 import { loadScenario, Simulation } from '@proxyscope/engine/sim';
-import { DEFAULT_MAX_CLIENT_MESSAGE_BYTES, SEND_REQUEST_LIMITS, validateClientMessage } from '@proxyscope/protocol';
+import { DEFAULT_MAX_CLIENT_MESSAGE_BYTES, SEND_REQUEST_LIMITS } from '@proxyscope/protocol';
 import {
   DEFAULT_CLIENT_LIMITS,
-  dispatchClientMessage,
   EventHub,
+  handleClientText,
   helloMessage,
   LiveSource,
   Pacer,
   RequestSender,
+  SIM_HISTORY,
+  SIM_MAX_QUEUED_EVENTS,
   SimulationSource,
   simSendTransport,
   StreamClient,
@@ -24,9 +26,9 @@ import type { FromWorker, InPageRun } from './in-page-run';
  * runs it and so can a test in Node.
  */
 
-/** as `proxyscope simulate --serve`: a whole demo run fits */
-const SIM_HISTORY = 100_000;
-const LIMITS: ClientLimits = { ...DEFAULT_CLIENT_LIMITS, maxQueuedEvents: SIM_HISTORY + 50_000 };
+const LIMITS: ClientLimits = { ...DEFAULT_CLIENT_LIMITS, maxQueuedEvents: SIM_MAX_QUEUED_EVENTS };
+/** a viewer's messages are measured in UTF-8 bytes, as a WebSocket frame's are */
+const utf8 = new TextEncoder();
 
 export class RunLoadError extends Error {
   constructor(readonly problems: string[]) {
@@ -129,16 +131,7 @@ export async function startInPageEngine(run: InPageRun, post: (message: FromWork
     message(id, text) {
       const entry = clients.get(id);
       if (!entry) return;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        entry.client.send({ type: 'error', code: 'bad_json', message: `not valid JSON (${(err as Error).message})` });
-        return;
-      }
-      const parsed = validateClientMessage(value);
-      if (!parsed.ok) entry.client.send(parsed.error);
-      else dispatchClientMessage(simSource, entry.client, parsed.message);
+      handleClientText(simSource, entry.client, utf8.encode(text).length, () => text, bounds);
     },
     read(id, bytes) {
       const entry = clients.get(id);
