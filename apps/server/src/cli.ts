@@ -33,6 +33,8 @@ Usage:
                                        (proxyscope replay --help)
   proxyscope validate --config FILE    check a bootstrap and print every warning and error,
                                        start nothing; exit 0 if it would start, 3 if not
+  proxyscope validate --lesson FILE    check a lesson: its files load, and the run of its
+                                       scenario reaches every step and answers every question
   proxyscope route-check -c R -t T     run Envoy router_check_tool test files through the engine
                                        on virtual time (proxyscope route-check --help)
   proxyscope simulate [options]        run on virtual time with simulated upstreams and traffic

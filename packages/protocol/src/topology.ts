@@ -67,3 +67,16 @@ export interface TopologyCluster {
     maxEjectionPercent: number;
   };
 }
+
+/**
+ * The ids of the topology view's nodes (`data-node`), shared by the view that draws them
+ * and by the lessons that point at them (`highlight: { node }`), so the two cannot drift.
+ */
+export const topologyNodeId = {
+  listener: (listener: string) => `listener:${listener}`,
+  chain: (listener: string, chain: string) => `chain:${listener}/${chain}`,
+  filters: (listener: string, chain: string) => `filters:${listener}/${chain}`,
+  route: (routeConfig: string, virtualHost: string, route: string) => `route:${routeConfig}/${virtualHost}/${route}`,
+  cluster: (cluster: string) => `cluster:${cluster}`,
+  host: (cluster: string, host: string) => `host:${cluster}/${host}`,
+};

@@ -38,6 +38,10 @@ function accessLogOf(n: number, events: readonly TraceEvent[]): FactEvent | unde
   return requestEvents(n, events).find((e): e is FactEvent => isFact(e, 'stream.access_log'));
 }
 
+function factOf(n: number, fact: string, events: readonly TraceEvent[]): FactEvent | undefined {
+  return requestEvents(n, events).find((e): e is FactEvent => isFact(e, fact));
+}
+
 /** The answer `query` has in this trace, or undefined when the trace does not say. */
 export function answerFromTrace(query: AnswerQuery, events: readonly TraceEvent[]): string | number | undefined {
   if ('host_of_attempt' in query) {
@@ -60,8 +64,29 @@ export function answerFromTrace(query: AnswerQuery, events: readonly TraceEvent[
       (e) => (response_flags === undefined || String(e.data.flags).split(',').includes(response_flags)) && (status === undefined || e.data.status === status) && (cluster === undefined || e.data.cluster === cluster),
     ).length;
   }
-  const { fact, decision } = query.count_facts;
-  return events.filter((e) => isFact(e, fact) && (decision === undefined || e.data.decision === decision)).length;
+  // null in the fact when no virtual host matched: then the trace has no name to give.
+  if ('virtual_host_of' in query) return (factOf(query.virtual_host_of.request, 'route.virtual_host', events)?.data.vhost as string | null | undefined) ?? undefined;
+  if ('routes_failed_of' in query) {
+    // The fact lists the first few candidates and counts the rest in `more`.
+    const data = (factOf(query.routes_failed_of.request, 'route.match', events) ?? factOf(query.routes_failed_of.request, 'route.no_match', events))?.data;
+    return data && (data.candidates as unknown[]).length + ((data.more as number | undefined) ?? 0);
+  }
+  if ('route_failed_on' in query) {
+    const { request, route } = query.route_failed_on;
+    const data = (factOf(request, 'route.match', events) ?? factOf(request, 'route.no_match', events))?.data;
+    return (data?.candidates as Array<{ route: string; failed: string }> | undefined)?.find((c) => c.route === route)?.failed;
+  }
+  if ('filter_chain_of' in query) {
+    // The chain is picked for the connection, before any request: found by the request's `cx` id.
+    const stream = streamOf(query.filter_chain_of.request, events) ?? '';
+    const cx = /\/cx:(\d+)\//.exec(stream)?.[1];
+    const match = events.find((e): e is FactEvent => isFact(e, 'listener.filter_chain_match') && String(e.data.cx) === cx && stream.startsWith(`${e.actor}/`));
+    return match?.data.chain as string | undefined;
+  }
+  const { fact, request, decision, where } = query.count_facts;
+  return (request === undefined ? events : requestEvents(request, events)).filter(
+    (e) => isFact(e, fact) && (decision === undefined || e.data.decision === decision) && Object.entries(where ?? {}).every(([k, v]) => e.data[k] === v),
+  ).length;
 }
 
 /** Whether a user's answer is the trace's: numbers compared as numbers, text without case. */

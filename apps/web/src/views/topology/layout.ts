@@ -1,4 +1,4 @@
-import type { Topology } from '@proxyscope/protocol';
+import { topologyNodeId, type Topology } from '@proxyscope/protocol';
 
 /**
  * Deterministic layered layout of the proxy: one column per layer of the request path, nodes
@@ -81,14 +81,7 @@ const PRESENTER_TITLES = ['downstream', 'listeners · filters', 'routes', 'clust
 /** presenter mode: the layout column each normal column lands in (-1: not drawn) */
 const PRESENTER_COLUMN = [0, -1, -1, 1, 2, 3, 4];
 
-export const nodeId = {
-  listener: (l: string) => `listener:${l}`,
-  chain: (l: string, c: string) => `chain:${l}/${c}`,
-  filters: (l: string, c: string) => `filters:${l}/${c}`,
-  route: (rc: string, vh: string, r: string) => `route:${rc}/${vh}/${r}`,
-  cluster: (c: string) => `cluster:${c}`,
-  host: (c: string, h: string) => `host:${c}/${h}`,
-};
+export const nodeId = topologyNodeId;
 
 /** Sorts ip:port strings by address then port numerically, so 10.0.0.10 follows 10.0.0.9. */
 export function compareHosts(a: string, b: string): number {
