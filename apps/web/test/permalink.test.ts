@@ -23,6 +23,18 @@ describe('playground permalink', () => {
     expect(decodePermalink(request.payload)).toMatchObject({ config, scenario, seed: 7 });
   });
 
+  it('survives the query being rewritten by URLSearchParams (presenter mode) or percent-encoded', () => {
+    const url = new URL(permalinkUrl({ config, scenario, seed: 7, speed: 1 }, location));
+    const rewritten = new URLSearchParams(url.search);
+    rewritten.set('presenter', '');
+    const request = playgroundRequest(`?${rewritten.toString()}`);
+    if (!request.open || request.payload === null) throw new Error('no payload in the address');
+    expect(decodePermalink(request.payload)).toMatchObject({ config, scenario, seed: 7 });
+    const encoded = playgroundRequest(url.search.replace(/\+/g, '%2B'));
+    if (!encoded.open || encoded.payload === null) throw new Error('no payload in the address');
+    expect(decodePermalink(encoded.payload)).toMatchObject({ config, scenario, seed: 7 });
+  });
+
   it('tells a bare ?playground from a link, and an address without one', () => {
     expect(playgroundRequest('?playground')).toEqual({ open: true, payload: null });
     expect(playgroundRequest('?token=x')).toEqual({ open: false });

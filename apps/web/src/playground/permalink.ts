@@ -68,5 +68,14 @@ export function playgroundRequest(search: string): { open: false } | { open: tru
   // Read raw, not with URLSearchParams: lz-string's alphabet has '+', which it would turn into a space.
   const match = /(?:^\?|&)playground(?:=([^&]*))?(?:&|$)/.exec(search);
   if (!match) return { open: false };
-  return { open: true, payload: match[1] ? match[1] : null };
+  if (!match[1]) return { open: true, payload: null };
+  // A chat tool or a browser that passes the link on may percent-encode its query;
+  // decodeURIComponent undoes that and leaves lz-string's '+' alone.
+  let payload = match[1];
+  try {
+    payload = decodeURIComponent(payload);
+  } catch {
+    // a stray '%': left for decodePermalink to call damaged
+  }
+  return { open: true, payload };
 }
