@@ -68,6 +68,38 @@ test('runs the demo in the page, then replays a trace file, with no server', asy
   }
 });
 
+test('step mode in the page: a breakpoint holds requests, Step moves one a state, Resume all lets them go', async ({ page }) => {
+  const server = await startStaticHost(DIST);
+  try {
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await expect(page.getByTestId('connection')).toContainText('engine in this page', { timeout: 20_000 });
+    await page.getByRole('tab', { name: /step mode/i }).click();
+    const panel = page.getByTestId('breakpoints-panel');
+    await panel.getByLabel('machine', { exact: true }).selectOption('router');
+    await panel.getByLabel('state', { exact: true }).selectOption('route_matched');
+    await panel.getByRole('button', { name: 'Add breakpoint' }).click();
+    await expect(panel.getByTestId('breakpoint-list').locator('li')).toHaveCount(1);
+    // The demo's traffic reaches the breakpoint: requests wait there, on the worker's clock.
+    const held = panel.getByTestId('held-requests').locator('tr');
+    await expect(held.first()).toBeVisible({ timeout: 20_000 });
+    await expect(held.first()).toContainText('route_matched');
+    const stream = await held.first().getAttribute('data-stream');
+    await held.first().getByRole('button', { name: 'Step' }).click();
+    await expect(panel.getByTestId('last-step')).toHaveAttribute('data-stream', stream!);
+    // Remove the breakpoint, then let everything go: the held list empties.
+    await panel.getByRole('button', { name: /^remove breakpoint router route_matched/ }).click();
+    await panel.getByRole('button', { name: 'Resume all' }).click();
+    await expect(panel.getByTestId('held-requests')).toHaveCount(0, { timeout: 20_000 });
+    expect(errors).toEqual([]);
+  } finally {
+    server.close();
+  }
+});
+
 test('reads a big trace file as two halves at once, with every event and request', async ({ page }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'proxyscope-e2e-'));
   const file = path.join(dir, 'big.ndjson');

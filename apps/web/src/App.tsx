@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, type CSSProperties } from 'react';
 import { TopologyView, type OpenedNode } from './views/topology/TopologyView';
 import { OpenedPanel, OpenedStrip, openedLabel, openedToUrl, useOpenedNode } from './views/hosts/opened';
 import { MachineView } from './views/machines/MachineView';
@@ -6,7 +6,7 @@ import { StatsView } from './views/stats/StatsView';
 import { ControlsPanel } from './views/controls/ControlsPanel';
 import { BreakpointsPanel, useStepMode } from './views/breakpoints/BreakpointsPanel';
 import type { ViewProps } from './model/types';
-import { useSource } from './app/source';
+import { servedByProxyScope, useSource } from './app/source';
 import { useStoreVersion } from './app/use-store';
 import { useTimeControl } from './app/time-control';
 import { readUrlState, useUrlStateSync } from './app/url-state';
@@ -20,12 +20,33 @@ import { FileDrop, LoadBanner } from './app/FileOpen';
 import { useTheme } from './app/theme';
 import { CollapseButton, PANEL_LIMITS, panelStyle, Splitter, usePanels, usePresenter } from './app/presenter';
 import type { SimulationInfo } from '@proxyscope/protocol';
+import { canDownloadTrace, downloadTrace } from './app/trace-download';
+import { readBench, useRunFinished, type Bench } from './app/bench';
+import type { LessonFocus } from './lessons/LessonPane';
+import { writeLessonRequest } from './lessons/lesson-url';
+
+// The workbench's panes bring CodeMirror, markdown and the bundled lessons: fetched when one opens.
+const PlaygroundPane = lazy(() => import('./playground/PlaygroundPane').then((m) => ({ default: m.PlaygroundPane })));
+const LessonPane = lazy(() => import('./lessons/LessonPane').then((m) => ({ default: m.LessonPane })));
+
+const BENCH_LIMITS = [280, 1200] as const;
+function benchWidth(bench: Bench | null): number {
+  const w = window.innerWidth;
+  return Math.round(bench?.kind === 'playground' ? Math.min(900, Math.max(420, w * 0.42)) : Math.min(480, Math.max(320, w * 0.26)));
+}
 
 type SideTab = 'request' | 'machines' | 'step' | 'controls';
 const TAB_LABELS: Record<Exclude<SideTab, 'request'>, string> = { machines: 'machines', step: 'step mode', controls: 'controls' };
 
 export function App() {
-  const source = useSource();
+  const [opened0] = useState(() => readBench(window.location.search));
+  // A lesson, a permalink and a playground with no server to watch start their own run.
+  const [benchRuns] = useState(() => opened0.bench?.kind === 'lesson' || (opened0.bench?.kind === 'playground' && (opened0.link !== null || !servedByProxyScope())));
+  const source = useSource({ deferStart: benchRuns });
+  const [bench, setBench] = useState<Bench | null>(opened0.bench);
+  const [benchW, setBenchW] = useState(() => benchWidth(opened0.bench));
+  const benchDrag = useRef(0);
+  const [focus, setFocus] = useState<LessonFocus | null>(null);
   const { store, connection, connectionState, file } = source;
   const version = useStoreVersion(store);
   // A simulation streams like a live proxy: the cursor can follow its newest event.
@@ -58,8 +79,36 @@ export function App() {
   const heldStreams = useMemo(() => new Set(stepState.held.map((h) => h.stream)), [stepState.held]);
   const heldSelected = selected !== null && heldStreams.has(selected);
 
+  const navigateBench = useCallback((next: Bench | null) => {
+    setBench((was) => {
+      // the playground's two editors want more room than a lesson's text
+      if ((was?.kind === 'playground') !== (next?.kind === 'playground')) setBenchW(benchWidth(next));
+      return next;
+    });
+    // the playground keeps its own link in the address (Share); a lesson its number and step
+    if (next?.kind !== 'playground') writeLessonRequest(next);
+  }, []);
+  // A lesson step points somewhere: the request it is about, and the tab that shows it.
+  useEffect(() => {
+    if (!focus) return;
+    const h = focus.highlight;
+    if ('machine' in h) {
+      if (focus.stream !== null) setSelected(focus.stream);
+      setTab('machines');
+    } else if ('panel' in h && (h.panel === 'request' || h.panel === 'machines' || h.panel === 'step' || h.panel === 'controls')) {
+      if (focus.stream !== null && h.panel !== 'controls') setSelected(focus.stream);
+      setTab(h.panel);
+    } else if ('panel' in h && h.panel === 'requests' && focus.stream !== null) setSelected(focus.stream);
+  }, [focus]);
+  const highlightNode = focus && 'node' in focus.highlight ? focus.highlight.node : null;
+  const highlightMachine = focus && 'machine' in focus.highlight ? focus.highlight : null;
+  const highlightPanel = focus && 'panel' in focus.highlight ? focus.highlight.panel : null;
+  const panelMark = (panel: string) => (highlightPanel === panel ? { 'data-lesson-highlight': '' } : {});
+
+  const runFinished = useRunFinished(source.inPage ? connection : null, connectionState);
   // A shared address names an event: go there once the source has it (or has everything).
-  const historyDone = file ? file.result !== null : connectionState?.status === 'open' && connectionState.historyDone;
+  // A run in this page has everything when it has finished: until then its events are still coming.
+  const historyDone = file ? file.result !== null : connectionState?.status === 'open' && connectionState.historyDone && (!source.inPage || runFinished);
   useEffect(() => {
     const seq = pendingSeq.current;
     if (seq === null || store.length === 0) return;
@@ -166,9 +215,11 @@ export function App() {
   const loading = file !== null && file.result === null;
   const noServer = file === null && ((source.standalone && connection === null) || (connectionState?.status === 'waiting' && !connectionState.everConnected));
 
-  const appClass = ['ps-app', presenter ? 'ps-presenter' : '', panels.topologyCollapsed ? 'ps-topo-collapsed' : '', panels.sideCollapsed ? 'ps-side-collapsed' : '', panels.statsCollapsed ? 'ps-stats-collapsed' : ''].filter(Boolean).join(' ');
+  // On a projector a lesson is a band under the map, which keeps the map's width; elsewhere the workbench is a column.
+  const band = presenter && bench !== null && bench.kind !== 'playground';
+  const appClass = ['ps-app', presenter ? 'ps-presenter' : '', bench ? (band ? 'ps-bench-band' : 'ps-bench-open') : '', panels.topologyCollapsed ? 'ps-topo-collapsed' : '', panels.sideCollapsed ? 'ps-side-collapsed' : '', panels.statsCollapsed ? 'ps-stats-collapsed' : ''].filter(Boolean).join(' ');
   return (
-    <div className={appClass} data-theme-mode={theme} data-presenter={presenter ? '' : undefined} style={presenter ? undefined : panelStyle(panels)}>
+    <div className={appClass} data-theme-mode={theme} data-presenter={presenter ? '' : undefined} style={{ ...(presenter ? {} : panelStyle(panels)), '--ps-bench-w': `${benchW}px` } as CSSProperties}>
       {!presenter && (
       <Header
         mode={file ? 'file' : store.mode}
@@ -183,9 +234,13 @@ export function App() {
         onReconnect={source.reconnect}
         onHelp={() => setHelp(true)}
         inPage={source.inPage && file === null}
+        bench={bench?.kind ?? null}
+        onDownloadTrace={() => downloadTrace(store, simulation)}
+        canDownload={canDownloadTrace(store)}
+        onOpenBench={(kind) => navigateBench(kind === 'playground' ? { kind: 'playground' } : { kind: 'list' })}
       />
       )}
-      <div>
+      <div {...panelMark('timeline')}>
         {file && <LoadBanner file={file} events={store.length} />}
         {source.problems.length > 0 && (
           <div className="ps-banner error" role="alert" data-testid="problems">
@@ -217,7 +272,30 @@ export function App() {
         </TimeBar>
       </div>
       <main className="ps-main" ref={mainRef}>
-        <section className="ps-area ps-topology-area" aria-label="Topology">
+        {bench && (
+          <aside className="ps-bench" aria-label={bench.kind === 'playground' ? 'Playground' : 'Lessons'} data-testid="bench">
+            <Suspense fallback={<div className="ps-empty">Loading…</div>}>
+              {bench.kind === 'playground' ? (
+                <PlaygroundPane initial={opened0.link} autoRun={benchRuns} onRun={source.startInPage} runProblems={opened0.linkProblem ? [`error: ${opened0.linkProblem}`, ...source.problems] : source.problems} onClose={() => navigateBench(null)} />
+              ) : (
+                <LessonPane request={bench} onNavigate={navigateBench} store={store} version={version} time={time} connection={connection} runFinished={runFinished} startRun={source.startInPage} presenter={presenter} onFocus={setFocus} />
+              )}
+            </Suspense>
+          </aside>
+        )}
+        {bench && !band && (
+          <Splitter
+            orientation="vertical"
+            label="Resize the workbench"
+            value={{ now: benchW, min: BENCH_LIMITS[0], max: BENCH_LIMITS[1], text: `workbench ${benchW} px wide` }}
+            onDrag={(delta, start) => {
+              if (start) benchDrag.current = benchW;
+              else setBenchW(Math.min(BENCH_LIMITS[1], Math.max(BENCH_LIMITS[0], benchDrag.current + delta)));
+            }}
+            testId="split-bench"
+          />
+        )}
+        <section className="ps-area ps-topology-area" aria-label="Topology" {...panelMark('topology')}>
           {!presenter && (
             <h2>
               Topology
@@ -254,7 +332,7 @@ export function App() {
             ) : loading ? (
               <div className="ps-empty">Reading {file.name}…</div>
             ) : (
-              <TopologyView {...viewProps} presenter={presenter} held={heldStreams} onOpenNode={openNode} strip={presenter && opened ? <OpenedStrip store={store} version={version} cursor={time.cursor} opened={opened} /> : undefined} />
+              <TopologyView {...viewProps} presenter={presenter} held={heldStreams} highlight={highlightNode} onOpenNode={openNode} strip={presenter && opened ? <OpenedStrip store={store} version={version} cursor={time.cursor} opened={opened} /> : undefined} />
             )}
           </div>
         </section>
@@ -262,7 +340,7 @@ export function App() {
           <>
         <Splitter orientation="horizontal" label="Resize the topology and the request list" value={{ now: panels.topology * 100, min: PANEL_LIMITS.topology[0] * 100, max: PANEL_LIMITS.topology[1] * 100, text: `topology ${Math.round(panels.topology * 100)}% of the height` }} onDrag={dragTopology} testId="split-topology" disabled={panels.topologyCollapsed} />
         <Splitter orientation="vertical" label="Resize the details column" value={{ now: panels.side, min: PANEL_LIMITS.side[0], max: PANEL_LIMITS.side[1], text: `details ${Math.round(panels.side)} px wide` }} onDrag={dragSide} testId="split-side" disabled={panels.sideCollapsed} />
-        <aside className="ps-side ps-area" aria-label="Details">
+        <aside className="ps-side ps-area" aria-label="Details" {...panelMark(tab)}>
           {panels.sideCollapsed ? (
             <h2>
               <CollapseButton collapsed onToggle={() => setPanels({ sideCollapsed: false })} what="the details" testId="collapse-side" />
@@ -290,12 +368,12 @@ export function App() {
               ) : (
                 <div className="ps-empty">Select a request in the list to see its phases and every machine event.</div>
               ))}
-            {!loading && tab === 'machines' && <MachineView {...viewProps} />}
+            {!loading && tab === 'machines' && <MachineView {...viewProps} highlight={highlightMachine} />}
             {!loading && tab === 'step' && <BreakpointsPanel store={store} mode={stepMode} selected={selected} onSelect={onSelect} />}
             {!loading && tab === 'controls' && <ControlsPanel connection={liveConnection} store={store} onSelect={onSelect} />}
           </div>
         </aside>
-        <section className="ps-area ps-requests-area" aria-label="Requests">
+        <section className="ps-area ps-requests-area" aria-label="Requests" {...panelMark('requests')}>
           {loading ? <div className="ps-empty">The requests appear when the file is read.</div> : <RequestList store={store} version={version} cursor={time.cursor} selected={selected} onSelect={onSelect} held={heldStreams} />}
         </section>
           </>
@@ -304,7 +382,7 @@ export function App() {
       {!presenter && (
         <>
           <Splitter orientation="horizontal" label="Resize the stats" value={{ now: panels.stats, min: PANEL_LIMITS.stats[0], max: PANEL_LIMITS.stats[1], text: `stats ${Math.round(panels.stats)} px high` }} onDrag={dragStats} testId="split-stats" disabled={panels.statsCollapsed} />
-          <section className="ps-stats" aria-label="Stats">
+          <section className="ps-stats" aria-label="Stats" {...panelMark('stats')}>
             <h2 className="ps-panel-title">
               Stats
               <CollapseButton collapsed={panels.statsCollapsed} onToggle={() => setPanels({ statsCollapsed: !panels.statsCollapsed })} what="the stats" testId="collapse-stats" />

@@ -88,12 +88,17 @@ export const traceHeaderSchema = z.object({
   version: z.number().int(),
   engineVersion: z.string(),
   startedAt: z.string(),
-  topology: z.object({
-    workers: z.number().int(),
-    listeners: z.array(z.unknown()),
-    routeConfigs: z.array(z.unknown()),
-    clusters: z.array(z.unknown()),
-  }),
+  // loose, as the stream's: a field added to Topology (the pools of a trace that starts
+  // mid-run) is kept when a file is read back, not silently dropped
+  topology: z
+    .object({
+      workers: z.number().int(),
+      listeners: z.array(z.unknown()),
+      routeConfigs: z.array(z.unknown()),
+      clusters: z.array(z.unknown()),
+      pools: z.array(z.object({ worker: z.number().int(), cluster: z.string(), host: z.string(), actor: z.string() })).optional(),
+    })
+    .loose(),
   config: z.unknown().optional(),
   simulation: z.object({ scenario: z.string(), seed: z.number().int() }).optional(),
   snapshot: snapshotInfoSchema.optional(),

@@ -4,7 +4,7 @@ import type { ConnectionState } from '../net/live-connection';
 import type { ServerConnection, SourceMode } from '../model/types';
 import { SimulationBar } from './SimulationBar';
 import { RecordButton } from './RecordButton';
-import { MoonIcon, SunIcon } from './icons';
+import { MoonIcon, SaveIcon, SunIcon } from './icons';
 import { PHASE_COLOURS } from './RequestDetail';
 
 interface Props {
@@ -22,6 +22,12 @@ interface Props {
   onHelp(): void;
   /** the engine runs in this page (a Web Worker), not behind a server */
   inPage?: boolean;
+  /** what the workbench column shows, if it is open */
+  bench?: 'playground' | 'list' | 'lesson' | null;
+  onOpenBench?(kind: 'playground' | 'lessons'): void;
+  /** the engine runs in this page: save what it has run as a trace file */
+  onDownloadTrace?(): void;
+  canDownload?: boolean;
 }
 
 export function connectionText(state: ConnectionState | null, inPage = false): { dot: string; text: string } {
@@ -41,7 +47,15 @@ export function connectionText(state: ConnectionState | null, inPage = false): {
   }
 }
 
-export function Header({ mode, connectionState, fileName, simulation, connection, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp, inPage = false }: Props) {
+/** What a run in the page models as every simulation does, and what it does not. */
+const IN_PAGE_NOTE =
+  'The engine runs in this page (a Web Worker) on virtual time, with the machines, config loader and scenario format of proxyscope simulate. ' +
+  'As in every simulation, TLS is a simulated handshake (version and cipher, no cryptography) and the compressor filter has no compression library: it passes bodies through and says so in the trace.';
+
+/** what stays in the header when its buttons do not all fit: the way into the lessons and the playground */
+const STAY: ReadonlySet<string> = new Set(['lessons', 'playground']);
+
+export function Header({ mode, connectionState, fileName, simulation, connection, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp, inPage = false, bench = null, onOpenBench, onDownloadTrace, canDownload = false }: Props) {
   const conn = connectionText(connectionState, inPage);
   return (
     <header className="ps-header">
@@ -63,9 +77,9 @@ export function Header({ mode, connectionState, fileName, simulation, connection
           </button>
         </span>
       ) : (
-        <span className="ps-conn" data-testid="connection" role="status">
+        <span className="ps-conn" data-testid="connection" role="status" title={inPage ? IN_PAGE_NOTE : conn.text}>
           <span className={`ps-dot ${conn.dot}`} />
-          {conn.text}
+          <span className="ps-conn-text">{conn.text}</span>
           {connectionState?.status === 'waiting' && (
             <button className="ps-btn" onClick={onReconnect}>
               Reconnect
@@ -76,15 +90,37 @@ export function Header({ mode, connectionState, fileName, simulation, connection
       <PhaseLegend />
       {/* recording goes through the server's /recording endpoints, which a page on its own has not */}
       {fileName === null && !inPage && <RecordButton connection={connection ?? null} />}
-      <button className="ps-btn" onClick={onOpenFile} title="Open a .ndjson or .ndjson.gz trace (or drop it on the page)">
-        Open a trace file
-      </button>
-      <button className="ps-btn" onClick={onToggleTheme} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
-        {theme === 'dark' ? <SunIcon /> : <MoonIcon />} {theme === 'dark' ? 'Light' : 'Dark'}
-      </button>
-      <button className="ps-btn" onClick={onHelp} aria-label="Keyboard shortcuts">
-        ?
-      </button>
+      <HeaderActions
+        stay={STAY}
+        items={[
+          ...(fileName === null && inPage && onDownloadTrace
+            ? [
+                <button key="save" className="ps-btn" onClick={onDownloadTrace} disabled={!canDownload} data-testid="download-trace" title={canDownload ? 'Save this run as a trace file (.ndjson), to replay or share' : 'Nothing to save yet, or this page let the run’s oldest events go'}>
+                  <SaveIcon /> Save trace
+                </button>,
+              ]
+            : []),
+          ...(onOpenBench
+            ? [
+                <button key="lessons" className="ps-btn" onClick={() => onOpenBench('lessons')} aria-pressed={bench === 'list' || bench === 'lesson'} data-testid="open-lessons" title="Guided lessons on Envoy's request path, run in this page">
+                  Lessons
+                </button>,
+                <button key="playground" className="ps-btn" onClick={() => onOpenBench('playground')} aria-pressed={bench === 'playground'} data-testid="open-playground" title="Edit an Envoy config and a scenario, run them in this page, share a link">
+                  Playground
+                </button>,
+              ]
+            : []),
+          <button key="open" className="ps-btn" onClick={onOpenFile} title="Open a .ndjson or .ndjson.gz trace (or drop it on the page)">
+            Open a trace file
+          </button>,
+          <button key="theme" className="ps-btn" onClick={onToggleTheme} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
+            {theme === 'dark' ? <SunIcon /> : <MoonIcon />} {theme === 'dark' ? 'Light' : 'Dark'}
+          </button>,
+          <button key="help" className="ps-btn" onClick={onHelp} aria-label="Keyboard shortcuts">
+            ?
+          </button>,
+        ]}
+      />
     </header>
   );
 }
@@ -153,6 +189,61 @@ function PhaseLegend() {
         </details>
       ) : (
         <LegendItems />
+      )}
+    </span>
+  );
+}
+
+/**
+ * The header's buttons on the right. When the header cannot hold them beside a
+ * simulation's controls (1280 px with the engine in the page), the ones not marked to stay
+ * go in a "More" menu, and if that is not enough all of them do, rather than off the edge
+ * of the screen, where no one could reach them.
+ */
+function HeaderActions({ items, stay }: { items: React.ReactElement[]; stay: ReadonlySet<string> }) {
+  const box = useRef<HTMLSpanElement>(null);
+  // 0: all shown; 1: only the ones that stay, the rest in More; 2: everything in More
+  const [level, setLevel] = useState(0);
+  const overflowedAt = useRef<number[]>([]);
+  useLayoutEffect(() => {
+    const header = box.current?.parentElement;
+    if (!header) return;
+    const check = () => {
+      // The connection's text gives way before the header overflows: it being cut counts
+      // too, for the first step (the way into the lessons and the playground stays).
+      const conn = header.querySelector('.ps-conn');
+      const cut = conn !== null && conn.scrollWidth > conn.clientWidth + 1;
+      if ((level < 2 && header.scrollWidth > header.clientWidth + 1) || (level === 0 && cut)) {
+        overflowedAt.current[level] = window.innerWidth;
+        setLevel(level + 1);
+      }
+    };
+    check();
+    const observer = new ResizeObserver(check);
+    observer.observe(header);
+    // the header's content grows too (a simulation's controls arrive with hello)
+    const mutations = new MutationObserver(check);
+    mutations.observe(header, { childList: true, subtree: true, characterData: true });
+    const onResize = () => {
+      if (level > 0 && window.innerWidth > overflowedAt.current[level - 1]! + 24) setLevel(level - 1);
+    };
+    window.addEventListener('resize', onResize);
+    return () => {
+      observer.disconnect();
+      mutations.disconnect();
+      window.removeEventListener('resize', onResize);
+    };
+  }, [level, items.length]);
+  const shown = level === 0 ? items : level === 1 ? items.filter((i) => stay.has(String(i.key))) : [];
+  const more = level === 0 ? [] : items.filter((i) => !shown.includes(i));
+  return (
+    <span className="ps-header-actions" ref={box}>
+      {shown}
+      {more.length > 0 && (
+        <details className="ps-legend-pop ps-more" data-testid="header-more">
+          <summary className="ps-btn">More</summary>
+          <div className="ps-more-list">{more}</div>
+        </details>
       )}
     </span>
   );

@@ -66,6 +66,10 @@ export function RequestDetail({ store, version, cursor, stream, onSeek, actions 
   const final = store.requestAt(stream, store.length - 1);
   const related = useMemo(() => (final ? relatedEvents(store, final) : []), [store, final, version]); // eslint-disable-line react-hooks/exhaustive-deps
   const bars = useMemo(() => (final ? waterfall(store, final, related, cursor) : []), [store, final, related, cursor]);
+  // Every decision of the request, those after the cursor greyed like the events below.
+  // Before the early return below: a request that starts after it was selected (a shared
+  // link opened before its run got there) must call the same hooks in every render.
+  const decided = useMemo(() => decisions(store, related, store.length - 1), [store, related, version]); // eslint-disable-line react-hooks/exhaustive-deps
   const atCursorRow = useRef<HTMLTableRowElement>(null);
 
   // Keep the event at the cursor in view while stepping, scrolling only the panel itself.
@@ -87,8 +91,6 @@ export function RequestDetail({ store, version, cursor, stream, onSeek, actions 
   const readingHeaders = !started && cursor < summary.firstIndex;
   const headersEvent = related.find((r) => store.factAt(r.index) === 'codec.request_headers');
   const requestHeaders = headersEvent && headersEvent.index <= cursor ? (store.dataAt(headersEvent.index)?.headers as Record<string, string> | undefined) : undefined;
-  // Every decision of the request, those after the cursor greyed like the events below.
-  const decided = useMemo(() => decisions(store, related, store.length - 1), [store, related, version]); // eslint-disable-line react-hooks/exhaustive-deps
   // Filters ProxyScope does not model: the request passed them untouched, and the panel says so.
   const notModelled = related.filter((r) => r.index <= cursor && store.factAt(r.index) === 'filter.not_modelled').map((r) => store.dataAt(r.index));
   // The latest attempt's response as the upstream sent it (before the router's response header mutations).

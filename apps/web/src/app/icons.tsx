@@ -152,3 +152,29 @@ export function ArrowRightIcon() {
     </svg>
   );
 }
+
+export function ArrowLeftIcon() {
+  return (
+    <svg {...box}>
+      <path d="M12 7 H2.5 M6.5 3 L2.5 7 L6.5 11" fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
+/** done: a tick */
+export function CheckIcon() {
+  return (
+    <svg {...box}>
+      <path d="M2.5 7.5 L5.5 10.5 L11.5 3.5" fill="none" stroke="currentColor" strokeWidth="1.9" strokeLinecap="round" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
+/** not done: a cross */
+export function CrossIcon() {
+  return (
+    <svg {...box}>
+      <path d="M3.5 3.5 L10.5 10.5 M10.5 3.5 L3.5 10.5" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+    </svg>
+  );
+}

@@ -53,11 +53,16 @@ const LIVE_KEEP_EVENTS = 1_000_000;
  * of the build on a static host has no such tag, so it does not knock on a /ws that is not
  * there (the browser would log every attempt as an error) and offers the trace file at once.
  */
-function servedByProxyScope(): boolean {
+export function servedByProxyScope(): boolean {
   return import.meta.env.DEV || document.querySelector('meta[name="proxyscope-server"]') !== null;
 }
 
-export function useSource(): Source {
+export interface SourceOptions {
+  /** start nothing: the page's workbench starts its own run (a lesson, a permalink) */
+  deferStart?: boolean;
+}
+
+export function useSource({ deferStart = false }: SourceOptions = {}): Source {
   const [standalone] = useState(() => !servedByProxyScope());
   const [store, setStore] = useState(() => new EventStoreImpl(null));
   const [connection, setConnection] = useState<LiveConnection | null>(null);
@@ -184,9 +189,12 @@ export function useSource(): Source {
     [problem, replaceStore, stopInPage],
   );
 
+  const defer = useRef(deferStart);
   useEffect(() => {
     // With no server, the built-in demo runs in the page at once: there is something to watch.
-    if (!standalone) connectLive();
+    if (defer.current) {
+      // the workbench starts its run
+    } else if (!standalone) connectLive();
     else startInPage(DEMO_RUN);
     return () => {
       connectionRef.current?.close();

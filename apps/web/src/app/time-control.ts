@@ -37,6 +37,8 @@ export interface TimeControl {
   step(delta: number): void;
   stepRequest(delta: number, stream: number | null): void;
   togglePlay(): void;
+  /** plays from the cursor and stops on `index` (a lesson's "Show me") */
+  playTo(index: number): void;
   pause(): void;
   goLive(): void;
   setSpeed(speed: number): void;
@@ -60,7 +62,7 @@ export function requestStops(store: EventStoreImpl, stream: number): readonly nu
  *   falls back to "phase"
  */
 export function useTimeControl(store: EventStoreImpl, version: number, canFollow: boolean, initialPacing: Pacing = 'time', selected: number | null = null): TimeControl {
-  const [state, setState] = useState<{ cursor: number; following: boolean; playing: boolean; speed: number; pacing: Pacing }>({ cursor: -1, following: true, playing: false, speed: 1, pacing: initialPacing });
+  const [state, setState] = useState<{ cursor: number; following: boolean; playing: boolean; speed: number; pacing: Pacing; stopAt: number | null }>({ cursor: -1, following: true, playing: false, speed: 1, pacing: initialPacing, stopAt: null });
   const length = store.length;
   void version;
   // With nothing to follow (a file, a replay), "following" just pins the cursor to the last event.
@@ -83,13 +85,13 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
   }
 
   const seek = useCallback((index: number) => {
-    setState((s) => ({ ...s, following: false, playing: false, cursor: Math.max(-1, Math.min(index, store.length - 1)) }));
+    setState((s) => ({ ...s, following: false, playing: false, stopAt: null, cursor: Math.max(-1, Math.min(index, store.length - 1)) }));
   }, [store]);
 
   const step = useCallback((delta: number) => {
     setState((s) => {
       const from = s.following ? store.length - 1 : Math.min(s.cursor, store.length - 1);
-      return { ...s, following: false, playing: false, cursor: Math.max(-1, Math.min(from + delta, store.length - 1)) };
+      return { ...s, following: false, playing: false, stopAt: null, cursor: Math.max(-1, Math.min(from + delta, store.length - 1)) };
     });
   }, [store]);
 
@@ -115,16 +117,17 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
   }, [store, seek]);
 
   const pause = useCallback(() => {
-    setState((s) => ({ ...s, following: false, playing: false, cursor: s.following ? store.length - 1 : s.cursor }));
+    setState((s) => ({ ...s, following: false, playing: false, stopAt: null, cursor: s.following ? store.length - 1 : s.cursor }));
   }, [store]);
 
   const goLive = useCallback(() => {
-    if (canFollow) setState((s) => ({ ...s, following: true, playing: false }));
-    else setState((s) => ({ ...s, following: false, playing: false, cursor: store.length - 1 }));
+    if (canFollow) setState((s) => ({ ...s, following: true, playing: false, stopAt: null }));
+    else setState((s) => ({ ...s, following: false, playing: false, stopAt: null, cursor: store.length - 1 }));
   }, [store, canFollow]);
 
   const togglePlay = useCallback(() => {
-    setState((s) => {
+    setState((prev) => {
+      const s = { ...prev, stopAt: null };
       if (s.pacing === 'request' && selected !== null && !s.playing) {
         // Playing a request alone starts at its first stop once it has been played through.
         const stops = requestStops(store, selected);
@@ -141,6 +144,15 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     });
   }, [store, canFollow, selected]);
 
+  const playTo = useCallback((index: number) => {
+    setState((s) => {
+      const from = s.following ? store.length - 1 : Math.min(s.cursor, store.length - 1);
+      const target = Math.min(index, store.length - 1);
+      // already there (or past it): land on it, nothing to play
+      if (from >= target) return { ...s, following: false, playing: false, stopAt: null, cursor: target };
+      return { ...s, following: false, playing: true, stopAt: target, cursor: from };
+    });
+  }, [store]);
   const setSpeed = useCallback((speed: number) => setState((s) => ({ ...s, speed })), []);
   const setPacing = useCallback((pacing: Pacing) => setState((s) => ({ ...s, pacing })), []);
 
@@ -150,7 +162,9 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     let frame = 0;
     let last = performance.now();
     let playT = cursorRef.current >= 0 ? store.tAt(cursorRef.current) : store.length ? store.tAt(0) : 0;
-    const alone = state.pacing === 'request' ? selected : null;
+    const stopAt = state.stopAt;
+    // a run to a target plays by the map's pace, never one request alone
+    const alone = state.pacing === 'request' && stopAt === null ? selected : null;
     const byPhase = state.pacing === 'phase' || (state.pacing === 'request' && alone === null);
     const dwell = PHASE_DWELL_MS / state.speed;
     // by phase: the wall time the state change at the cursor stays on screen until
@@ -213,6 +227,11 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
       }
       // Don't sit idle through long quiet gaps: jump to just before the next event.
       if (next < store.length && store.tAt(next) - playT > 1000 * state.speed) playT = store.tAt(next) - 50 * state.speed;
+      if (stopAt !== null && i >= stopAt) {
+        cursorRef.current = stopAt;
+        setState((s) => ({ ...s, playing: false, stopAt: null, cursor: stopAt }));
+        return;
+      }
       if (i + 1 >= store.length) {
         setState((s) => (canFollow ? { ...s, following: true, playing: false } : { ...s, playing: false, cursor: store.length - 1 }));
         return;
@@ -225,7 +244,7 @@ export function useTimeControl(store: EventStoreImpl, version: number, canFollow
     };
     frame = requestAnimationFrame(tick);
     return () => cancelAnimationFrame(frame);
-  }, [state.playing, state.following, state.speed, state.pacing, store, canFollow, selected]);
+  }, [state.playing, state.following, state.speed, state.pacing, state.stopAt, store, canFollow, selected]);
 
-  return { cursor, following, playing: state.playing, speed: state.speed, pacing: state.pacing, seek, step, stepRequest, togglePlay, pause, goLive, setSpeed, setPacing };
+  return { cursor, following, playing: state.playing, speed: state.speed, pacing: state.pacing, seek, step, stepRequest, togglePlay, playTo, pause, goLive, setSpeed, setPacing };
 }

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useReducer } from 'react';
+import { useEffect, useMemo, useReducer, useRef } from 'react';
 import type { ViewProps } from '../../model/types';
 import { CHARTS } from 'virtual:machine-charts';
 import type { ChartKind } from './chart-def';
@@ -17,7 +17,13 @@ const TITLES: Partial<Record<ChartKind, string>> = {
   client: 'upstream connection · ActiveClient',
 };
 
-export function MachineView({ store, cursor, selected }: ViewProps) {
+/** A state a lesson points at: its machine's card is scrolled to, the state ringed. */
+export interface MachineHighlight {
+  machine: string;
+  state: string;
+}
+
+export function MachineView({ store, cursor, selected, highlight = null }: ViewProps & { highlight?: MachineHighlight | null }) {
   const [, bump] = useReducer((n: number) => n + 1, 0);
   useEffect(() => store.subscribe(bump), [store]);
   const version = store.version;
@@ -37,20 +43,24 @@ export function MachineView({ store, cursor, selected }: ViewProps) {
       </div>
       <div className="psm-grid">
         {runs.map((run) => (
-          <MachineCard key={`${run.actor}|${run.role ?? ''}`} run={run} />
+          <MachineCard key={`${run.actor}|${run.role ?? ''}`} run={run} highlight={highlight?.machine === run.machine ? highlight.state : null} />
         ))}
       </div>
     </div>
   );
 }
 
-function MachineCard({ run }: { run: MachineRun }) {
+function MachineCard({ run, highlight }: { run: MachineRun; highlight: string | null }) {
   const chart = CHARTS[run.machine as ChartKind];
   const layout = useMemo(() => (chart ? layoutChart(chart) : null), [chart]);
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (highlight !== null) ref.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }, [highlight]);
   if (!chart || !layout) return null;
   const name = run.actor.split('/').pop();
   return (
-    <section className="psm-card" data-machine={run.machine} data-actor={run.actor} data-current={run.current}>
+    <section ref={ref} className="psm-card" data-machine={run.machine} data-actor={run.actor} data-current={run.current} data-highlight={highlight ?? undefined}>
       <header>
         <h4>
           {TITLES[run.machine as ChartKind] ?? run.machine} <span className="psm-actor">{name}</span>
@@ -60,7 +70,7 @@ function MachineCard({ run }: { run: MachineRun }) {
           {run.stopped ? ' (stopped)' : ''}
         </div>
       </header>
-      <ChartSvg layout={layout} run={run} />
+      <ChartSvg layout={layout} run={run} highlight={highlight} />
       <ol className="psm-path" aria-label="states visited">
         {run.path.map((p, i) => (
           <li key={i} title={[p.event && `on ${p.event}`, p.envoy].filter(Boolean).join('\n')}>
@@ -114,7 +124,7 @@ function stateTitle(b: ChartBox): string {
   return lines.join('\n');
 }
 
-function ChartSvg({ layout, run }: { layout: ChartLayout; run: MachineRun }) {
+function ChartSvg({ layout, run, highlight }: { layout: ChartLayout; run: MachineRun; highlight: string | null }) {
   const width = layout.width + 30;
   return (
     <svg className="psm-chart" viewBox={`0 0 ${width} ${layout.height}`} style={{ maxWidth: width }} role="img" aria-label={`${run.machine} state chart`}>
@@ -140,7 +150,7 @@ function ChartSvg({ layout, run }: { layout: ChartLayout; run: MachineRun }) {
         const state = b.name === run.current ? 'current' : run.visited.has(b.name) ? 'visited' : 'idle';
         const lines = envoyLines(b.envoy);
         return (
-          <g key={b.name} className={`psm-state psm-state-${state}${b.final ? ' psm-final' : ''}`} data-state={b.name} data-status={state} transform={`translate(${b.x},${b.y})`}>
+          <g key={b.name} className={`psm-state psm-state-${state}${b.final ? ' psm-final' : ''}${b.name === highlight ? ' psm-highlight' : ''}`} data-state={b.name} data-status={state} transform={`translate(${b.x},${b.y})`}>
             <rect width={BOX_W} height={BOX_H} rx={b.final ? 3 : 8} />
             {b.final && <rect className="psm-final-inner" x={3} y={3} width={BOX_W - 6} height={BOX_H - 6} rx={2} />}
             <text x={BOX_W / 2} y={lines.length > 1 ? 13 : 16} textAnchor="middle" className="psm-state-name">

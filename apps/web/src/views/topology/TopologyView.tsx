@@ -26,7 +26,8 @@ const FOLLOW_SCALE = 1.6;
 /** A host or cluster node the user clicked: the App opens its panel. */
 export type OpenedNode = { kind: 'host'; cluster: string; host: string } | { kind: 'cluster'; cluster: string };
 
-export function TopologyView({ store, cursor, selected, onSelect, presenter = false, onOpenNode, strip, held = NO_HELD }: ViewProps & { presenter?: boolean; onOpenNode?: (node: OpenedNode) => void; strip?: React.ReactNode; held?: ReadonlySet<number> }) {
+/** @param highlight a node id (`listener:ingress`, `cluster:web`, `host:web/10.0.0.1:8080`) a lesson points at: drawn with a ring */
+export function TopologyView({ store, cursor, selected, onSelect, presenter = false, onOpenNode, strip, held = NO_HELD, highlight }: ViewProps & { presenter?: boolean; onOpenNode?: (node: OpenedNode) => void; strip?: React.ReactNode; held?: ReadonlySet<number>; highlight?: string | null }) {
   const version = useStoreVersion(store);
   const trackers = useRef({ world: new WorldTracker(), catalog: new CatalogTracker() });
   const catalog = useMemo(() => trackers.current.catalog.update(store), [store, version]);
@@ -182,7 +183,7 @@ export function TopologyView({ store, cursor, selected, onSelect, presenter = fa
               <path d="M0,0 L8,4 L0,8 z" className="pst-arrowhead" />
             </marker>
           </defs>
-          <g ref={gRef}>{layout && <TopologyMap layout={layout} world={world} hostNames={hostNames} />}</g>
+          <g ref={gRef}>{layout && <TopologyMap layout={layout} world={world} hostNames={hostNames} highlight={highlight ?? null} />}</g>
         </svg>
         <canvas ref={canvasRef} className="pst-topology-canvas" data-testid="token-canvas" />
       </div>
@@ -309,7 +310,7 @@ function edgePath(a: LayoutNode, b: LayoutNode): string {
   return `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2 - 2},${y2}`;
 }
 
-function TopologyMap({ layout, world, hostNames }: { layout: Layout; world: World; hostNames: ReadonlyMap<string, string> }) {
+function TopologyMap({ layout, world, hostNames, highlight }: { layout: Layout; world: World; hostNames: ReadonlyMap<string, string>; highlight: string | null }) {
   const poolsByHost = useMemo(() => {
     const m = new Map<string, PoolState[]>();
     for (const p of world.pools.values()) {
@@ -346,8 +347,16 @@ function TopologyMap({ layout, world, hostNames }: { layout: Layout; world: Worl
           <PlainNode key={n.id} node={n} world={world} presenter={layout.metrics.presenter} />
         ),
       )}
+      <HighlightRing node={highlight === null ? undefined : layout.byId.get(highlight)} />
     </>
   );
+}
+
+/** Drawn after the nodes so no neighbour covers it; it takes no clicks. */
+function HighlightRing({ node }: { node: LayoutNode | undefined }) {
+  if (!node) return null;
+  const pad = 6;
+  return <rect className="pst-highlight-ring" data-testid="topology-highlight" data-node={node.id} x={node.x - pad} y={node.y - pad} width={node.w + 2 * pad} height={node.h + 2 * pad} rx={10} pointerEvents="none" />;
 }
 
 function PlainNode({ node, world, presenter }: { node: LayoutNode; world: World; presenter: boolean }) {
