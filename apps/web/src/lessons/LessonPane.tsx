@@ -88,14 +88,16 @@ function LessonList({ module, onOpen, onClose }: { module: LessonsModule; onOpen
       </div>
       <p className="ps-lesson-intro">Envoy's request path, one piece at a time. Each lesson runs a scenario in this page and stops where there is something to see.</p>
       <ol className="ps-lesson-items">
-        {progress.map(({ file, loaded }) => {
+        {progress.map(({ file, loaded }, n) => {
           const id = loaded.ok ? loaded.lesson.id : file.dir;
           const p = lessonProgress(id);
           const total = loaded.ok ? loaded.lesson.steps.length : 0;
           return (
             <li key={file.dir}>
               <button className="ps-lesson-item" onClick={() => onOpen(file.dir)} data-testid="lesson-item" data-lesson={file.dir}>
-                <span className="ps-lesson-item-title">{loaded.ok ? loaded.lesson.title : file.dir}</span>
+                <span className="ps-lesson-item-title">
+                  {n + 1}. {loaded.ok ? loaded.lesson.title : file.dir}
+                </span>
                 <span className="ps-lesson-item-sub">{loaded.ok ? loaded.lesson.summary : 'does not load: open it to see why'}</span>
                 {total > 0 && (
                   <span className="ps-lesson-item-progress" aria-label={`${p.done.length} of ${total} steps done`}>

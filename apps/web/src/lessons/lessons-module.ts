@@ -4,8 +4,8 @@ import { useEffect, useState } from 'react';
  * The engine's lesson loader and trace queries, fetched when a lesson first opens: they
  * bring the machine definitions and zod, which the page does not need otherwise.
  */
-export type LessonsModule = typeof import('@proxyscope/engine/lessons');
-export type { Lesson, LessonStep } from '@proxyscope/engine/lessons';
+export type LessonsModule = typeof import('@proxyscope/engine/lessons/player');
+export type { Lesson, LessonStep } from '@proxyscope/engine/lessons/player';
 
 type State = { status: 'loading' } | { status: 'ready'; module: LessonsModule } | { status: 'failed'; message: string };
 
@@ -15,7 +15,7 @@ export function useLessonsModule(): State {
   const [state, setState] = useState<State>({ status: 'loading' });
   useEffect(() => {
     let live = true;
-    loading ??= import('@proxyscope/engine/lessons');
+    loading ??= import('@proxyscope/engine/lessons/player');
     loading.then(
       (module) => live && setState({ status: 'ready', module }),
       (err: Error) => {

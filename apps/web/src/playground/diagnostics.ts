@@ -27,7 +27,8 @@ interface LoaderError {
 // Dynamic imports: the loaders (zod schemas, Envoy's API tables) are a chunk of their own,
 // fetched when the playground first checks a text, not with the page.
 const configModule = () => import('@proxyscope/engine/config');
-const simModule = () => import('@proxyscope/engine/sim');
+// the scenario loader alone: the simulation itself is not needed to check a scenario
+const simModule = () => import('@proxyscope/engine/sim/scenario');
 
 /** The config as `proxyscope simulate` would load it: its errors and warnings, in file order. */
 export async function checkConfig(text: string, file: string): Promise<Problem[]> {
