@@ -38,10 +38,13 @@ function setup(options: { retries?: number; maxRetries?: number; resources?: Res
   const actor = createActor(retryMachine, { input, clock } as never);
   const retries: number[] = [];
   actor.on('retry.do_retry', () => retries.push(clock.now()));
+  /** the machine's state each time it announced the end of a back-off */
+  const elapsed: string[] = [];
+  actor.on('retry.backoff.elapsed', () => elapsed.push(actor.getSnapshot().value as string));
   actor.start();
   const count = (name: (typeof RETRY_STATS)[number]) => store.valueOf(`cluster.c.${name}`) ?? 0;
   const fail = (retriable = true, rateLimitedMs?: number) => actor.send({ type: 'retry.outcome', trigger: 'response', retriable, rateLimitedMs });
-  return { actor, clock, resources, retries, count, fail, input };
+  return { actor, clock, resources, retries, elapsed, count, fail, input };
 }
 
 /** The cluster's retry circuit breaker with `max` retries, `held` of them in use already. */
@@ -79,6 +82,40 @@ describe('retry machine decisions', () => {
     clock.advance(1);
     expect(actor.getSnapshot().value).toBe('retrying');
     expect(retries).toEqual([5]);
+  });
+
+  it('the next attempt is asked for on a zero-delay timer of retrying, not in the step that ends the back-off', () => {
+    const { actor, clock, fail, retries, elapsed } = setup({ random: 30 });
+    fail();
+    clock.advance(4);
+    // One timer fire at a time: the back-off's own...
+    expect(clock.fireNext()).toBe(true);
+    expect(actor.getSnapshot().value).toBe('retrying');
+    expect(elapsed).toEqual(['retrying']);
+    expect(retries).toEqual([]);
+    expect(clock.nextDue()).toBe(5);
+    // ...then the next iteration's, at the same instant, in the same state.
+    expect(clock.fireNext()).toBe(true);
+    expect(retries).toEqual([5]);
+    expect(actor.getSnapshot().value).toBe('retrying');
+    // Once per back-off: nothing is armed again while the retry is in flight.
+    expect(clock.nextDue()).toBeUndefined();
+    clock.advance(1000);
+    expect(retries).toEqual([5]);
+  });
+
+  it('cancel after the back-off, before the next attempt is asked for, leaves nothing armed and no attempt', () => {
+    const { actor, clock, fail, retries, resources } = setup({ random: 30 });
+    fail();
+    clock.advance(4);
+    clock.fireNext();
+    expect(actor.getSnapshot().value).toBe('retrying');
+    actor.send({ type: 'retry.cancel' });
+    expect(actor.getSnapshot().value).toBe('cancelled');
+    expect(resources.count).toBe(0);
+    expect(clock.nextDue()).toBeUndefined();
+    clock.advance(1000);
+    expect(retries).toEqual([]);
   });
 
   it('after a retry, an outcome that is not retriable counts upstream_rq_retry_success and gives the resource back', () => {
@@ -177,6 +214,7 @@ describe('retry machine paths', () => {
         { type: 'retry.outcome', trigger: 'reset', retriable: false },
         { type: 'retry.cancel' },
         { type: 'xstate.after.backoff.retry.backoff' } as never,
+        { type: 'xstate.after.nextIteration.retry.retrying' } as never,
       ],
       serializeState: (snapshot) => JSON.stringify([snapshot.value, snapshot.context.retriesRemaining]),
     });

@@ -1,7 +1,7 @@
 import type { Actor } from 'xstate';
 import type { ResponseHead } from '../http/headers';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
-import type { TimerId } from '../seams/clock';
+import { post } from '../seams/clock';
 import type { StreamSteps } from '../seams/step';
 import type { ActorMeta } from '../seams/tracer';
 import type { ClusterInfo } from '../upstream/cluster-manager';
@@ -40,19 +40,13 @@ const DECISION_OF_STATUS: Record<RetryStatus, string> = {
 /**
  * Router::RetryStateImpl for one request: the policy it runs with, the retry machine
  * (decisions, circuit breaker, back-off timer) and the previous_hosts predicate. The
- * router asks `shouldRetryHeaders` / `shouldRetryReset` after each attempt; when a
- * retry's back-off has elapsed, `doRetry` is called.
- *
- * `doRetry` runs from a zero-delay timer on the engine clock, like Envoy's dispatcher
- * callback: the next attempt's outcome may be decided at once (a pool overflow), and the
- * machine must have finished the step that asked for the retry before it hears it.
+ * router asks `shouldRetryHeaders` / `shouldRetryReset` after each attempt; when the
+ * machine's `retrying` asks for the next attempt, `doRetry` is called.
  */
 export class RetryState {
   readonly actor: Actor<typeof retryMachine>;
   readonly meta: ActorMeta;
   private readonly attemptedHosts: Host[] = [];
-  private retryTimer: TimerId | undefined;
-  private stopped = false;
 
   constructor(
     private readonly engine: EngineContext,
@@ -79,14 +73,16 @@ export class RetryState {
       kind: 'retry',
       ids: this.meta.ids,
     });
+    // The back-off is over (backoff -> retrying): a breakpoint there holds the request, and
+    // with it the machine's timer that asks for the next pick.
+    this.actor.on('retry.backoff.elapsed', () => steps.after(this.meta, this.actor));
     this.actor.on('retry.do_retry', () => {
-      // The back-off is over (backoff -> retrying): a breakpoint there holds the request before the next pick.
-      steps.after(this.meta, this.actor, () => {
-        if (this.stopped) return;
-        this.retryTimer = engine.clock.setTimeout(() => {
-          this.retryTimer = undefined;
-          this.doRetry();
-        }, 0);
+      // Emitted inside the machine's step, where an outcome sent back would wait its turn:
+      // the attempt (which may fail at once) is made once the step is over. A cancel in
+      // between has left `retrying`.
+      post(engine.clock, () => {
+        const snapshot = this.actor.getSnapshot();
+        if (snapshot.status === 'active' && snapshot.value === 'retrying') this.doRetry();
       });
     });
     if (engine.tracer.enabled) {
@@ -140,12 +136,7 @@ export class RetryState {
 
   /** The router is done with this request (answered, reset or timed out): stop, giving back any retry resource. */
   cancel(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.retryTimer !== undefined) {
-      this.engine.clock.clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-    }
+    // Leaving any state for `cancelled` disarms its timers: the back-off, or the pick after it.
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'retry.cancel' });
     stopTraced(this.engine, this.actor);
   }

@@ -40,8 +40,13 @@ export type RetryEvent =
   | { type: 'retry.outcome'; trigger: 'response' | 'reset'; retriable: boolean; rateLimitedMs?: number }
   | { type: 'retry.cancel' };
 
-/** Emitted when the back-off has elapsed: the router makes the next attempt (Router::Filter::doRetry). */
-export type RetryEmitted = { type: 'retry.do_retry' };
+/**
+ * `retry.backoff.elapsed`: the back-off is over and the machine is in `retrying` (a step
+ * hold point: the request may be held here, before the next pick).
+ * `retry.do_retry`: the router is to make the next attempt (Router::Filter::doRetry), once
+ * this step is over.
+ */
+export type RetryEmitted = { type: 'retry.backoff.elapsed' } | { type: 'retry.do_retry' };
 
 /**
  * RetryStateImpl: the retries of one request. The router reports each attempt's outcome
@@ -52,9 +57,17 @@ export type RetryEmitted = { type: 'retry.do_retry' };
  * the next attempt.
  *
  *   idle ──outcome──▶ backoff ──after(backoff)──▶ retrying ──outcome──▶ backoff ...
+ *     │                  │                        │    ▲
+ *     │                  │                        └────┘ after(nextIteration) / doRetry
  *     │                  │                           │
  *     └──▶ no_retry | exhausted | overflowed         └──▶ no_retry | exhausted | overflowed
  *   any non-final state ──retry.cancel──▶ cancelled
+ *
+ * The next attempt is asked for on a zero-delay timer of `retrying`, not in the step that
+ * ends the back-off: as a timer of the state it freezes while step mode holds the request
+ * in `retrying` (before the next pick), and leaving the state (a cancel) disarms it. The
+ * owner makes the attempt once that timer's step is over: its outcome may be decided at
+ * once (a pool overflow), and the machine must have finished its step before it hears it.
  */
 export const retryMachine = setup({
   types: {
@@ -65,6 +78,8 @@ export const retryMachine = setup({
   },
   delays: {
     backoff: ({ context }) => context.backoffMs,
+    /** SchedulableCallback::scheduleCallbackNextIteration: no wait, but not within the current step */
+    nextIteration: 0,
   },
   guards: {
     isRetriable: ({ event }) => event.type === 'retry.outcome' && event.retriable,
@@ -105,7 +120,8 @@ export const retryMachine = setup({
     }),
     countBackoff: ({ context }) =>
       (context.backoffStrategy === 'ratelimited' ? context.stats.upstream_rq_retry_backoff_ratelimited : context.stats.upstream_rq_retry_backoff_exponential).inc(),
-    requestRetry: emit({ type: 'retry.do_retry' }),
+    requestRetry: emit({ type: 'retry.backoff.elapsed' }),
+    doRetry: emit({ type: 'retry.do_retry' }),
   },
 }).createMachine({
   id: 'retry',
@@ -133,10 +149,14 @@ export const retryMachine = setup({
       after: { backoff: { target: 'retrying', actions: 'requestRetry' } },
       on: { 'retry.cancel': { target: 'cancelled', actions: 'releaseRetryResource' } },
     },
-    // The retry is in flight; its outcome releases the resource (RetryStateImpl::resetRetry).
+    // The back-off is over: the next attempt is made on the next iteration, then is in
+    // flight; its outcome releases the resource (RetryStateImpl::resetRetry).
     retrying: {
       meta: { envoy: 'Router::Filter::doRetry' },
       exit: 'releaseRetryResource',
+      // A self-transition that is not re-entered: the timer runs once per back-off, and the
+      // chart draws it as the loop it is.
+      after: { nextIteration: { target: 'retrying', actions: 'doRetry' } },
       on: {
         // RetryStateImpl::shouldRetry, in its order: not retriable (the retry succeeded); no retries
         // left; circuit breaker full; else arm the back-off.
