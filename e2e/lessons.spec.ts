@@ -147,3 +147,15 @@ test('a lesson that does not exist says so, and the list is one click away', asy
     server.close();
   }
 });
+
+test('on a ProxyScope server, a lesson runs in the page, and Back to server watches the live proxy again', async ({ page }) => {
+  const seen = watch(page);
+  await page.goto('/?lesson=1');
+  await expect(page.getByTestId('lesson-title')).toBeVisible({ timeout: 20_000 });
+  await expect(page.getByTestId('connection')).toContainText('engine in this page', { timeout: 20_000 });
+  await expect(page.getByTestId('lesson-show-me')).toBeEnabled({ timeout: 20_000 });
+  await page.getByTestId('back-to-server').click();
+  await expect(page.getByTestId('connection')).toContainText('connected · live', { timeout: 20_000 });
+  await expect(page.getByTestId('back-to-server')).toHaveCount(0);
+  expect(seen.errors).toEqual([]);
+});

@@ -231,6 +231,7 @@ export function App() {
         onToggleTheme={toggleTheme}
         onOpenFile={openPicker}
         onConnect={source.connectLive}
+        served={!source.standalone}
         onReconnect={source.reconnect}
         onHelp={() => setHelp(true)}
         inPage={source.inPage && file === null}

@@ -28,6 +28,8 @@ interface Props {
   /** the engine runs in this page: save what it has run as a trace file */
   onDownloadTrace?(): void;
   canDownload?: boolean;
+  /** a ProxyScope server served this page: a run in the page can give way to it again */
+  served?: boolean;
 }
 
 export function connectionText(state: ConnectionState | null, inPage = false): { dot: string; text: string } {
@@ -55,7 +57,7 @@ const IN_PAGE_NOTE =
 /** what stays in the header when its buttons do not all fit: the way into the lessons and the playground */
 const STAY: ReadonlySet<string> = new Set(['lessons', 'playground']);
 
-export function Header({ mode, connectionState, fileName, simulation, connection, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp, inPage = false, bench = null, onOpenBench, onDownloadTrace, canDownload = false }: Props) {
+export function Header({ mode, connectionState, fileName, simulation, connection, theme, onToggleTheme, onOpenFile, onConnect, onReconnect, onHelp, inPage = false, bench = null, onOpenBench, onDownloadTrace, canDownload = false, served = false }: Props) {
   const conn = connectionText(connectionState, inPage);
   return (
     <header className="ps-header">
@@ -80,9 +82,14 @@ export function Header({ mode, connectionState, fileName, simulation, connection
         <span className="ps-conn" data-testid="connection" role="status" title={inPage ? IN_PAGE_NOTE : conn.text}>
           <span className={`ps-dot ${conn.dot}`} />
           <span className="ps-conn-text">{conn.text}</span>
-          {connectionState?.status === 'waiting' && (
+          {connectionState?.status === 'waiting' && !inPage && (
             <button className="ps-btn" onClick={onReconnect}>
               Reconnect
+            </button>
+          )}
+          {inPage && served && (
+            <button className="ps-btn" onClick={onConnect} data-testid="back-to-server" title="Stop the run in this page and watch the server this page came from again">
+              Back to server
             </button>
           )}
         </span>
