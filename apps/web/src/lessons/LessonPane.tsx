@@ -117,16 +117,22 @@ const isStateChange = (kind: number) => kind === TRANSITION || kind === SPAWN ||
 /** "Show me" lasts about this long, whatever the span */
 const SHOW_ME_MS = 10_000;
 
-function LessonPlayer({ module, file, step: requestedStep, onNavigate, store, version, time, runFinished, startRun, presenter, onFocus }: LessonPaneProps & { module: LessonsModule; file: LessonFile; step: number | null }) {
+function LessonPlayer({ module, file, step: requestedStep, onNavigate, store, version, time, connection, runFinished, startRun, presenter, onFocus }: LessonPaneProps & { module: LessonsModule; file: LessonFile; step: number | null }) {
   const loaded = useMemo(() => loadLessonFile(module, file), [module, file]);
   const lesson = loaded.ok ? loaded.lesson : null;
   const [progress, setProgress] = useState<LessonProgress>(() => lessonProgress(lesson?.id ?? file.dir));
   const step = Math.min(requestedStep ?? progress.last, (lesson?.steps.length ?? 1) - 1);
 
-  // The lesson's run: started once per lesson.
+  // The lesson's run: started once per lesson. Until its connection replaces the one before
+  // it, the store is still the last run's (another lesson's, the demo), not this one's.
+  const [runOf, setRunOf] = useState<{ file: LessonFile; before: ServerConnection | null } | null>(null);
   useEffect(() => {
-    if (loaded.ok) startRun(loaded.run);
+    if (!loaded.ok) return;
+    setRunOf({ file, before: connection });
+    startRun(loaded.run);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [loaded, startRun]);
+  const ours = runOf !== null && runOf.file === file && connection !== runOf.before;
   useEffect(() => {
     if (lesson) {
       rememberStep(lesson.id, step);
@@ -137,11 +143,11 @@ function LessonPlayer({ module, file, step: requestedStep, onNavigate, store, ve
   // The whole trace, once the run is over: the steps' targets and the checks' answers.
   const length = store.length;
   const events = useMemo<TraceEvent[] | null>(() => {
-    if (!runFinished) return null;
+    if (!runFinished || !ours) return null;
     const out: TraceEvent[] = new Array(length);
     for (let i = 0; i < length; i++) out[i] = store.get(i);
     return out;
-  }, [store, length, runFinished]);
+  }, [store, length, runFinished, ours]);
   const targets = useMemo(() => (lesson && events ? lesson.steps.map((s) => module.findRunTo(s.run_to, events)) : null), [lesson, events, module]);
   const targetIndex = (k: number): number | null => {
     const t = targets?.[k];
