@@ -33,6 +33,8 @@ export function useSimClock(info: SimulationInfo, connection: ServerConnection |
   useEffect(() => setClock(info.clock), [info]);
   useEffect(() => {
     if (!connection) return;
+    // the clock may have moved (or the run ended) between hello and this view's first render
+    if (connection.lastClock) setClock(connection.lastClock);
     return connection.on('clock', ({ type: _type, ...next }) => setClock(next));
   }, [connection]);
   return clock;

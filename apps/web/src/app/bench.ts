@@ -39,6 +39,7 @@ export function useRunFinished(connection: ServerConnection | null, state: Conne
   const fromHello = state?.status === 'open' && state.hello.simulation?.clock.finished === true;
   useEffect(() => {
     if (!connection) return;
+    if (connection.lastClock?.finished) setFinished({ of: connection, done: true });
     return connection.on('clock', (m) => {
       if (m.finished) setFinished({ of: connection, done: true });
     });

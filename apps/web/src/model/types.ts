@@ -1,4 +1,4 @@
-import type { AckMessage, ClientMessage, ControlName, DemoHostInfo, ServerMessage, Topology, TraceEvent, TrafficCounts } from '@proxyscope/protocol';
+import type { AckMessage, ClientMessage, ControlName, DemoHostInfo, ServerMessage, SimClock, Topology, TraceEvent, TrafficCounts } from '@proxyscope/protocol';
 
 /**
  * The contract between the UI's data layer and its views. One event store holds every
@@ -119,6 +119,8 @@ export interface ViewProps {
  */
 export interface ServerConnection {
   readonly connected: boolean;
+  /** a simulation's clock as it last was, for a view that starts listening after it moved */
+  readonly lastClock?: SimClock | null;
   /** what this server accepts (`hello.controls`) */
   readonly controls: readonly ControlName[];
   send(message: ClientMessage): void;

@@ -7,6 +7,7 @@ import {
   type ControlName,
   type HelloMessage,
   type ServerMessage,
+  type SimClock,
   type TraceEvent,
 } from '@proxyscope/protocol';
 import type { ServerConnection } from '../model/types';
@@ -74,6 +75,12 @@ export class LiveConnection implements ServerConnection {
   connected = false;
   controls: readonly ControlName[] = [];
   state: ConnectionState = { status: 'connecting', attempt: 1 };
+  /**
+   * A simulation's clock as it last was (hello's, then each `clock` message's): a view that
+   * starts listening late (mounted after hello, when a run at max speed may be over already)
+   * starts from it rather than from hello's.
+   */
+  lastClock: SimClock | null = null;
 
   private ws: StreamSocketLike | null = null;
   private attempt = 0;
@@ -233,8 +240,14 @@ export class LiveConnection implements ServerConnection {
         const fresh = this.startedAt !== null && this.startedAt !== message.startedAt;
         this.startedAt = message.startedAt;
         this.controls = message.controls;
+        this.lastClock = message.simulation?.clock ?? null;
         this.callbacks.onHello(message, fresh);
         this.setState({ status: 'open', hello: message, historyDone: false });
+        break;
+      }
+      case 'clock': {
+        const { type: _type, ...clock } = message;
+        this.lastClock = clock;
         break;
       }
       case 'history_end':
