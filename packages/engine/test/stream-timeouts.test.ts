@@ -139,8 +139,9 @@ describe('stream_idle_timeout', () => {
       expect(responses()).toHaveLength(i);
     }
     expect(p.clock.pendingTimers()).toBe(afterOne);
-    // connection idle_timeout, stream idle (5 min, parked), the upstream client's idle timer
-    expect(afterOne).toBeLessThanOrEqual(3);
+    // connection idle_timeout and the upstream client's idle timer; the stream's own timers
+    // end with the stream (its machine's final state cancels them)
+    expect(afterOne).toBeLessThanOrEqual(2);
     await finish(p);
   });
 });
@@ -172,6 +173,32 @@ describe('request_timeout', () => {
     expect(c.text()).toBe('');
     expect(p.origin.requests).toHaveLength(1);
     expect(p.stat('http.ingress_http.downstream_rq_timeout')).toBe(0);
+    await finish(p);
+  });
+
+  it("is frozen while step mode holds the request; a step fires it, and the 408 holds at its first state change", async () => {
+    const p = await start({ request_timeout: 500 }, {}, hang);
+    p.engine.stepper.setBreakpoints([{ machine: 'stream', state: 'decoding_body' }]);
+    const { c, responses } = client(p);
+    c.write('POST /x HTTP/1.1\r\nHost: example.com\r\ncontent-length: 10\r\n\r\nhello');
+    await p.advance(5000);
+    const [held] = p.engine.stepper.held();
+    expect(held).toMatchObject({ machine: 'stream', state: 'decoding_body', reason: 'breakpoint' });
+    expect(p.timers('request_timeout')).toEqual([]);
+    expect(c.text()).toBe('');
+    // Step through what is parked until only the frozen timer is left, which the step fires.
+    let ran = '';
+    for (let i = 0; i < 10 && ran !== 'timer'; i++) ran = p.engine.stepper.step(held!.stream).ran;
+    expect(ran).toBe('timer');
+    await p.advance(0);
+    expect(p.timers('request_timeout')).toHaveLength(1);
+    expect(p.engine.stepper.held()).toMatchObject([{ stream: held!.stream, reason: 'step' }]);
+    expect(c.text()).toBe('');
+    p.engine.stepper.setBreakpoints([]);
+    p.engine.stepper.resume();
+    await p.advance(1);
+    expect(responses()[0]).toMatchObject({ status: 408 });
+    expect(responses()[0]!.body.toString()).toBe('request timeout');
     await finish(p);
   });
 });

@@ -2,6 +2,7 @@ import type { Actor } from 'xstate';
 import type { RouteResult } from '../router/route-matcher';
 import { applyLayeredHeaderMutations } from '../router/header-mutations';
 import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
+import { post } from '../seams/clock';
 import type { StreamSteps } from '../seams/step';
 import type { ActorMeta } from '../seams/tracer';
 import type {
@@ -41,7 +42,21 @@ export interface StreamOwner {
   readDisable(disable: boolean): void;
   onStreamComplete(stream: ActiveStream): void;
   onStreamReset(stream: ActiveStream, reason: string): void;
+  /** ActiveStream::onRequestTimeout, run by the stream machine's request_timeout: count it, report it, answer it (`sendTimeoutReply`) */
+  onRequestTimeout(stream: ActiveStream): void;
+  /** ActiveStream::onIdleTimeout, run by the stream machine's stream_idle_timeout */
+  onStreamIdleTimeout(stream: ActiveStream): void;
 }
+
+/** The stream's timeouts as its connection manager configures them; 0 = off. */
+export interface StreamTimeouts {
+  /** HCM request_timeout; 0 as well when the headers ended the request */
+  request: number;
+  /** HCM stream_idle_timeout (a route's idle_timeout may replace it) */
+  streamIdle: number;
+}
+
+const NO_TIMEOUTS: StreamTimeouts = { request: 0, streamIdle: 0 };
 
 /** Request body the stream holds for a stopped filter (Envoy's per-stream buffer limit, 1 MiB default). */
 const DECODE_BUFFER_LIMIT = 1024 * 1024;
@@ -77,6 +92,13 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
   private encodingDataAt = -1;
   private head: RequestHead | undefined;
   private routeResult: RouteResult | undefined;
+  // What the stream machine's timers are counted from (stream.machine.ts), on this stream's clock.
+  /** when request_timeout runs out */
+  private readonly requestDeadline: number;
+  /** ActiveStream::idle_timeout_ms_: stream_idle_timeout, or the route's idle_timeout; 0 = off */
+  private idleTimeoutMs: number;
+  /** the last byte either way (resetIdleTimer), or the start of the idle timeout */
+  private lastActivityAt: number;
 
   constructor(
     private readonly owner: StreamOwner,
@@ -88,9 +110,14 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     readonly randomValue: number,
     /** step mode's hold points (seams/step.ts) */
     readonly steps: StreamSteps,
+    timeouts: StreamTimeouts = NO_TIMEOUTS,
   ) {
     this.engine = steps.clock === owner.engine.clock ? owner.engine : { ...owner.engine, clock: steps.clock };
-    this.actor = startTraced(this.engine, streamMachine, { input: { owner: this }, path: meta.actor, kind: 'stream', ids: meta.ids });
+    const now = this.engine.clock.now();
+    this.requestDeadline = now + timeouts.request;
+    this.idleTimeoutMs = timeouts.streamIdle;
+    this.lastActivityAt = now;
+    this.actor = startTraced(this.engine, streamMachine, { input: { owner: this, requestTimeout: timeouts.request }, path: meta.actor, kind: 'stream', ids: meta.ids });
     this.filterChainMeta = { actor: `${meta.actor}/filters`, machine: 'filter_chain', ids: meta.ids, envoy: {} };
     this.filterChain = startTraced(this.engine, filterChainMachine, { input: { owner: this }, path: this.filterChainMeta.actor, kind: 'filter_chain', ids: meta.ids });
   }
@@ -333,6 +360,52 @@ export class ActiveStream implements DecoderFilterCallbacks, EncoderFilterCallba
     this.actor.send({ type: 'stream.reset', reason });
     this.finish();
     this.owner.onStreamReset(this, reason);
+  }
+
+  // --- timers (the stream machine's `after` transitions) ------------------------------
+
+  /** ActiveStream::resetIdleTimer: bytes moved for the stream; the idle timer counts from now. */
+  resetIdleTimer(): void {
+    this.lastActivityAt = this.engine.clock.now();
+  }
+
+  /** ActiveStream::refreshIdleTimeout: the route's idle_timeout replaces the HCM's, counted from now. */
+  refreshIdleTimeout(ms: number): void {
+    this.idleTimeoutMs = ms;
+    this.lastActivityAt = this.engine.clock.now();
+    this.actor.send({ type: 'stream.idle_timeout.refresh' });
+  }
+
+  /** the idle timeout in force for this stream (for its `timer.fired` fact) */
+  get idleTimeout(): number {
+    return this.idleTimeoutMs;
+  }
+
+  requestTimeLeft(): number {
+    return this.requestDeadline - this.engine.clock.now();
+  }
+
+  streamIdleTimeLeft(): number | undefined {
+    if (this.idleTimeoutMs <= 0) return undefined;
+    return this.lastActivityAt + this.idleTimeoutMs - this.engine.clock.now();
+  }
+
+  onRequestTimeout(): void {
+    this.owner.onRequestTimeout(this);
+  }
+
+  onStreamIdleTimeout(): void {
+    this.owner.onStreamIdleTimeout(this);
+  }
+
+  /**
+   * The reply of a timeout of the stream machine. The timer's action runs inside the
+   * machine's step, and the reply drives that same machine, so it is made once the step is
+   * over, as the retry machine's next attempt is; it then runs straight on, so a step that
+   * fired the timer goes on to the reply's first state change and holds there.
+   */
+  sendTimeoutReply(status: number, body: string, options: LocalReplyOptions): void {
+    post(this.engine.clock, () => this.sendLocalReplyNow(status, body, options));
   }
 
   // --- StreamMachineOwner / FilterChainOwner ----------------------------------------

@@ -1,7 +1,7 @@
 import type { HttpConnectionManager } from '../config/types';
 import { ServerCodec } from '../codec/server-codec';
 import type { EngineContext } from '../seams/actors';
-import type { Clock, TimerId } from '../seams/clock';
+import type { TimerId } from '../seams/clock';
 import { directSteps, type StreamSteps } from '../seams/step';
 import { DeadlineTimer } from '../seams/deadline-timer';
 import type { Random } from '../seams/random';
@@ -16,7 +16,7 @@ import { RouterFilter } from '../router/router-filter';
 import type { ClusterManager } from '../upstream/cluster-manager';
 import type { Worker } from '../worker';
 import { appendForwardedFor, ensureForwardedProto, ensureRequestId, isInternalRequest } from './forwarding';
-import { ActiveStream, type StreamOwner } from './active-stream';
+import { ActiveStream, type StreamOwner, type StreamTimeouts } from './active-stream';
 import type { StreamFilter } from './filter';
 import { HeaderMap, type RequestHead, type ResponseHead } from './headers';
 import { reasonPhrase } from './status';
@@ -153,16 +153,9 @@ export class ConnectionManager implements StreamOwner {
   /** any byte read yet (Envoy has no codec before the first one) */
   private sawData = false;
   private drainState: DrainState = 'not_draining';
-  // Timers (docs/resilience.md "Filters and timeouts"). The two idle timers are deadline
-  // timers: activity moves their deadline without touching the clock's timers.
-  /** stream_idle_timeout in force for the current stream (the route's idle_timeout may replace it) */
-  private streamIdleMs = 0;
-  private streamIdleTimer: DeadlineTimer | undefined;
-  /** the clock streamIdleTimer runs on (a held request's timers are on its own clock) */
-  private streamIdleClock: Clock | undefined;
-  private requestTimer: TimerId | undefined;
-  private requestTimerClock: Clock | undefined;
-  /** connection idle_timeout: runs while no stream is active */
+  // Timers (docs/resilience.md "Filters and timeouts"). The stream's own, request_timeout
+  // and stream_idle_timeout, are the stream machine's `after` transitions (stream.machine.ts).
+  /** connection idle_timeout: runs while no stream is active; a deadline timer, so keep-alive traffic sets no clock timer */
   private readonly idleTimer: DeadlineTimer | undefined;
   private durationTimer: TimerId | undefined;
   private drainTimer: TimerId | undefined;
@@ -300,9 +293,12 @@ export class ConnectionManager implements StreamOwner {
     ensureForwardedProto(head.headers, ssl ? 'https' : 'http', { useRemoteAddress: config.use_remote_address, xffNumTrustedHops: config.xff_num_trusted_hops });
     if (config.generate_request_id) ensureRequestId(head.headers, random);
     const steps = engine.stepper?.armed ? engine.stepper.stepsFor(id, meta, engine.clock, streamInfo) : this.directSteps;
-    const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32(), steps);
+    // request_timeout is never armed for a request its headers complete.
+    const timeouts: StreamTimeouts = { request: endStream ? 0 : config.request_timeout, streamIdle: config.stream_idle_timeout };
+    // A stream began: the connection is no longer idle.
+    this.idleTimer?.clear();
+    const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32(), steps, timeouts);
     this.stream = stream;
-    this.onStreamStart(endStream);
     // ActiveStream::decodeHeaders: without proxy_100_continue Envoy answers the expectation
     // itself, before any filter runs, and does not forward it.
     if (!config.proxy_100_continue && head.headers.get('expect')?.toLowerCase() === '100-continue') {
@@ -316,9 +312,7 @@ export class ConnectionManager implements StreamOwner {
   private onRequestData(chunk: Uint8Array, endStream: boolean): void {
     const stream = this.stream;
     if (!stream) return;
-    this.touchStream();
-    // The whole request is in: request_timeout no longer applies.
-    if (endStream) this.clearRequestTimer();
+    stream.resetIdleTimer();
     stream.decodeData(chunk, endStream);
   }
 
@@ -353,7 +347,7 @@ export class ConnectionManager implements StreamOwner {
     const result = this.shared.routeMatcher.route(head, stream.randomValue);
     // RouteAction.idle_timeout replaces stream_idle_timeout for this stream (refreshIdleTimeout).
     const routeIdle = result.route?.route?.idle_timeout;
-    if (routeIdle !== undefined && stream === this.stream) this.setStreamIdleTimeout(routeIdle, stream.engine.clock);
+    if (routeIdle !== undefined && stream === this.stream) stream.refreshIdleTimeout(routeIdle);
     const tracer = this.deps.engine.tracer;
     if (tracer.enabled) {
       // The candidates and the draw are worked out again only here, so an untraced lookup builds none of it.
@@ -394,8 +388,7 @@ export class ConnectionManager implements StreamOwner {
     stats.listener_downstream_rq_xx[0]!.inc();
     stats.downstream_rq_completed.inc();
     stats.listener_downstream_rq_completed.inc();
-    this.touchStream();
-    void stream;
+    stream.resetIdleTimer();
     this.codec.write1xxHeaders(head);
   }
 
@@ -439,10 +432,9 @@ export class ConnectionManager implements StreamOwner {
 
   writeResponseHeaders(stream: ActiveStream, head: ResponseHead, endStream: boolean): void {
     if (!endStream && isUpgradeAccepted(stream.streamInfo.request?.headers, head.status, head.headers)) {
-      // The 101 opening a tunnel: no `connection: close`, no request timeout any more (the
-      // request head was all of the request); idle timeouts still apply to the bytes.
-      this.clearRequestTimer();
-      this.touchStream();
+      // The 101 opening a tunnel: no `connection: close`. (The stream machine's `upgraded`
+      // has no request timeout: the request head was all of the request.)
+      stream.resetIdleTimer();
       this.codec.writeHeaders(head, false, false);
       return;
     }
@@ -459,14 +451,14 @@ export class ConnectionManager implements StreamOwner {
     // with `connection: close` on the next response.
     if (this.drainState !== 'not_draining') this.closeAfterResponse = true;
     if (this.closeAfterResponse) head.headers.set('connection', 'close');
-    this.touchStream();
+    stream.resetIdleTimer();
     this.codec.writeHeaders(head, endStream, stream.isHeadRequest);
     if (this.codec.mustCloseAfterResponse) this.closeAfterResponse = true;
   }
 
   writeResponseData(stream: ActiveStream, chunk: Uint8Array, endStream: boolean): boolean {
     this.shared.stats.downstream_cx_tx_bytes_total.inc(chunk.byteLength);
-    this.touchStream();
+    stream.resetIdleTimer();
     return this.codec.writeData(chunk, endStream, stream.isHeadRequest);
   }
 
@@ -532,72 +524,24 @@ export class ConnectionManager implements StreamOwner {
 
   // --- timers (ConnectionManagerImpl / ActiveStream timeouts) --------------------------
 
-  /**
-   * A stream began: the connection is no longer idle; the stream timers start. They are
-   * the stream's (ActiveStream::stream_idle_timer_, request_timer_), so they run on its
-   * clock: frozen while step mode holds it.
-   */
-  private onStreamStart(endStream: boolean): void {
-    const { config } = this.shared;
-    const clock = this.stream?.engine.clock ?? this.deps.engine.clock;
-    this.idleTimer?.clear();
-    this.setStreamIdleTimeout(config.stream_idle_timeout, clock);
-    if (config.request_timeout > 0 && !endStream) {
-      this.requestTimerClock = clock;
-      this.requestTimer = clock.setTimeout(() => this.onRequestTimeout(), config.request_timeout);
-    }
-  }
-
-  private setStreamIdleTimeout(ms: number, clock: Clock): void {
-    this.streamIdleMs = ms;
-    if (ms <= 0) {
-      this.streamIdleTimer?.clear();
-      return;
-    }
-    // One timer for the connection's streams while they share the engine clock (no timer
-    // churn on keep-alive); a held stream's clock gets a timer of its own.
-    if (!this.streamIdleTimer || this.streamIdleClock !== clock) {
-      this.streamIdleTimer?.stop();
-      this.streamIdleTimer = new DeadlineTimer(clock, () => this.onStreamIdleTimeout());
-      this.streamIdleClock = clock;
-    }
-    this.streamIdleTimer.setFromNow(ms);
-  }
-
-  private clearRequestTimer(): void {
-    if (this.requestTimer === undefined) return;
-    this.requestTimerClock!.clearTimeout(this.requestTimer);
-    this.requestTimer = undefined;
-  }
-
-  /** ActiveStream::resetIdleTimer: bytes moved for the stream. */
-  private touchStream(): void {
-    if (this.streamIdleMs > 0 && this.stream) this.streamIdleTimer!.setFromNow(this.streamIdleMs);
-  }
-
   private timerFired(meta: ActorMeta, timer: string, ms: number, envoy: string, data: Record<string, unknown> = {}): void {
     const tracer = this.deps.engine.tracer;
     if (tracer.enabled) tracer.fact(meta, 'timer.fired', { timer, ms, ...data }, envoy);
   }
 
   /** ActiveStream::onIdleTimeout: 408 before the whole request arrived, 504 after; reset once the response started. */
-  private onStreamIdleTimeout(): void {
-    const stream = this.stream;
-    if (!stream) return;
+  onStreamIdleTimeout(stream: ActiveStream): void {
     this.shared.stats.downstream_rq_idle_timeout.inc();
-    this.timerFired(stream.meta, 'stream_idle_timeout', this.streamIdleMs, 'ConnectionManagerImpl::ActiveStream::onIdleTimeout');
+    this.timerFired(stream.meta, 'stream_idle_timeout', stream.idleTimeout, 'ConnectionManagerImpl::ActiveStream::onIdleTimeout');
     stream.streamInfo.setFlag('SI');
-    stream.sendLocalReply(stream.requestComplete ? 504 : 408, 'stream timeout', { flag: 'SI', details: 'stream_idle_timeout' });
+    stream.sendTimeoutReply(stream.requestComplete ? 504 : 408, 'stream timeout', { flag: 'SI', details: 'stream_idle_timeout' });
   }
 
   /** ActiveStream::onRequestTimeout: the request did not arrive in time. */
-  private onRequestTimeout(): void {
-    this.requestTimer = undefined;
-    const stream = this.stream;
-    if (!stream) return;
+  onRequestTimeout(stream: ActiveStream): void {
     this.shared.stats.downstream_rq_timeout.inc();
     this.timerFired(stream.meta, 'request_timeout', this.shared.config.request_timeout, 'ConnectionManagerImpl::ActiveStream::onRequestTimeout');
-    stream.sendLocalReply(stream.requestComplete ? 504 : 408, 'request timeout', { details: 'request_overall_timeout' });
+    stream.sendTimeoutReply(stream.requestComplete ? 504 : 408, 'request timeout', { details: 'request_overall_timeout' });
   }
 
   /** ConnectionManagerImpl::onIdleTimeout: no stream for idle_timeout. */
@@ -638,8 +582,6 @@ export class ConnectionManager implements StreamOwner {
   private stopTimers(): void {
     const clock = this.deps.engine.clock;
     this.idleTimer?.stop();
-    this.streamIdleTimer?.stop();
-    this.clearRequestTimer();
     for (const timer of [this.durationTimer, this.drainTimer]) if (timer !== undefined) clock.clearTimeout(timer);
     this.durationTimer = this.drainTimer = undefined;
   }
@@ -648,8 +590,6 @@ export class ConnectionManager implements StreamOwner {
   private endStream(stream: ActiveStream): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
-    this.streamIdleTimer?.clear();
-    this.clearRequestTimer();
     if (!this.closed) this.idleTimer?.setFromNow(this.shared.config.idle_timeout);
     const { stats, accessLoggers } = this.shared;
     const info = stream.streamInfo;
