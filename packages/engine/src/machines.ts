@@ -6,6 +6,7 @@ import { streamMachine } from './http/stream.machine';
 import { activeTcpSocketMachine } from './listener/active-tcp-socket.machine';
 import { listenerMachine } from './listener/listener.machine';
 import { connectionMachine } from './network/connection.machine';
+import { networkFilterChainMachine } from './network/network-filter-chain.machine';
 import { retryMachine } from './router/retry.machine';
 import { routerMachine } from './router/router.machine';
 import { upstreamRequestMachine } from './router/upstream-request.machine';
@@ -25,6 +26,7 @@ export const MACHINES = [
   machineOf('listener', listenerMachine),
   machineOf('active_tcp_socket', activeTcpSocketMachine),
   machineOf('connection', connectionMachine),
+  machineOf('network_filter_chain', networkFilterChainMachine),
   machineOf('codec', serverCodecMachine),
   machineOf('stream', streamMachine),
   machineOf('filter_chain', filterChainMachine),

@@ -8,6 +8,8 @@ export const MACHINE_KINDS = [
   'server',
   'listener',
   'connection',
+  // Network::FilterManagerImpl's iteration over a connection's read filters: a child of its connection (`<connection>/network_filters`)
+  'network_filter_chain',
   'codec',
   'stream',
   // FilterManager's iteration over one stream's HTTP filters: a child of its stream (`<stream>/filters`)
@@ -100,6 +102,9 @@ export const FACT_NAMES = [
   'connection.worker_assigned',
   'connection.network_filter',
   'connection.bytes_read',
+  // a read filter held the network filter chain (onNewConnection, or onData before the terminal filter) and went on again
+  'network_filter_chain.stopped',
+  'network_filter_chain.continued',
   // TLS (docs/configuration.md "TLS"): the inspector's peek, a finished or failed handshake
   'tls.inspected',
   'tls.handshake',

@@ -10,6 +10,7 @@ import type { MachineKind } from './events';
  */
 export type ListenerState = 'warming' | 'active' | 'draining' | 'stopped';
 export type ConnectionState = 'handshaking' | 'open' | 'active' | 'half_closed' | 'closing' | 'closed';
+export type NetworkFilterChainState = 'initializing' | 'initializing_stopped' | 'idle' | 'iterating' | 'stopped' | 'closed';
 /**
  * Http1::ConnectionImpl, both sides. `interim` (a 1xx response being skipped) is reached on the
  * client side only; the server codec is built from the same definition without it.
@@ -51,6 +52,7 @@ export interface MachineStates {
   server: never;
   listener: ListenerState;
   connection: ConnectionState;
+  network_filter_chain: NetworkFilterChainState;
   codec: Http1CodecState;
   stream: StreamState;
   filter_chain: FilterChainState;

@@ -4,16 +4,36 @@ import type { TimerId } from '../seams/clock';
 import type { ActorMeta } from '../seams/tracer';
 import type { TlsSessionInfo, TransportConnection } from '../seams/transport';
 import { connectionMachine } from './connection.machine';
+import { networkFilterChainMachine, nextFilterCall, type FilterStatus, type NetworkFilterChainOwner, type NetworkFilterStop } from './network-filter-chain.machine';
 import { handshakeFacts, type TlsContext, type TlsVerdict } from './tls-context';
 
-/** A network (L4) read filter, after Network::ReadFilter. */
+/**
+ * A network (L4) read filter, after Network::ReadFilter. A filter that gives no
+ * FilterStatus answers as its place in the chain does: Envoy requires the last filter to
+ * be terminal, and a terminal filter keeps what it reads (StopIteration); one before it
+ * passes the bytes on (Continue).
+ */
 export interface NetworkFilter {
   readonly name: string;
-  onData(chunk: Uint8Array): void;
-  onRemoteEnd(): void;
+  /** Network::ReadFilter::initializeReadFilterCallbacks, before onNewConnection */
+  initializeReadFilterCallbacks?(callbacks: ReadFilterCallbacks): void;
+  /** absent: Continue */
+  onNewConnection?(): FilterStatus;
+  onData(chunk: Uint8Array): FilterStatus | void;
+  /** the peer's FIN: Envoy's onData with end_stream, down the chain as bytes go */
+  onRemoteEnd(): FilterStatus | void;
   onWriteDrained(): void;
   onConnectionClosed(remote: boolean): void;
 }
+
+/** Network::ReadFilterCallbacks, the part the filters here use. */
+export interface ReadFilterCallbacks {
+  /** go on down the chain from the filter after this one (it answered StopIteration) */
+  continueReading(): void;
+}
+
+/** The peer's FIN as a read going down the chain. */
+const END_STREAM = Symbol('end_stream');
 
 /** How long a flushing close waits for the peer before the socket is cut (delayed_close_timeout). */
 const DELAYED_CLOSE_MS = 1000;
@@ -23,9 +43,12 @@ const DELAYED_CLOSE_MS = 1000;
  * filter chain. Read-disable is counted, as in Envoy, so independent reasons to stop
  * reading (parser paused, upstream full) do not undo each other.
  */
-export class ServerConnection {
+export class ServerConnection implements NetworkFilterChainOwner {
   readonly actor: Actor<typeof connectionMachine>;
   private filters: NetworkFilter[] = [];
+  /** Network::FilterManagerImpl, started once the filters are added */
+  private filterChain: Actor<typeof networkFilterChainMachine> | undefined;
+  private readonly filterChainMeta: ActorMeta;
   private readDisableCount = 0;
   private sawData = false;
   private closing = false;
@@ -44,6 +67,7 @@ export class ServerConnection {
     private readonly tls?: { context: TlsContext; replay?: Uint8Array },
   ) {
     this.actor = startTraced(engine, connectionMachine, { input: { tls: tls !== undefined }, path: meta.actor, kind: 'connection', ids: meta.ids });
+    this.filterChainMeta = { actor: `${meta.actor}/network_filters`, machine: 'network_filter_chain', ids: meta.ids, envoy: {} };
     transport.setHandlers({
       onData: (chunk) => this.onData(chunk),
       onEnd: () => this.onEnd(),
@@ -93,11 +117,70 @@ export class ServerConnection {
     if (bytes.byteLength > 0) this.onData(bytes);
   }
 
-  /** Network::FilterManagerImpl::initializeReadFilters */
+  /** Network::FilterManagerImpl::addReadFilter for each, then initializeReadFilters */
   setFilters(filters: NetworkFilter[]): void {
     this.filters = filters;
     if (this.engine.tracer.enabled) {
       filters.forEach((f, index) => this.engine.tracer.fact(this.meta, 'connection.network_filter', { filter: f.name, index }, 'Network::FilterManagerImpl::addReadFilter'));
+    }
+    // A connection already gone (its handshake could not start) has no chain to run.
+    if (this.closed || filters.length === 0) return;
+    filters.forEach((f, index) => f.initializeReadFilterCallbacks?.({ continueReading: () => this.continueReading(index) }));
+    this.filterChain = startTraced(this.engine, networkFilterChainMachine, {
+      input: { owner: this, filters: filters.map((f) => f.name) },
+      path: this.filterChainMeta.actor,
+      kind: 'network_filter_chain',
+      ids: this.meta.ids,
+    });
+    this.iterate(undefined);
+  }
+
+  // --- NetworkFilterChainOwner -----------------------------------------------------------
+
+  onIterationStopped(stop: NetworkFilterStop): void {
+    const tracer = this.engine.tracer;
+    // The terminal filter keeps every read: the chain's state says so, a fact per read would not add to it.
+    if (!tracer.enabled || (stop.call === 'onData' && stop.index === this.filters.length - 1)) return;
+    tracer.fact(this.filterChainMeta, 'network_filter_chain.stopped', { ...stop }, `Network::ReadFilter::${stop.call} (StopIteration)`);
+  }
+
+  onIterationContinued(stop: NetworkFilterStop): void {
+    const tracer = this.engine.tracer;
+    if (tracer.enabled) tracer.fact(this.filterChainMeta, 'network_filter_chain.continued', { ...stop }, 'Network::FilterManagerImpl::ActiveReadFilter::continueReading');
+  }
+
+  /** ReadFilterCallbacks::continueReading from the filter at `index` */
+  private continueReading(index: number): void {
+    const chain = this.filterChain;
+    if (!chain || chain.getSnapshot().status !== 'active') return;
+    chain.send({ type: 'network_filters.continue_reading', index });
+    this.iterate(undefined);
+  }
+
+  /**
+   * FilterManagerImpl::onContinueReading: call the filter the chain is at and tell it the
+   * answer, until the chain is held, through or closed. `read` is what this pass carries
+   * (bytes, the FIN, or nothing for onNewConnection alone).
+   */
+  private iterate(read: Uint8Array | typeof END_STREAM | undefined): void {
+    const chain = this.filterChain!;
+    for (;;) {
+      const snapshot = chain.getSnapshot();
+      if (snapshot.status !== 'active') return;
+      const at = nextFilterCall(snapshot.value, snapshot.context);
+      // A pass with nothing to read gives onData nothing: a continueReading from inside a filter call.
+      if (!at || (at.call === 'onData' && read === undefined)) return;
+      const filter = this.filters[at.index]!;
+      // Read now: the engine's runtime updates its snapshot in place.
+      const { value: state, context: { next, initialized } } = snapshot;
+      const type = at.call === 'onNewConnection' ? 'network_filters.new_connection' : 'network_filters.data';
+      const answer = at.call === 'onNewConnection' ? (filter.onNewConnection?.() ?? 'Continue') : read === END_STREAM ? filter.onRemoteEnd() : filter.onData(read!);
+      // The filter may have closed the connection (Envoy checks the connection is still open here too).
+      if (chain.getSnapshot().status !== 'active') return;
+      chain.send({ type, index: at.index, filter: filter.name, status: answer ?? (at.index === this.filters.length - 1 ? 'StopIteration' : 'Continue') });
+      const after = chain.getSnapshot();
+      // An answer the chain did not take (sent while it was busy) must not call the filter again.
+      if (after.value === state && after.context.next === next && after.context.initialized === initialized && after.status === 'active') return;
     }
   }
 
@@ -144,12 +227,20 @@ export class ServerConnection {
       this.actor.send({ type: 'cx.data' });
     }
     if (this.engine.tracer.enabled) this.engine.tracer.fact(this.meta, 'connection.bytes_read', { bytes: chunk.byteLength }, 'Network::ConnectionImpl::onReadReady');
-    for (const f of this.filters) f.onData(chunk);
+    this.read(chunk);
   }
 
   private onEnd(): void {
     this.actor.send({ type: 'cx.remote.end' });
-    for (const f of this.filters) f.onRemoteEnd();
+    this.read(END_STREAM);
+  }
+
+  /** ConnectionImpl::onRead: FilterManagerImpl::onRead, from the first filter. */
+  private read(what: Uint8Array | typeof END_STREAM): void {
+    const chain = this.filterChain;
+    if (!chain || chain.getSnapshot().status !== 'active') return;
+    chain.send({ type: 'network_filters.read' });
+    this.iterate(what);
   }
 
   private onClose(): void {
@@ -158,7 +249,10 @@ export class ServerConnection {
     if (this.closeTimer !== undefined) this.engine.clock.clearTimeout(this.closeTimer);
     // A failed handshake has already closed the machine; the socket's close only follows it.
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'cx.closed', reason: this.localClose ? 'local' : 'remote' });
+    const chain = this.filterChain;
+    if (chain && chain.getSnapshot().status === 'active') chain.send({ type: 'network_filters.closed' });
     for (const f of this.filters) f.onConnectionClosed(!this.localClose);
+    if (chain) stopTraced(this.engine, chain);
     stopTraced(this.engine, this.actor);
     this.onClosed();
   }

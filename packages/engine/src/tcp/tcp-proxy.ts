@@ -2,7 +2,8 @@ import type { Actor } from 'xstate';
 import { compileFormat, ENVOY_DEFAULT_FORMAT, type AccessLogContext, type AccessLogFormatter } from '../accesslog/format';
 import type { TcpProxy } from '../config/tcp-proxy';
 import type { HcmDeps } from '../http/connection-manager';
-import type { NetworkFilter } from '../network/server-connection';
+import type { FilterStatus } from '../network/network-filter-chain.machine';
+import type { NetworkFilter, ReadFilterCallbacks } from '../network/server-connection';
 import { handshakeFacts } from '../network/tls-context';
 import { startTraced, stopTraced } from '../seams/actors';
 import { post, type TimerId } from '../seams/clock';
@@ -123,6 +124,7 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
   private tx = 0;
   private readonly flags = new Set<string>();
   private transportFailure: string | undefined;
+  private readCallbacks: ReadFilterCallbacks | undefined;
 
   constructor(
     private readonly shared: TcpProxyConfig,
@@ -165,22 +167,37 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
 
   // --- NetworkFilter (the downstream connection's events) --------------------------------
 
-  onData(chunk: Uint8Array): void {
-    if (this.closed) return;
+  initializeReadFilterCallbacks(callbacks: ReadFilterCallbacks): void {
+    this.readCallbacks = callbacks;
+  }
+
+  /**
+   * The chain waits here until the upstream is connected (onConnected continues it), as
+   * the downstream's reads do. The connect itself started with the filter (the chart).
+   */
+  onNewConnection(): FilterStatus {
+    return this.upstreamOpen ? 'Continue' : 'StopIteration';
+  }
+
+  /** Terminal: the bytes are the upstream's, nothing after this filter sees them. */
+  onData(chunk: Uint8Array): FilterStatus {
+    if (this.closed) return 'StopIteration';
     this.rx += chunk.byteLength;
     this.shared.stats.downstream_cx_rx_bytes_total.inc(chunk.byteLength);
     this.lastActivity = this.deps.engine.clock.now();
     if (!this.upstream || !this.upstreamOpen) {
       this.early.push(chunk);
-      return;
+      return 'StopIteration';
     }
     this.writeUpstream(chunk);
+    return 'StopIteration';
   }
 
-  onRemoteEnd(): void {
-    if (this.closed || this.downstreamEnded) return;
+  onRemoteEnd(): FilterStatus {
+    if (this.closed || this.downstreamEnded) return 'StopIteration';
     this.downstreamEnded = true;
     this.send({ type: 'tcp.downstream.end' });
+    return 'StopIteration';
   }
 
   onWriteDrained(): void {
@@ -302,6 +319,7 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
     this.early = [];
     for (const chunk of early) this.writeUpstream(chunk);
     this.setDownstreamReadDisabled('connect', false);
+    this.readCallbacks?.continueReading();
     // A FIN that came while connecting follows the bytes before it.
     if (this.downstreamEnded) this.actor.send({ type: 'tcp.downstream.end' });
   }

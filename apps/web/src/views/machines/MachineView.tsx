@@ -10,6 +10,7 @@ import './machines.css';
 const TITLES: Partial<Record<ChartKind, string>> = {
   stream: 'stream · ActiveStream',
   filter_chain: 'filter chain · FilterManager',
+  network_filter_chain: 'network filter chain · Network::FilterManagerImpl',
   router: 'router · Router::Filter',
   upstream_request: 'upstream request · UpstreamRequest',
   retry: 'retry · RetryStateImpl',
