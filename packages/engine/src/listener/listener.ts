@@ -222,11 +222,11 @@ export class Listener {
       tls && { context: tls, ...(peeked && { replay: peeked }) },
     );
     this.connections.add(connection);
-    // Filters ProxyScope does not model see the bytes and do nothing (the loader warned).
+    // Filters ProxyScope does not model see the bytes and pass them on (the loader warned).
     const passthrough: NetworkFilter[] = (choice.chain.passthrough_filters ?? []).map((f) => ({
       name: f.name,
-      onData: noop,
-      onRemoteEnd: noop,
+      onData: () => 'Continue',
+      onRemoteEnd: () => 'Continue',
       onWriteDrained: noop,
       onConnectionClosed: noop,
     }));
@@ -261,8 +261,16 @@ export class Listener {
       ...passthrough,
       {
         name: 'envoy.filters.network.http_connection_manager',
-        onData: (chunk) => hcm.onData(chunk),
-        onRemoteEnd: () => hcm.onRemoteEnd(),
+        // ConnectionManagerImpl: Continue from onNewConnection (the default), and terminal:
+        // what it reads is the codec's
+        onData: (chunk) => {
+          hcm.onData(chunk);
+          return 'StopIteration';
+        },
+        onRemoteEnd: () => {
+          hcm.onRemoteEnd();
+          return 'StopIteration';
+        },
         onWriteDrained: () => hcm.onWriteDrained(),
         onConnectionClosed: (remote) => hcm.onConnectionClosed(remote),
       },

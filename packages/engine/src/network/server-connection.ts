@@ -8,10 +8,9 @@ import { networkFilterChainMachine, nextFilterCall, type FilterStatus, type Netw
 import { handshakeFacts, type TlsContext, type TlsVerdict } from './tls-context';
 
 /**
- * A network (L4) read filter, after Network::ReadFilter. A filter that gives no
- * FilterStatus answers as its place in the chain does: Envoy requires the last filter to
- * be terminal, and a terminal filter keeps what it reads (StopIteration); one before it
- * passes the bytes on (Continue).
+ * A network (L4) read filter, after Network::ReadFilter: each call answers Continue (the
+ * next filter gets the bytes) or StopIteration (the filter keeps them; Envoy requires the
+ * last filter to be a terminal one, which always does).
  */
 export interface NetworkFilter {
   readonly name: string;
@@ -19,9 +18,9 @@ export interface NetworkFilter {
   initializeReadFilterCallbacks?(callbacks: ReadFilterCallbacks): void;
   /** absent: Continue */
   onNewConnection?(): FilterStatus;
-  onData(chunk: Uint8Array): FilterStatus | void;
+  onData(chunk: Uint8Array): FilterStatus;
   /** the peer's FIN: Envoy's onData with end_stream, down the chain as bytes go */
-  onRemoteEnd(): FilterStatus | void;
+  onRemoteEnd(): FilterStatus;
   onWriteDrained(): void;
   onConnectionClosed(remote: boolean): void;
 }
@@ -177,7 +176,7 @@ export class ServerConnection implements NetworkFilterChainOwner {
       const answer = at.call === 'onNewConnection' ? (filter.onNewConnection?.() ?? 'Continue') : read === END_STREAM ? filter.onRemoteEnd() : filter.onData(read!);
       // The filter may have closed the connection (Envoy checks the connection is still open here too).
       if (chain.getSnapshot().status !== 'active') return;
-      chain.send({ type, index: at.index, filter: filter.name, status: answer ?? (at.index === this.filters.length - 1 ? 'StopIteration' : 'Continue') });
+      chain.send({ type, index: at.index, filter: filter.name, status: answer });
       const after = chain.getSnapshot();
       // An answer the chain did not take (sent while it was busy) must not call the filter again.
       if (after.value === state && after.context.next === next && after.context.initialized === initialized && after.status === 'active') return;
