@@ -35,7 +35,8 @@ test('a host failing every request: the api route retries on the other host (pre
   const candidate = page.locator('[data-testid=request-list] tr.row').first();
   await expect(candidate).toBeVisible();
   const retried = Number(await candidate.getAttribute('data-stream'));
-  await candidate.click();
+  // that row, not "the first" again: the list may still be taking the last events in
+  await page.locator(`[data-testid=request-list] tr.row[data-stream="${retried}"]`).click();
 
   await openTab(page, 'machines');
   const machines = page.getByTestId('machine-view');
