@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import type { TraceEvent } from '@proxyscope/protocol';
 import { answerFromTrace } from '../packages/engine/src/lessons/evaluate';
 import type { Lesson } from '../packages/engine/src/lessons/lesson-schema';
+import { watchPage as watch } from './support/page-watch';
 import { startStaticHost } from './support/static-host';
 
 /**
@@ -28,15 +29,6 @@ function cliRun(file: string): { lesson: Lesson; events: TraceEvent[]; config: s
   execFileSync(process.execPath, ['apps/server/bin/proxyscope.mjs', 'simulate', '--config', configFile, '--scenario', scenarioFile, '--seed', String(lesson.seed), '--record', trace], { stdio: 'ignore' });
   const events = fs.readFileSync(trace, 'utf8').trim().split('\n').slice(1).map((line) => JSON.parse(line) as TraceEvent);
   return { lesson, events, config: fs.readFileSync(configFile, 'utf8') };
-}
-
-function watch(page: Page) {
-  const errors: string[] = [];
-  const sockets: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('websocket', (ws) => sockets.push(ws.url()));
-  return { errors, sockets };
 }
 
 /** "Show me", then wait for the cursor to land on the step's stop. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Download, type Page } from '@playwright/test';
+import { watchPage as watch } from './support/page-watch';
 import { startStaticHost } from './support/static-host';
 
 /**
@@ -10,15 +11,6 @@ import { startStaticHost } from './support/static-host';
  */
 const DIST = path.resolve('apps/web/dist');
 const CONFIG = fs.readFileSync('scenarios/front-proxy/envoy.yaml', 'utf8');
-
-function watch(page: Page) {
-  const errors: string[] = [];
-  const sockets: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('websocket', (ws) => sockets.push(ws.url()));
-  return { errors, sockets };
-}
 
 /** Replaces an editor's whole text, as a paste would. */
 async function setEditorText(page: Page, testId: string, text: string) {

@@ -5,51 +5,17 @@
  * ends while held makes no attempt, and an attempt that fails at once (a pool overflow) is
  * decided by a machine that has finished its step.
  */
-import type { TraceEvent, TransitionEvent } from '@proxyscope/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Cluster, RouteAction } from '../src/config/types';
-import { ManualClock, ProxyEngine } from '../src/index';
 import * as b from './support/config-builders';
-import { MemoryUpstream, memoryTransportTo, type MemoryAnswer, type MemoryRequest } from './support/memory-upstream';
-import { parseResponses } from './support/upstreams';
+import type { MemoryAnswer, MemoryRequest } from './support/memory-upstream';
+import { startMemoryProxy } from './support/memory-proxy';
 
-/** Drain queued microtasks (the in-memory transport delivers bytes on them). */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
-};
 
 async function start(answer: (request: MemoryRequest) => MemoryAnswer, route: Partial<RouteAction>, cluster: Partial<Cluster> = {}) {
-  const clock = new ManualClock();
-  const upstream = new MemoryUpstream(clock, answer);
-  const transport = memoryTransportTo(new Map([[8080, upstream]]));
-  const vhost = b.vhost('all', ['*'], [b.route({ name: 'all', match: { prefix: '/' }, route: { cluster: 'backend', ...route } })]);
-  const config = b.bootstrap([b.listener(b.hcm(b.routeConfig([vhost])), 10000)], [b.cluster('backend', [8080], cluster)]);
-  const engine = new ProxyEngine({ config, transport, clock, seed: 1 });
-  const events: TraceEvent[] = [];
-  engine.tracer.attach((e) => events.push(e));
-  await engine.start();
-  const send = (path: string) => {
-    const client = transport.dial('127.0.0.1', 10000);
-    client.write(`GET ${path} HTTP/1.1\r\nhost: example.com\r\n\r\n`);
-    return client;
-  };
-  const responseOf = (client: ReturnType<typeof send>) => parseResponses(Buffer.from(client.text(), 'latin1'))[0];
-  const run = async (ms: number) => {
-    await settle();
-    for (let i = 0; i < ms; i++) {
-      clock.advance(1);
-      await settle();
-    }
-  };
-  const streamOf = (path: string): number => {
-    const e = events.find((x) => x.type === 'fact' && x.fact === 'codec.request_headers' && x.data.path === path);
-    if (!e) throw new Error(`no request ${path}`);
-    return e.ids.stream!;
-  };
-  const transitionsOf = (stream: number): string[] =>
-    events.filter((e): e is TransitionEvent => e.type === 'transition' && e.ids.stream === stream).map((e) => `${e.machine}:${e.to}`);
-  const retries = () => engine.clusterManager.get('backend')!.resources.retries.count;
-  return { clock, engine, upstream, events, send, responseOf, run, streamOf, transitionsOf, retries };
+  const proxy = await startMemoryProxy(answer, { route, cluster });
+  const retries = () => proxy.engine.clusterManager.get('backend')!.resources.retries.count;
+  return { ...proxy, retries };
 }
 
 const ONE_RETRY = { retry_policy: b.retryPolicy({ num_retries: 1, retry_back_off: { base_interval: 100, max_interval: 100 } }) };

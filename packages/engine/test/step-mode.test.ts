@@ -4,50 +4,16 @@
  * request; its timers are frozen while it is held; `resume` lets it finish; pause-all
  * holds every new request; a request that ends while held (client gone) loses nothing else.
  */
-import type { TraceEvent, TransitionEvent } from '@proxyscope/protocol';
 import { describe, expect, it } from 'vitest';
 import type { RouteAction } from '../src/config/types';
-import { ManualClock, ProxyEngine, StepError } from '../src/index';
+import { ProxyEngine, StepError } from '../src/index';
 import * as b from './support/config-builders';
-import { MemoryUpstream, memoryTransportTo, type MemoryAnswer, type MemoryRequest } from './support/memory-upstream';
-import { parseResponses } from './support/upstreams';
+import { memoryTransportTo, type MemoryAnswer, type MemoryRequest } from './support/memory-upstream';
+import { settle, startMemoryProxy } from './support/memory-proxy';
 
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
-};
 
 async function start(answer: (request: MemoryRequest) => MemoryAnswer, route: Partial<RouteAction> = {}, hcm: Parameters<typeof b.hcm>[1] = {}) {
-  const clock = new ManualClock();
-  const upstream = new MemoryUpstream(clock, answer);
-  const transport = memoryTransportTo(new Map([[8080, upstream]]));
-  const vhost = b.vhost('all', ['*'], [b.route({ name: 'all', match: { prefix: '/' }, route: { cluster: 'backend', ...route } })]);
-  const config = b.bootstrap([b.listener(b.hcm(b.routeConfig([vhost]), hcm), 10000)], [b.cluster('backend', [8080])]);
-  const engine = new ProxyEngine({ config, transport, clock, seed: 1 });
-  const events: TraceEvent[] = [];
-  engine.tracer.attach((e) => events.push(e));
-  await engine.start();
-  const send = (path: string) => {
-    const client = transport.dial('127.0.0.1', 10000);
-    client.write(`GET ${path} HTTP/1.1\r\nhost: example.com\r\n\r\n`);
-    return client;
-  };
-  const responseOf = (client: ReturnType<typeof send>) => parseResponses(Buffer.from(client.text(), 'latin1'))[0];
-  const run = async (ms: number) => {
-    await settle();
-    for (let i = 0; i < ms; i++) {
-      clock.advance(1);
-      await settle();
-    }
-  };
-  /** the stream id of the request whose path is `path` */
-  const streamOf = (path: string): number => {
-    const e = events.find((x) => x.type === 'fact' && x.fact === 'codec.request_headers' && x.data.path === path);
-    if (!e) throw new Error(`no request ${path}`);
-    return e.ids.stream!;
-  };
-  const transitionsOf = (stream: number): string[] =>
-    events.filter((e): e is TransitionEvent => e.type === 'transition' && e.ids.stream === stream).map((e) => `${e.machine}:${e.to}`);
-  return { clock, engine, events, send, responseOf, run, streamOf, transitionsOf };
+  return startMemoryProxy(answer, { route, hcm });
 }
 
 describe('step mode', () => {
