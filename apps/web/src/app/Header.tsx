@@ -218,9 +218,10 @@ function HeaderActions({ items, stay }: { items: React.ReactElement[]; stay: Rea
     const check = () => {
       // The connection's text gives way before the header overflows: it being cut counts
       // too, for the first step (the way into the lessons and the playground stays).
+      if (level === 2) return;
       const conn = header.querySelector('.ps-conn');
-      const cut = conn !== null && conn.scrollWidth > conn.clientWidth + 1;
-      if ((level < 2 && header.scrollWidth > header.clientWidth + 1) || (level === 0 && cut)) {
+      const cut = () => conn !== null && conn.scrollWidth > conn.clientWidth + 1;
+      if (header.scrollWidth > header.clientWidth + 1 || (level === 0 && cut())) {
         overflowedAt.current[level] = window.innerWidth;
         setLevel(level + 1);
       }
@@ -228,9 +229,10 @@ function HeaderActions({ items, stay }: { items: React.ReactElement[]; stay: Rea
     check();
     const observer = new ResizeObserver(check);
     observer.observe(header);
-    // the header's content grows too (a simulation's controls arrive with hello)
+    // the header's content grows too (a simulation's controls arrive with hello); not its
+    // text, which the simulation clock changes many times a second
     const mutations = new MutationObserver(check);
-    mutations.observe(header, { childList: true, subtree: true, characterData: true });
+    mutations.observe(header, { childList: true, subtree: true });
     const onResize = () => {
       if (level > 0 && window.innerWidth > overflowedAt.current[level - 1]! + 24) setLevel(level - 1);
     };

@@ -130,12 +130,21 @@ export function ResendIcon() {
  */
 export function StatusGlyph({ status }: { status: number | undefined }) {
   if (status === undefined || status < 400) return null;
+  return <ProblemGlyph bad={status >= 500} className="ps-status-glyph" />;
+}
+
+/**
+ * The two problem shapes: bad (a 5xx, an error) a square with a cross, warn (a 4xx, a
+ * warning) a triangle, so they read without telling red from orange. `label` makes it an
+ * image a screen reader names; `cut` is the colour of the cross, the background it sits on.
+ */
+export function ProblemGlyph({ bad, className, label, size = 10, cut = 'var(--ps-bg)' }: { bad: boolean; className?: string; label?: string; size?: number; cut?: string }) {
   return (
-    <svg width="10" height="10" viewBox="0 0 10 10" aria-hidden="true" className="ps-status-glyph">
-      {status >= 500 ? (
+    <svg width={size} height={size} viewBox="0 0 10 10" className={className} {...(label ? { role: 'img', 'aria-label': label } : { 'aria-hidden': true })}>
+      {bad ? (
         <>
           <rect x="0.5" y="0.5" width="9" height="9" rx="1.5" fill="currentColor" />
-          <path d="M3 3l4 4M7 3l-4 4" stroke="var(--ps-bg)" strokeWidth="1.5" strokeLinecap="round" />
+          <path d="M3 3l4 4M7 3l-4 4" stroke={cut} strokeWidth="1.5" strokeLinecap="round" />
         </>
       ) : (
         <path d="M5 0.6 L9.6 9.2 H0.4 Z" fill="currentColor" />

@@ -71,8 +71,7 @@ function loadLessonFile(module: LessonsModule, file: LessonFile): Loaded {
     const run: InPageRun = { config: bundledFile(configName)!, configName, scenario: bundledFile(scenarioName)!, scenarioName, seed: lesson.seed, speed: 'max', paused: false };
     return { ok: true, lesson, run };
   } catch (e) {
-    const diagnostics = (e as { diagnostics?: Array<{ file: string; line: number; column: number; path: string; message: string }> }).diagnostics;
-    return { ok: false, problems: diagnostics ? diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.path ? `${d.path}: ` : ''}${d.message}`) : [(e as Error).message] };
+    return { ok: false, problems: e instanceof module.ConfigError ? e.diagnostics.map(module.formatDiagnostic) : [(e as Error).message] };
   }
 }
 

@@ -4,7 +4,8 @@ import { checkConfig, checkScenario, hasErrors, type Problem } from './diagnosti
 import { permalinkUrl, type PlaygroundLink } from './permalink';
 import { locateRunProblem, parseSeed, runBlocker, severityOf } from './run-controls';
 import { fileNames, findTemplate, TEMPLATES } from './templates';
-import { CloseIcon, SeverityGlyph } from './glyphs';
+import { CrossIcon } from '../app/icons';
+import { SeverityGlyph } from './glyphs';
 import { PlayIcon, ResendIcon } from '../app/icons';
 import { YamlEditor, type YamlEditorHandle } from './YamlEditor';
 import './playground.css';
@@ -119,7 +120,7 @@ export function PlaygroundPane({ initial, onRun, runProblems, onClose, autoRun =
           </select>
         </label>
         <button type="button" className="ps-btn ps-pg-close" onClick={onClose} aria-label="Close the playground" title="Close the playground">
-          <CloseIcon />
+          <CrossIcon />
         </button>
       </div>
 

@@ -4,4 +4,5 @@
  */
 export { loadLesson, resolveLessonPath, type LoadLessonOptions } from './lesson';
 export { findRunTo, answerFromTrace, judgeAnswer } from './evaluate';
+export { ConfigError, formatDiagnostic } from '../config/yaml-source';
 export type { Lesson, LessonStep, RunTo, AnswerQuery, TaskCheck } from './lesson-schema';
