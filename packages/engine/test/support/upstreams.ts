@@ -260,16 +260,34 @@ export function onRequestHead(socket: net.Socket, fn: (head: string) => void): v
   });
 }
 
-/** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
+/**
+ * A port on 127.0.0.1 that nothing listens on, so a connect to it is refused.
+ *
+ * Not an ephemeral port bound and closed again: test files run in parallel, and the
+ * kernel hands a freed ephemeral port to the next listen(0) or connect() of any of them,
+ * so "refused" would sometimes be answered. The ports below 1024 are outside every
+ * system's ephemeral range and no test listens on them; each is probed before use, and
+ * each call in a process gets its own, so one config can hold several dead hosts.
+ */
 export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve());
+  while (nextClosedCandidate < 1024) {
+    const port = nextClosedCandidate++;
+    if (await refuses(port)) return port;
+  }
+  throw new Error('closedPort: every port below 1024 on 127.0.0.1 accepts connections; these tests need one that refuses');
+}
+
+let nextClosedCandidate = 1;
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: LOOPBACK, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
   });
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------
