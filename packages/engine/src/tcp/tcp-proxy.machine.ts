@@ -14,6 +14,13 @@ export type TcpProxyCloseReason =
   | 'downstream_close'
   | 'upstream_close';
 
+/**
+ * How the chart closes an upstream connection it still holds (Network::ConnectionCloseType):
+ * FlushWrite writes what is queued and sends FIN, NoFlush drops it. Left out when there is
+ * no upstream to close (still connecting) or it is already gone.
+ */
+export type UpstreamCloseType = 'FlushWrite' | 'NoFlush';
+
 export interface TcpProxyOwner {
   /**
    * One connect attempt (Filter::initializeUpstreamConnection): check the circuit breaker,
@@ -34,7 +41,9 @@ export interface TcpProxyOwner {
   /** ms left until idle_timeout since the last byte either way; <= 0 means it ran out */
   idleTimeLeft(): number;
   onDraining(): void;
-  onClosed(reason: TcpProxyCloseReason): void;
+  /** the Drainer is done (flushed, closed, or idle): upstream_flush_active goes down */
+  onDrainerDone(): void;
+  onClosed(reason: TcpProxyCloseReason, upstream: UpstreamCloseType | undefined): void;
 }
 
 export interface TcpProxyMachineInput {
@@ -59,6 +68,7 @@ interface TcpProxyContext extends TcpProxyMachineInput {
   /** connect attempts made so far */
   attempts: number;
   closeReason?: TcpProxyCloseReason;
+  closeUpstream?: UpstreamCloseType;
 }
 
 /** The idle check wakes at most every 2^31-1 ms, the longest a timer may wait. */
@@ -89,13 +99,14 @@ export const tcpProxyMachine = setup({
   },
   actions: {
     countAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
-    recordCloseReason: assign({ closeReason: (_, params: { reason: TcpProxyCloseReason }) => params.reason }),
+    recordCloseReason: assign((_, params: { reason: TcpProxyCloseReason; upstream?: UpstreamCloseType }) => ({ closeReason: params.reason, closeUpstream: params.upstream })),
     reportConnectTimeout: ({ context }) => context.owner.onConnectTimeout(context.attempts),
     startProxying: ({ context }) => context.owner.onConnected(),
     endUpstream: ({ context }) => context.owner.endUpstream(),
     endDownstream: ({ context }) => context.owner.endDownstream(),
     startDraining: ({ context }) => context.owner.onDraining(),
-    notifyClosed: ({ context }) => context.owner.onClosed(context.closeReason ?? 'downstream_close'),
+    finishDraining: ({ context }) => context.owner.onDrainerDone(),
+    notifyClosed: ({ context }) => context.owner.onClosed(context.closeReason ?? 'downstream_close', context.closeUpstream),
   },
 }).createMachine({
   id: 'tcp_proxy',
@@ -131,7 +142,7 @@ export const tcpProxyMachine = setup({
       meta: { envoy: 'TcpProxy::Filter::onData / onUpstreamData' },
       after: {
         idleTimeLeft: [
-          { guard: 'idleTimeoutReached', target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'idle_timeout' } } },
+          { guard: 'idleTimeoutReached', target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'idle_timeout', upstream: 'NoFlush' } } },
           { target: 'proxying', reenter: true },
         ],
       },
@@ -140,7 +151,7 @@ export const tcpProxyMachine = setup({
         'tcp.upstream.end': { target: 'half_closed', actions: 'endDownstream' },
         'tcp.downstream.closed': [
           { guard: 'upstreamHasUnflushedData', target: 'draining', actions: 'startDraining' },
-          { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'downstream_close' } } },
+          { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'downstream_close', upstream: 'FlushWrite' } } },
         ],
         'tcp.upstream.closed': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'upstream_close' } } },
       },
@@ -151,7 +162,7 @@ export const tcpProxyMachine = setup({
       meta: { envoy: 'TcpProxy::Filter::onData / onUpstreamData (end_stream)' },
       after: {
         idleTimeLeft: [
-          { guard: 'idleTimeoutReached', target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'idle_timeout' } } },
+          { guard: 'idleTimeoutReached', target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'idle_timeout', upstream: 'NoFlush' } } },
           { target: 'half_closed', reenter: true },
         ],
       },
@@ -160,7 +171,7 @@ export const tcpProxyMachine = setup({
         'tcp.upstream.end': { actions: 'endDownstream' },
         'tcp.downstream.closed': [
           { guard: 'upstreamHasUnflushedData', target: 'draining', actions: 'startDraining' },
-          { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'downstream_close' } } },
+          { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'downstream_close', upstream: 'FlushWrite' } } },
         ],
         'tcp.upstream.closed': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'upstream_close' } } },
       },
@@ -171,13 +182,14 @@ export const tcpProxyMachine = setup({
       meta: { envoy: 'TcpProxy::UpstreamDrainManager::add (Drainer)' },
       after: {
         idleTimeLeft: [
-          { guard: 'idleTimeoutReached', target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'idle_timeout' } } },
+          { guard: 'idleTimeoutReached', target: 'closed', actions: ['finishDraining', { type: 'recordCloseReason', params: { reason: 'idle_timeout', upstream: 'NoFlush' } }] },
           { target: 'draining', reenter: true },
         ],
       },
       on: {
-        'tcp.upstream.drained': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'downstream_close' } } },
-        'tcp.upstream.closed': { target: 'closed', actions: { type: 'recordCloseReason', params: { reason: 'downstream_close' } } },
+        // The Drainer already sent FIN after the bytes; once they are written the connection goes.
+        'tcp.upstream.drained': { target: 'closed', actions: ['finishDraining', { type: 'recordCloseReason', params: { reason: 'downstream_close', upstream: 'NoFlush' } }] },
+        'tcp.upstream.closed': { target: 'closed', actions: ['finishDraining', { type: 'recordCloseReason', params: { reason: 'downstream_close' } }] },
       },
     },
     closed: {

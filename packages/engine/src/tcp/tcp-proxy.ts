@@ -15,7 +15,7 @@ import type { ClusterInfo } from '../upstream/cluster-manager';
 import type { Host } from '../upstream/host';
 import type { LoadBalancerContext } from '../upstream/load-balancer';
 import { xxHash64 } from '../upstream/xxhash64';
-import { tcpProxyMachine, type TcpProxyCloseReason, type TcpProxyEvent, type TcpProxyOwner } from './tcp-proxy.machine';
+import { tcpProxyMachine, type TcpProxyCloseReason, type TcpProxyEvent, type TcpProxyOwner, type UpstreamCloseType } from './tcp-proxy.machine';
 
 /** `tcp.<stat_prefix>.*` (ALL_TCP_PROXY_STATS) */
 function tcpProxyStats(store: StatsStore, prefix: string) {
@@ -101,20 +101,25 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
   readonly meta: ActorMeta;
   private readonly cluster: ClusterInfo;
   private host: Host | undefined;
+  /** attached once connected, before the chart hears of it; kept after it closes */
   private upstream: TransportConnection | undefined;
-  private upstreamOpen = false;
   private upstreamConnectedAt = 0;
   /** downstream bytes that came before the upstream was there (peeked, or already in flight when reads were disabled) */
   private early: Uint8Array[] = [];
-  private downstreamEnded = false;
-  /** the upstream's last write returned false and it has not drained yet */
+  /** the FIN that came after them (Filter::early_data_end_stream_), passed on once the bytes are */
+  private earlyEndStream = false;
+  // The transport seam reports only the edges of a write buffer (write() false, onDrain), so,
+  // as Envoy's on_high_watermark_called_, these remember the socket's side between them.
+  /** the upstream's write buffer is over its high watermark: its last write returned false, no drain since */
   private upstreamBlocked = false;
+  /** the downstream's write buffer is over its high watermark */
   private downstreamBlocked = false;
   /** why downstream reads are off: no upstream yet, or the upstream's write buffer is full */
   private readonly readDisabledFor = { connect: false, flow: false };
-  /** counted in upstream_flush_active (the chart went through `draining`) */
-  private flushing = false;
-  /** this filter closed (or half-closed) the upstream first */
+  /**
+   * This filter ended or closed the upstream before it went: upstream_cx_destroy_local, not
+   * _remote. The socket's onClose does not say whose close it was (Envoy's LocalClose).
+   */
   private upstreamClosedLocally = false;
   private upstreamCloseTimer: TimerId | undefined;
   private lastActivity: number;
@@ -176,7 +181,7 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
    * the downstream's reads do. The connect itself started with the filter (the chart).
    */
   onNewConnection(): FilterStatus {
-    return this.upstreamOpen ? 'Continue' : 'StopIteration';
+    return this.actor.getSnapshot().matches('connecting') || this.closed ? 'StopIteration' : 'Continue';
   }
 
   /** Terminal: the bytes are the upstream's, nothing after this filter sees them. */
@@ -185,7 +190,9 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
     this.rx += chunk.byteLength;
     this.shared.stats.downstream_cx_rx_bytes_total.inc(chunk.byteLength);
     this.lastActivity = this.deps.engine.clock.now();
-    if (!this.upstream || !this.upstreamOpen) {
+    // As Filter::onData's `if (upstream_)`: the socket, not the chart, since inside the
+    // chart's connected transition its snapshot still says `connecting`.
+    if (!this.upstream) {
       this.early.push(chunk);
       return 'StopIteration';
     }
@@ -194,8 +201,11 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
   }
 
   onRemoteEnd(): FilterStatus {
-    if (this.closed || this.downstreamEnded) return 'StopIteration';
-    this.downstreamEnded = true;
+    if (this.closed) return 'StopIteration';
+    if (!this.upstream) {
+      this.earlyEndStream = true;
+      return 'StopIteration';
+    }
     this.send({ type: 'tcp.downstream.end' });
     return 'StopIteration';
   }
@@ -320,12 +330,11 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
     for (const chunk of early) this.writeUpstream(chunk);
     this.setDownstreamReadDisabled('connect', false);
     this.readCallbacks?.continueReading();
-    // A FIN that came while connecting follows the bytes before it.
-    if (this.downstreamEnded) this.actor.send({ type: 'tcp.downstream.end' });
+    // A FIN that came while connecting follows the bytes before it (the chart takes it once `proxying`).
+    if (this.earlyEndStream) this.actor.send({ type: 'tcp.downstream.end' });
   }
 
   endUpstream(): void {
-    if (!this.upstreamOpen) return;
     this.upstreamClosedLocally = true;
     this.upstream!.end();
   }
@@ -335,7 +344,7 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
   }
 
   upstreamHasUnflushedData(): boolean {
-    return this.upstreamOpen && this.upstreamBlocked;
+    return this.upstreamBlocked;
   }
 
   idleTimeLeft(): number {
@@ -345,14 +354,17 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
   }
 
   onDraining(): void {
-    this.flushing = true;
     this.shared.stats.upstream_flush_total.inc();
     this.shared.stats.upstream_flush_active.inc();
     this.upstreamClosedLocally = true;
     this.upstream!.end();
   }
 
-  onClosed(reason: TcpProxyCloseReason): void {
+  onDrainerDone(): void {
+    this.shared.stats.upstream_flush_active.dec();
+  }
+
+  onClosed(reason: TcpProxyCloseReason, upstreamClose: UpstreamCloseType | undefined): void {
     const { engine } = this.deps;
     for (const flag of FLAGS[reason] ?? []) this.flags.add(flag);
     if (reason === 'connect_failed') {
@@ -364,30 +376,20 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
       this.shared.stats.idle_timeout.inc();
       if (engine.tracer.enabled) engine.tracer.fact(this.meta, 'timer.fired', { timer: 'idle_timeout', ms: this.shared.config.idle_timeout }, 'TcpProxy::Filter::onIdleTimeout');
     }
-    if (this.flushing) this.shared.stats.upstream_flush_active.dec();
-    // How each side goes: Filter::onUpstreamEvent closes the downstream with FlushWrite;
-    // idle timeouts and failures to connect close with NoFlush.
-    switch (reason) {
-      case 'upstream_close':
-        this.downstream.closeAfterFlush('upstream closed');
-        break;
-      case 'downstream_close':
-        // FlushWrite: what is written goes, then FIN; a peer that never closes its side is cut after a while.
-        if (this.upstreamOpen) {
-          this.upstreamClosedLocally = true;
-          if (this.flushing) this.upstream!.destroy();
-          else {
-            this.upstream!.end();
-            const upstream = this.upstream!;
-            this.upstreamCloseTimer = engine.clock.setTimeout(() => upstream.destroy(), DELAYED_CLOSE_MS);
-          }
-        }
-        break;
-      default:
-        this.upstreamClosedLocally = true;
-        this.upstream?.destroy();
-        this.downstream.closeNow(reason.replaceAll('_', ' '));
+    // The upstream goes as the chart says; the downstream by the reason: Filter::onUpstreamEvent
+    // closes it with FlushWrite, idle timeouts and failures to connect with NoFlush.
+    const upstream = this.upstream;
+    if (upstreamClose && upstream) {
+      this.upstreamClosedLocally = true;
+      if (upstreamClose === 'NoFlush') upstream.destroy();
+      else {
+        // What is written goes, then FIN; a peer that never closes its side is cut after a while.
+        upstream.end();
+        this.upstreamCloseTimer = engine.clock.setTimeout(() => upstream.destroy(), DELAYED_CLOSE_MS);
+      }
     }
+    if (reason === 'upstream_close') this.downstream.closeAfterFlush('upstream closed');
+    else if (reason !== 'downstream_close') this.downstream.closeNow(reason.replaceAll('_', ' '));
     const durationMs = Math.round(engine.clock.now() - this.startedAt);
     if (engine.tracer.enabled) {
       engine.tracer.fact(this.meta, 'tcp_proxy.closed', {
@@ -417,7 +419,6 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
 
   private attachUpstream(connection: TransportConnection): void {
     this.upstream = connection;
-    this.upstreamOpen = true;
     this.upstreamConnectedAt = this.deps.engine.clock.now();
     const { stats } = this.cluster;
     connection.setHandlers({
@@ -492,7 +493,6 @@ export class TcpProxyFilter implements NetworkFilter, TcpProxyOwner, LoadBalance
     stats.upstream_cx_active.dec();
     host.stats.cx_active--;
     if (!connected) return;
-    this.upstreamOpen = false;
     stats.upstream_cx_destroy.inc();
     (remote ? stats.upstream_cx_destroy_remote : stats.upstream_cx_destroy_local).inc();
     stats.upstream_cx_length_ms.record(this.deps.engine.clock.now() - this.upstreamConnectedAt);
