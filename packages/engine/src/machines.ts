@@ -1,6 +1,7 @@
 import type { MachineState, StateMachineKind } from '@proxyscope/protocol';
 import type { AnyStateMachine, StateMachine } from 'xstate';
 import { serverCodecMachine, clientCodecMachine } from './codec/http1-codec.machine';
+import { connectionManagerMachine } from './http/connection-manager.machine';
 import { filterChainMachine } from './http/filter-chain.machine';
 import { streamMachine } from './http/stream.machine';
 import { activeTcpSocketMachine } from './listener/active-tcp-socket.machine';
@@ -27,6 +28,7 @@ export const MACHINES = [
   machineOf('active_tcp_socket', activeTcpSocketMachine),
   machineOf('connection', connectionMachine),
   machineOf('network_filter_chain', networkFilterChainMachine),
+  machineOf('http_connection_manager', connectionManagerMachine),
   machineOf('codec', serverCodecMachine),
   machineOf('stream', streamMachine),
   machineOf('filter_chain', filterChainMachine),

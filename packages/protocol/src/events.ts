@@ -10,6 +10,8 @@ export const MACHINE_KINDS = [
   'connection',
   // Network::FilterManagerImpl's iteration over a connection's read filters: a child of its connection (`<connection>/network_filters`)
   'network_filter_chain',
+  // Http::ConnectionManagerImpl's drain state and connection timers: a child of its connection (`<connection>/hcm`)
+  'http_connection_manager',
   'codec',
   'stream',
   // FilterManager's iteration over one stream's HTTP filters: a child of its stream (`<stream>/filters`)

@@ -11,6 +11,16 @@ import type { MachineKind } from './events';
 export type ListenerState = 'warming' | 'active' | 'draining' | 'stopped';
 export type ConnectionState = 'handshaking' | 'open' | 'active' | 'half_closed' | 'closing' | 'closed';
 export type NetworkFilterChainState = 'initializing' | 'initializing_stopped' | 'idle' | 'iterating' | 'stopped' | 'closed';
+/** Http::ConnectionManagerImpl's DrainState (NotDraining = `open`), before the first byte and after the close. */
+export type HttpConnectionManagerState =
+  | 'awaiting_data'
+  | 'open.idle'
+  | 'open.active'
+  | 'draining.idle'
+  | 'draining.active'
+  | 'closing.active'
+  | 'closing.flushing'
+  | 'closed';
 /**
  * Http1::ConnectionImpl, both sides. `interim` (a 1xx response being skipped) is reached on the
  * client side only; the server codec is built from the same definition without it.
@@ -53,6 +63,7 @@ export interface MachineStates {
   listener: ListenerState;
   connection: ConnectionState;
   network_filter_chain: NetworkFilterChainState;
+  http_connection_manager: HttpConnectionManagerState;
   codec: Http1CodecState;
   stream: StreamState;
   filter_chain: FilterChainState;

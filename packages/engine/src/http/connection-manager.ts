@@ -1,9 +1,8 @@
 import type { HttpConnectionManager } from '../config/types';
 import { ServerCodec } from '../codec/server-codec';
-import type { EngineContext } from '../seams/actors';
-import type { TimerId } from '../seams/clock';
+import type { Actor } from 'xstate';
+import { startTraced, stopTraced, type EngineContext } from '../seams/actors';
 import { directSteps, type StreamSteps } from '../seams/step';
-import { DeadlineTimer } from '../seams/deadline-timer';
 import type { Random } from '../seams/random';
 import type { ActorMeta } from '../seams/tracer';
 import type { TlsSessionInfo, TransportConnection } from '../seams/transport';
@@ -24,6 +23,7 @@ import { StreamInfo } from './stream-info';
 import { LocalReply, streamContext, type LocalReplyData, type LocalReplyResult } from './local-reply';
 import { decideUpgrade, isUpgrade, isUpgradeAccepted, upgradeType } from './upgrade';
 import { chainDependsOnRoute, createHttpFilter, filterDisabled, isRouterFilter, type FilterFactoryContext } from './filter-registry';
+import { connectionManagerMachine, type ConnectionManagerEvent, type ConnectionManagerMachineOwner } from './connection-manager.machine';
 
 /** HCM drain_timeout default */
 const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
@@ -137,28 +137,18 @@ export interface ConnectionControl {
 /** Codec errors whose code is already Envoy's %RESPONSE_CODE_DETAILS% for them. */
 const CODEC_ERROR_DETAILS = new Set(['missing_host_header', 'http.invalid_authority', 'http1.invalid_url']);
 
-/** ConnectionManagerImpl::DrainState: draining connections answer with `connection: close`. */
-type DrainState = 'not_draining' | 'draining' | 'closing';
-
 /**
  * ConnectionManagerImpl: the terminal network filter. Turns bytes into streams through
- * the HTTP/1 codec, runs each through the filter chain, decides keep-alive.
+ * the HTTP/1 codec, runs each through the filter chain, decides keep-alive. Its drain
+ * state and connection timers (idle_timeout, max_connection_duration, drain_timeout) are
+ * its machine's (connection-manager.machine.ts, actor `<connection>/hcm`); the stream's
+ * own timers are the stream machine's (stream.machine.ts).
  */
-export class ConnectionManager implements StreamOwner {
+export class ConnectionManager implements StreamOwner, ConnectionManagerMachineOwner {
   private readonly codec: ServerCodec;
+  private readonly actor: Actor<typeof connectionManagerMachine>;
   private stream: ActiveStream | undefined;
   private requestsOnConnection = 0;
-  private closeAfterResponse = false;
-  private closed = false;
-  /** any byte read yet (Envoy has no codec before the first one) */
-  private sawData = false;
-  private drainState: DrainState = 'not_draining';
-  // Timers (docs/resilience.md "Filters and timeouts"). The stream's own, request_timeout
-  // and stream_idle_timeout, are the stream machine's `after` transitions (stream.machine.ts).
-  /** connection idle_timeout: runs while no stream is active; a deadline timer, so keep-alive traffic sets no clock timer */
-  private readonly idleTimer: DeadlineTimer | undefined;
-  private durationTimer: TimerId | undefined;
-  private drainTimer: TimerId | undefined;
   private direct: StreamSteps | undefined;
 
   constructor(
@@ -183,14 +173,12 @@ export class ConnectionManager implements StreamOwner {
     shared.stats.downstream_cx_http1_total.inc();
     shared.stats.downstream_cx_active.inc();
     shared.stats.downstream_cx_http1_active.inc();
-    const clock = deps.engine.clock;
-    if (config.idle_timeout > 0) {
-      this.idleTimer = new DeadlineTimer(clock, () => this.onIdleTimeout());
-      this.idleTimer.setFromNow(config.idle_timeout);
-    }
-    if (config.max_connection_duration) {
-      this.durationTimer = clock.setTimeout(() => this.onConnectionDurationTimeout(), config.max_connection_duration);
-    }
+    this.actor = startTraced(deps.engine, connectionManagerMachine, {
+      input: { owner: this, idleTimeout: config.idle_timeout, maxConnectionDuration: config.max_connection_duration ?? 0, drainTimeout: config.drain_timeout ?? DEFAULT_DRAIN_TIMEOUT_MS, connectedAt: deps.engine.clock.now() },
+      path: `${connection.meta.actor}/hcm`,
+      kind: 'http_connection_manager',
+      ids: connection.meta.ids,
+    });
   }
 
   get engine(): EngineContext {
@@ -206,12 +194,24 @@ export class ConnectionManager implements StreamOwner {
     return this.stream !== undefined;
   }
 
+  /** Events after the connection closed (a stream's last callbacks) have no machine to move. */
+  private send(event: ConnectionManagerEvent): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send(event);
+  }
+
+  /** DrainState::Closing: the stream in flight is the connection's last (or the close is under way) */
+  private get isClosing(): boolean {
+    const snapshot = this.actor.getSnapshot();
+    return snapshot.status !== 'active' || snapshot.matches('closing');
+  }
+
   // --- network filter ----------------------------------------------------------------
 
   /** ConnectionManagerImpl::onData */
   onData(chunk: Uint8Array): void {
     this.shared.stats.downstream_cx_rx_bytes_total.inc(chunk.byteLength);
-    this.sawData = true;
+    // Only the first bytes move the machine (Envoy creates its codec for them).
+    if (this.actor.getSnapshot().matches('awaiting_data')) this.send({ type: 'hcm.data' });
     this.codec.dispatch(chunk);
   }
 
@@ -226,7 +226,7 @@ export class ConnectionManager implements StreamOwner {
       stream.onDownstreamReset();
       this.endStream(stream);
     }
-    this.connection.closeOnRemoteEnd();
+    this.send({ type: 'hcm.remote.end' });
   }
 
   onWriteDrained(): void {
@@ -234,8 +234,7 @@ export class ConnectionManager implements StreamOwner {
   }
 
   onConnectionClosed(remote: boolean): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.actor.getSnapshot().status !== 'active') return;
     const { stats } = this.shared;
     stats.downstream_cx_destroy.inc();
     (remote ? stats.downstream_cx_destroy_remote : stats.downstream_cx_destroy_local).inc();
@@ -248,7 +247,8 @@ export class ConnectionManager implements StreamOwner {
       stream.onDownstreamReset();
       this.endStream(stream);
     }
-    this.stopTimers();
+    this.send({ type: 'hcm.closed' });
+    stopTraced(this.deps.engine, this.actor);
     this.codec.destroy();
   }
 
@@ -258,12 +258,10 @@ export class ConnectionManager implements StreamOwner {
     const { engine, random } = this.deps;
     const { config, stats } = this.shared;
     this.requestsOnConnection++;
-    if (!info.keepAlive) this.closeAfterResponse = true;
+    const max = config.max_requests_per_connection;
     // Past an upgrade head llhttp reads no more HTTP: tunnelled or refused, the connection
     // ends with this stream (Envoy refuses further requests too, against smuggling).
-    if (info.upgrade) this.closeAfterResponse = true;
-    const max = config.max_requests_per_connection;
-    if (max > 0 && this.requestsOnConnection >= max) this.closeAfterResponse = true;
+    const lastOnConnection = !info.keepAlive || info.upgrade === true || (max > 0 && this.requestsOnConnection >= max);
     stats.downstream_rq_total.inc();
     stats.downstream_rq_http1_total.inc();
     stats.downstream_rq_active.inc();
@@ -295,10 +293,10 @@ export class ConnectionManager implements StreamOwner {
     const steps = engine.stepper?.armed ? engine.stepper.stepsFor(id, meta, engine.clock, streamInfo) : this.directSteps;
     // request_timeout is never armed for a request its headers complete.
     const timeouts: StreamTimeouts = { request: endStream ? 0 : config.request_timeout, streamIdle: config.stream_idle_timeout };
-    // A stream began: the connection is no longer idle.
-    this.idleTimer?.clear();
     const stream = new ActiveStream(this, meta, streamInfo, (s) => this.createFilters(s), random.u32(), steps, timeouts);
     this.stream = stream;
+    this.send({ type: 'hcm.stream.begin' });
+    if (lastOnConnection) this.send({ type: 'hcm.close_after_response' });
     // ActiveStream::decodeHeaders: without proxy_100_continue Envoy answers the expectation
     // itself, before any filter runs, and does not forward it.
     if (!config.proxy_100_continue && head.headers.get('expect')?.toLowerCase() === '100-continue') {
@@ -320,7 +318,6 @@ export class ConnectionManager implements StreamOwner {
     const { stats } = this.shared;
     stats.downstream_cx_protocol_error.inc();
     if (status === 431) stats.downstream_rq_too_large.inc();
-    this.closeAfterResponse = true;
     let stream = this.stream;
     if (!stream) {
       // The request never got far enough for a stream: make one so the reply is logged.
@@ -333,8 +330,11 @@ export class ConnectionManager implements StreamOwner {
       stats.downstream_rq_active.inc();
       stream = new ActiveStream(this, meta, info, () => [], 0, this.directSteps);
       this.stream = stream;
+      this.send({ type: 'hcm.stream.begin' });
       stream.streamInfo.request = head;
     }
+    // After a protocol error HTTP/1 cannot find where the next request would start.
+    this.send({ type: 'hcm.close_after_response' });
     this.deps.engine.tracer.fact(stream.meta, 'codec.error', { status, code, reason }, 'Http1::ServerConnectionImpl::sendProtocolError');
     const details = status === 426 ? 'http1.low_version' : CODEC_ERROR_DETAILS.has(code) ? code : 'http1.codec_error';
     stream.sendLocalReply(status, status === 426 ? '' : reasonPhrase(status), { flag: 'DPE', details });
@@ -441,19 +441,16 @@ export class ConnectionManager implements StreamOwner {
     if (!stream.requestComplete) {
       // The response beat the request: HTTP/1 cannot find the next request's start.
       this.shared.stats.downstream_rq_response_before_rq_complete.inc();
-      this.closeAfterResponse = true;
+      this.send({ type: 'hcm.close_after_response' });
     }
-    if (this.deps.isDraining() && !this.closeAfterResponse) {
-      this.shared.stats.downstream_cx_drain_close.inc();
-      this.closeAfterResponse = true;
-    }
-    // A connection draining after idle_timeout or max_connection_duration: HTTP/1 says so
-    // with `connection: close` on the next response.
-    if (this.drainState !== 'not_draining') this.closeAfterResponse = true;
-    if (this.closeAfterResponse) head.headers.set('connection', 'close');
+    // A draining listener, or a connection draining after idle_timeout or
+    // max_connection_duration: HTTP/1 says so with `connection: close` on this response.
+    this.send({ type: 'hcm.encode.headers', listenerDraining: this.deps.isDraining() });
+    if (this.isClosing) head.headers.set('connection', 'close');
     stream.resetIdleTimer();
     this.codec.writeHeaders(head, endStream, stream.isHeadRequest);
-    if (this.codec.mustCloseAfterResponse) this.closeAfterResponse = true;
+    // A response framed by the close (HTTP/1.0 without a length).
+    if (this.codec.mustCloseAfterResponse) this.send({ type: 'hcm.close_after_response' });
   }
 
   writeResponseData(stream: ActiveStream, chunk: Uint8Array, endStream: boolean): boolean {
@@ -468,19 +465,16 @@ export class ConnectionManager implements StreamOwner {
 
   onStreamComplete(stream: ActiveStream): void {
     this.endStream(stream);
-    if (this.closeAfterResponse || this.closed || this.drainState === 'closing') {
-      this.connection.closeAfterFlush('connection: close');
-      return;
-    }
-    this.codec.resume();
+    // Closing, the machine closes the connection now; otherwise the next request may start.
+    this.send({ type: 'hcm.stream.end' });
+    if (!this.isClosing) this.codec.resume();
   }
 
   onStreamReset(stream: ActiveStream, reason: string): void {
     this.shared.stats.downstream_rq_tx_reset.inc();
     this.endStream(stream);
     void reason;
-    // An HTTP/1 stream is reset by closing its connection.
-    this.connection.closeAfterFlush('stream reset');
+    this.send({ type: 'hcm.stream.reset' });
   }
 
   // --- internals ---------------------------------------------------------------------
@@ -544,53 +538,45 @@ export class ConnectionManager implements StreamOwner {
     stream.sendTimeoutReply(stream.requestComplete ? 504 : 408, 'request timeout', { details: 'request_overall_timeout' });
   }
 
+  // --- ConnectionManagerMachineOwner: what the machine's timers and closes do ------------
+
+  now(): number {
+    return this.deps.engine.clock.now();
+  }
+
   /** ConnectionManagerImpl::onIdleTimeout: no stream for idle_timeout. */
-  private onIdleTimeout(): void {
-    if (this.stream || this.closed) return;
+  onIdleTimeout(then: 'drain' | 'close'): void {
     this.shared.stats.downstream_cx_idle_timeout.inc();
-    this.timerFired(this.connection.meta, 'idle_timeout', this.shared.config.idle_timeout, 'ConnectionManagerImpl::onIdleTimeout', { then: this.sawData ? 'drain' : 'close' });
-    if (!this.sawData) this.connection.closeAfterFlush('idle timeout');
-    else this.startDrainSequence();
+    this.timerFired(this.connection.meta, 'idle_timeout', this.shared.config.idle_timeout, 'ConnectionManagerImpl::onIdleTimeout', { then });
   }
 
   /** ConnectionManagerImpl::onConnectionDurationTimeout */
-  private onConnectionDurationTimeout(): void {
-    this.durationTimer = undefined;
-    if (this.closed) return;
+  onConnectionDurationTimeout(then: 'drain' | 'close'): void {
     this.shared.stats.downstream_cx_max_duration_reached.inc();
-    this.timerFired(this.connection.meta, 'max_connection_duration', this.shared.config.max_connection_duration ?? 0, 'ConnectionManagerImpl::onConnectionDurationTimeout', { then: this.sawData ? 'drain' : 'close' });
-    if (!this.sawData) this.connection.closeAfterFlush('max connection duration');
-    else this.startDrainSequence();
-  }
-
-  /** ConnectionManagerImpl::startDrainSequence: responses say `connection: close` until drain_timeout closes the connection. */
-  private startDrainSequence(): void {
-    if (this.drainState !== 'not_draining') return;
-    this.drainState = 'draining';
-    const ms = this.shared.config.drain_timeout ?? DEFAULT_DRAIN_TIMEOUT_MS;
-    this.drainTimer = this.deps.engine.clock.setTimeout(() => this.onDrainTimeout(ms), ms);
+    this.timerFired(this.connection.meta, 'max_connection_duration', this.shared.config.max_connection_duration ?? 0, 'ConnectionManagerImpl::onConnectionDurationTimeout', { then });
   }
 
   /** ConnectionManagerImpl::onDrainTimeout: close now, or when the stream in flight ends. */
-  private onDrainTimeout(ms: number): void {
-    this.drainTimer = undefined;
-    this.drainState = 'closing';
-    this.timerFired(this.connection.meta, 'drain_timeout', ms, 'ConnectionManagerImpl::onDrainTimeout', { then: this.stream ? 'close after the stream' : 'close' });
-    if (!this.stream) this.connection.closeAfterFlush('drain timeout');
+  onDrainTimeout(then: 'close' | 'close after the stream'): void {
+    this.timerFired(this.connection.meta, 'drain_timeout', this.shared.config.drain_timeout ?? DEFAULT_DRAIN_TIMEOUT_MS, 'ConnectionManagerImpl::onDrainTimeout', { then });
   }
 
-  private stopTimers(): void {
-    const clock = this.deps.engine.clock;
-    this.idleTimer?.stop();
-    for (const timer of [this.durationTimer, this.drainTimer]) if (timer !== undefined) clock.clearTimeout(timer);
-    this.durationTimer = this.drainTimer = undefined;
+  onDrainClose(): void {
+    this.shared.stats.downstream_cx_drain_close.inc();
+  }
+
+  closeConnection(reason: string): void {
+    this.connection.closeAfterFlush(reason);
+  }
+
+  closeOnRemoteEnd(): void {
+    this.connection.closeOnRemoteEnd();
   }
 
   /** Stats and access log for a finished (or reset) stream. */
   private endStream(stream: ActiveStream): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
-    if (!this.closed) this.idleTimer?.setFromNow(this.shared.config.idle_timeout);
     const { stats, accessLoggers } = this.shared;
     const info = stream.streamInfo;
     stats.downstream_rq_active.dec();

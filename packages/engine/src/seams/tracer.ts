@@ -19,15 +19,21 @@ export interface ActorMeta {
 
 const envoyNamesByMachine = new WeakMap<AnyStateMachine, Record<string, string>>();
 
-/** State names of a flat machine mapped to the Envoy function each mirrors (from state meta). */
+/** State names (a nested one `parent.child`) mapped to the Envoy function each mirrors (from state meta). */
 export function envoyNames(machine: AnyStateMachine): Record<string, string> {
   let names = envoyNamesByMachine.get(machine);
   if (!names) {
-    names = {};
-    for (const [key, node] of Object.entries(machine.root.states)) {
-      const envoy = (node.meta as { envoy?: string } | undefined)?.envoy;
-      if (envoy) names[key] = envoy;
-    }
+    const found: Record<string, string> = {};
+    // A nested state is named `parent.child`, as the tracer names it (and fsm/compile.ts).
+    const walk = (states: Record<string, { meta?: unknown; states: Record<string, unknown> }>, prefix: string): void => {
+      for (const [key, node] of Object.entries(states)) {
+        const envoy = (node.meta as { envoy?: string } | undefined)?.envoy;
+        if (envoy) found[prefix + key] = envoy;
+        walk(node.states as typeof states, `${prefix}${key}.`);
+      }
+    };
+    walk(machine.root.states as Record<string, { meta?: unknown; states: Record<string, unknown> }>, '');
+    names = found;
     envoyNamesByMachine.set(machine, names);
   }
   return names;

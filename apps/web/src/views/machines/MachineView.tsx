@@ -11,6 +11,7 @@ const TITLES: Partial<Record<ChartKind, string>> = {
   stream: 'stream · ActiveStream',
   filter_chain: 'filter chain · FilterManager',
   network_filter_chain: 'network filter chain · Network::FilterManagerImpl',
+  http_connection_manager: 'connection manager · Http::ConnectionManagerImpl',
   router: 'router · Router::Filter',
   upstream_request: 'upstream request · UpstreamRequest',
   retry: 'retry · RetryStateImpl',
